@@ -1,0 +1,155 @@
+"""DuckDB warehouse: one file, one writer at a time.
+
+DuckDB lets only one process hold a file open read-write, so every call opens a short-lived
+connection and retries while another process holds the lock, instead of failing the run.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import duckdb
+import polars as pl
+from pydantic import Field
+
+from dsop_resources.warehouse import Warehouse, Window, quote_identifier
+
+_LOCK_MESSAGES = ("Could not set lock", "Conflicting lock", "database is locked")
+
+
+class DuckDBWarehouse(Warehouse):
+    """The default warehouse: a DuckDB file (``DSOP_DUCKDB_PATH``)."""
+
+    path: str = Field(description="DuckDB file; created with its folder on first write.")
+    lock_timeout_seconds: float = Field(
+        default=300.0, description="How long to wait for another process's write lock."
+    )
+
+    @property
+    def dialect(self) -> str:
+        return "duckdb"
+
+    @contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + self.lock_timeout_seconds
+        delay = 0.05
+        while True:
+            try:
+                con = duckdb.connect(self.path, read_only=read_only and Path(self.path).exists())
+                break
+            except duckdb.IOException as error:
+                if not any(m in str(error) for m in _LOCK_MESSAGES) or time.monotonic() > deadline:
+                    raise
+                time.sleep(delay * (1 + random.random()))
+                delay = min(delay * 2, 2.0)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def query(self, sql: str, params: dict[str, Any] | None = None) -> pl.DataFrame:
+        with self.connect() as con:
+            return con.execute(sql, params or {}).pl()
+
+    def execute(self, sql: str, params: dict[str, Any] | None = None) -> None:
+        with self.connect() as con:
+            con.execute(sql, params or {})
+
+    def table_exists(self, table: str) -> bool:
+        with self.connect() as con:
+            return _exists(con, table)
+
+    def columns(self, table: str) -> list[str]:
+        with self.connect() as con:
+            return _columns(con, table)
+
+    def write(
+        self,
+        table: str,
+        frame: pl.DataFrame,
+        window: Window | None = None,
+        keys: dict[str, list[Any]] | None = None,
+    ) -> int:
+        name = quote_identifier(table)
+        with self.connect() as con:
+            con.register("dsop_incoming", frame.to_arrow())
+            con.execute("begin transaction")
+            try:
+                if window is None and keys is None:
+                    con.execute(f"create or replace table {name} as select * from dsop_incoming")
+                else:
+                    _prepare(con, table, "select * from dsop_incoming")
+                    if window is not None:
+                        con.execute(f"delete from {name} where {window.predicate()}")
+                    if keys:
+                        for column, values in keys.items():
+                            con.register("dsop_keys", pl.DataFrame({"k": values}).to_arrow())
+                            con.execute(
+                                f"delete from {name} where {quote_identifier(column)} in "
+                                "(select k from dsop_keys)"
+                            )
+                    con.execute(f"insert into {name} by name select * from dsop_incoming")
+                con.execute("commit")
+            except Exception:
+                con.execute("rollback")
+                raise
+        return frame.height
+
+    def write_select(self, table: str, select_sql: str, window: Window | None = None) -> int:
+        name = quote_identifier(table)
+        with self.connect() as con:
+            con.execute("begin transaction")
+            try:
+                if window is None:
+                    con.execute(f"create or replace table {name} as {select_sql}")
+                    written = con.execute(f"select count(*) from {name}").fetchone()[0]
+                else:
+                    _prepare(con, table, select_sql)
+                    con.execute(f"delete from {name} where {window.predicate()}")
+                    con.execute(
+                        f"insert into {name} by name select * from ({select_sql}) as model "
+                        f"where {window.predicate()}"
+                    )
+                    written = con.execute(
+                        f"select count(*) from {name} where {window.predicate()}"
+                    ).fetchone()[0]
+                con.execute("commit")
+            except Exception:
+                con.execute("rollback")
+                raise
+        return int(written)
+
+
+def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    row = con.execute(
+        "select count(*) from information_schema.tables where table_name = $t", {"t": table}
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    rows = con.execute(
+        "select column_name from information_schema.columns where table_name = $t "
+        "order by ordinal_position",
+        {"t": table},
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def _prepare(con: duckdb.DuckDBPyConnection, table: str, select_sql: str) -> None:
+    """Create the table from the select's shape, or add the columns a newer version introduced."""
+    name = quote_identifier(table)
+    if not _exists(con, table):
+        con.execute(f"create table {name} as select * from ({select_sql}) as shape limit 0")
+        return
+    existing = set(_columns(con, table))
+    described = con.execute(f"describe select * from ({select_sql}) as shape").fetchall()
+    for column_name, column_type, *_ in described:
+        if column_name not in existing:
+            con.execute(f"alter table {name} add column {quote_identifier(column_name)} {column_type}")

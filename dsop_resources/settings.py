@@ -1,0 +1,36 @@
+"""Deployment settings read from the environment, each with a documented default (docs/configuration.md).
+
+Only non-secret locations live here. Secrets (API keys, Postgres passwords) are read through
+``dg.EnvVar`` at run launch so they never appear in the UI, logs or metadata.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def erp_dir() -> Path:
+    return Path(os.getenv("DSOP_ERP_DIR", "data/erp"))
+
+
+def duckdb_path() -> str:
+    return os.getenv("DSOP_DUCKDB_PATH", "data/dsop.duckdb")
+
+
+def warehouse_kind() -> str:
+    kind = os.getenv("DSOP_WAREHOUSE", "duckdb").strip().lower()
+    if kind not in {"duckdb", "postgres"}:
+        raise ValueError(f"DSOP_WAREHOUSE must be 'duckdb' or 'postgres', not {kind!r}")
+    return kind
+
+
+def sql_dir() -> Path:
+    return Path(os.getenv("DSOP_SQL_DIR", str(REPO_ROOT / "dbt_like_sql")))
+
+
+def external_csv_dir() -> Path:
+    """Analyst-maintained CSVs for series with no free API (SOX, DRAM/NAND spot, BDI, ...)."""
+    return Path(os.getenv("DSOP_EXTERNAL_DIR", str(erp_dir() / "external")))
