@@ -14,7 +14,7 @@ from typing import Any, Iterator
 
 import duckdb
 import polars as pl
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from dsop_resources.warehouse import Warehouse, Window, quote_identifier
 
@@ -29,29 +29,46 @@ class DuckDBWarehouse(Warehouse):
         default=300.0, description="How long to wait for another process's write lock."
     )
 
+    # Opening a DuckDB file costs ~90 ms; a run keeps one connection (and the write lock) from
+    # setup to teardown instead of paying that on every call. Outside a run, each call connects.
+    _session: duckdb.DuckDBPyConnection | None = PrivateAttr(default=None)
+
     @property
     def dialect(self) -> str:
         return "duckdb"
 
+    def setup_for_execution(self, context) -> None:
+        self._session = self._open()
+
+    def teardown_after_execution(self, context) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
     @contextmanager
-    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        if self._session is not None:
+            yield self._session
+            return
+        con = self._open()
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def _open(self) -> duckdb.DuckDBPyConnection:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         deadline = time.monotonic() + self.lock_timeout_seconds
         delay = 0.05
         while True:
             try:
-                con = duckdb.connect(self.path, read_only=read_only and Path(self.path).exists())
-                break
+                return duckdb.connect(self.path)
             except duckdb.IOException as error:
                 if not any(m in str(error) for m in _LOCK_MESSAGES) or time.monotonic() > deadline:
                     raise
                 time.sleep(delay * (1 + random.random()))
                 delay = min(delay * 2, 2.0)
-        try:
-            yield con
-        finally:
-            con.close()
 
     def query(self, sql: str, params: dict[str, Any] | None = None) -> pl.DataFrame:
         with self.connect() as con:
@@ -85,15 +102,7 @@ class DuckDBWarehouse(Warehouse):
                     con.execute(f"create or replace table {name} as select * from dsop_incoming")
                 else:
                     _prepare(con, table, "select * from dsop_incoming")
-                    if window is not None:
-                        con.execute(f"delete from {name} where {window.predicate()}")
-                    if keys:
-                        for column, values in keys.items():
-                            con.register("dsop_keys", pl.DataFrame({"k": values}).to_arrow())
-                            con.execute(
-                                f"delete from {name} where {quote_identifier(column)} in "
-                                "(select k from dsop_keys)"
-                            )
+                    con.execute(f"delete from {name} where {_delete_condition(con, window, keys)}")
                     con.execute(f"insert into {name} by name select * from dsop_incoming")
                 con.execute("commit")
             except Exception:
@@ -124,6 +133,17 @@ class DuckDBWarehouse(Warehouse):
                 con.execute("rollback")
                 raise
         return int(written)
+
+
+def _delete_condition(
+    con: duckdb.DuckDBPyConnection, window: Window | None, keys: dict[str, list[Any]] | None
+) -> str:
+    """Rows inside the window AND matching every key list are the ones this write owns."""
+    clauses = [window.predicate()] if window else []
+    for i, (column, values) in enumerate((keys or {}).items()):
+        con.register(f"dsop_keys_{i}", pl.DataFrame({"k": values}).to_arrow())
+        clauses.append(f"{quote_identifier(column)} in (select k from dsop_keys_{i})")
+    return " and ".join(clauses)
 
 
 def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:

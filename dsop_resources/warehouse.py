@@ -66,8 +66,8 @@ class Warehouse(dg.ConfigurableResource, ABC):
         window: Window | None = None,
         keys: dict[str, list[Any]] | None = None,
     ) -> int:
-        """Replace rows of ``table`` with ``frame``: the rows inside ``window`` (or matching ``keys``,
-        or the whole table when neither is given). Creates the table and adds new columns on demand.
+        """Replace rows of ``table`` with ``frame``: the rows inside ``window`` and matching every
+        ``keys`` list (column -> values), or the whole table when neither is given. Creates the table and adds new columns on demand.
         Returns the number of rows written."""
 
     @abstractmethod

@@ -1,0 +1,43 @@
+"""Asset jobs by cadence. A job may mix partitioned assets with the unpartitioned views between
+them, so one run of a week carries raw tables, staging views and marts in order."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from dsop_assets.partitions import monthly_partitions, weekly_partitions
+
+MASTER_JOB = "erp_masters_job"
+WEEKLY_JOB = "weekly_refresh_job"
+MONTHLY_JOB = "monthly_refresh_job"
+
+
+def _keys_with(assets: list[dg.AssetsDefinition], partitions_def) -> list[dg.AssetKey]:
+    return [a.key for a in assets if a.partitions_def == partitions_def]
+
+
+def build_jobs(assets: list[dg.AssetsDefinition]) -> list[dg.UnresolvedAssetJobDefinition]:
+    unpartitioned = _keys_with(assets, None)
+    weekly = _keys_with(assets, weekly_partitions)
+    monthly = _keys_with(assets, monthly_partitions)
+    masters = dg.AssetSelection.groups("erp_raw", "external") & dg.AssetSelection.assets(*unpartitioned)
+    # Views and unpartitioned marts that sit downstream of weekly tables ride along the weekly run.
+    weekly_selection = dg.AssetSelection.assets(*weekly) | (
+        dg.AssetSelection.assets(*weekly).downstream() & dg.AssetSelection.assets(*unpartitioned)
+    )
+    monthly_selection = dg.AssetSelection.assets(*monthly)
+    return [
+        dg.define_asset_job(MASTER_JOB, selection=masters, description="ERP masters and external indicators (unpartitioned)."),
+        dg.define_asset_job(
+            WEEKLY_JOB,
+            selection=weekly_selection,
+            partitions_def=weekly_partitions,
+            description="The weekly chain for one ISO week (or a range, in one run).",
+        ),
+        dg.define_asset_job(
+            MONTHLY_JOB,
+            selection=monthly_selection,
+            partitions_def=monthly_partitions,
+            description="The monthly chain for one calendar month (or a range, in one run).",
+        ),
+    ]
