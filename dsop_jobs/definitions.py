@@ -1,20 +1,33 @@
-"""The one ``Definitions`` object dsop has; ``workspace.yaml`` loads it."""
+"""The one ``Definitions`` object dsop has; ``workspace.yaml`` loads ``defs``."""
 
 from __future__ import annotations
-
 
 import dagster as dg
 
 from dsop_assets.erp.assets import raw_assets
+from dsop_assets.operations.pipeline_health import pipeline_health
 from dsop_assets.sql.assets import load_sql_assets
+from dsop_jobs.automation import build_schedules, build_sensors
 from dsop_jobs.jobs import build_jobs
 from dsop_resources.factory import core_resources
 
 
-all_assets: list[dg.AssetsDefinition] = [*raw_assets, *load_sql_assets()]
+def build_assets() -> list[dg.AssetsDefinition]:
+    return [*raw_assets, *load_sql_assets(), pipeline_health]
 
-defs = dg.Definitions(
-    assets=all_assets,
-    jobs=build_jobs(all_assets),
-    resources=core_resources(),
-)
+
+def build_definitions(resources: dict[str, object] | None = None) -> dg.Definitions:
+    """Everything dsop defines; tests and benchmarks pass their own resources."""
+    assets = build_assets()
+    jobs = build_jobs(assets)
+    by_name = {job.name: job for job in jobs}
+    return dg.Definitions(
+        assets=assets,
+        jobs=jobs,
+        schedules=build_schedules(by_name),
+        sensors=build_sensors(assets, by_name),
+        resources=resources if resources is not None else core_resources(),
+    )
+
+
+defs = build_definitions()

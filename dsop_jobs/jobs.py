@@ -10,6 +10,8 @@ from dsop_assets.partitions import monthly_partitions, weekly_partitions
 MASTER_JOB = "erp_masters_job"
 WEEKLY_JOB = "weekly_refresh_job"
 MONTHLY_JOB = "monthly_refresh_job"
+EXTERNAL_JOB = "external_refresh_job"
+HEALTH_JOB = "pipeline_health_job"
 
 
 def _keys_with(assets: list[dg.AssetsDefinition], partitions_def) -> list[dg.AssetKey]:
@@ -21,12 +23,20 @@ def build_jobs(assets: list[dg.AssetsDefinition]) -> list[dg.UnresolvedAssetJobD
     weekly = _keys_with(assets, weekly_partitions)
     monthly = _keys_with(assets, monthly_partitions)
     masters = dg.AssetSelection.groups("erp_raw", "external") & dg.AssetSelection.assets(*unpartitioned)
+    groups = {g for a in assets for g in a.group_names_by_key.values()}
     # Views and unpartitioned marts that sit downstream of weekly tables ride along the weekly run.
     weekly_selection = dg.AssetSelection.assets(*weekly) | (
         dg.AssetSelection.assets(*weekly).downstream() & dg.AssetSelection.assets(*unpartitioned)
     )
     monthly_selection = dg.AssetSelection.assets(*monthly)
-    return [
+    optional = []
+    if "external" in groups:
+        optional.append(dg.define_asset_job(EXTERNAL_JOB, selection=dg.AssetSelection.groups("external"),
+                                            description="External indicators: FX, macro, market prices, trade."))
+    if any(a.key == dg.AssetKey("pipeline_health") for a in assets):
+        optional.append(dg.define_asset_job(HEALTH_JOB, selection=dg.AssetSelection.assets("pipeline_health"),
+                                            description="Run outcomes per asset group, from the Dagster instance."))
+    return optional + [
         dg.define_asset_job(MASTER_JOB, selection=masters, description="ERP masters and external indicators (unpartitioned)."),
         dg.define_asset_job(
             WEEKLY_JOB,

@@ -91,7 +91,7 @@ def read_export(path: Path, table: TableContract, mapping: dict) -> tuple[pl.Dat
     return frame, encoding, ignored
 
 
-def _parse_date(col: str) -> pl.Expr:
+def parse_date(col: str) -> pl.Expr:
     text = pl.col(col).str.strip_chars().str.replace_all(r"[./]", "-")
     text = pl.when(text.str.contains(r"^\d{8}$")).then(
         text.str.slice(0, 4) + "-" + text.str.slice(4, 2) + "-" + text.str.slice(6, 2)
@@ -110,7 +110,7 @@ def type_rows(frame: pl.DataFrame, table: TableContract) -> pl.DataFrame:
         raw = pl.col(col.name).str.strip_chars()
         blank = raw.is_null() | (raw == "")
         if col.dtype == "date":
-            value = _parse_date(col.name)
+            value = parse_date(col.name)
         elif col.dtype in ("float", "int"):
             value = _parse_number(col.name, _POLARS_TYPES[col.dtype])
         else:
