@@ -48,11 +48,12 @@ def build_schedules(jobs: dict[str, dg.UnresolvedAssetJobDefinition]) -> list:
         ),
     ]
     if EXTERNAL_JOB in jobs:
+        # Sources publish overnight (US) and in the Korean morning; 07:30 KST catches both.
         schedules.append(
             dg.ScheduleDefinition(
                 name="external_daily_schedule",
                 job=jobs[EXTERNAL_JOB],
-                cron_schedule=f"30 {hour} * * *",
+                cron_schedule="30 7 * * *",
                 execution_timezone=TIMEZONE,
                 description="Every morning: fetch what is new from FRED, EIA, ECOS, customs and the analyst CSVs.",
             )

@@ -5,7 +5,9 @@ from __future__ import annotations
 import dagster as dg
 
 from dsop_assets.erp.assets import raw_assets
+from dsop_assets.external import external_assets
 from dsop_assets.operations.pipeline_health import pipeline_health
+from dsop_assets.quality.checks import build_quality_checks
 from dsop_assets.sql.assets import load_sql_assets
 from dsop_jobs.automation import build_schedules, build_sensors
 from dsop_jobs.jobs import build_jobs
@@ -13,7 +15,7 @@ from dsop_resources.factory import core_resources
 
 
 def build_assets() -> list[dg.AssetsDefinition]:
-    return [*raw_assets, *load_sql_assets(), pipeline_health]
+    return [*raw_assets, *external_assets, *load_sql_assets(), pipeline_health]
 
 
 def build_definitions(resources: dict[str, object] | None = None) -> dg.Definitions:
@@ -23,6 +25,7 @@ def build_definitions(resources: dict[str, object] | None = None) -> dg.Definiti
     by_name = {job.name: job for job in jobs}
     return dg.Definitions(
         assets=assets,
+        asset_checks=build_quality_checks(assets),
         jobs=jobs,
         schedules=build_schedules(by_name),
         sensors=build_sensors(assets, by_name),

@@ -9,6 +9,7 @@ import dagster as dg
 from dsop_resources import settings
 from dsop_resources.duckdb_warehouse import DuckDBWarehouse
 from dsop_resources.erp_files import ErpExportFolder
+from dsop_resources.external import external_resources
 
 
 def warehouse_resource() -> dg.ConfigurableResource:
@@ -24,4 +25,5 @@ def core_resources() -> dict[str, object]:
     return {
         "warehouse": warehouse_resource(),
         "erp": ErpExportFolder(erp_dir=str(settings.erp_dir()), column_mapping=os.getenv("DSOP_COLUMN_MAPPING")),
+        **external_resources(),
     }

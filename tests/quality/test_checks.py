@@ -1,0 +1,78 @@
+"""Each data-quality rule fails on a crafted bad table; a failing blocking check stops the chain."""
+
+from datetime import date
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from dsop_assets.partitions import weekly_partitions
+from dsop_assets.quality.checks import build_quality_check
+from dsop_assets.quality.expectations import validate
+from dsop_assets.quality.rules import RULES, Rule
+
+WINDOW = (date(2025, 1, 6), date(2025, 1, 13))
+GOOD_ORDERS = pl.DataFrame({
+    "order_id": ["A", "B"], "order_date": [date(2025, 1, 6), date(2025, 1, 12)], "customer_id": ["C", "C"],
+    "product_id": ["P", "P"], "order_qty": [1.0, 2.0], "unit_price": [1.0, 1.0], "currency": ["KRW", "KRW"],
+    "requested_delivery_date": [date(2025, 2, 1)] * 2,
+})
+BAD_CASES = [
+    ("order_id unique", GOOD_ORDERS.with_columns(pl.lit("A").alias("order_id"))),
+    ("order_id not null", GOOD_ORDERS.with_columns(pl.lit(None, pl.Utf8).alias("order_id"))),
+    ("order_qty in [0, 1000000000.0]", GOOD_ORDERS.with_columns(pl.lit(-1.0).alias("order_qty"))),
+    ("order_date in partition", GOOD_ORDERS.with_columns(pl.lit(date(2025, 1, 13)).alias("order_date"))),
+]
+
+
+def test_good_orders_pass():
+    assert validate(GOOD_ORDERS, RULES["daily_order"], WINDOW).passed
+
+
+@pytest.mark.parametrize("rule,frame", BAD_CASES, ids=[c[0] for c in BAD_CASES])
+def test_each_raw_rule_fails_on_a_crafted_bad_table(rule, frame):
+    outcome = validate(frame, RULES["daily_order"], WINDOW)
+    assert not outcome.passed
+    assert rule in [f["rule"] for f in outcome.failures]
+    assert all(f["examples"] for f in outcome.failures)
+
+
+def test_output_rules_catch_crossed_bands_bad_grades_and_negative_orders():
+    forecasts = pl.DataFrame({"p10": [1.0, 5.0], "p50": [2.0, 4.0], "p90": [3.0, 3.0]})
+    failed = {f["rule"] for f in validate(forecasts, RULES["forecast_result"]).failures}
+    assert failed == {"p50 >= p10", "p90 >= p50"}
+    risk = pl.DataFrame({"week_start": [date(2025, 1, 6)] * 2, "product_id": ["P", "Q"], "grade": ["A", "E"],
+                         "total_score": [10, 101]})
+    failed = {f["rule"] for f in validate(risk, RULES["risk_score"]).failures}
+    assert failed == {"grade in {A, B, C, D, F}", "total_score in [0, 100]"}
+    plan = pl.DataFrame({"balance_residual": [0.0, 2.5]})
+    assert not validate(plan, RULES["production_plan"]).passed
+    purchases = pl.DataFrame({"recommended_qty": [-1.0], "supplier_id": ["S"]})
+    assert not validate(purchases, RULES["purchase_recommendation"]).passed
+
+
+def test_a_failing_blocking_check_stops_the_downstream_chain(warehouse, instance):
+    @dg.asset(name="daily_order", partitions_def=weekly_partitions, metadata={"partition_expr": "order_date"})
+    def bad_orders(warehouse: dg.ResourceParam) -> None:
+        warehouse.write("daily_order", GOOD_ORDERS.with_columns(pl.lit("A").alias("order_id")))
+
+    ran = []
+
+    @dg.asset(partitions_def=weekly_partitions, deps=[bad_orders])
+    def downstream() -> None:
+        ran.append(True)
+
+    check = build_quality_check(bad_orders)
+    result = dg.materialize([bad_orders, downstream, check], partition_key="2025-01-06", instance=instance,
+                            resources={"warehouse": warehouse}, raise_on_error=False)
+    evaluation = result.get_asset_check_evaluations()[0]
+    assert not evaluation.passed
+    assert evaluation.metadata["failures"].value[0]["rule"] == "order_id unique"
+    assert ran == []
+
+
+def test_every_rule_kind_is_known():
+    kinds = {r.kind for rules in RULES.values() for r in rules}
+    assert kinds <= {"not_null", "unique", "between", "in_set", "pair_ge", "in_partition"}
+    with pytest.raises(ValueError):
+        validate(pl.DataFrame({"x": [1]}), [Rule("bogus", ("x",))])
