@@ -6,6 +6,7 @@ from __future__ import annotations
 import dagster as dg
 
 from dsop_assets.partitions import monthly_partitions, weekly_partitions
+from dsop_resources.settings import warehouse_kind
 
 MASTER_JOB = "erp_masters_job"
 WEEKLY_JOB = "weekly_refresh_job"
@@ -19,6 +20,8 @@ def _keys_with(assets: list[dg.AssetsDefinition], partitions_def) -> list[dg.Ass
 
 
 def build_jobs(assets: list[dg.AssetsDefinition]) -> list[dg.UnresolvedAssetJobDefinition]:
+    # The run queue limits runs with this tag (deploy/dagster.yaml): DuckDB takes one writer.
+    tags = {"dsop/warehouse": warehouse_kind()}
     unpartitioned = _keys_with(assets, None)
     weekly = _keys_with(assets, weekly_partitions)
     monthly = _keys_with(assets, monthly_partitions)
@@ -32,22 +35,24 @@ def build_jobs(assets: list[dg.AssetsDefinition]) -> list[dg.UnresolvedAssetJobD
     optional = []
     if "external" in groups:
         optional.append(dg.define_asset_job(EXTERNAL_JOB, selection=dg.AssetSelection.groups("external"),
-                                            description="External indicators: FX, macro, market prices, trade."))
+                                            description="External indicators: FX, macro, market prices, trade.", tags=tags))
     if any(a.key == dg.AssetKey("pipeline_health") for a in assets):
         optional.append(dg.define_asset_job(HEALTH_JOB, selection=dg.AssetSelection.assets("pipeline_health"),
-                                            description="Run outcomes per asset group, from the Dagster instance."))
+                                            description="Run outcomes per asset group, from the Dagster instance.", tags=tags))
     return optional + [
-        dg.define_asset_job(MASTER_JOB, selection=masters, description="ERP masters and external indicators (unpartitioned)."),
+        dg.define_asset_job(MASTER_JOB, selection=masters, description="ERP masters and external indicators (unpartitioned).", tags=tags),
         dg.define_asset_job(
             WEEKLY_JOB,
             selection=weekly_selection,
             partitions_def=weekly_partitions,
             description="The weekly chain for one ISO week (or a range, in one run).",
+            tags=tags,
         ),
         dg.define_asset_job(
             MONTHLY_JOB,
             selection=monthly_selection,
             partitions_def=monthly_partitions,
             description="The monthly chain for one calendar month (or a range, in one run).",
+            tags=tags,
         ),
     ]

@@ -6,7 +6,9 @@ connection and retries while another process holds the lock, instead of failing 
 
 from __future__ import annotations
 
+import os
 import random
+import shutil
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,6 +30,11 @@ class DuckDBWarehouse(Warehouse):
     lock_timeout_seconds: float = Field(
         default=300.0, description="How long to wait for another process's write lock."
     )
+    publish_path: str | None = Field(
+        default=None,
+        description="After each run, an atomic copy of the warehouse for analysts to open read-only "
+        "(DSOP_DUCKDB_READ_PATH); they never hold the writer's lock nor see half-written partitions.",
+    )
 
     # Opening a DuckDB file costs ~90 ms; a run keeps one connection (and the write lock) from
     # setup to teardown instead of paying that on every call. Outside a run, each call connects.
@@ -42,8 +49,20 @@ class DuckDBWarehouse(Warehouse):
 
     def teardown_after_execution(self, context) -> None:
         if self._session is not None:
+            self._session.execute("checkpoint")
             self._session.close()
             self._session = None
+            self.publish()
+
+    def publish(self) -> None:
+        """Copy the committed warehouse next to it and swap it in atomically for readers."""
+        if not self.publish_path or self.path == ":memory:" or not Path(self.path).exists():
+            return
+        target = Path(self.publish_path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        shutil.copyfile(self.path, staging)
+        os.replace(staging, target)
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -18,7 +18,7 @@ def warehouse_resource() -> dg.ConfigurableResource:
 
         # The URL can hold a password: resolved at launch, hidden in the UI and metadata.
         return PostgresWarehouse(url=dg.EnvVar("DSOP_POSTGRES_URL"), schema=os.getenv("DSOP_POSTGRES_SCHEMA", "dsop"))
-    return DuckDBWarehouse(path=settings.duckdb_path())
+    return DuckDBWarehouse(path=settings.duckdb_path(), publish_path=settings.duckdb_read_path())
 
 
 def core_resources() -> dict[str, object]:

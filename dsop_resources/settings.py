@@ -20,6 +20,12 @@ def duckdb_path() -> str:
     return os.getenv("DSOP_DUCKDB_PATH", "data/dsop.duckdb")
 
 
+def duckdb_read_path() -> str | None:
+    """Published read-only copy for analysts; empty string turns publishing off."""
+    value = os.getenv("DSOP_DUCKDB_READ_PATH", str(Path(duckdb_path()).with_name("dsop_read.duckdb")))
+    return value or None
+
+
 def warehouse_kind() -> str:
     kind = os.getenv("DSOP_WAREHOUSE", "duckdb").strip().lower()
     if kind not in {"duckdb", "postgres"}:
