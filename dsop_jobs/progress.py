@@ -34,6 +34,11 @@ class _StepPrinter(logging.Handler):
             data = event.event_specific_data.evaluation
             state = "passed" if data.passed else "FAILED"
             print(f"    check  {data.check_name:<34} {state}", file=sys.stderr, flush=True)
+            failures = data.metadata.get("failures")
+            if not data.passed and failures is not None:
+                for failure in failures.value[:5]:
+                    print(f"           {failure['rule']}: {failure['unexpected_count']} rows, e.g. {failure['examples'][:3]}",
+                          file=sys.stderr, flush=True)
 
 
 @dg.logger(description="One line per finished step, for the dsop CLI.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import dagster as dg
 
@@ -21,9 +22,11 @@ def warehouse_resource() -> dg.ConfigurableResource:
     return DuckDBWarehouse(path=settings.duckdb_path(), publish_path=settings.duckdb_read_path())
 
 
-def core_resources() -> dict[str, object]:
+def core_resources(erp_dir: str | None = None, warehouse: dg.ConfigurableResource | None = None) -> dict[str, object]:
+    """All resources; tests pass their own ERP folder (its external/ holds the indicator files)."""
+    external_dir = str(Path(erp_dir) / "external") if erp_dir else None
     return {
-        "warehouse": warehouse_resource(),
-        "erp": ErpExportFolder(erp_dir=str(settings.erp_dir()), column_mapping=os.getenv("DSOP_COLUMN_MAPPING")),
-        **external_resources(),
+        "warehouse": warehouse or warehouse_resource(),
+        "erp": ErpExportFolder(erp_dir=erp_dir or str(settings.erp_dir()), column_mapping=os.getenv("DSOP_COLUMN_MAPPING")),
+        **external_resources(external_dir),
     }

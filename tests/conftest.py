@@ -21,3 +21,10 @@ def instance():
 
     with dg.DagsterInstance.ephemeral() as shared:
         yield shared
+
+
+@pytest.fixture(scope="session")
+def tiny_pipeline(tmp_path_factory, instance):
+    from tests.pipeline_fixture import build_tiny_pipeline
+
+    return build_tiny_pipeline(tmp_path_factory.mktemp("tiny_pipeline"), instance)

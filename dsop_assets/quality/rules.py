@@ -36,7 +36,9 @@ MAX_QTY = 1e9  # no plant orders a billion units of anything; larger is a unit o
 def contract_rules(table: TableContract) -> list[Rule]:
     rules = [Rule("not_null", (c,)) for c in table.required_columns]
     rules.append(Rule("unique", table.key))
-    rules += [Rule("between", (c.name,), 0, MAX_QTY) for c in table.columns if c.nonnegative]
+    # Quantities get an upper bound too; money amounts in KRW legitimately run into billions.
+    rules += [Rule("between", (c.name,), 0, MAX_QTY if c.name.endswith("_qty") else None)
+              for c in table.columns if c.nonnegative]
     rules += [Rule("in_set", (c.name,), values=c.allowed) for c in table.columns if c.allowed]
     if table.partition_column:
         rules.append(Rule("in_partition", (table.partition_column,)))

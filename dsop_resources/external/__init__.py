@@ -36,14 +36,17 @@ def _key(variable: str) -> dg.EnvVar | None:
     return dg.EnvVar(variable) if os.getenv(variable) else None
 
 
-def external_resources() -> dict[str, ExternalSource]:
-    """Resource entries for the Definitions: keys resolved through dg.EnvVar only when they are set."""
+def external_resources(external_dir: str | None = None) -> dict[str, ExternalSource]:
+    """Resource entries for the Definitions: keys resolved through dg.EnvVar only when they are set.
+
+    ``external_dir`` overrides DSOP_EXTERNAL_DIR (the analyst CSVs and the demo's synthetic series).
+    """
     return {
-        "fred": FredSource(api_key=_key(KEY_VARIABLES["fred"])),
-        "eia": EiaSource(api_key=_key(KEY_VARIABLES["eia"])),
-        "ecos": EcosSource(api_key=_key(KEY_VARIABLES["ecos"])),
-        "customs": CustomsSource(api_key=_key(KEY_VARIABLES["customs"])),
-        "market_csv": AnalystCsvSource(),
+        "fred": FredSource(api_key=_key(KEY_VARIABLES["fred"]), external_dir=external_dir),
+        "eia": EiaSource(api_key=_key(KEY_VARIABLES["eia"]), external_dir=external_dir),
+        "ecos": EcosSource(api_key=_key(KEY_VARIABLES["ecos"]), external_dir=external_dir),
+        "customs": CustomsSource(api_key=_key(KEY_VARIABLES["customs"]), external_dir=external_dir),
+        "market_csv": AnalystCsvSource(external_dir=external_dir),
     }
 
 
