@@ -1,0 +1,99 @@
+"""Quantile forecasts: ordered non-negative bands, fallbacks, determinism, no training on the future."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import polars as pl
+import pytest
+
+from dsop_assets.forecast import forecasting
+from dsop_assets.forecast.config import monthly_config, weekly_config
+from dsop_assets.forecast.features import build_monthly_features, build_targets, build_weekly_features
+from dsop_assets.forecast.forecasting import OUTPUT_COLUMNS, forecast
+from dsop_assets.forecast.model import feature_importance, model_from_strings, model_strings, predict, training_set
+from tests.forecast.test_features import synthetic_erp, weekly_origins
+
+CONFIG = weekly_config(n_estimators=15, max_train_rows=4_000, horizons=tuple(range(1, 9)), min_data_in_leaf=20)
+STAMP = datetime(2024, 1, 1, tzinfo=timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def weekly():
+    data = synthetic_erp(seed=3)
+    feats = build_weekly_features(**data, origins=weekly_origins(60))
+    origin = int(feats["origin_period"].max())
+    as_of = feats.filter(pl.col("origin_period") == origin)["as_of"][0]
+    return data, feats, build_targets(data["orders"], "weekly", as_of), origin
+
+
+def _run(weekly, config=CONFIG, **kw):
+    _, feats, targets, origin = weekly
+    return forecast(feats.filter(pl.col("origin_period") < origin), targets, feats.filter(pl.col("origin_period") == origin),
+                    config, created_at=STAMP, **kw)
+
+
+def test_bands_ordered_non_negative_and_complete(weekly):
+    out, model = _run(weekly)
+    assert out.columns == OUTPUT_COLUMNS
+    assert out.filter((pl.col("p10") > pl.col("p50")) | (pl.col("p50") > pl.col("p90")) | (pl.col("p10") < 0)).is_empty()
+    series = out.select("level", "product_id", "customer_id").unique().height
+    assert out.height == series * len(CONFIG.horizons)
+    assert (out["target_start"] - out["origin_date"]).dt.total_days().to_list() == (out["horizon"] * 7).to_list()
+    assert set(out["model_id"]) <= {"lgbm_quantile", "moving_average"} and "lgbm_quantile" in set(out["model_id"])
+    assert {"model", "product_share"} <= set(out["method"])
+    imp = feature_importance(model)
+    assert imp.columns == ["model_id", "model_version", "level", "quantile", "horizon", "feature", "importance"]
+    assert imp["importance"].sum() > 0
+
+
+def test_short_history_uses_the_moving_average(weekly):
+    out, _ = _run(weekly)
+    young = out.filter(pl.col("product_id") == "P0", pl.col("level") == "product")  # P0 is 40 days old
+    assert young.height and set(young["model_id"]) == {"moving_average"} and set(young["method"]) == {"short_history"}
+
+
+def test_model_failure_falls_back_for_every_series(weekly, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(forecasting, "train", broken)
+    out, model = _run(weekly)
+    assert model is None and out.height
+    assert set(out["model_id"]) == {"moving_average"}
+    assert out.filter((pl.col("p10") > pl.col("p50")) | (pl.col("p50") > pl.col("p90"))).is_empty()
+
+
+def test_deterministic_and_storable(weekly):
+    first, model = _run(weekly)
+    second, again = _run(weekly)
+    assert first.equals(second)
+    strings = model_strings(model)
+    assert strings.equals(model_strings(again))
+    rebuilt = model_from_strings(strings, CONFIG, model.cutoff_period)
+    rows = weekly[1].filter(pl.col("origin_period") == weekly[3], pl.col("periods_since_first") >= 13)
+    assert predict(rebuilt, rows).equals(predict(model, rows))
+
+
+def test_training_never_sees_a_target_after_the_origin(weekly):
+    _, feats, targets, origin = weekly
+    cut = origin - 10
+    train_rows = training_set(feats, targets, cut, "product", CONFIG)
+    assert train_rows.height and train_rows["target_period"].max() <= cut
+    # a model trained later may not forecast an earlier origin
+    _, model = _run(weekly)
+    with pytest.raises(ValueError, match="after this origin"):
+        predict(model, feats.filter(pl.col("origin_period") == cut))
+
+
+def test_monthly_forecast_runs():
+    data = synthetic_erp(seed=5)
+    months = [m for y in (2023, 2024) for m in [__import__("datetime").date(y, k, 1) for k in range(1, 13)]][:19]
+    feats = build_monthly_features(**data, months=months)
+    origin = int(feats["origin_period"].max())
+    targets = build_targets(data["orders"], "monthly", feats["as_of"].max())
+    config = monthly_config(n_estimators=10, min_data_in_leaf=10, min_history_periods=4)
+    out, _ = forecast(feats.filter(pl.col("origin_period") < origin), targets, feats.filter(pl.col("origin_period") == origin), config, created_at=STAMP)
+    assert sorted(out["horizon"].unique()) == [1, 2, 3, 4, 5, 6]
+    assert "lgbm_quantile" in set(out["model_id"])
+    assert (out["target_start"].dt.day() == 1).all() and out.filter(pl.col("p10") > pl.col("p90")).is_empty()

@@ -1,0 +1,124 @@
+import itertools
+from datetime import date, timedelta
+
+import numpy as np
+import polars as pl
+import pytest
+
+from dsop_assets.planning.bench_plan import random_instance
+from dsop_assets.planning.config import PlanConfig
+from dsop_assets.planning.production_model import PlanInfeasible, plan_production
+
+W0 = date(2025, 1, 6)
+WEEKS = [W0 + timedelta(weeks=k) for k in range(3)]
+
+
+def _tiny(firm=None):
+    demand = pl.DataFrame({
+        "product_id": ["A"] * 3 + ["B"] * 3,
+        "week_start": WEEKS * 2,
+        "p10": [8.0, 8, 8, 4, 4, 4], "p50": [8.0, 8, 8, 4, 4, 4], "p90": [8.0, 8, 8, 4, 4, 4],
+    })
+    if firm is not None:
+        demand = demand.with_columns(pl.Series("firm_qty", firm, dtype=pl.Float64))
+    # unit_cost 52 at rate 1.0 -> holding 1 per unit-week; price 100 -> backlog 300 per unit-week.
+    products = pl.DataFrame({
+        "product_id": ["A", "B"], "unit_cost": [52.0, 52.0], "unit_price": [100.0, 100.0],
+        "production_line": ["L1", "L1"], "hours_per_unit": [1.0, 1.0], "lot_size": [4.0, 4.0],
+        "holding_cost_rate": [1.0, 1.0], "setup_cost": [30.0, 10.0],
+    })
+    lines = pl.DataFrame({"line_id": ["L1"], "regular_hours_per_week": [10.0],
+                          "overtime_hours_per_week": [5.0], "overtime_cost_per_hour": [100.0]})
+    opening = pl.DataFrame({"product_id": ["A", "B"], "on_hand_qty": [0.0, 0.0]})
+    return demand, products, lines, opening
+
+
+def _enumerate_tiny() -> float:
+    """Brute force over every lot pattern (7^6 plans) with the model's cost rules."""
+    demand = {"A": [8, 8, 8], "B": [4, 4, 4]}
+    setup = {"A": 30, "B": 10}
+    best = np.inf
+    options = range(0, 28, 4)
+    for a in itertools.product(options, repeat=3):
+        for b in itertools.product(options, repeat=3):
+            hours = np.add(a, b)
+            if (hours > 15).any():
+                continue
+            cost = 100.0 * np.clip(hours - 10, 0, None).sum()
+            for made, name in ((a, "A"), (b, "B")):
+                net = np.cumsum(np.subtract(made, demand[name]))
+                cost += np.clip(net, 0, None).sum() + 300 * np.clip(-net, 0, None).sum()
+                cost += setup[name] * np.count_nonzero(made)
+            best = min(best, cost)
+    return best
+
+
+def test_tiny_instance_matches_enumerated_optimum():
+    res = plan_production(*_tiny(), PlanConfig(horizon_weeks=3, mip_rel_gap=0.0))
+    # By hand: 36 h of work against 30 regular hours forces 6 overtime hours (600) whatever the
+    # timing, and making each week's needs in that week avoids all holding; combining A's weeks
+    # would need 16 h in one week (> 15). So 3 setups of A and 3 of B: 600 + 90 + 30 = 720.
+    assert _enumerate_tiny() == pytest.approx(720.0)
+    assert res.objective == pytest.approx(720.0, abs=1e-6)
+    assert res.status == "optimal"
+    assert res.lines["overtime_hours"].sum() == pytest.approx(6.0)
+
+
+def _check_balance_and_capacity(res, lines):
+    plan = res.plan.sort("product_id", "week_start")
+    prev_backlog = pl.col("shortage_qty").shift(1, fill_value=0.0).over("product_id")
+    gap = plan.select(
+        (pl.col("start_inventory") - prev_backlog + pl.col("production_qty") - pl.col("demand_p50")
+         - pl.col("end_inventory") + pl.col("shortage_qty")).abs().max()
+    ).item()
+    assert gap < 1e-6
+    nxt = plan.with_columns(pl.col("end_inventory").shift(1).over("product_id").alias("prev_end"))
+    assert nxt.filter(pl.col("prev_end").is_not_null() & ((pl.col("prev_end") - pl.col("start_inventory")).abs() > 1e-6)).is_empty()
+    assert plan.select((pl.col("production_qty") >= 0).all() & (pl.col("end_inventory") >= 0).all()).item()
+    used = plan.group_by("line_id", "week_start").agg(pl.col("line_hours").sum().alias("hours"))
+    cap = used.join(lines, on="line_id").with_columns(
+        (pl.col("regular_hours_per_week") + pl.col("overtime_hours_per_week")).alias("cap"))
+    assert cap.filter(pl.col("hours") > pl.col("cap") + 1e-6).is_empty()
+
+
+@pytest.fixture(scope="module")
+def medium():
+    # Hard enough to stop on the time limit: the checks must hold for any incumbent, not just optima.
+    inst = random_instance(n_products=30, n_lines=3, n_weeks=12, seed=3)
+    cfg = PlanConfig(time_limit_seconds=3.0)
+    return inst, plan_production(*inst, cfg), cfg
+
+
+def test_plan_respects_balance_capacity_and_lots(medium):
+    (demand, products, lines, opening), res, _ = medium
+    assert res.plan.height == 30 * 12
+    _check_balance_and_capacity(res, lines)
+    lotted = res.plan.join(products.select("product_id", "lot_size"), on="product_id").filter(pl.col("lot_size").is_not_null())
+    ratio = (lotted["production_qty"] / lotted["lot_size"]).to_numpy()
+    assert np.allclose(ratio, np.round(ratio))
+    assert np.allclose(lotted["lots"].to_numpy(), ratio)
+    assert set(res.lines.columns) == {"line_id", "week_start", "regular_hours_used", "overtime_hours", "capacity_hours", "utilisation"}
+    assert res.n_integer > 0 and res.n_variables > res.n_integer
+
+
+def test_plan_is_deterministic():
+    # Determinism is promised for solves that end on the gap, not on the wall-clock limit.
+    inst = random_instance(n_products=10, n_lines=2, n_weeks=12, load=0.5, seed=2)
+    cfg = PlanConfig(time_limit_seconds=30.0)
+    first, again = plan_production(*inst, cfg), plan_production(*inst, cfg)
+    assert first.status == "optimal" and first.mip_gap <= 0.01
+    assert again.plan.equals(first.plan) and again.lines.equals(first.lines)
+    assert again.objective == first.objective
+
+
+def test_firm_orders_beyond_capacity_name_line_and_week():
+    demand, products, lines, opening = _tiny(firm=[8.0, 40.0, 8.0, 4.0, 4.0, 4.0])
+    demand = demand.with_columns(pl.max_horizontal("p50", "firm_qty").alias("p50"))
+    with pytest.raises(PlanInfeasible) as err:
+        plan_production(demand, products, lines, opening, PlanConfig(horizon_weeks=3))
+    # Firm hours by week 2: A 48 + B 8 = 56 against 2 x 15 = 30 -> 26 h short.
+    diag = err.value.diagnosis
+    first = diag.sort("week_start").row(0, named=True)
+    assert (first["line_id"], first["week_start"]) == ("L1", WEEKS[1])
+    assert first["short_hours"] == pytest.approx(26.0)
+    assert "L1" in err.value.message and str(WEEKS[1]) in err.value.message and "26.0 h" in err.value.message
