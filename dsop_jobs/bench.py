@@ -16,7 +16,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-STAGES = ("generate", "raw_load", "full_materialisation")
+STAGES = ("generate", "raw_load", "aggregates", "forecasts", "decisions", "evaluation")
 
 
 def _run_child(args: list[str], env: dict[str, str]) -> tuple[float, float]:
@@ -41,9 +41,9 @@ def run_bench(scale: str, seed: int, workdir: Path | None) -> int:
     (root / "dagster_home").mkdir(exist_ok=True)
     print(f"[bench] scale={scale} seed={seed} workdir={root}", file=sys.stderr)
     results = []
+    env["DSOP_DUCKDB_PATH"] = str(root / "bench.duckdb")
+    Path(env["DSOP_DUCKDB_PATH"]).unlink(missing_ok=True)
     for stage in STAGES:
-        env["DSOP_DUCKDB_PATH"] = str(root / f"{stage}.duckdb")
-        Path(env["DSOP_DUCKDB_PATH"]).unlink(missing_ok=True)
         seconds, peak_mib = _run_child([stage, scale, str(seed)], env)
         results.append((stage, seconds, peak_mib))
         print(f"[bench] {stage:<22} {seconds:8.1f} s   peak {peak_mib:8.0f} MiB", file=sys.stderr, flush=True)
@@ -67,18 +67,29 @@ def _stage(stage: str, scale: str, seed: int) -> None:
     import dagster as dg
 
     from dsop_jobs.definitions import defs
-    from dsop_jobs.pipeline import run_history
+    from dsop_jobs.jobs import MASTER_JOB, MONTHLY_JOB, WEEKLY_JOB
+    from dsop_jobs.pipeline import Stage, demo_stages, run_history
 
     manifest = json.loads((Path(os.environ["DSOP_ERP_DIR"]) / "manifest.json").read_text())
     start, end = date.fromisoformat(manifest["start_date"]), date.fromisoformat(manifest["end_date"])
     instance = dg.DagsterInstance.get()
     if stage == "raw_load":
-        from dsop_jobs.jobs import build_jobs
+        # Raw tables alone, into a scratch file: the load figure without the SQL layer.
+        from dsop_resources import DuckDBWarehouse
+        from dsop_resources.factory import core_resources
+        from dsop_jobs.definitions import build_definitions
 
-        raw = [a for a in defs.assets if "erp_raw" in a.group_names_by_key.values()]
-        run_history(dg.Definitions(assets=raw, resources=defs.resources, jobs=build_jobs(raw)), instance, start, end)
-    else:
-        run_history(defs, instance, start, end)
+        scratch = str(Path(os.environ["DSOP_DUCKDB_PATH"]).with_name("raw_only.duckdb"))
+        Path(scratch).unlink(missing_ok=True)
+        raw_defs = build_definitions(core_resources(warehouse=DuckDBWarehouse(path=scratch)))
+        raw = (("erp_raw",))
+        run_history(raw_defs, instance, start, end, [Stage("raw masters", MASTER_JOB, raw),
+                                                     Stage("raw weekly", WEEKLY_JOB, raw),
+                                                     Stage("raw monthly", MONTHLY_JOB, raw)])
+        return
+    stages = demo_stages()
+    chosen = {"aggregates": stages[:3], "forecasts": stages[3:5], "decisions": stages[5:6], "evaluation": stages[6:]}
+    run_history(defs, instance, start, end, chosen[stage])
 
 
 if __name__ == "__main__":

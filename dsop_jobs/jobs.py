@@ -13,6 +13,7 @@ WEEKLY_JOB = "weekly_refresh_job"
 MONTHLY_JOB = "monthly_refresh_job"
 EXTERNAL_JOB = "external_refresh_job"
 HEALTH_JOB = "pipeline_health_job"
+EVALUATION_JOB = "forecast_evaluation_job"
 
 
 def _keys_with(assets: list[dg.AssetsDefinition], partitions_def) -> list[dg.AssetKey]:
@@ -29,13 +30,19 @@ def build_jobs(assets: list[dg.AssetsDefinition]) -> list[dg.UnresolvedAssetJobD
     groups = {g for a in assets for g in a.group_names_by_key.values()}
     # Views and unpartitioned marts that sit downstream of weekly tables ride along the weekly run.
     weekly_selection = dg.AssetSelection.assets(*weekly) | (
-        dg.AssetSelection.assets(*weekly).downstream() & dg.AssetSelection.assets(*unpartitioned)
+        dg.AssetSelection.assets(*weekly).downstream()
+        & dg.AssetSelection.assets(*unpartitioned)
+        & dg.AssetSelection.groups("staging", "marts")
     )
     monthly_selection = dg.AssetSelection.assets(*monthly)
     optional = []
     if "external" in groups:
         optional.append(dg.define_asset_job(EXTERNAL_JOB, selection=dg.AssetSelection.groups("external"),
                                             description="External indicators: FX, macro, market prices, trade.", tags=tags))
+    if "evaluation" in groups:
+        optional.append(dg.define_asset_job(EVALUATION_JOB, selection=dg.AssetSelection.groups("evaluation"),
+                                            description="Forecast vs actual: every stored forecast scored against "
+                                            "what happened, next to the baselines, peers and the oracle.", tags=tags))
     if any(a.key == dg.AssetKey("pipeline_health") for a in assets):
         optional.append(dg.define_asset_job(HEALTH_JOB, selection=dg.AssetSelection.assets("pipeline_health"),
                                             description="Run outcomes per asset group, from the Dagster instance.", tags=tags))

@@ -1,7 +1,8 @@
-"""Run the whole asset graph over a date range, in order: masters, weekly chain, monthly chain.
+"""Run the asset graph over a history in dependency order, one Dagster run per stage.
 
-Used by ``dsop demo``, ``dsop bench`` and the end-to-end test. Each stage is one Dagster run
-recorded in the instance (a single-run backfill over the range), so the UI shows them afterwards.
+Used by ``dsop demo``, ``dsop bench`` and the end-to-end test. Each stage is a single run over a
+partition range (like a single-run backfill) recorded in the instance, so the UI shows them.
+Aggregates cover the whole history; forecasts the backtest origins; decisions the latest weeks.
 """
 
 from __future__ import annotations
@@ -14,32 +15,65 @@ from datetime import date
 import dagster as dg
 
 from dsop_assets.partitions import monthly_partitions, month_start, weekly_partitions, week_start
-from dsop_jobs.jobs import MASTER_JOB, MONTHLY_JOB, WEEKLY_JOB
+from dsop_jobs.jobs import EVALUATION_JOB, MASTER_JOB, MONTHLY_JOB, WEEKLY_JOB
 from dsop_jobs.progress import step_progress_logger
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    job: str
+    groups: tuple[str, ...] | None = None  # asset groups to run within the job; None = all
+    last_periods: int | None = None  # None = the whole history; N = the latest N partitions
+
+
 @dataclass
 class StageResult:
+    stage: str
     job: str
     partitions: str
     seconds: float
     run_id: str
 
 
-def _clip_range(keys: list[str], first: date, last: date) -> tuple[str, str] | None:
+AGGREGATES = ("erp_raw", "external", "staging", "marts", "features")
+DECISIONS = ("inventory", "risk", "planning")
+
+
+def demo_stages(backtest_weeks: int = 26, backtest_months: int = 12, decision_weeks: int = 1) -> list[Stage]:
+    return [
+        Stage("masters and external indicators", MASTER_JOB),
+        Stage("weekly history", WEEKLY_JOB, AGGREGATES),
+        Stage("monthly history", MONTHLY_JOB, AGGREGATES),
+        Stage("weekly forecasts (backtest origins)", WEEKLY_JOB, ("forecast",), backtest_weeks),
+        Stage("monthly forecasts (backtest origins)", MONTHLY_JOB, ("forecast",), backtest_months),
+        Stage("decisions for the latest week", WEEKLY_JOB, DECISIONS, decision_weeks),
+        Stage("forecast evaluation", EVALUATION_JOB),
+    ]
+
+
+def partition_window(job: str, start: date, end: date, last_periods: int | None) -> tuple[str, str] | None:
+    if job == WEEKLY_JOB:
+        keys, first, last = weekly_partitions.get_partition_keys(), week_start(start), week_start(end)
+    elif job == MONTHLY_JOB:
+        keys, first, last = monthly_partitions.get_partition_keys(), month_start(start), month_start(end)
+    else:
+        return None
     inside = [k for k in keys if first.isoformat() <= k <= last.isoformat()]
+    if last_periods:
+        inside = inside[-last_periods:]
     return (inside[0], inside[-1]) if inside else None
 
 
-def stages_for(start: date, end: date, jobs: tuple[str, ...] | None = None) -> list[tuple[str, tuple[str, str] | None]]:
-    """(job, partition range or None) in dependency order for the history [start, end]."""
-    weekly = _clip_range(weekly_partitions.get_partition_keys(), week_start(start), week_start(end))
-    monthly = _clip_range(monthly_partitions.get_partition_keys(), month_start(start), month_start(end))
-    plan = [(MASTER_JOB, None), (WEEKLY_JOB, weekly), (MONTHLY_JOB, monthly)]
-    return [(job, window) for job, window in plan if (jobs is None or job in jobs) and (job == MASTER_JOB or window)]
+def _selection(defs: dg.Definitions, job_def: dg.JobDefinition, groups: tuple[str, ...] | None) -> set[dg.AssetKey] | None:
+    if groups is None:
+        return None
+    in_job = job_def.asset_layer.selected_asset_keys
+    graph = defs.resolve_asset_graph()
+    return {key for key in in_job if graph.get(key).group_name in groups}
 
 
 def run_history(
@@ -47,10 +81,9 @@ def run_history(
     instance: dg.DagsterInstance,
     start: date,
     end: date,
-    jobs: tuple[str, ...] | None = None,
-    quiet: bool = False,
+    stages: list[Stage] | None = None,
 ) -> list[StageResult]:
-    """Materialise every asset for [start, end]; raises on the first failed run."""
+    """Materialise the stages for the history [start, end]; raises on the first failed run."""
     cli_defs = dg.Definitions(
         assets=list(defs.assets or []),
         asset_checks=list(defs.asset_checks or []),
@@ -59,22 +92,32 @@ def run_history(
         loggers={"dsop_progress": step_progress_logger},
     )
     results = []
-    for job_name, window in stages_for(start, end, jobs):
-        tags = {"dsop/trigger": "cli"}
+    for stage in stages or demo_stages():
+        try:
+            job_def = cli_defs.resolve_job_def(stage.job)
+        except Exception:  # a job whose assets this deployment does not define (e.g. no evaluation)
+            continue
+        selection = _selection(cli_defs, job_def, stage.groups)
+        if selection is not None and not selection:
+            continue
+        window = partition_window(stage.job, start, end, stage.last_periods)
+        if stage.job in (WEEKLY_JOB, MONTHLY_JOB) and window is None:
+            continue
+        tags = {"dsop/trigger": "cli", "dsop/stage": stage.name}
         label = "unpartitioned"
         if window:
             tags |= {RANGE_START_TAG: window[0], RANGE_END_TAG: window[1]}
             label = f"{window[0]} .. {window[1]}"
-        if not quiet:
-            print(f"[dsop] {job_name}: {label}", file=sys.stderr, flush=True)
+        print(f"[dsop] {stage.name}: {stage.job} {label}", file=sys.stderr, flush=True)
         began = time.perf_counter()
-        result = cli_defs.resolve_job_def(job_name).execute_in_process(
+        result = job_def.execute_in_process(
             instance=instance,
             tags=tags,
+            asset_selection=sorted(selection) if selection else None,
             run_config={"loggers": {"dsop_progress": {}}},
             raise_on_error=True,
         )
-        results.append(StageResult(job_name, label, time.perf_counter() - began, result.run_id))
-        if not quiet:
-            print(f"[dsop] {job_name} done in {results[-1].seconds:.1f}s (run {result.run_id[:8]})", file=sys.stderr, flush=True)
+        seconds = time.perf_counter() - began
+        results.append(StageResult(stage.name, stage.job, label, seconds, result.run_id))
+        print(f"[dsop] {stage.name} done in {seconds:.1f}s (run {result.run_id[:8]})", file=sys.stderr, flush=True)
     return results

@@ -9,6 +9,7 @@ import dagster as dg
 from dsop_resources import DuckDBWarehouse
 
 TINY_END = date(2025, 6, 29)  # a Sunday; ~1.5 years of history, crossing the 2024/25 year end
+BACKTEST_WEEKS, BACKTEST_MONTHS = 6, 3
 
 
 @dataclass
@@ -24,12 +25,13 @@ class TinyPipeline:
 def build_tiny_pipeline(root: Path, instance: dg.DagsterInstance) -> TinyPipeline:
     from dsop_assets.demo.generator import generate
     from dsop_jobs.definitions import build_definitions
-    from dsop_jobs.pipeline import run_history
+    from dsop_jobs.pipeline import demo_stages, run_history
     from dsop_resources.factory import core_resources
 
     erp_dir = root / "erp"
     manifest = generate(erp_dir, scale="tiny", seed=11, end_date=TINY_END)
     warehouse = DuckDBWarehouse(path=str(root / "tiny.duckdb"))
     defs = build_definitions(core_resources(erp_dir=str(erp_dir), warehouse=warehouse))
-    results = run_history(defs, instance, date.fromisoformat(manifest["start_date"]), TINY_END)
+    stages = demo_stages(backtest_weeks=BACKTEST_WEEKS, backtest_months=BACKTEST_MONTHS, decision_weeks=2)
+    results = run_history(defs, instance, date.fromisoformat(manifest["start_date"]), TINY_END, stages)
     return TinyPipeline(erp_dir, warehouse, instance, defs, results, manifest)

@@ -20,6 +20,7 @@ from dsop_assets.partitions import monthly_partitions, months_in, weekly_partiti
 from dsop_resources import Warehouse, Window
 
 GROUP = "forecast"
+FEATURE_GROUP = "features"
 SOURCES = ["daily_order", "daily_revenue", "product_master", "customer", "economic_indicator", "exchange_rate",
            "trade_statistics"]
 _CADENCES = {
@@ -34,7 +35,7 @@ def _feature_store(cadence: str) -> dg.AssetsDefinition:
 
     @dg.asset(
         name=name,
-        group_name=GROUP,
+        group_name=FEATURE_GROUP,
         partitions_def=partitions_def,
         backfill_policy=dg.BackfillPolicy.single_run(),
         deps=SOURCES,
