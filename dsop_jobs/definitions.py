@@ -7,7 +7,9 @@ import dagster as dg
 from dsop_assets.decisions import decision_assets
 from dsop_assets.erp.assets import raw_assets
 from dsop_assets.external import external_assets
+from dsop_assets.forecast.accuracy import evaluation_assets
 from dsop_assets.forecast.assets import forecast_assets
+from dsop_assets.forecast.evaluation import evaluation_baseline_assets
 from dsop_assets.operations.pipeline_health import pipeline_health
 from dsop_assets.quality.checks import build_quality_checks
 from dsop_assets.sql.assets import load_sql_assets
@@ -17,7 +19,8 @@ from dsop_resources.factory import core_resources
 
 
 def build_assets() -> list[dg.AssetsDefinition]:
-    return [*raw_assets, *external_assets, *load_sql_assets(), *forecast_assets, *decision_assets, pipeline_health]
+    return [*raw_assets, *external_assets, *load_sql_assets(), *forecast_assets, *evaluation_baseline_assets,
+            *evaluation_assets, *decision_assets, pipeline_health]
 
 
 def build_definitions(resources: dict[str, object] | None = None) -> dg.Definitions:
