@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import date, datetime, time, timedelta
 
 import polars as pl
@@ -59,14 +60,7 @@ def validate(frame: pl.DataFrame, rules: list[Rule], window: tuple[date, date] |
         return Outcome(True, [], 0)
     import great_expectations as gx
 
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = {"globally": False}
-    batch = (
-        context.data_sources.add_pandas("dsop")
-        .add_dataframe_asset("table")
-        .add_batch_definition_whole_dataframe("all")
-        .get_batch(batch_parameters={"dataframe": _to_pandas(frame)})
-    )
+    batch = _batch_definition().get_batch(batch_parameters={"dataframe": _to_pandas(frame)})
     suite = gx.ExpectationSuite(name="dsop")
     rule_by_id = {}
     for rule in applicable:
@@ -90,6 +84,20 @@ def validate(frame: pl.DataFrame, rules: list[Rule], window: tuple[date, date] |
             })
     failures.sort(key=lambda f: f["rule"])
     return Outcome(not failures, failures, len(rule_by_id))
+
+
+@lru_cache(maxsize=1)
+def _batch_definition():
+    """One ephemeral GX context per process: building one costs about a second, a batch nothing."""
+    import great_expectations as gx
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = {"globally": False}
+    return (
+        context.data_sources.add_pandas("dsop")
+        .add_dataframe_asset("table")
+        .add_batch_definition_whole_dataframe("all")
+    )
 
 
 def _identity(configuration) -> str:
