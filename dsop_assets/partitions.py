@@ -17,13 +17,16 @@ import dagster as dg
 PARTITIONS_START = os.getenv("DSOP_PARTITIONS_START", "2023-01-02")
 TIMEZONE = os.getenv("DSOP_TIMEZONE", "Asia/Seoul")
 
+# end_offset=1 adds the period in progress, so an export's newest rows (this month's stock count,
+# POs placed this week) have a partition to land in instead of waiting, unseen, until it closes.
+# Schedules still target the period that just closed; forecasts use complete periods only.
 weekly_partitions = dg.WeeklyPartitionsDefinition(
-    start_date=PARTITIONS_START, day_offset=1, timezone=TIMEZONE
+    start_date=PARTITIONS_START, day_offset=1, timezone=TIMEZONE, end_offset=1
 )
 monthly_partitions = dg.MonthlyPartitionsDefinition(
-    start_date=PARTITIONS_START[:8] + "01", timezone=TIMEZONE
+    start_date=PARTITIONS_START[:8] + "01", timezone=TIMEZONE, end_offset=1
 )
-daily_partitions = dg.DailyPartitionsDefinition(start_date=PARTITIONS_START, timezone=TIMEZONE)
+daily_partitions = dg.DailyPartitionsDefinition(start_date=PARTITIONS_START, timezone=TIMEZONE, end_offset=1)
 
 
 def window_dates(context: dg.AssetExecutionContext) -> tuple[date, date]:

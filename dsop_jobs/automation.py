@@ -10,7 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from datetime import date
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 from pathlib import Path
 
 import dagster as dg
@@ -26,25 +27,39 @@ RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
+def closed_week_key(moment: datetime) -> str:
+    """Monday of the ISO week before the one ``moment`` falls in, in the plant's time zone."""
+    local = moment.astimezone(ZoneInfo(TIMEZONE)).date()
+    return (week_start(local) - timedelta(days=7)).isoformat()
+
+
+def closed_month_key(moment: datetime) -> str:
+    local = moment.astimezone(ZoneInfo(TIMEZONE)).date()
+    return month_start(month_start(local) - timedelta(days=1)).isoformat()
+
+
+def _partitioned_schedule(name, job, cron, key_of, description) -> dg.ScheduleDefinition:
+    # The partitions include the period in progress (end_offset=1), so Dagster's partitioned
+    # schedule would pick it; these name the period that just closed instead.
+    @dg.schedule(name=name, job=job, cron_schedule=cron, execution_timezone=TIMEZONE, description=description)
+    def _schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        key = key_of(context.scheduled_execution_time)
+        return dg.RunRequest(run_key=f"{name}:{key}", partition_key=key)
+
+    return _schedule
+
+
 def build_schedules(jobs: dict[str, dg.UnresolvedAssetJobDefinition]) -> list:
     hour = int(os.getenv("DSOP_WEEKLY_HOUR", "5"))
     schedules = [
-        dg.build_schedule_from_partitioned_job(
-            jobs[WEEKLY_JOB],
-            name="weekly_refresh_schedule",
-            description="Monday early morning: the whole weekly chain (raw → aggregates → features → "
-            "forecasts → risk → actions → plans) for the ISO week that just closed.",
-            day_of_week=1,
-            hour_of_day=hour,
-            minute_of_hour=0,
+        _partitioned_schedule(
+            "weekly_refresh_schedule", jobs[WEEKLY_JOB], f"0 {hour} * * 1", closed_week_key,
+            "Monday early morning: the whole weekly chain (raw → aggregates → features → forecasts → "
+            "risk → actions → plans) for the ISO week that just closed.",
         ),
-        dg.build_schedule_from_partitioned_job(
-            jobs[MONTHLY_JOB],
-            name="monthly_refresh_schedule",
-            description="The 1st of each month: the monthly chain for the month that just closed.",
-            day_of_month=1,
-            hour_of_day=hour + 1,
-            minute_of_hour=0,
+        _partitioned_schedule(
+            "monthly_refresh_schedule", jobs[MONTHLY_JOB], f"0 {hour + 1} 1 * *", closed_month_key,
+            "The 1st of each month: the monthly chain for the month that just closed.",
         ),
     ]
     if EXTERNAL_JOB in jobs:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import dagster as dg
 
@@ -28,6 +28,7 @@ class Stage:
     job: str
     groups: tuple[str, ...] | None = None  # asset groups to run within the job; None = all
     last_periods: int | None = None  # None = the whole history; N = the latest N partitions
+    complete_only: bool = False  # only periods that ended by the history's last day (forecast origins)
 
 
 @dataclass
@@ -48,18 +49,24 @@ def demo_stages(backtest_weeks: int = 26, backtest_months: int = 12, decision_we
         Stage("masters and external indicators", MASTER_JOB),
         Stage("weekly history", WEEKLY_JOB, AGGREGATES),
         Stage("monthly history", MONTHLY_JOB, AGGREGATES),
-        Stage("weekly forecasts (backtest origins)", WEEKLY_JOB, ("forecast",), backtest_weeks),
-        Stage("monthly forecasts (backtest origins)", MONTHLY_JOB, ("forecast",), backtest_months),
-        Stage("decisions for the latest week", WEEKLY_JOB, DECISIONS, decision_weeks),
+        Stage("weekly forecasts (backtest origins)", WEEKLY_JOB, ("forecast",), backtest_weeks, True),
+        Stage("monthly forecasts (backtest origins)", MONTHLY_JOB, ("forecast",), backtest_months, True),
+        Stage("decisions for the latest week", WEEKLY_JOB, DECISIONS, decision_weeks, True),
         Stage("forecast evaluation", EVALUATION_JOB),
     ]
 
 
-def partition_window(job: str, start: date, end: date, last_periods: int | None) -> tuple[str, str] | None:
+def partition_window(
+    job: str, start: date, end: date, last_periods: int | None, complete_only: bool = False
+) -> tuple[str, str] | None:
     if job == WEEKLY_JOB:
         keys, first, last = weekly_partitions.get_partition_keys(), week_start(start), week_start(end)
+        if complete_only and end < last + timedelta(days=6):
+            last -= timedelta(days=7)
     elif job == MONTHLY_JOB:
         keys, first, last = monthly_partitions.get_partition_keys(), month_start(start), month_start(end)
+        if complete_only and (end + timedelta(days=1)).month == end.month:
+            last = month_start(last - timedelta(days=1))
     else:
         return None
     inside = [k for k in keys if first.isoformat() <= k <= last.isoformat()]
@@ -100,7 +107,7 @@ def run_history(
         selection = _selection(cli_defs, job_def, stage.groups)
         if selection is not None and not selection:
             continue
-        window = partition_window(stage.job, start, end, stage.last_periods)
+        window = partition_window(stage.job, start, end, stage.last_periods, stage.complete_only)
         if stage.job in (WEEKLY_JOB, MONTHLY_JOB) and window is None:
             continue
         tags = {"dsop/trigger": "cli", "dsop/stage": stage.name}

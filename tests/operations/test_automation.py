@@ -15,7 +15,7 @@ DEFS = build_definitions()
 
 def _schedule_request(name: str, when: datetime):
     schedule = DEFS.resolve_schedule_def(name)
-    context = dg.build_schedule_context(scheduled_execution_time=when)
+    context = dg.build_schedule_context(scheduled_execution_time=when, repository_def=DEFS.get_repository_def())
     requests = schedule.evaluate_tick(context).run_requests
     assert len(requests) == 1
     return requests[0]
