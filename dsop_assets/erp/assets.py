@@ -20,6 +20,7 @@ from dsop_assets.partitions import (
     weeks_in,
     window_dates,
 )
+from dsop_assets.quality.freshness import MONTHLY_ERP, WEEKLY_ERP
 from dsop_resources import Warehouse, Window
 from dsop_resources.erp_files import ErpExportFolder
 
@@ -117,6 +118,7 @@ def _build(table: TableContract) -> dg.AssetsDefinition:
         metadata={"partition_expr": table.partition_column} if partitions_def else {},
         kinds={"csv", "polars"},
         pool=WAREHOUSE_POOL,
+        freshness_policy={"week": WEEKLY_ERP, "month": MONTHLY_ERP, None: None}[table.partition_grain],
     )
     def _raw(context: dg.AssetExecutionContext, warehouse: Warehouse, erp: ErpExportFolder) -> dg.MaterializeResult:
         return load_table(context, table, warehouse, erp)

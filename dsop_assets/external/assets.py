@@ -11,6 +11,8 @@ from datetime import date, datetime, timedelta
 import dagster as dg
 import polars as pl
 
+from dsop_assets.erp.assets import WAREHOUSE_POOL
+from dsop_assets.quality.freshness import EXTERNAL
 from dsop_assets.external import transform as tf
 from dsop_resources.external import AnalystCsvSource, CustomsSource, EcosSource, EiaSource, FredSource
 from dsop_resources.external.catalog import (
@@ -89,7 +91,7 @@ def _refresh_provider(source, provider, kept, config, today, now, rejected) -> t
     return tf.conform(rows, tf.INDICATOR_SCHEMA), {k: v.isoformat() for k, v in starts.items()}
 
 
-@dg.asset(group_name=GROUP, kinds={"python"})
+@dg.asset(group_name=GROUP, kinds={"python"}, pool=WAREHOUSE_POOL, freshness_policy=EXTERNAL)
 def economic_indicator(
     context: dg.AssetExecutionContext,
     config: ExternalRefreshConfig,
@@ -151,7 +153,7 @@ def economic_indicator(
     )
 
 
-@dg.asset(group_name=GROUP, kinds={"python"})
+@dg.asset(group_name=GROUP, kinds={"python"}, pool=WAREHOUSE_POOL, freshness_policy=EXTERNAL)
 def exchange_rate(
     context: dg.AssetExecutionContext,
     config: ExternalRefreshConfig,
@@ -191,7 +193,7 @@ def exchange_rate(
     )
 
 
-@dg.asset(group_name=GROUP, kinds={"python"})
+@dg.asset(group_name=GROUP, kinds={"python"}, pool=WAREHOUSE_POOL, freshness_policy=EXTERNAL)
 def trade_statistics(
     context: dg.AssetExecutionContext,
     config: ExternalRefreshConfig,
