@@ -2,4 +2,15 @@
 
 import dagster as dg
 
-decision_assets: list[dg.AssetsDefinition] = []
+from dsop_assets.inventory.assets import daily_inventory_estimated, product_lead_time
+from dsop_assets.planning.assets import production_plan, purchase_recommendation
+from dsop_assets.risk.assets import action_queue, risk_score
+
+decision_assets: list[dg.AssetsDefinition] = [
+    daily_inventory_estimated,
+    product_lead_time,
+    production_plan,
+    purchase_recommendation,
+    risk_score,
+    action_queue,
+]

@@ -27,6 +27,9 @@ class RiskConfig:
     weight_delivery: float = 0.25
     weight_margin: float = 0.15
 
+    # Replenishment lead of a finished good made in-house (lead_time_weeks of the risk inputs).
+    production_lead_weeks: float = 1.0
+
     # Stockout: coverage = on_hand / (P90 weekly demand * lead_time_weeks * safety_ratio).
     # Full cover scores 0, half cover 60, nothing on hand 100.
     safety_ratio: float = 1.2
@@ -50,9 +53,10 @@ class RiskConfig:
     # 0 with no erosion, 100 once ``margin_full_erosion`` of the current margin is gone.
     margin_full_erosion: float = 0.5
 
-    # A weighted sum caps a single maxed component at its weight (stockout alone tops out at 35 = B).
-    # Set > 0 to make the total at least this share of the largest component; 0 = pure weighted sum.
-    dominant_floor: float = 0.0
+    # A weighted sum caps a single maxed component at its weight (stockout alone tops out at 35 = B),
+    # so a product about to run dry would get no action. The total is at least this share of the
+    # largest component: 0.6 lifts one maxed component to 60 (grade C, actionable); 0 = pure weighted sum.
+    dominant_floor: float = 0.6
 
     # Grade upper bounds on the total rounded half up to an integer: A <= 20 < B <= 40 < C ...
     grade_upper_bounds: tuple[int, int, int, int] = (20, 40, 60, 80)
@@ -72,6 +76,8 @@ class RiskConfig:
         xs = [x for x, _ in self.stockout_breakpoints]
         if len(xs) < 2 or xs != sorted(xs):
             raise ValueError("stockout_breakpoints need at least two points with increasing x")
+        if self.production_lead_weeks < 0:
+            raise ValueError("production_lead_weeks must be >= 0")
         if self.safety_ratio <= 0 or self.excess_threshold_days <= 0 or self.excess_full_multiple <= 1:
             raise ValueError("safety_ratio and excess_threshold_days must be > 0, excess_full_multiple > 1")
         if self.delivery_full_gap_days <= 0 or self.margin_full_erosion <= 0:

@@ -103,7 +103,9 @@ def test_priority_by_grade_and_no_actions_below_c(make_inputs):
     assert set(_actions(make_inputs, {"on_hand_qty": 60.0}, config)["priority"]) == {"High"}
     assert set(_actions(make_inputs, {"on_hand_qty": 120.0}, config)["priority"]) == {"Medium"}
     assert _actions(make_inputs, {"on_hand_qty": 200.0}, config).height == 0  # ~14 -> A
-    assert _actions(make_inputs, {"on_hand_qty": 0.0}, RiskConfig()).height == 0  # 35 -> B
+    assert _actions(make_inputs, {"on_hand_qty": 0.0}, RiskConfig(dominant_floor=0.0)).height == 0  # 35 -> B
+    # With dsop's default floor the same maxed stockout scores 60 -> C and is acted on.
+    assert set(_actions(make_inputs, {"on_hand_qty": 0.0}, RiskConfig())["priority"]) == {"Medium"}
 
 
 def test_action_id_deterministic_and_unique(make_inputs):

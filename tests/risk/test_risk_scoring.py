@@ -128,13 +128,15 @@ def test_grade_end_to_end_on_rounded_total(one, excess, total, grade):
 
 def test_weights_from_config_change_totals(one):
     row = {"on_hand_qty": 0.0}  # stockout 100, everything else 0
-    assert (one(row)["total_score"], one(row)["grade"]) == (35, "B")
-    heavy = RiskConfig.from_dict({"weight_stockout": 0.7, "weight_excess": 0.1, "weight_delivery": 0.1, "weight_margin": 0.1})
+    pure = RiskConfig(dominant_floor=0.0)
+    assert (one(row, pure)["total_score"], one(row, pure)["grade"]) == (35, "B")
+    heavy = RiskConfig.from_dict({"weight_stockout": 0.7, "weight_excess": 0.1, "weight_delivery": 0.1,
+                                  "weight_margin": 0.1, "dominant_floor": 0.0})
     assert (one(row, heavy)["total_score"], one(row, heavy)["grade"]) == (70, "D")
 
 
 def test_explanation_names_dominant_with_numbers(one):
-    out = one({"on_hand_qty": 120.0})
+    out = one({"on_hand_qty": 120.0}, RiskConfig(dominant_floor=0.0))
     assert out["dominant_risk"] == "stockout"
     assert out["explanation"].startswith("Grade B (21), mainly stockout 60: on hand 120 is 0.5 of P90 lead-time demand 200")
 
@@ -152,5 +154,8 @@ def test_missing_input_column_raises(make_inputs):
 
 def test_dominant_floor_lifts_a_single_maxed_component(one):
     row = {"on_hand_qty": 0.0}
+    # The default floor (0.6) makes one maxed component actionable (C) instead of a weighted 35 (B).
+    assert (one(row)["total_score"], one(row)["grade"]) == (60, "C")
+    assert one({"on_hand_qty": 120.0})["total_score"] == 36  # max(0.35 x 60, 0.6 x 60)
     assert one(row, RiskConfig(dominant_floor=0.9))["total_score"] == 90  # max(35, 0.9 x 100)
     assert one({}, RiskConfig(dominant_floor=0.9))["total_score"] == 0
