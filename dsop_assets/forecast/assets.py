@@ -50,7 +50,12 @@ def _feature_store(cadence: str) -> dg.AssetsDefinition:
         history = load_history(warehouse, until=end)
         features = build(**history, **{"origins" if cadence == "weekly" else "months": periods_in(start, end)})
         rows = warehouse.write(name, features, window=Window("origin_date", start, end))
+        freshness = external_freshness(history["indicators"], end)
+        if freshness["stale_providers"]:
+            context.log.warning(f"external indicators older than {STALE_AFTER_DAYS} days at {end}: "
+                                f"{freshness['stale_providers']}; features use the last known values")
         return dg.MaterializeResult(metadata={
+            "external_last_known": dg.MetadataValue.json(freshness),
             "dagster/row_count": rows,
             "features": len([c for c in features.columns if c not in ("level", "product_id", "customer_id",
                                                                       "origin_date", "as_of", "origin_period")]),
@@ -58,6 +63,19 @@ def _feature_store(cadence: str) -> dg.AssetsDefinition:
         })
 
     return _features
+
+
+STALE_AFTER_DAYS = 45  # monthly series publish within ~30 days; beyond this a source has stopped
+
+
+def external_freshness(indicators: pl.DataFrame | None, end: date) -> dict:
+    """Newest value known per provider before ``end``: a failed source shows up as stale here."""
+    if indicators is None or indicators.is_empty():
+        return {"last_known_at": {}, "stale_providers": ["all (no external data)"]}
+    latest = indicators.group_by("provider").agg(pl.col("known_at").max()).sort("provider")
+    last = {p: str(d) for p, d in latest.rows()}
+    stale = [p for p, d in latest.rows() if (end - d).days > STALE_AFTER_DAYS]
+    return {"last_known_at": last, "stale_providers": stale}
 
 
 def _forecast(cadence: str) -> dg.AssetsDefinition:
