@@ -31,9 +31,15 @@ class PlanConfig:
     # firm_qty in the demand frame (confirmed orders) must be covered on time when True; this is
     # the "hard minimum" whose violation makes the plan infeasible and triggers the diagnosis.
     firm_orders_hard: bool = True
-    # HiGHS stopping rules: 1 % relative MIP gap or the time limit, whichever comes first.
+    # HiGHS stopping rules: 1 % relative MIP gap or the time limit, whichever comes first. The
+    # limit is the whole budget (build and solve of every part); each line's model gets a share
+    # in proportion to its products, but never less than min_part_seconds.
     mip_rel_gap: float = 0.01
     time_limit_seconds: float = 20.0
+    min_part_seconds: float = 1.0
+    # Products only share their own line's capacity, so one model per line gives the same optimum
+    # as one model of everything and each is far easier for HiGHS; False builds the single model.
+    decompose_by_line: bool = True
     threads: int = 2
     # How many weeks ahead each (l,S) cut looks (plan_milp); 2-4 tightens the relaxation most per
     # row on the benchmark, the full horizon makes the root LP slower than it helps.

@@ -64,21 +64,21 @@ def firm_capacity_shortfalls(data: PlanData) -> pl.DataFrame:
 
 def elastic_capacity_shortfalls(data: PlanData, config: PlanConfig) -> pl.DataFrame:
     """Capacity slack the LP relaxation cannot do without, per line and week (hours)."""
-    from dsop_assets.planning.plan_milp import build_milp
+    from dsop_assets.planning.plan_milp import build_model
     from dsop_assets.planning.production_model import make_solver
 
-    lp, layout, _ = build_milp(data, elastic=True, relax=True, ls_window=config.ls_window_weeks)
-    h = make_solver(config, time_limit=max(config.time_limit_seconds, 5.0))
-    h.passModel(lp)
-    h.run()
-    if h.getInfo().primal_solution_status != 2:
+    m = build_model(data, range(len(data.products)), range(len(data.lines)), elastic=True, relax=True,
+                    ls_window=config.ls_window_weeks)
+    results = make_solver(config, time_limit=max(config.time_limit_seconds, 5.0)).solve(m)
+    if results.best_feasible_objective is None:
         return pl.DataFrame(schema=DIAGNOSIS_SCHEMA)
-    slack = layout.block(np.asarray(h.getSolution().col_value), "cap_slack")
+    results.solution_loader.load_vars()
     rows = []
-    for l, t in zip(*np.nonzero(slack > TOLERANCE_HOURS)):
-        capacity = float(data.regular[l] + data.overtime[l])
-        short = float(slack[l, t])
-        rows.append((data.lines[l], data.weeks[t], capacity + short, capacity, short, "elastic LP"))
+    for (l, t), var in sorted(m.cap_slack.items()):
+        short = float(var.value or 0.0)
+        if short > TOLERANCE_HOURS:
+            capacity = float(data.regular[l] + data.overtime[l])
+            rows.append((data.lines[l], data.weeks[t], capacity + short, capacity, short, "elastic LP"))
     return pl.DataFrame(rows, schema=DIAGNOSIS_SCHEMA, orient="row")
 
 

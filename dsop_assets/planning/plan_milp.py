@@ -1,11 +1,11 @@
-"""The production MILP as sparse arrays handed straight to HiGHS.
+"""The production MILP as a Pyomo model over one group of products and the lines they share.
 
-Why not a Pyomo model: at seed scale (300 products, 6 lines, 12 weeks; 18k columns, 37k rows)
-building the Pyomo model took 2-6 s and the appsi HiGHS interface another 7.5 s to translate it,
-more than the whole 20 s budget before the first simplex iteration. Assembling the same rows with
-numpy takes about 0.1 s, so the model is written here as blocks of rows over blocks of columns.
+Products interact only through the capacity of their own line, so the full plan separates into
+one independent model per line (plus one for products without a known line). Each is built here
+over the global product indices of its members, which keeps mapping results back trivial; the
+monolithic model is the same call with every product and every line.
 
-Columns, each block indexed [p, t] (p * n_weeks + t) or [line, t]:
+Variables, indexed [p, t] over the member products or [l, t] over the lines:
   make     lots (integer) for products with a lot size, units for the others
   setup    binary: the product is made in week t
   stock    end-of-week stock;  backlog  end-of-week unmet demand carried forward
@@ -15,108 +15,84 @@ Columns, each block indexed [p, t] (p * n_weeks + t) or [line, t]:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
 
-import highspy
 import numpy as np
-import scipy.sparse as sp
+import pyomo.environ as pyo
 
-from dsop_assets.planning.plan_data import UNCAPACITATED, PlanData
+from dsop_assets.planning.plan_data import PlanData
 
 CAPACITY_SLACK_COST = 1e9  # per hour; dominates any real cost so slack means "truly short"
 
 
-@dataclass
-class Layout:
-    n_p: int
-    n_t: int
-    n_l: int
-    offsets: dict[str, int]
-    n_cols: int
-    unit: np.ndarray  # [p] units per make-column step (lot size or 1)
-
-    def block(self, x: np.ndarray, name: str) -> np.ndarray:
-        rows = self.n_l if name in ("overtime", "cap_slack") else self.n_p
-        start = self.offsets[name]
-        return x[start : start + rows * self.n_t].reshape(rows, self.n_t)
-
-
-class _Rows:
-    """Collects constraint rows as COO triplets with their bounds."""
-
-    def __init__(self) -> None:
-        self.r, self.c, self.v, self.lo, self.hi = [], [], [], [], []
-        self.n = 0
-
-    def add(self, n_rows: int, terms: list[tuple[np.ndarray, np.ndarray, np.ndarray]], lo, hi) -> None:
-        """terms: (local row index, column index, coefficient) arrays; lo/hi broadcast to n_rows."""
-        for row, col, val in terms:
-            self.r.append(np.asarray(row) + self.n)
-            self.c.append(np.asarray(col))
-            self.v.append(np.broadcast_to(np.asarray(val, dtype=float), np.shape(row)))
-        self.lo.append(np.broadcast_to(np.asarray(lo, dtype=float), (n_rows,)))
-        self.hi.append(np.broadcast_to(np.asarray(hi, dtype=float), (n_rows,)))
-        self.n += n_rows
-
-
-def _objective_scale(costs: np.ndarray) -> float:
+def objective_scale(data: PlanData) -> float:
     # HiGHS warns about (and slows on) costs of 1e6 and more; KRW costs routinely reach that.
+    costs = np.concatenate([data.setup_cost, data.hold_cost, data.shortage_cost, data.ss_cost, data.overtime_cost])
     top = float(np.max(np.abs(costs), initial=1.0))
     return 10.0 ** max(0, int(np.floor(np.log10(max(top, 1.0)))) - 3)
 
 
-def build_milp(data: PlanData, *, elastic: bool = False, relax: bool = False, ls_window: int = 4) -> tuple[highspy.HighsLp, Layout, float]:
-    """The model, its column layout and the factor its objective was divided by."""
-    n_p, n_t = data.demand.shape
-    n_l = len(data.lines)
+def lot_unit(data: PlanData) -> np.ndarray:
+    """Units per step of ``make``: the lot size, or 1 for continuous production."""
+    return np.where(np.isnan(data.lot), 1.0, np.nan_to_num(data.lot, nan=1.0))
+
+
+def build_model(
+    data: PlanData,
+    members: Sequence[int],
+    lines: Sequence[int],
+    *,
+    elastic: bool = False,
+    relax: bool = False,
+    ls_window: int = 2,
+    scale: float | None = None,
+) -> pyo.ConcreteModel:
+    """Model over products ``members`` with capacity rows for ``lines`` (indices into data.lines)."""
+    members = [int(p) for p in members]
+    lines = [int(l) for l in lines]
+    n_t = len(data.weeks)
+    scale = objective_scale(data) if scale is None else scale
+    unit = lot_unit(data)
     lotted = ~np.isnan(data.lot)
-    unit = np.where(lotted, np.nan_to_num(data.lot, nan=1.0), 1.0)
-    names = ["make", "setup", "stock", "backlog", "ss_gap", "overtime"] + (["cap_slack"] if elastic else [])
-    sizes = [n_p * n_t] * 5 + [n_l * n_t] * (2 if elastic else 1)
-    offsets = dict(zip(names, np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int).tolist()))
-    lay = Layout(n_p, n_t, n_l, offsets, int(sum(sizes)), unit)
-    pt = np.arange(n_p * n_t).reshape(n_p, n_t)
-    col = {k: offsets[k] + pt for k in names[:5]}
-    lt = np.arange(n_l * n_t).reshape(n_l, n_t)
-    col["overtime"] = offsets["overtime"] + lt
-    P, T = np.meshgrid(np.arange(n_p), np.arange(n_t), indexing="ij")
-
-    # Bounds and costs.
     bound = data.max_production()
-    lo, hi, cost = np.zeros(lay.n_cols), np.full(lay.n_cols, np.inf), np.zeros(lay.n_cols)
     make_ub = np.where(lotted[:, None], np.round(bound / unit[:, None]), bound)
-    hi[col["make"].ravel()] = make_ub.ravel()
-    hi[col["setup"].ravel()] = 1.0
-    hi[col["ss_gap"].ravel()] = data.safety_stock.ravel()
-    hi[col["overtime"].ravel()] = np.repeat(data.overtime, n_t)
-    cost[col["setup"].ravel()] = np.repeat(data.setup_cost, n_t)
-    cost[col["stock"].ravel()] = np.repeat(data.hold_cost, n_t)
-    cost[col["backlog"].ravel()] = np.repeat(data.shortage_cost, n_t)
-    cost[col["ss_gap"].ravel()] = np.repeat(data.ss_cost, n_t)
-    cost[col["overtime"].ravel()] = np.repeat(data.overtime_cost, n_t)
-    if elastic:
-        cost[offsets["cap_slack"] : offsets["cap_slack"] + n_l * n_t] = CAPACITY_SLACK_COST
-    scale = _objective_scale(cost[cost < CAPACITY_SLACK_COST])
-    integer = np.zeros(lay.n_cols, dtype=bool)
-    if not relax:
-        integer[col["make"][lotted].ravel()] = True
-        integer[col["setup"].ravel()] = True
+    ss = data.safety_stock
 
-    rows = _Rows()
-    k = np.arange(n_p * n_t)
-    u = np.repeat(unit, n_t)
-    # Balance: stock - backlog - (stock - backlog)[t-1] - make = -demand (+ opening in week 0).
-    prev = T.ravel() > 0
-    rhs = -data.demand.ravel() + np.where(~prev, np.repeat(data.opening, n_t), 0.0)
-    rows.add(n_p * n_t, [
-        (k, col["stock"].ravel(), 1.0), (k, col["backlog"].ravel(), -1.0), (k, col["make"].ravel(), -u),
-        (k[prev], col["stock"].ravel()[prev] - 1, -1.0), (k[prev], col["backlog"].ravel()[prev] - 1, 1.0),
-    ], rhs, rhs)
+    m = pyo.ConcreteModel()
+    m.P = pyo.Set(initialize=members, ordered=True)
+    m.T = pyo.Set(initialize=range(n_t), ordered=True)
+    m.L = pyo.Set(initialize=lines, ordered=True)
+
+    def make_domain(_, p, t):
+        return pyo.NonNegativeIntegers if lotted[p] and not relax else pyo.NonNegativeReals
+
+    m.make = pyo.Var(m.P, m.T, domain=make_domain, bounds=lambda _, p, t: (0.0, float(make_ub[p, t])))
+    m.setup = pyo.Var(m.P, m.T, domain=pyo.UnitInterval if relax else pyo.Binary)
+    m.stock = pyo.Var(m.P, m.T, domain=pyo.NonNegativeReals)
+    m.backlog = pyo.Var(m.P, m.T, domain=pyo.NonNegativeReals)
+    m.ss_gap = pyo.Var(m.P, m.T, bounds=lambda _, p, t: (0.0, float(ss[p, t])))
+    m.overtime = pyo.Var(m.L, m.T, bounds=lambda _, l, t: (0.0, float(data.overtime[l])))
+    if elastic:
+        m.cap_slack = pyo.Var(m.L, m.T, domain=pyo.NonNegativeReals)
+
+    cost = sum(
+        data.setup_cost[p] / scale * m.setup[p, t] + data.hold_cost[p] / scale * m.stock[p, t]
+        + data.shortage_cost[p] / scale * m.backlog[p, t] + data.ss_cost[p] / scale * m.ss_gap[p, t]
+        for p in members for t in range(n_t)
+    ) + sum(data.overtime_cost[l] / scale * m.overtime[l, t] for l in lines for t in range(n_t))
+    if elastic:
+        cost = cost + sum(CAPACITY_SLACK_COST / scale * m.cap_slack[l, t] for l in lines for t in range(n_t))
+    m.cost = pyo.Objective(expr=cost, sense=pyo.minimize)
+
+    def balance(_, p, t):
+        carried = m.stock[p, t - 1] - m.backlog[p, t - 1] if t > 0 else float(data.opening[p])
+        return m.stock[p, t] - m.backlog[p, t] == carried + unit[p] * m.make[p, t] - float(data.demand[p, t])
+
+    m.balance = pyo.Constraint(m.P, m.T, rule=balance)
     # Soft safety stock: stock + gap >= target.
-    rows.add(n_p * n_t, [(k, col["stock"].ravel(), 1.0), (k, col["ss_gap"].ravel(), 1.0)],
-             data.safety_stock.ravel(), np.inf)
-    # Setup link: make <= bound * setup.
-    rows.add(n_p * n_t, [(k, col["make"].ravel(), 1.0), (k, col["setup"].ravel(), -make_ub.ravel())], -np.inf, 0.0)
+    m.cushion = pyo.Constraint(m.P, m.T, rule=lambda _, p, t: m.stock[p, t] + m.ss_gap[p, t] >= float(ss[p, t]))
+    # make_ub is already the tight big-M (plan_data.max_production): capacity and remaining need.
+    m.link = pyo.Constraint(m.P, m.T, rule=lambda _, p, t: m.make[p, t] <= float(make_ub[p, t]) * m.setup[p, t])
 
     # (l,S) inequalities of Barany, Van Roy and Wolsey for S = {t}, written over stock above its
     # safety target (J = stock + ss_gap - SS >= 0), with the target's growth counted as demand and
@@ -124,51 +100,60 @@ def build_milp(data: PlanData, *, elastic: bool = False, relax: bool = False, ls
     # backlog. Whatever week t makes then clears B' carried in, meets demand t..e (only if set up)
     # or is still in J at the end of week e. Without the shift the relaxation makes the safety
     # stock for free; with it the root bound roughly doubles on the seed-scale benchmark.
-    ss = data.safety_stock
-    cum = np.concatenate([np.zeros((n_p, 1)), np.cumsum(data.demand, axis=1)], axis=1)
-    ss_before = np.concatenate([np.zeros((n_p, 1)), ss[:, :-1]], axis=1)
-    pp, tt, ee = (a.ravel() for a in np.meshgrid(np.arange(n_p), np.arange(n_t), np.arange(n_t), indexing="ij"))
-    keep = (ee >= tt) & (ee < tt + ls_window)
-    pp, tt, ee = pp[keep], tt[keep], ee[keep]
-    j = np.arange(len(pp))
-    c = tt > 0
-    pc, tc = pp[c], tt[c] - 1
-    rows.add(len(pp), [
-        (j, col["make"][pp, tt], unit[pp]),
-        (j, col["setup"][pp, tt], -(cum[pp, ee + 1] - cum[pp, tt] + ss[pp, ee] - ss_before[pp, tt])),
-        (j, col["stock"][pp, ee], -1.0), (j, col["ss_gap"][pp, ee], -1.0),
-        (j[c], col["backlog"][pc, tc], -1.0), (j[c], col["ss_gap"][pc, tc], -1.0),
-    ], -np.inf, -ss[pp, ee] + np.where(c, 0.0, np.maximum(-data.opening[pp], 0.0)))
+    cum = np.concatenate([np.zeros((len(data.products), 1)), np.cumsum(data.demand, axis=1)], axis=1)
+    ss_before = np.concatenate([np.zeros((len(data.products), 1)), ss[:, :-1]], axis=1)
+    cut_index = [(p, t, e) for p in members for t in range(n_t) for e in range(t, min(n_t, t + ls_window))]
 
-    # Line capacity: hours made <= regular + overtime (+ slack in the elastic diagnosis model).
-    on_line = (data.line_of != UNCAPACITATED) & (data.hours > 0)
-    cp, ct = P[on_line].ravel(), T[on_line].ravel()
-    row_of = data.line_of[cp] * n_t + ct
-    terms = [(row_of, col["make"][cp, ct], data.hours[cp] * unit[cp]), (lt.ravel(), col["overtime"].ravel(), -1.0)]
-    if elastic:
-        terms.append((lt.ravel(), offsets["cap_slack"] + lt.ravel(), -1.0))
-    rows.add(n_l * n_t, terms, -np.inf, np.repeat(data.regular, n_t))
+    def ls_cut(_, p, t, e):
+        covered = float(cum[p, e + 1] - cum[p, t] + ss[p, e] - ss_before[p, t])
+        lhs = unit[p] * m.make[p, t] - covered * m.setup[p, t] - m.stock[p, e] - m.ss_gap[p, e]
+        if t > 0:
+            return lhs - m.backlog[p, t - 1] - m.ss_gap[p, t - 1] <= float(-ss[p, e])
+        return lhs <= float(-ss[p, e] + max(-data.opening[p], 0.0))
+
+    m.ls_cut = pyo.Constraint(pyo.Set(initialize=cut_index, dimen=3), rule=ls_cut)
+
+    loaded = {l: [p for p in members if data.line_of[p] == l and data.hours[p] > 0] for l in lines}
+
+    def capacity(_, l, t):
+        hours = sum(float(data.hours[p] * unit[p]) * m.make[p, t] for p in loaded[l])
+        extra = m.overtime[l, t] + (m.cap_slack[l, t] if elastic else 0.0)
+        if not loaded[l]:
+            return pyo.Constraint.Skip
+        return hours - extra <= float(data.regular[l])
+
+    m.capacity = pyo.Constraint(m.L, m.T, rule=capacity)
 
     # Hard firm orders: cumulative make covers cumulative firm orders net of opening stock; only
     # rows that can bind are written.
     need = np.cumsum(data.firm, axis=1) - data.opening[:, None]
-    fp, ft = np.nonzero(need > 1e-9)
-    if len(fp):
-        fr = np.repeat(np.arange(len(fp)), ft + 1)
-        fs = np.concatenate([np.arange(t + 1) for t in ft])
-        fpp = np.repeat(fp, ft + 1)
-        rows.add(len(fp), [(fr, col["make"][fpp, fs], unit[fpp])], need[fp, ft], np.inf)
-
-    a = sp.csc_matrix(
-        (np.concatenate(rows.v), (np.concatenate(rows.r), np.concatenate(rows.c))), shape=(rows.n, lay.n_cols)
+    firm_index = [(p, t) for p in members for t in range(n_t) if need[p, t] > 1e-9]
+    m.firm = pyo.Constraint(
+        pyo.Set(initialize=firm_index, dimen=2),
+        rule=lambda _, p, t: sum(unit[p] * m.make[p, s] for s in range(t + 1)) >= float(need[p, t]),
     )
-    a.sum_duplicates()
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = lay.n_cols, rows.n
-    lp.col_cost_, lp.col_lower_, lp.col_upper_ = cost / scale, lo, hi
-    lp.row_lower_, lp.row_upper_ = np.concatenate(rows.lo), np.concatenate(rows.hi)
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = a.indptr, a.indices, a.data
-    if integer.any():
-        lp.integrality_ = [highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous for i in integer]
-    return lp, lay, scale
+    return m
+
+
+def set_start(m: pyo.ConcreteModel, data: PlanData, made: np.ndarray) -> None:
+    """Loads a production plan [p, t] (units) and its implied stock, gaps and overtime as values."""
+    unit = lot_unit(data)
+    net = data.opening[:, None] + np.cumsum(made - data.demand, axis=1)
+    stock = np.maximum(net, 0.0)
+    gap = np.minimum(np.maximum(data.safety_stock - stock, 0.0), data.safety_stock)
+    for (p, t), v in m.make.items():
+        v.set_value(float(np.round(made[p, t] / unit[p], 6)), skip_validation=True)
+        m.setup[p, t].set_value(float(made[p, t] > 1e-9), skip_validation=True)
+        m.stock[p, t].set_value(float(stock[p, t]), skip_validation=True)
+        m.backlog[p, t].set_value(float(max(-net[p, t], 0.0)), skip_validation=True)
+        m.ss_gap[p, t].set_value(float(gap[p, t]), skip_validation=True)
+    for (l, t), v in m.overtime.items():
+        on_line = [p for p in m.P if data.line_of[p] == l]
+        hours = float(sum(made[p, t] * data.hours[p] for p in on_line))
+        v.set_value(min(max(hours - data.regular[l], 0.0), data.overtime[l]), skip_validation=True)
+
+
+def read_make(m: pyo.ConcreteModel, out: np.ndarray) -> None:
+    """Writes the solved ``make`` steps of the model's products into out[p, t]."""
+    for (p, t), v in m.make.items():
+        out[p, t] = v.value if v.value is not None else 0.0

@@ -1,4 +1,4 @@
-"""A quick feasible plan handed to HiGHS as its first incumbent.
+"""A quick feasible plan handed to HiGHS as its first incumbent (Pyomo warm start).
 
 HiGHS's own heuristics found only plans with heavy backlog on the seed-scale benchmark (10x the
 eventual cost) and spent the time limit in root cuts; starting from a sensible plan lets its
@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dsop_assets.planning.plan_data import UNCAPACITATED, PlanData
-from dsop_assets.planning.plan_milp import Layout
+from dsop_assets.planning.plan_data import PlanData
 
 
 def _round_up(qty: np.ndarray, lot: np.ndarray) -> np.ndarray:
@@ -63,29 +62,3 @@ def heuristic_plan(data: PlanData, bound: np.ndarray) -> np.ndarray:
         made[:, t] = qty
         net = after + qty
     return made
-
-
-def start_vector(data: PlanData, layout: Layout, bound: np.ndarray) -> np.ndarray:
-    """Full column vector of the MILP for the heuristic plan (stock, gaps, overtime derived)."""
-    made = heuristic_plan(data, bound)
-    x = np.zeros(layout.n_cols)
-    n_t = layout.n_t
-
-    def put(name: str, values: np.ndarray) -> None:
-        start = layout.offsets[name]
-        x[start : start + values.size] = values.ravel()
-
-    net = data.opening[:, None] + np.cumsum(made - data.demand, axis=1)
-    stock = np.maximum(net, 0.0)
-    put("make", made / layout.unit[:, None])
-    put("setup", (made > 1e-9).astype(float))
-    put("stock", stock)
-    put("backlog", np.maximum(-net, 0.0))
-    put("ss_gap", np.maximum(data.safety_stock - stock, 0.0))
-    overtime = np.zeros((layout.n_l, n_t))
-    for l in range(layout.n_l):
-        members = (data.line_of == l) & (data.hours > 0) & (data.line_of != UNCAPACITATED)
-        hours = (made[members] * data.hours[members, None]).sum(axis=0)
-        overtime[l] = np.clip(hours - data.regular[l], 0.0, data.overtime[l])
-    put("overtime", overtime)
-    return x

@@ -122,3 +122,40 @@ def test_firm_orders_beyond_capacity_name_line_and_week():
     assert (first["line_id"], first["week_start"]) == ("L1", WEEKS[1])
     assert first["short_hours"] == pytest.approx(26.0)
     assert "L1" in err.value.message and str(WEEKS[1]) in err.value.message and "26.0 h" in err.value.message
+
+
+def test_decomposition_matches_monolithic_optimum():
+    inst = random_instance(n_products=8, n_lines=2, load=0.6, seed=4)
+    exact = dict(mip_rel_gap=0.0, time_limit_seconds=30.0)
+    split = plan_production(*inst, PlanConfig(**exact))
+    whole = plan_production(*inst, PlanConfig(decompose_by_line=False, **exact))
+    assert split.status == whole.status == "optimal"
+    assert split.objective == pytest.approx(whole.objective, rel=1e-6)
+
+
+@pytest.fixture(scope="module")
+def sixty():
+    # Lines loaded loosely enough that 20 s reaches the 1 % gap even on a busy 2-core machine.
+    inst = random_instance(n_products=60, n_lines=6, load=0.5, seed=5)
+    return inst, plan_production(*inst, PlanConfig(time_limit_seconds=20.0))
+
+
+def test_sixty_products_reach_one_percent_gap(sixty):
+    _, res = sixty
+    assert res.mip_gap <= 0.01 and res.status == "optimal"
+    assert res.objective > 0
+
+
+def test_sixty_products_respect_capacity_and_balance(sixty):
+    (demand, products, lines, opening), res = sixty
+    assert res.plan.height == 60 * 12
+    _check_balance_and_capacity(res, lines)
+    first = res.plan.sort("week_start").group_by("product_id", maintain_order=True).first()
+    start = first.join(opening, on="product_id")
+    assert ((start["start_inventory"] - start["on_hand_qty"].clip(lower_bound=0)).abs() < 1e-6).all()
+
+
+def test_highs_stays_silent(capfd):
+    plan_production(*_tiny(), PlanConfig(horizon_weeks=3))
+    out, err = capfd.readouterr()
+    assert "HiGHS" not in out + err
