@@ -12,16 +12,11 @@ from typing import Sequence
 
 import polars as pl
 
+from dsop_resources.external.catalog import INDICATOR_FETCH_SCHEMA
+
+# The stored table: what every client returns, plus the vintage flag and the load time.
 INDICATOR_SCHEMA = {
-    "provider": pl.String,
-    "source": pl.String,
-    "series_id": pl.String,
-    "name": pl.String,
-    "unit": pl.String,
-    "frequency": pl.String,
-    "observation_date": pl.Date,
-    "value": pl.Float64,
-    "known_at": pl.Date,
+    **INDICATOR_FETCH_SCHEMA,
     "is_first_release": pl.Boolean,
     "loaded_at": pl.Datetime("us"),
 }
