@@ -192,7 +192,8 @@ def _frame(cur: psycopg.Cursor) -> pl.DataFrame:
         if dtype == pl.Float64:
             data = [None if v is None else float(v) for v in data]  # numeric arrives as Decimal
         elif dtype == pl.String and column.type_code not in (25, 1043):
-            data = [None if v is None or isinstance(v, str) else str(v) for v in data]
+            # name, char(n), json, uuid...: psycopg may already give str; only the rest needs str().
+            data = [v if v is None or isinstance(v, str) else str(v) for v in data]
         series.append(pl.Series(column.name, data, dtype=dtype))
     return pl.DataFrame(series)
 

@@ -2,6 +2,7 @@
 from datetime import date
 
 
+import dagster as dg
 import polars as pl
 import pytest
 
@@ -127,10 +128,30 @@ def test_rerunning_a_week_changes_nothing(tiny_pipeline):
 
     warehouse = tiny_pipeline.warehouse
     before = warehouse.query("select * from weekly_product_summary order by week_start, product_id")
+    from dsop_jobs.pipeline import AGGREGATES
+
     job = tiny_pipeline.defs.resolve_job_def("weekly_refresh_job")
+    graph = tiny_pipeline.defs.resolve_asset_graph()
+    aggregates = [k for k in job.asset_layer.selected_asset_keys if graph.get(k).group_name in AGGREGATES]
     week = "2025-03-03"
-    result = job.execute_in_process(partition_key=week, instance=tiny_pipeline.instance)
+    result = job.execute_in_process(partition_key=week, instance=tiny_pipeline.instance, asset_selection=aggregates)
     assert result.success
     after = warehouse.query("select * from weekly_product_summary order by week_start, product_id")
     assert after.equals(before)
     assert isinstance(result, dg.ExecuteInProcessResult)
+
+
+def test_backtest_ran_through_dagster_with_ordered_bands_and_a_scorecard(tiny_pipeline):
+    from tests.pipeline_fixture import BACKTEST_MONTHS, BACKTEST_WEEKS
+
+    warehouse = tiny_pipeline.warehouse
+    origins = dict(warehouse.query(
+        "select cadence, count(distinct origin_date) as n from forecast_result group by cadence").rows())
+    assert origins == {"weekly": BACKTEST_WEEKS, "monthly": BACKTEST_MONTHS}
+    crossed = warehouse.query("select count(*) as n from forecast_result where p10 > p50 or p50 > p90 or p10 < 0")
+    assert crossed["n"][0] == 0
+    models = set(warehouse.query("select distinct model_id from forecast_accuracy")["model_id"])
+    assert {"dsop_lgbm", "moving_average", "naive", "seasonal_naive", "croston_sba", "tsb", "oracle"} <= models
+    event = tiny_pipeline.instance.get_latest_materialization_event(dg.AssetKey("forecast_accuracy"))
+    targets = event.asset_materialization.metadata["targets"].value
+    assert "weekly_h1_spl_ratio_to_ma" in targets and "monthly_h1_coverage_p10_p90" in targets

@@ -23,11 +23,18 @@ def _when(timestamp: float | None) -> datetime | None:
     return datetime.fromtimestamp(timestamp, tz=timezone.utc).replace(tzinfo=None) if timestamp else None
 
 
-def health_rows(records, group_of: dict[dg.AssetKey, str], job_keys: dict[str, set[dg.AssetKey]]) -> pl.DataFrame:
+def planned_keys(instance: dg.DagsterInstance, run_id: str) -> set[dg.AssetKey]:
+    """Assets a run set out to materialise (for runs launched without an explicit selection)."""
+    records = instance.get_records_for_run(
+        run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED, limit=10_000).records
+    return {r.event_log_entry.dagster_event.asset_key for r in records}
+
+
+def health_rows(records, group_of: dict[dg.AssetKey, str], keys_of) -> pl.DataFrame:
     rows = []
     for record in records:
         run = record.dagster_run
-        keys = run.asset_selection or job_keys.get(run.job_name, set())
+        keys = run.asset_selection or keys_of(run.run_id)
         groups = sorted({group_of[k] for k in keys if k in group_of}) or ["(no assets)"]
         tags = run.tags
         partition = tags.get("dagster/partition") or (
@@ -63,14 +70,12 @@ def success_rates(health: pl.DataFrame) -> pl.DataFrame:
     pool=WAREHOUSE_POOL,
 )
 def pipeline_health(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+    # Imported here: the definitions module imports this asset.
+    from dsop_jobs.definitions import build_assets
+
     records = context.instance.get_run_records(filters=dg.RunsFilter(statuses=_FINISHED), limit=20_000)
-    graph = context.repository_def.asset_graph
-    group_of = {key: graph.get(key).group_name for key in graph.get_all_asset_keys()}
-    job_keys = {
-        job.name: set(job.asset_layer.selected_asset_keys)
-        for job in context.repository_def.get_all_jobs()
-    }
-    health = health_rows(records, group_of, job_keys)
+    group_of = {key: group for a in build_assets() for key, group in a.group_names_by_key.items()}
+    health = health_rows(records, group_of, lambda run_id: planned_keys(context.instance, run_id))
     warehouse.write("pipeline_health", health)
     rates = success_rates(health)
     return dg.MaterializeResult(metadata={
