@@ -38,7 +38,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
         encoding=args.encoding,
         inject_errors=args.inject_errors,
     )
-    rows = sum(v for v in manifest.get("row_counts", {}).values())
+    from dsop_jobs.bench import source_rows
+
+    rows = source_rows(manifest)
     print(f"[dsop] wrote {args.out}: {manifest['start_date']} .. {manifest['end_date']}, {rows:,} rows")
     return 0
 
@@ -86,7 +88,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from dsop_jobs.bench import run_bench
 
-    return run_bench(args.scale, args.seed, Path(args.workdir) if args.workdir else None)
+    from dsop_jobs.bench import STAGES
+
+    stages = tuple(args.stages.split(",")) if args.stages else (STAGES if args.scale != "large" else STAGES[:3])
+    unknown = set(stages) - set(STAGES)
+    if unknown:
+        raise SystemExit(f"unknown bench stage(s) {sorted(unknown)}; choose from {', '.join(STAGES)}")
+    return run_bench(args.scale, args.seed, Path(args.workdir) if args.workdir else None, stages)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--scale", choices=["tiny", "seed", "large"], default="seed")
     bench.add_argument("--seed", type=int, default=7)
     bench.add_argument("--workdir", help="keep the benchmark's files here (default: a temp folder)")
+    bench.add_argument("--stages", help="comma-separated subset of generate,raw_load,aggregates,forecasts,decisions,"
+                       "evaluation (default: all; large: the first three)")
     bench.set_defaults(func=cmd_bench)
 
     args = parser.parse_args(argv)
