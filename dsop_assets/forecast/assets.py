@@ -11,7 +11,7 @@ import dagster as dg
 import polars as pl
 
 from dsop_assets.erp.assets import WAREHOUSE_POOL
-from dsop_assets.forecast.config import monthly_config, weekly_config
+from dsop_assets.forecast.config import MODEL_LGBM, monthly_config, weekly_config
 from dsop_assets.forecast.features import build_monthly_features, build_targets, build_weekly_features
 from dsop_assets.forecast.forecasting import forecast_many
 from dsop_assets.forecast.inputs import load_history
@@ -104,7 +104,9 @@ def _forecast(cadence: str) -> dg.AssetsDefinition:
             "select order_date, customer_id, product_id, order_qty from daily_order where order_date < $end", {"end": end})
         targets = build_targets(orders, cadence, up_to=end - timedelta(days=1))
         origins = features.filter((pl.col("origin_date") >= start) & (pl.col("origin_date") < end))
-        result, models = forecast_many(features, targets, sorted(origins["origin_period"].unique().to_list()), config)
+        past = _past_forecasts(warehouse, cadence, start, config)
+        result, models = forecast_many(features, targets, sorted(origins["origin_period"].unique().to_list()), config,
+                                       past_forecasts=past)
         written = warehouse.write("forecast_result", result, window=Window("origin_date", start, end),
                                   keys={"cadence": [cadence]})
         importance = pl.concat([feature_importance(m) for m in models]) if models else pl.DataFrame()
@@ -119,6 +121,16 @@ def _forecast(cadence: str) -> dg.AssetsDefinition:
     return _run
 
 
+def _past_forecasts(warehouse: Warehouse, cadence: str, start: date, config) -> pl.DataFrame | None:
+    """Earlier origins' stored forecasts, the band calibration's history (none on a first run)."""
+    since = start - timedelta(days=(7 if cadence == "weekly" else 31) * (config.calibration_origins + 1))
+    if not warehouse.table_exists("forecast_result"):
+        return None
+    past = warehouse.query("select * from forecast_result where cadence = $c and origin_date < $start "
+                           "and origin_date >= $since", {"c": cadence, "start": start, "since": since})
+    return past if past.height else None
+
+
 def _forecast_metadata(result: pl.DataFrame, importance: pl.DataFrame, written: int) -> dict:
     methods = dict(result.group_by("method").len().rows()) if written else {}
     metadata = {"dagster/row_count": written, "rows_by_method": methods,
@@ -129,6 +141,12 @@ def _forecast_metadata(result: pl.DataFrame, importance: pl.DataFrame, written: 
         metadata["top_features_p50_gain"] = dg.MetadataValue.md(
             "| feature | gain |\n|---|---:|\n" + "\n".join(f"| {f} | {g:,.0f} |" for f, g in top.rows()))
         metadata["model_versions"] = ", ".join(sorted(importance["model_version"].unique().to_list()))
+    if written:
+        latest = result.filter((pl.col("origin_date") == pl.col("origin_date").max()) & (pl.col("model_id") == MODEL_LGBM))
+        scales = latest.group_by("level", "horizon").agg(pl.col("band_scale").first()).sort("level", "horizon")
+        metadata["band_scale_latest_origin"] = dg.MetadataValue.json(
+            {lv: {str(h): round(k, 3) for _, h, k in scales.filter(pl.col("level") == lv).rows()}
+             for lv in scales["level"].unique().sort().to_list()})
     return metadata
 
 

@@ -126,6 +126,15 @@ class ForecastConfig:
     # Moving-average fallback window and the band used before any past error exists.
     ma_window: int = 8
     default_band: tuple[float, float] = (0.5, 1.6)
+    # Split-conformal band calibration (``calibration.py``) on the model's past forecasts of the
+    # last ``calibration_origins`` origins; fewer scores than ``calibration_min_rows`` even after
+    # pooling neighbouring horizons leaves the raw band (k = 1). The bounds stop one odd period
+    # from collapsing or exploding every band.
+    calibrate_bands: bool = True
+    calibration_coverage: float = 0.8
+    calibration_min_rows: int = 200
+    calibration_origins: int = 26
+    calibration_bounds: tuple[float, float] = (0.5, 4.0)
     external_series: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(EXTERNAL_SERIES))
 
     @property
@@ -151,5 +160,6 @@ def monthly_config(**overrides) -> ForecastConfig:
         train_origins=24,
         max_train_rows=20_000,
         reuse_periods=3,
+        calibration_origins=12,
     )
     return ForecastConfig(**{**base, **overrides})

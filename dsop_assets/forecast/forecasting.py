@@ -11,7 +11,9 @@ Per origin each series gets exactly one source, recorded in ``method``:
 * ``model_error``: the moving average for every series, when training or prediction raised.
 
 ``model_id`` names the model that produced the numbers (``product_share`` rows inherit their
-product's), ``model_version`` hashes the configuration and the training cutoff.
+product's), ``model_version`` hashes the configuration and the training cutoff. The model's bands
+are then widened by a split-conformal scale fitted on its own past forecasts (``calibration.py``);
+``band_scale`` records it, so the raw band stays recoverable for later calibrations.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from datetime import datetime, timezone
 
 import polars as pl
 
+from .calibration import PAST_COLUMNS, calibrate_origin
 from .config import LEVEL_CUSTOMER_PRODUCT, LEVEL_PRODUCT, MODEL_LGBM, MODEL_MA, ForecastConfig
 from .fallback import moving_average_forecast
 from .features_calendar import period_end, period_start
@@ -32,7 +35,7 @@ log = logging.getLogger(__name__)
 
 OUTPUT_COLUMNS = [
     "model_id", "model_version", "cadence", "level", "product_id", "customer_id", "origin_date", "as_of",
-    "target_start", "horizon", "p10", "p50", "p90", "method", "created_at",
+    "target_start", "horizon", "p10", "p50", "p90", "band_scale", "method", "created_at",
 ]
 
 
@@ -43,12 +46,14 @@ def forecast(
     config: ForecastConfig,
     model: TrainedModel | None = None,
     created_at: datetime | None = None,
+    past_forecasts: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, TrainedModel | None]:
     """Forecast every series of one origin; returns (rows in ``OUTPUT_COLUMNS``, model used).
 
     ``features_history``: feature-store rows of past origins (rows at or after this origin are
     ignored); ``targets_history``: ``build_targets`` through at least this origin's as_of; pass
-    ``model`` to reuse one trained at an earlier origin.
+    ``model`` to reuse one trained at an earlier origin; ``past_forecasts``: this cadence's earlier
+    outputs (``PAST_COLUMNS``), from which only rows with a target known at as_of calibrate the bands.
     """
     origins = origin_features["origin_period"].unique()
     if origins.len() != 1:
@@ -81,8 +86,10 @@ def forecast(
     remaining = sparse.join(parts[-1].select(SERIES_KEYS).unique(), on=SERIES_KEYS, how="anti")
     if remaining.height:  # a sparse pair whose product has no forecast: moving average
         parts.append(_tag(moving_average_forecast(remaining, features_history, targets_history, config), MODEL_MA, ma_version, "short_history"))
-    out = pl.concat(parts, how="vertical_relaxed")
-    return _finish(out, config, created_at), model
+    out = _finish(pl.concat(parts, how="vertical_relaxed"), config, created_at)
+    as_of = pl.select(period_end(pl.lit(origin), config.cadence)).item()
+    out = calibrate_origin(out, past_forecasts, targets_history, as_of, config)
+    return out.select(OUTPUT_COLUMNS), model
 
 
 def _tag(frame: pl.DataFrame, model_id: str, version: str, method: str) -> pl.DataFrame:
@@ -113,20 +120,28 @@ def _finish(out: pl.DataFrame, config: ForecastConfig, created_at: datetime) -> 
             target_start=period_start(pl.col("origin_period") + pl.col("horizon"), cadence),
             created_at=pl.lit(created_at, pl.Datetime("us", "UTC")),
         )
-        .select(OUTPUT_COLUMNS)
+        .select(c for c in OUTPUT_COLUMNS if c != "band_scale")
         .sort("level", "product_id", "customer_id", "horizon")
     )
 
 
 def forecast_many(
-    features: pl.DataFrame, targets: pl.DataFrame, origin_periods: list[int], config: ForecastConfig, created_at: datetime | None = None
+    features: pl.DataFrame,
+    targets: pl.DataFrame,
+    origin_periods: list[int],
+    config: ForecastConfig,
+    created_at: datetime | None = None,
+    past_forecasts: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, list[TrainedModel]]:
     """Backtest helper: one forecast per origin, retraining every ``reuse_periods`` origins.
 
     Each origin sees features and targets only up to its own as_of; a reused model was trained at
-    an earlier origin, so it knows even less.
+    an earlier origin, so it knows even less. Band calibration sees ``past_forecasts`` (stored
+    outputs of earlier origins) plus this run's own earlier origins, so a backfill calibrates
+    as it goes, exactly as week-by-week production runs would have.
     """
     outputs, models, model = [], [], None
+    past = [_past_shape(past_forecasts)] if past_forecasts is not None and past_forecasts.height else []
     for origin in sorted(origin_periods):
         if model is not None and origin - model.cutoff_period >= config.reuse_periods:
             model = None
@@ -138,12 +153,24 @@ def forecast_many(
             features.filter(pl.col("origin_period") < origin),
             targets.filter(pl.col("target_start") <= as_of),
             rows, config, model=model, created_at=created_at,
+            past_forecasts=pl.concat(past, how="vertical_relaxed") if past else None,
         )
         if used is not None and used is not model:
             models.append(used)
         model = used
         outputs.append(out)
+        past.append(_past_shape(out))
     return pl.concat(outputs), models
+
+
+def _past_shape(frame: pl.DataFrame) -> pl.DataFrame:
+    if "band_scale" not in frame.columns:  # rows written before calibration existed hold raw bands
+        frame = frame.with_columns(band_scale=pl.lit(1.0))
+    return frame.select(
+        *(pl.col(c) for c in PAST_COLUMNS if c not in ("origin_date", "target_start", "horizon", "band_scale")),
+        pl.col("origin_date").cast(pl.Date), pl.col("target_start").cast(pl.Date),
+        pl.col("horizon").cast(pl.Int64), pl.col("band_scale").cast(pl.Float64),
+    )
 
 
 __all__ = ["OUTPUT_COLUMNS", "forecast", "forecast_many"]

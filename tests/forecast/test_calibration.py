@@ -1,0 +1,95 @@
+"""Split-conformal band calibration: leak-free, neutral without history, fixes too-narrow bands."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import numpy as np
+import polars as pl
+
+from dsop_assets.forecast.calibration import band_scales, calibrate, calibrate_origin, past_scores
+from dsop_assets.forecast.config import weekly_config
+
+CONFIG = weekly_config(horizons=(1, 2, 3), calibration_min_rows=200)
+MONDAY = date(2024, 1, 1)
+Z90 = 1.2816  # standard normal 0.9 quantile
+
+
+def _origin_rows(origin: date, n: int, rng: np.random.Generator, sigma: float = 10.0, width: float = 0.5):
+    """Forecast rows at ``origin`` (a Monday) with raw bands ``width`` times the true 80 % band."""
+    half = Z90 * sigma * width
+    rows = pl.DataFrame({
+        "level": "product", "product_id": [f"P{i}" for i in range(n)], "customer_id": "ALL",
+        "model_id": "lgbm_quantile", "p50": 100.0,
+    }).join(pl.DataFrame({"horizon": list(CONFIG.horizons)}, schema={"horizon": pl.Int64}), how="cross")
+    rows = rows.with_columns(
+        origin_date=pl.lit(origin),
+        target_start=pl.lit(origin) + pl.duration(days=pl.col("horizon") * 7),
+        p10=pl.col("p50") - half, p90=pl.col("p50") + half,
+    )
+    actual = rows.select("level", "product_id", "customer_id", "target_start").with_columns(
+        actual_qty=pl.Series(100.0 + rng.normal(0, sigma, rows.height)))
+    return rows, actual
+
+
+def _as_of(origin: date) -> date:
+    return origin + timedelta(days=6)
+
+
+def test_no_history_means_scale_one():
+    rows, _ = _origin_rows(MONDAY, 10, np.random.default_rng(0))
+    out = calibrate_origin(rows, None, pl.DataFrame(schema={"level": pl.String}), _as_of(MONDAY), CONFIG)
+    assert out["band_scale"].to_list() == [1.0] * rows.height
+    assert out["p10"].to_list() == rows["p10"].to_list() and out["p90"].to_list() == rows["p90"].to_list()
+    # Too little history (below calibration_min_rows even pooled) is the same as none.
+    past, actual = _origin_rows(MONDAY - timedelta(days=28), 10, np.random.default_rng(1))
+    out = calibrate_origin(rows, past.with_columns(band_scale=pl.lit(1.0)), actual, _as_of(MONDAY), CONFIG)
+    assert set(out["band_scale"]) == {1.0}
+
+
+def test_actuals_after_as_of_do_not_change_the_calibration():
+    rng = np.random.default_rng(2)
+    pasts, actuals = zip(*(_origin_rows(MONDAY + timedelta(days=7 * w), 300, rng) for w in range(8)))
+    past = pl.concat(pasts).with_columns(band_scale=pl.lit(1.0))
+    actual = pl.concat(actuals)
+    as_of = _as_of(MONDAY + timedelta(days=7 * 5))
+    base = band_scales(past_scores(past, actual, as_of, CONFIG), ["product"], CONFIG)
+    later = pl.col("target_start") > as_of
+    tampered = actual.with_columns(actual_qty=pl.when(later).then(pl.col("actual_qty") * 50).otherwise(pl.col("actual_qty")))
+    extra = actual.filter(later).with_columns(pl.col("target_start") + pl.duration(days=70))
+    moved = band_scales(past_scores(past, pl.concat([tampered, extra]), as_of, CONFIG), ["product"], CONFIG)
+    assert base.equals(moved)
+    assert (base["band_scale"] > 1.0).all()  # the history did say something
+
+
+def test_bands_twice_too_narrow_are_widened_to_eighty_percent_coverage():
+    rng = np.random.default_rng(3)
+    past, actuals, covered, scales = None, [], [], []
+    for week in range(20):
+        origin = MONDAY + timedelta(days=7 * week)
+        rows, actual = _origin_rows(origin, 300, rng)
+        actuals.append(actual)
+        out = calibrate_origin(rows, past, pl.concat(actuals), _as_of(origin), CONFIG)
+        # Stored outputs hold calibrated bands: calibration must undo band_scale to stay stable.
+        past = out if past is None else pl.concat([past, out])
+        if week >= 8:
+            hit = out.join(actual, on=["level", "product_id", "customer_id", "target_start"])
+            covered.append(((hit["actual_qty"] >= hit["p10"]) & (hit["actual_qty"] <= hit["p90"])).mean())
+            scales.extend(out["band_scale"].to_list())
+    assert 0.76 <= float(np.mean(covered)) <= 0.86
+    assert 1.7 <= float(np.median(scales)) <= 2.4
+
+
+def test_calibrated_bands_stay_ordered_and_non_negative():
+    rows = pl.DataFrame({
+        "level": ["product", "product", "customer_product"], "horizon": [1, 2, 1],
+        "model_id": ["lgbm_quantile", "lgbm_quantile", "moving_average"],
+        "p10": [2.0, 0.0, 1.0], "p50": [5.0, 0.0, 2.0], "p90": [9.0, 0.0, 4.0],
+    })
+    scales = pl.DataFrame({"level": ["product", "product", "customer_product"], "horizon": [1, 2, 1],
+                           "band_scale": [4.0, 4.0, 4.0]})
+    out = calibrate(rows, scales)
+    assert out["p10"].to_list() == [0.0, 0.0, 1.0]  # clipped; the fallback row keeps its own band
+    assert out["p90"].to_list() == [21.0, 0.0, 4.0]
+    assert out["band_scale"].to_list() == [4.0, 4.0, 1.0]
+    assert out.filter((pl.col("p10") > pl.col("p50")) | (pl.col("p50") > pl.col("p90"))).is_empty()
