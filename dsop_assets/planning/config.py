@@ -15,7 +15,7 @@ class PlanConfig:
 
     # Planning horizon in weeks; demand beyond it is ignored, missing weeks count as zero demand.
     horizon_weeks: int = 12
-    # Cycle service level the safety stock protects; z = norm.ppf(service_level).
+    # Cycle service level the safety stock protects; z = NormalDist().inv_cdf(service_level).
     service_level: float = 0.95
     # Backlogged demand costs this multiple of unit_price (unit_cost when no price) per unit and
     # per week late. Above any holding or overtime cost so the model only backlogs when it must.
@@ -57,7 +57,7 @@ class PlanConfig:
 class PurchaseConfig:
     """Settings of the purchase recommendations (``recommend_purchases``)."""
 
-    # Cycle service level of the material safety stock; z = norm.ppf(service_level).
+    # Cycle service level of the material safety stock; z = NormalDist().inv_cdf(service_level).
     service_level: float = 0.95
     # Supplier score = weighted sum of cost, P90 lead time and lateness, each relative to the best
     # candidate for the material (lower is better); see purchasing.choose_suppliers.

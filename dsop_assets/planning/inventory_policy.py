@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import math
 
-from scipy.stats import norm
+from statistics import NormalDist
 
 
 def service_z(service_level: float) -> float:
     """Standard-normal quantile of a cycle service level (0.95 -> 1.645)."""
-    return float(norm.ppf(service_level))
+    return float(NormalDist().inv_cdf(service_level))
 
 
 def eoq(annual_demand: float, ordering_cost: float, holding_cost_per_unit_year: float) -> float:

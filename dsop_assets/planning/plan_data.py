@@ -11,14 +11,14 @@ from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
-from scipy.stats import norm
+from statistics import NormalDist
 
 from dsop_assets.planning.config import PlanConfig
 
 log = logging.getLogger(__name__)
 
 # p90 sits 1.2816 standard deviations above the median of a normal forecast distribution.
-Z_P90 = float(norm.ppf(0.90))
+Z_P90 = float(NormalDist().inv_cdf(0.90))
 UNCAPACITATED = -1
 
 
@@ -103,7 +103,7 @@ def prepare_plan_data(
     firm = dem["firm"].to_numpy().reshape(shape).clip(min=0)
     if not config.firm_orders_hard:
         firm = np.zeros(shape)
-    z = float(norm.ppf(config.service_level))
+    z = float(NormalDist().inv_cdf(config.service_level))
     sigma = np.clip(p90 - p50, 0.0, None) / Z_P90
 
     prod = pl.DataFrame({"product_id": product_ids}).join(products, on="product_id", how="left")
