@@ -77,10 +77,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     run_history(defs, instance, date.fromisoformat(manifest["start_date"]), date.fromisoformat(manifest["end_date"]))
     print(f"[dsop] all assets materialised in {time.perf_counter() - began:.1f}s\n", file=sys.stderr)
     print(describe_warehouse(defs))
+    from dsop_resources.settings import duckdb_read_path
+
+    read_copy = duckdb_read_path() or os.environ["DSOP_DUCKDB_PATH"]
     print(
-        "\nOpen the UI (runs above are recorded there):\n"
+        "\nOpen the UI (the runs above are recorded there):\n"
         f"  DAGSTER_HOME={os.environ['DAGSTER_HOME']} dagster dev -w workspace.yaml\n"
-        f"Query the warehouse:\n  duckdb {os.environ['DSOP_DUCKDB_PATH']}  (or python -c \"import duckdb; ...\")"
+        "Query the published read-only copy (safe while a refresh runs):\n"
+        f"  python -c \"import duckdb; print(duckdb.connect('{read_copy}', read_only=True)"
+        ".sql('select * from risk_score order by total_score desc limit 10'))\""
     )
     return 0
 
