@@ -21,7 +21,7 @@ from dsop_assets.partitions import (
     window_dates,
 )
 from dsop_assets.quality.freshness import MONTHLY_ERP, WEEKLY_ERP
-from dsop_resources import Warehouse, Window
+from dsop_resources import Warehouse, Window, quote_identifier
 from dsop_resources.erp_files import ErpExportFolder
 
 GROUP = "erp_raw"
@@ -48,7 +48,8 @@ def known_ids(warehouse: Warehouse, table: TableContract) -> dict[str, pl.Series
             if CONTRACTS[ref_table].optional_table:
                 continue
             raise dg.Failure(f"{table.name} needs {ref_table}: materialise the ERP masters first")
-        ids = warehouse.query(f'select distinct "{ref_column}" as id from "{ref_table}"')["id"]
+        ids = warehouse.query(
+            f"select distinct {quote_identifier(ref_column)} as id from {quote_identifier(ref_table)}")["id"]
         if len(ids) or not CONTRACTS[ref_table].optional_table:
             known[col.references] = ids
     return known

@@ -17,7 +17,7 @@ from dsop_assets.forecast.forecasting import forecast_many
 from dsop_assets.forecast.inputs import load_history
 from dsop_assets.forecast.model import feature_importance, model_strings
 from dsop_assets.partitions import monthly_partitions, months_in, weekly_partitions, weeks_in, window_dates
-from dsop_resources import Warehouse, Window
+from dsop_resources import Warehouse, Window, quote_identifier
 
 GROUP = "forecast"
 FEATURE_GROUP = "features"
@@ -97,7 +97,7 @@ def _forecast(cadence: str) -> dg.AssetsDefinition:
     def _run(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
         start, end = window_dates(context)
         config = make_config()
-        features = warehouse.query(f'select * from "{store}" where origin_date < $end', {"end": end})
+        features = warehouse.query(f"select * from {quote_identifier(store)} where origin_date < $end", {"end": end})
         if features.is_empty():
             raise dg.Failure(f"{store} has no rows before {end}: materialise it for these origins first")
         orders = warehouse.query(

@@ -6,7 +6,7 @@ import dagster as dg
 from dsop_assets.erp.assets import WAREHOUSE_POOL
 from dsop_assets.partitions import monthly_partitions, weekly_partitions, window_dates
 from dsop_assets.sql.models import SqlModel, discover_models
-from dsop_resources import Warehouse, Window
+from dsop_resources import Warehouse, Window, quote_identifier
 from dsop_resources.settings import sql_dir
 
 _PARTITIONS = {"week": weekly_partitions, "month": monthly_partitions, None: None}
@@ -33,7 +33,7 @@ def build_model_asset(model: SqlModel) -> dg.AssetsDefinition:
     )
     def _model(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
         if model.materialized == "view":
-            warehouse.execute(f'create or replace view "{model.name}" as {model.render()}')
+            warehouse.execute(f"create or replace view {quote_identifier(model.name)} as {model.render()}")
             return dg.MaterializeResult(metadata={"materialized": "view"})
         if partitions_def is None:
             rows = warehouse.write_select(model.name, model.render())
