@@ -71,6 +71,8 @@ class SqlModel:
 
 
 def parse_model(path: Path) -> SqlModel:
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", path.stem):
+        raise ModelError(f"{path}: a model's file name becomes its table name: use lower-case letters, digits and _")
     text = path.read_text(encoding="utf-8")
     config: dict[str, str] = {}
     for line in _CONFIG.findall(text):
