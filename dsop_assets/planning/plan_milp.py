@@ -46,8 +46,14 @@ def build_model(
     relax: bool = False,
     ls_window: int = 2,
     scale: float | None = None,
+    fixed_hours: np.ndarray | None = None,
 ) -> pyo.ConcreteModel:
-    """Model over products ``members`` with capacity rows for ``lines`` (indices into data.lines)."""
+    """Model over products ``members`` with capacity rows for ``lines`` (indices into data.lines).
+
+    ``fixed_hours`` [l, t] are hours already taken on the line by products outside ``members``
+    whose plan is held fixed (fix-and-optimise windows, local_search.py); overtime stays priced
+    for the whole line, so the window's objective differs from the line's only by a constant.
+    """
     members = [int(p) for p in members]
     lines = [int(l) for l in lines]
     n_t = len(data.weeks)
@@ -118,9 +124,10 @@ def build_model(
     def capacity(_, l, t):
         hours = sum(float(data.hours[p] * unit[p]) * m.make[p, t] for p in loaded[l])
         extra = m.overtime[l, t] + (m.cap_slack[l, t] if elastic else 0.0)
+        taken = 0.0 if fixed_hours is None else float(fixed_hours[l, t])
         if not loaded[l]:
             return pyo.Constraint.Skip
-        return hours - extra <= float(data.regular[l])
+        return hours - extra <= float(data.regular[l]) - taken
 
     m.capacity = pyo.Constraint(m.L, m.T, rule=capacity)
 

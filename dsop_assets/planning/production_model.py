@@ -11,11 +11,11 @@ which line is short in which week and by how many hours; the caller keeps its pr
 
 Products share nothing but their line's hours, so one model per line is solved (parts_of) and the
 gap is reported over the sum of incumbents and bounds. Parts still short of the gap get a second
-run with whatever time parts that closed early left over. On seed-scale lines HiGHS stays at the
-root for the whole budget and returns its warm start, so that start (warm_start below) sets the
-plan's cost. The budget is soft: HiGHS 1.16 does not look at its time limit during root cut
-separation, which ran 5-15 s past a 1-5 s limit on the seed data's larger lines, so a whole plan
-can take longer than ``time_limit_seconds``.
+run with whatever time parts that closed early left over. On seed-scale lines HiGHS stayed at the
+root for the whole budget (its root cut separation ignores the time limit and overran it by
+5-15 s) and only proved a 17 % gap, so lines of SEARCH_MIN_PRODUCTS or more skip the MILP:
+local_search.py plans them (Lagrangian prices, one-product best responses, small exact windows)
+and lower_bound.py proves their bound; the seed benchmark then ends within the budget at ~1.3 %.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from dsop_assets.planning.config import PlanConfig
 from dsop_assets.planning.diagnosis import PlanInfeasible, diagnose
 from dsop_assets.planning.plan_data import UNCAPACITATED, PlanData, prepare_plan_data
 from dsop_assets.planning.plan_milp import build_model, lot_unit, objective_scale, read_make, set_start
+from dsop_assets.planning.local_search import search_line
 from dsop_assets.planning.lot_heuristic import lot_sizing_plan, plan_cost
 from dsop_assets.planning.warm_start import heuristic_plan
 
@@ -77,6 +78,10 @@ def make_solver(config: PlanConfig, *, time_limit: float | None = None):
 # either start; there the order-up-to start ended lower on the 60-product test (0.6 % against
 # 0.8-1.2 % gap), while on the seed-scale lines HiGHS never leaves the root and keeps the start.
 LOT_START_MIN_PRODUCTS = 20
+# From this many products a line skips the full MILP, whose root alone overran the budget by
+# 5-15 s at seed scale and closed less of the gap than the Lagrangian bound of lower_bound.py;
+# local_search.py plans it and proves its gap instead. Smaller lines keep HiGHS's exact solve.
+SEARCH_MIN_PRODUCTS = 20
 
 
 def warm_start(data: PlanData) -> np.ndarray:
@@ -130,8 +135,19 @@ def plan_production(
     build = solve = 0.0
     n_vars = n_int = 0
     solved = []  # per part: [model, solver, incumbent, bound, termination]
+    searched = []  # per large part: [members, upper, lower, termination], costs scaled
     for members, line_ids in parts:
         t0 = time.perf_counter()
+        if line_ids and len(members) >= SEARCH_MIN_PRODUCTS:
+            share = (deadline - t0) * len(members) / left
+            start_plan, upper, lower = search_line(data, start_plan, members, line_ids[0], scale, config, t0 + share)
+            late = time.perf_counter() >= t0 + share - 0.1
+            searched.append([members, upper / scale, lower / scale,
+                             TerminationCondition.maxTimeLimit if late else TerminationCondition.unknown])
+            solve, left = solve + time.perf_counter() - t0, left - len(members)
+            n_vars += len(members) * len(data.weeks) * 5 + len(data.weeks)
+            n_int += (len(members) + int((~np.isnan(data.lot[members])).sum())) * len(data.weeks)
+            continue
         try:
             m = build_model(data, members, line_ids, ls_window=config.ls_window_weeks, scale=scale)
             set_start(m, data, start_plan)
@@ -161,10 +177,14 @@ def plan_production(
     solve += _spend_leftover(solved, deadline, config)
     for m, *_ in solved:
         read_make(m, steps)
-    upper = sum(part[2] for part in solved)
-    lower = sum(part[3] for part in solved)
-    conditions = [part[4] for part in solved]
+    for members, *_ in searched:
+        steps[members] = start_plan[members] / lot_unit(data)[members, None]
+    upper = sum(part[2] for part in solved) + sum(part[1] for part in searched)
+    lower = sum(part[3] for part in solved) + sum(part[2] for part in searched)
     gap = (upper - lower) / abs(upper) if abs(upper) > 1e-12 else 0.0
+    conditions = [part[4] for part in solved]
+    for *_, up, low, condition in searched:
+        conditions.append(TerminationCondition.optimal if up - low <= config.mip_rel_gap * abs(up) + 1e-9 else condition)
     worst = next((c for c in conditions if c != TerminationCondition.optimal), TerminationCondition.optimal)
     qty, lots = _production(data, steps)
     log.debug("plan: %d part(s), build %.2f s, solve %.2f s, gap %.4f", len(parts), build, solve, gap)
