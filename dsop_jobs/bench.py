@@ -55,7 +55,7 @@ def run_bench(scale: str, seed: int, workdir: Path | None, stages: tuple[str, ..
         print(f"[bench] {stage:<22} {seconds:8.1f} s   peak {peak_mib:8.0f} MiB", file=sys.stderr, flush=True)
     manifest = json.loads((root / "erp" / "manifest.json").read_text())
     rows = source_rows(manifest)
-    print(f"\n| stage | wall time (s) | peak memory (MiB) |\n|---|---:|---:|")
+    print("\n| stage | wall time (s) | peak memory (MiB) |\n|---|---:|---:|")
     for stage, seconds, peak in results:
         print(f"| {stage} | {seconds:.1f} | {peak:.0f} |")
     print(f"\n{scale} scale, seed {seed}: {rows:,} source rows, history {manifest['start_date']} .. {manifest['end_date']}")
@@ -88,7 +88,7 @@ def _stage(stage: str, scale: str, seed: int) -> None:
         scratch = str(Path(os.environ["DSOP_DUCKDB_PATH"]).with_name("raw_only.duckdb"))
         Path(scratch).unlink(missing_ok=True)
         raw_defs = build_definitions(core_resources(warehouse=DuckDBWarehouse(path=scratch)))
-        raw = (("erp_raw",))
+        raw = ("erp_raw",)
         run_history(raw_defs, instance, start, end, [Stage("raw masters", MASTER_JOB, raw),
                                                      Stage("raw weekly", WEEKLY_JOB, raw),
                                                      Stage("raw monthly", MONTHLY_JOB, raw)])

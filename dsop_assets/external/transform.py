@@ -12,7 +12,7 @@ from typing import Sequence
 
 import polars as pl
 
-from dsop_resources.external.catalog import INDICATOR_FETCH_SCHEMA
+from dsop_resources.external.catalog import INDICATOR_FETCH_SCHEMA, TRADE_FETCH_SCHEMA
 
 # The stored table: what every client returns, plus the vintage flag and the load time.
 INDICATOR_SCHEMA = {
@@ -29,14 +29,8 @@ EXCHANGE_RATE_SCHEMA = {
     "is_filled": pl.Boolean,
     "known_at": pl.Date,
 }
-TRADE_SCHEMA = {
-    "period_month": pl.Date,
-    "hs_code": pl.String,
-    "flow": pl.String,
-    "value_usd": pl.Float64,
-    "source": pl.String,
-    "known_at": pl.Date,
-}
+# Trade rows are stored exactly as the clients return them.
+TRADE_SCHEMA = TRADE_FETCH_SCHEMA
 
 
 def source_family(source: pl.Expr) -> pl.Expr:

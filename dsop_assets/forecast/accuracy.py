@@ -6,7 +6,6 @@ whose period is complete in the data are scored.
 """
 
 import os
-from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
