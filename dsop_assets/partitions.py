@@ -13,8 +13,26 @@ from datetime import date, datetime, timedelta
 
 import dagster as dg
 
-# History starts here unless the deployment says otherwise; a Monday, so week 1 is whole.
-PARTITIONS_START = os.getenv("DSOP_PARTITIONS_START", "2023-01-02")
+DEFAULT_HISTORY_START = "2023-01-02"
+
+
+def history_start() -> date:
+    """First day of history: ``DSOP_HISTORY_START`` (``dsop demo``/``dsop generate`` print the value
+    their data needs; set it to your export's first day), else the older ``DSOP_PARTITIONS_START``.
+
+    Rows dated before it are not dropped: the raw loaders quarantine them with a reason naming this
+    setting, and warn with their count, so a too-late start is loud.
+    """
+    text = os.getenv("DSOP_HISTORY_START") or os.getenv("DSOP_PARTITIONS_START") or DEFAULT_HISTORY_START
+    try:
+        return datetime.strptime(text.strip(), "%Y-%m-%d").date()
+    except ValueError:
+        raise ValueError(f"DSOP_HISTORY_START must be a date YYYY-MM-DD, not {text!r}") from None
+
+
+HISTORY_START = history_start()
+# The Monday of the first day's ISO week, so week 1 is whole; months start on the 1st of its month.
+PARTITIONS_START = (HISTORY_START - timedelta(days=HISTORY_START.weekday())).isoformat()
 TIMEZONE = os.getenv("DSOP_TIMEZONE", "Asia/Seoul")
 
 # end_offset=1 adds the period in progress, so an export's newest rows (this month's stock count,
@@ -24,9 +42,9 @@ weekly_partitions = dg.WeeklyPartitionsDefinition(
     start_date=PARTITIONS_START, day_offset=1, timezone=TIMEZONE, end_offset=1
 )
 monthly_partitions = dg.MonthlyPartitionsDefinition(
-    start_date=PARTITIONS_START[:8] + "01", timezone=TIMEZONE, end_offset=1
+    start_date=HISTORY_START.replace(day=1).isoformat(), timezone=TIMEZONE, end_offset=1
 )
-daily_partitions = dg.DailyPartitionsDefinition(start_date=PARTITIONS_START, timezone=TIMEZONE, end_offset=1)
+daily_partitions = dg.DailyPartitionsDefinition(start_date=HISTORY_START.isoformat(), timezone=TIMEZONE, end_offset=1)
 
 
 def window_dates(context: dg.AssetExecutionContext) -> tuple[date, date]:

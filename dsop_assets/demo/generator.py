@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from dsop_assets.erp.contract import CONTRACTS
+
 from .catalog import build_parties
 from .cycle import cycle_at, fx_daily, latent_cycle
 from .demand import build_pairs, draw_orders, order_prices, weekly_intensity
@@ -140,6 +142,9 @@ def generate(out_dir: Path, scale: str = "seed", seed: int = 7, end_date: date |
     manifest = {
         "generator_version": GENERATOR_VERSION, "scale": scale, "seed": seed,
         "start_date": str(erp["daily_order"]["order_date"].min()), "end_date": tl.end.isoformat(),
+        # The earliest dated row of any table: DSOP_HISTORY_START for this data (dsop demo sets it).
+        "history_start": str(min(str(df[CONTRACTS[t].partition_column].min()) for t, df in erp.items()
+                                 if CONTRACTS[t].partition_column)),
         "language": language, "encoding": encoding, "external_source": "synthetic",
         "files": dict(sorted(files.items())), "injected_errors": injected,
         "notes": ["monthly truth counts only order dates inside [start_date, end_date]",

@@ -12,7 +12,15 @@ import dagster as dg
 import polars as pl
 
 from dsop_assets.erp.contract import ALL_TABLES, CONTRACTS, TableContract
-from dsop_assets.erp.reader import ParsedTable
+from dsop_assets.erp.completeness import (
+    OUT_OF_RANGE,
+    ROWS_ACCOUNTED_CHECK,
+    UNDATED,
+    accounting,
+    scope_keys,
+    split_out_of_range,
+)
+from dsop_assets.erp.reader import ErpContractError, ParsedTable
 from dsop_assets.partitions import (
     monthly_partitions,
     months_in,
@@ -63,18 +71,33 @@ def partition_keys_in(table: TableContract, start: date, end: date) -> list[str]
 def load_table(
     context: dg.AssetExecutionContext, table: TableContract, warehouse: Warehouse, erp: ErpExportFolder
 ) -> dg.MaterializeResult:
-    parsed = erp.parse(table, known_ids(warehouse, table))
-    valid, rejected = parsed.valid, parsed.rejected
-    if table.partition_grain:
+    try:
+        parsed = erp.parse(table, known_ids(warehouse, table))
+    except ErpContractError as error:
+        if not table.optional_table:
+            raise dg.Failure(description=str(error)) from None
+        return _unreadable_optional(context, table, error)
+    valid, rejected, records, superseded = parsed.valid, parsed.rejected, parsed.records, parsed.superseded
+    partitions_def = _partitions_def(table)
+    if partitions_def is not None:
+        all_keys = partitions_def.get_partition_keys()
+        valid, outside = split_out_of_range(valid, table, all_keys, all_keys[0], all_keys[-1])
+        rejected = pl.concat([rejected.with_columns(partition_key=scope_keys(rejected, all_keys)), outside])
+        records = records.with_columns(partition_key=scope_keys(records, all_keys))
+        superseded = superseded.with_columns(partition_key=scope_keys(superseded, all_keys))
+        _warn_out_of_range(context, table, outside, all_keys[0])
         start, end = window_dates(context)
         column = table.partition_column
         valid = valid.filter((pl.col(column) >= start) & (pl.col(column) < end))
-        keys = partition_keys_in(table, start, end)
-        # Undated rows belong to no partition; every run of the table re-reports them (idempotently).
-        rejected = rejected.filter(pl.col("partition_key").is_in([*keys, "undated"]))
-        warehouse.write(table.name, valid, window=Window(column, start, end))
-        quarantine_keys = {"source_table": [table.name], "partition_key": [*keys, "undated"]}
+        # Undated and out-of-range rows belong to no partition; every run of the table re-reports
+        # them (idempotently), so they are never lost whichever partitions run.
+        scope = [*partition_keys_in(table, start, end), UNDATED, OUT_OF_RANGE]
+        rejected, records, superseded = (f.filter(pl.col("partition_key").is_in(scope)) for f in (rejected, records, superseded))
+        window = Window(column, start, end)
+        warehouse.write(table.name, valid, window=window)
+        quarantine_keys = {"source_table": [table.name], "partition_key": scope}
     else:
+        scope, window = None, None
         warehouse.write(table.name, valid)
         quarantine_keys = {"source_table": [table.name]}
     warehouse.write(QUARANTINE_TABLE, rejected, keys=quarantine_keys)
@@ -83,7 +106,54 @@ def load_table(
             f"{table.name}: {rejected.height} row(s) rejected to {QUARANTINE_TABLE}; first: "
             f"{rejected['file_name'][0]} line {rejected['line_number'][0]}: {rejected['reason'][0]}"
         )
-    return dg.MaterializeResult(metadata=_metadata(parsed, valid, rejected))
+    passed, counts = accounting(
+        records.height, warehouse.row_count(table.name, window), _quarantined(warehouse, table, scope), superseded.height
+    )
+    if not passed:
+        context.log.error(f"{table.name}: rows in the files do not add up: {counts}")
+    check = dg.AssetCheckResult(
+        check_name=ROWS_ACCOUNTED_CHECK, passed=passed, metadata=counts,
+        severity=dg.AssetCheckSeverity.ERROR,
+    )
+    return dg.MaterializeResult(metadata=_metadata(parsed, valid, rejected) | counts, check_results=[check])
+
+
+def _quarantined(warehouse: Warehouse, table: TableContract, scope: list[str] | None) -> int:
+    """Rows of this table in the quarantine after the write, counted in the warehouse itself."""
+    if not warehouse.table_exists(QUARANTINE_TABLE):
+        return 0
+    counts = warehouse.query(
+        f"select partition_key, count(*) as n from {quote_identifier(QUARANTINE_TABLE)} "
+        "where source_table = $t group by partition_key", {"t": table.name}
+    )
+    return int(sum(n for key, n in counts.rows() if scope is None or key in scope))
+
+
+def _warn_out_of_range(context, table: TableContract, outside: pl.DataFrame, first_key: str) -> None:
+    if not outside.height:
+        return
+    column = table.partition_column
+    early = outside.filter(pl.col("reason").str.contains("before the history start"))
+    if early.height:
+        first = early.select(pl.col("raw_values").str.json_path_match(f"$.{column}").min()).item()
+        context.log.warning(
+            f"{table.name}: {early.height} row(s) dated before the history start {first_key} were quarantined, "
+            f"not loaded (earliest {first}). Set DSOP_HISTORY_START={first} and reload to keep them."
+        )
+    late = outside.height - early.height
+    if late:
+        context.log.warning(f"{table.name}: {late} row(s) dated after the newest partition were quarantined.")
+
+
+def _unreadable_optional(context, table: TableContract, error: Exception) -> dg.MaterializeResult:
+    """An optional table's unreadable export keeps its previous rows and fails its check, loudly;
+    the tables that merely reference it load as usual."""
+    context.log.error(f"{table.name} (optional) not loaded: {error}")
+    check = dg.AssetCheckResult(
+        check_name=ROWS_ACCOUNTED_CHECK, passed=False, severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"unreadable_file": str(error)},
+    )
+    return dg.MaterializeResult(metadata={"unreadable_file": str(error)}, check_results=[check])
 
 
 def _metadata(parsed: ParsedTable, valid: pl.DataFrame, rejected: pl.DataFrame) -> dict:
@@ -120,6 +190,10 @@ def _build(table: TableContract) -> dg.AssetsDefinition:
         kinds={"csv", "polars"},
         pool=WAREHOUSE_POOL,
         freshness_policy={"week": WEEKLY_ERP, "month": MONTHLY_ERP, None: None}[table.partition_grain],
+        check_specs=[dg.AssetCheckSpec(
+            ROWS_ACCOUNTED_CHECK, asset=table.name,
+            description="Rows in the files = rows loaded + rows rejected (+ rows a newer file replaced), "
+            "counted in the warehouse after the write.")],
     )
     def _raw(context: dg.AssetExecutionContext, warehouse: Warehouse, erp: ErpExportFolder) -> dg.MaterializeResult:
         return load_table(context, table, warehouse, erp)

@@ -6,7 +6,7 @@ Only a file whose header lacks required columns stops the load, with a message n
 
 from __future__ import annotations
 
-import io
+import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +23,7 @@ REJECTED_SCHEMA = {
     "reason": pl.Utf8,
     "partition_key": pl.Utf8,
 }
+RECORD_SCHEMA = {"source_file": pl.Utf8, "source_line": pl.Int64, "partition_key": pl.Utf8}
 _POLARS_TYPES = {"str": pl.Utf8, "date": pl.Date, "float": pl.Float64, "int": pl.Int64}
 
 
@@ -38,6 +39,10 @@ class ParsedTable:
     files: list[str] = field(default_factory=list)
     encodings: dict[str, str] = field(default_factory=dict)
     ignored_columns: dict[str, list[str]] = field(default_factory=dict)
+    # Every row read (file, line, partition_key) and the valid rows a newer file replaced: with
+    # valid and rejected they account for each row of the files.
+    records: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=RECORD_SCHEMA))
+    superseded: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=RECORD_SCHEMA))
 
 
 def empty_frame(table: TableContract) -> pl.DataFrame:
@@ -59,53 +64,180 @@ def decode(raw: bytes, path: Path) -> tuple[str, str]:
         ) from None
 
 
-def read_export(path: Path, table: TableContract, mapping: dict) -> tuple[pl.DataFrame, str, list[str]]:
-    """One file as strings with canonical column names plus its physical line numbers."""
-    text, encoding = decode(path.read_bytes(), path)
-    frame = pl.read_csv(
-        io.StringIO(text), infer_schema=False, truncate_ragged_lines=True
+# A record is well formed when every field is either unquoted (no quote, no comma) or wholly quoted
+# with doubled inner quotes; anything else (a stray quote, text after a closing quote) is ambiguous.
+_QUOTED = r'"(?:[^"]|"")*"'
+_FIELD = rf'(?:{_QUOTED}|[^",]*)'
+_WELL_FORMED = rf"^{_FIELD}(?:,{_FIELD})*$"
+# Plain digits or correctly grouped thousands; an optional minus and decimals. Nothing else
+# (no NaN/inf, no exponent, no "1,5"): a value that is not exactly what the file says is rejected.
+_FLOAT = r"^-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$"
+_INT = r"^-?(?:\d{1,3}(?:,\d{3})+|\d+)$"
+_NON_FINITE = r"(?i)^[+-]?(?:nan|inf|infinity)$"
+_DATE = r"^(?:\d{4}-\d{2}-\d{2}|\d{4}/\d{2}/\d{2}|\d{4}\.\d{2}\.\d{2}|\d{8})$"
+_DATE_PREFIX = r"^(?:\d{4}[-/.]\d{2}[-/.]\d{2}|\d{8})"
+
+
+def split_records(text: str) -> pl.DataFrame:
+    """Physical lines grouped into CSV records: ``line`` (first physical line, header = 1), ``text``
+    and ``problem`` (a structural reason, or null), all computed column-wise.
+
+    A quoted value may span lines, so a line continues the record before it while the quotes seen
+    so far are unbalanced; line numbers stay those of the file, not of the records.
+    """
+    ends_with_break = text.endswith("\n")
+    lines = pl.Series("text", [text]).str.split("\n").explode()
+    if ends_with_break:
+        lines = lines.head(lines.len() - 1)
+    frame = pl.DataFrame({"text": lines}).with_row_index("line", offset=1).with_columns(
+        pl.col("line").cast(pl.Int64), pl.col("text").str.strip_suffix("\r")
     )
+    quotes = pl.col("text").str.count_matches('"', literal=True)
+    frame = frame.with_columns(((quotes.cum_sum() - quotes) % 2 == 1).alias("_continues"))
+    unbalanced_at_end = bool(frame.height) and bool(
+        (frame["text"].str.count_matches('"', literal=True).sum() % 2) == 1
+    )
+    if frame["_continues"].any():
+        frame = (
+            frame.with_columns((~pl.col("_continues")).cum_sum().alias("_record"))
+            .group_by("_record", maintain_order=True)
+            .agg(pl.col("line").first(), pl.col("text").str.join("\n"))
+            .drop("_record")
+        )
+    else:
+        frame = frame.drop("_continues")
+    last = pl.int_range(pl.len()) == pl.len() - 1
+    return frame.with_columns(
+        pl.when(last & pl.lit(unbalanced_at_end))
+        .then(pl.lit("truncated line: a quoted value is never closed (file cut off?)"))
+        .when(last & pl.lit(not ends_with_break))
+        .then(pl.lit("truncated line: the file's last line has no line break (file cut off?); "
+                     "re-export the file or end it with a line break"))
+        .alias("problem")
+    )
+
+
+def _header(path: Path, record: str) -> list[str]:
+    fields = next(csv.reader([record]), [])
+    if not any(f.strip() for f in fields):
+        raise ErpContractError(f"{path.name}: first line is empty: a CSV export needs a header line")
+    return fields
+
+
+def read_export(path: Path, table: TableContract, mapping: dict) -> tuple[pl.DataFrame, str, list[str]]:
+    """One file as strings with canonical column names, its physical line numbers and, per record,
+    a structural problem (ragged, malformed quoting, truncated) that rejects it before typing.
+
+    Everything is read as text once; records are split and counted here, column-wise, so a ragged
+    or cut-off line is caught instead of being silently padded or truncated by the CSV reader.
+    """
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise ErpContractError(f"{path.name}: the file is empty ({len(raw)} bytes): no header line, no rows")
+    text, encoding = decode(raw, path)
+    records = split_records(text)
+    header = _header(path, records["text"][0])
+    width = len(header)
     lookup = header_lookup(table, mapping)
-    renames: dict[str, str] = {}
+    renames: dict[int, str] = {}
     ignored: list[str] = []
-    for header in frame.columns:
-        canonical = lookup.get(_norm(header))
+    for index, name in enumerate(header):
+        canonical = lookup.get(_norm(name))
         if canonical and canonical not in renames.values():
-            renames[header] = canonical
+            renames[index] = canonical
         else:
-            ignored.append(header)
+            ignored.append(name)
     missing = [c for c in table.required_columns if c not in renames.values()]
     if missing:
         raise ErpContractError(
             f"{path.name}: header lacks required column(s) {', '.join(missing)} for table "
-            f"{table.name} (found: {', '.join(frame.columns)}); see docs/erp_contract.md"
+            f"{table.name} (found: {', '.join(header)}); see docs/erp_contract.md"
         )
-    frame = frame.select(list(renames)).rename(renames)
+    body = records.slice(1).filter(pl.col("text").str.strip_chars() != "")  # blank lines are no rows
+    has_quote = pl.col("text").str.contains('"', literal=True)
+    bare = pl.when(has_quote).then(pl.col("text").str.replace_all(_QUOTED, "")).otherwise(pl.col("text"))
+    fields = bare.str.count_matches(",", literal=True) + 1
+    body = body.with_columns(
+        pl.coalesce(
+            pl.col("problem"),
+            pl.when(has_quote & ~pl.col("text").str.contains(_WELL_FORMED)).then(
+                pl.lit("malformed quoting: a quote inside an unquoted value or text after a closing quote")
+            ),
+            pl.when(fields > width).then(pl.format(f"too many fields: {{}} (header has {width})", fields)),
+            pl.when(fields < width).then(pl.format(f"too few fields: {{}} (header has {width})", fields)),
+        ).alias("problem")
+    )
+    good = body.filter(pl.col("problem").is_null())
+    names = [f"_c{i}" for i in range(width)]
+    if good.height:
+        values = pl.read_csv(
+            good["text"].str.join("\n").item().encode(),
+            has_header=False, new_columns=names, infer_schema=False, truncate_ragged_lines=False,
+        )
+        if values.height != good.height:  # the line analysis and the CSV reader must agree
+            raise ErpContractError(f"{path.name}: {good.height} records found but {values.height} parsed")
+    else:
+        values = pl.DataFrame(schema={n: pl.Utf8 for n in names})
+    values = values.select([pl.col(f"_c{i}").alias(c) for i, c in renames.items()])
+    good = pl.concat([good, values], how="horizontal")
+    frame = pl.concat([good, body.filter(pl.col("problem").is_not_null())], how="diagonal_relaxed")
     for column in table.column_names:
         if column not in frame.columns:
             frame = frame.with_columns(pl.lit(None, dtype=pl.Utf8).alias(column))
-    # Header is line 1, so the first record is line 2.
-    frame = frame.select(table.column_names).with_row_index("source_line", offset=2).with_columns(
-        pl.col("source_line").cast(pl.Int64), pl.lit(path.name).alias("source_file")
+    frame = frame.sort("line").select(
+        *table.column_names,
+        pl.col("line").alias("source_line"),
+        pl.lit(path.name).alias("source_file"),
+        pl.col("problem").alias("_problem"),
+        pl.col("text").alias("_line_text"),
     )
     return frame, encoding, ignored
 
 
 def parse_date(col: str) -> pl.Expr:
-    text = pl.col(col).str.strip_chars().str.replace_all(r"[./]", "-")
-    text = pl.when(text.str.contains(r"^\d{8}$")).then(
-        text.str.slice(0, 4) + "-" + text.str.slice(4, 2) + "-" + text.str.slice(6, 2)
-    ).otherwise(text)
-    return text.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)
+    """Strict: the whole value must be one of the accepted date layouts (null otherwise)."""
+    text = pl.col(col).str.strip_chars()
+    digits = text.str.replace_all(r"[-./]", "")
+    iso = digits.str.slice(0, 4) + "-" + digits.str.slice(4, 2) + "-" + digits.str.slice(6, 2)
+    return pl.when(text.str.contains(_DATE)).then(iso.str.to_date("%Y-%m-%d", strict=False))
 
 
 def _parse_number(col: str, dtype: pl.DataType) -> pl.Expr:
-    return pl.col(col).str.strip_chars().str.replace_all(",", "").cast(dtype, strict=False)
+    text = pl.col(col).str.strip_chars()
+    pattern = _INT if dtype == pl.Int64 else _FLOAT
+    return pl.when(text.str.contains(pattern)).then(text.str.replace_all(",", "", literal=True).cast(dtype, strict=False))
+
+
+def _value_reason(col, raw: pl.Expr, blank: pl.Expr, value: pl.Expr) -> pl.Expr | None:
+    """One reason per unreadable cell, specific enough to fix the export by."""
+    if col.dtype == "str":
+        return None
+    bad = ~blank & value.is_null()
+    if col.dtype == "date":
+        return (
+            pl.when(bad & raw.str.contains(_DATE_PREFIX) & ~raw.str.contains(_DATE))
+            .then(pl.format(f"trailing text after date in {col.name}: '{{}}'", raw))
+            .when(bad)
+            .then(pl.format(f"unparseable date in {col.name}: '{{}}'", raw))
+        )
+    return (
+        pl.when(bad & raw.str.contains(_NON_FINITE))
+        .then(pl.format(f"non-finite number in {col.name}: '{{}}'", raw))
+        .when(bad & raw.str.contains(r"^-?[\d,]+(?:\.\d+)?$") & raw.str.contains(",", literal=True))
+        .then(pl.format(f"badly grouped thousands in {col.name}: '{{}}'", raw))
+        .when(bad)
+        .then(pl.format(f"unparseable {col.dtype} in {col.name}: '{{}}'", raw))
+    )
 
 
 def type_rows(frame: pl.DataFrame, table: TableContract) -> pl.DataFrame:
-    """Typed columns plus a ``_reasons`` list column naming every rule a row breaks."""
+    """Typed columns plus a ``_reasons`` list column naming every rule a row breaks.
+
+    A record with a structural problem (ragged, truncated, malformed quoting) carries that one
+    reason and no values: its fields cannot be trusted to be in their columns.
+    """
     typed, reasons = [], []
+    intact = pl.col("_problem").is_null()
     for col in table.columns:
         raw = pl.col(col.name).str.strip_chars()
         blank = raw.is_null() | (raw == "")
@@ -117,13 +249,13 @@ def type_rows(frame: pl.DataFrame, table: TableContract) -> pl.DataFrame:
             value = pl.when(blank).then(None).otherwise(raw)
         typed.append(value.alias(col.name))
         if col.required:
-            reasons.append(pl.when(blank).then(pl.lit(f"missing required {col.name}")))
-        if col.dtype != "str":
-            reasons.append(
-                pl.when(~blank & value.is_null()).then(
-                    pl.format(f"unparseable {col.dtype} in {col.name}: '{{}}'", pl.col(col.name))
-                )
-            )
+            reasons.append(pl.when(intact & blank).then(pl.lit(f"missing required {col.name}")))
+        # Postgres text cannot hold NUL; reject it on every warehouse so both load the same rows.
+        reasons.append(pl.when(pl.col(col.name).str.contains("\x00", literal=True)).then(
+            pl.lit(f"NUL byte in {col.name}")))
+        value_reason = _value_reason(col, raw, blank, value)
+        if value_reason is not None:
+            reasons.append(value_reason)
         if col.nonnegative:
             reasons.append(pl.when(value < 0).then(pl.format(f"negative {col.name}: {{}}", value)))
         if col.allowed:
@@ -132,13 +264,21 @@ def type_rows(frame: pl.DataFrame, table: TableContract) -> pl.DataFrame:
                     pl.format(f"{col.name} must be one of {'/'.join(col.allowed)}, not '{{}}'", raw)
                 )
             )
-    raw_json = pl.struct(table.column_names).struct.json_encode().alias("_raw")
+    raw_json = (
+        pl.when(intact)
+        .then(pl.struct(table.column_names).struct.json_encode())
+        .otherwise(pl.struct(pl.col("_line_text").alias("raw_line")).struct.json_encode())
+        .alias("_raw")
+    )
     return frame.select(
         *typed,
         "source_file",
         "source_line",
         raw_json,
-        pl.concat_list(reasons).list.drop_nulls().alias("_reasons"),
+        pl.when(intact)
+        .then(pl.concat_list(reasons).list.drop_nulls())
+        .otherwise(pl.concat_list([pl.col("_problem")]))
+        .alias("_reasons"),
     )
 
 
@@ -202,7 +342,11 @@ def parse_table(
     bad = typed.filter(pl.col("_reasons").list.len() > 0)
     good = typed.filter(pl.col("_reasons").list.len() == 0)
     # A newer file replaces the rows of an older one that share a key.
-    good = good.sort(["_file_order", "source_line"]).unique(subset=list(table.key), keep="last", maintain_order=True)
+    good = good.sort(["_file_order", "source_line"])
+    newest = pl.int_range(pl.len()).over(list(table.key)) == pl.len().over(list(table.key)) - 1
+    record_columns = [pl.col("source_file"), pl.col("source_line"), pl.col("_partition_key").alias("partition_key")]
+    superseded = good.filter(~newest).select(record_columns)
+    good = good.filter(newest)
     rejected = bad.select(
         pl.lit(table.name).alias("source_table"),
         pl.col("source_file").alias("file_name"),
@@ -212,4 +356,5 @@ def parse_table(
         pl.col("_partition_key").alias("partition_key"),
     )
     valid = good.select(*table.column_names, "source_file", "source_line")
-    return ParsedTable(table, valid, rejected, [p.name for p in paths], encodings, ignored)
+    return ParsedTable(table, valid, rejected, [p.name for p in paths], encodings, ignored,
+                       typed.select(record_columns), superseded)
