@@ -42,6 +42,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     rows = source_rows(manifest)
     print(f"[dsop] wrote {args.out}: {manifest['start_date']} .. {manifest['end_date']}, {rows:,} rows")
+    print(f"[dsop] partitions must start where this data starts: export DSOP_HISTORY_START={manifest['history_start']}")
     return 0
 
 
@@ -62,16 +63,28 @@ def _ensure_demo_data(erp_dir: Path, scale: str, seed: int, end_date: str | None
     return manifest
 
 
+def _history_start(manifest: dict) -> str:
+    """The data's first day as DSOP_HISTORY_START, unless the user set one (then rows before it are
+    quarantined with that reason, and the loader warns with their count)."""
+    first = manifest.get("history_start") or manifest["start_date"]
+    given = os.environ.setdefault("DSOP_HISTORY_START", first)
+    if given != first:
+        print(f"[dsop] DSOP_HISTORY_START={given} is set; this data starts on {first}", file=sys.stderr)
+    return given
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     _default_env()
+    erp_dir = Path(os.environ["DSOP_ERP_DIR"])
+    manifest = _ensure_demo_data(erp_dir, args.scale, args.seed, args.end_date)
+    # Partitions start where the data starts (read when the definitions load, so set it first).
+    history_start = _history_start(manifest)
     import dagster as dg
 
     from dsop_jobs.definitions import defs
     from dsop_jobs.pipeline import run_history
     from dsop_jobs.report import describe_warehouse
 
-    erp_dir = Path(os.environ["DSOP_ERP_DIR"])
-    manifest = _ensure_demo_data(erp_dir, args.scale, args.seed, args.end_date)
     instance = dg.DagsterInstance.get()
     began = time.perf_counter()
     run_history(defs, instance, date.fromisoformat(manifest["start_date"]), date.fromisoformat(manifest["end_date"]))
@@ -82,7 +95,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     read_copy = duckdb_read_path() or os.environ["DSOP_DUCKDB_PATH"]
     print(
         "\nOpen the UI (the runs above are recorded there):\n"
-        f"  DAGSTER_HOME={os.environ['DAGSTER_HOME']} dagster dev -w workspace.yaml\n"
+        f"  DSOP_HISTORY_START={history_start} DAGSTER_HOME={os.environ['DAGSTER_HOME']} dagster dev -w workspace.yaml\n"
         "Query the published read-only copy (safe while a refresh runs):\n"
         f"  python -c \"import duckdb; print(duckdb.connect('{read_copy}', read_only=True)"
         ".sql('select * from risk_score order by total_score desc limit 10'))\""

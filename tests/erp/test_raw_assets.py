@@ -81,3 +81,38 @@ def test_a_range_run_loads_every_week_in_one_go(tmp_path, warehouse, instance):
     )
     assert result.success
     assert _orders(warehouse)["order_id"].to_list() == ["O1", "O2", "O3", "O4"]
+
+
+def test_an_unreadable_optional_table_fails_its_check_and_the_other_masters_still_load(tmp_path, warehouse, instance):
+    folder = write_small_export(tmp_path / "erp")
+    (folder / "production_line.csv").write_bytes(b"")
+    resources = {"warehouse": warehouse, "erp": ErpExportFolder(erp_dir=str(folder))}
+    result = dg.materialize(MASTERS, resources=resources, instance=instance, raise_on_error=False)
+    assert result.success
+    assert warehouse.row_count("product_master") == 3 and warehouse.row_count("bom") == 2
+    failed = [c for c in result.get_asset_check_evaluations() if not c.passed]
+    assert [c.asset_key.to_user_string() for c in failed] == ["production_line"]
+    assert "production_line.csv" in failed[0].metadata["unreadable_file"].value
+
+
+def test_an_unreadable_required_table_fails_with_the_file_name(tmp_path, warehouse, instance):
+    folder = write_small_export(tmp_path / "erp")
+    (folder / "customer.csv").write_bytes(b"")
+    resources = {"warehouse": warehouse, "erp": ErpExportFolder(erp_dir=str(folder))}
+    result = dg.materialize(MASTERS, resources=resources, instance=instance, raise_on_error=False)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "customer.csv" in str(failure.event_specific_data.error)
+    assert warehouse.row_count("product_master") == 3  # the tables not needing it still load
+
+
+def test_history_start_comes_from_the_environment(monkeypatch):
+    import pytest
+
+    from dsop_assets.partitions import history_start
+
+    monkeypatch.setenv("DSOP_HISTORY_START", "2019-05-08")
+    assert history_start() == date(2019, 5, 8)
+    monkeypatch.setenv("DSOP_HISTORY_START", "May 2019")
+    with pytest.raises(ValueError, match="DSOP_HISTORY_START"):
+        history_start()
