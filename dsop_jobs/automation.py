@@ -10,15 +10,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 from pathlib import Path
 
 import dagster as dg
+import polars as pl
 
 from dsop_assets.erp.contract import ALL_TABLES, TableContract
 from dsop_assets.erp.mapping import find_files, load_mapping
-from dsop_assets.erp.reader import parse_date, read_export
+from dsop_assets.erp.reader import ErpContractError, parse_date, read_export
 from dsop_assets.partitions import TIMEZONE, month_start, monthly_partitions, week_start, weekly_partitions
 from dsop_jobs.jobs import EXTERNAL_JOB, HEALTH_JOB, MASTER_JOB, MONTHLY_JOB, WEEKLY_JOB
 from dsop_resources import settings
@@ -91,14 +93,19 @@ def file_digest(path: Path) -> str:
 
 
 def covered_days(path: Path, table: TableContract) -> tuple[date, date] | None:
-    """First and last valid partition-column date in a file (None when it has none)."""
+    """First and last valid partition-column date in a file (None when it has none).
+
+    Raises ``ErpContractError`` naming the file when it cannot be read at all."""
     frame, _, _ = read_export(path, table, load_mapping())
+    if not table.partition_column:
+        return None
     days = frame.select(parse_date(table.partition_column).alias("d")).drop_nulls()["d"]
     return None if days.is_empty() else (days.min(), days.max())
 
 
 def partition_range(grain: str, first: date, last: date) -> tuple[str, str] | None:
-    """The existing partition keys spanning [first, last] at a grain."""
+    """The existing partition keys spanning [first, last] at a grain (clipped to the partitions:
+    rows outside them are quarantined by the load, so the run still covers what can load)."""
     partitions = weekly_partitions if grain == "week" else monthly_partitions
     lo = week_start(first) if grain == "week" else month_start(first)
     hi = week_start(last) if grain == "week" else month_start(last)
@@ -106,47 +113,77 @@ def partition_range(grain: str, first: date, last: date) -> tuple[str, str] | No
     return (inside[0], inside[-1]) if inside else None
 
 
-def plan_file_runs(
-    erp_dir: Path, cursor: dict[str, str], targets: dict[str, list[dg.AssetKey]]
-) -> tuple[list[dg.RunRequest], dict[str, str], list[str]]:
-    """Run requests for export files that are new or changed since ``cursor`` (path -> digest).
+@dataclass
+class FilePlan:
+    """What one sensor tick decided: runs to request, the new cursor, files skipped (with why) and
+    files rejected as unreadable (reported by name; they never block the others)."""
 
-    ``targets`` maps each raw table to the assets one of its files refreshes (itself and the
-    aggregates downstream); forecasts and plans are as-of a week and stay with the schedules.
+    requests: list[dg.RunRequest] = field(default_factory=list)
+    cursor: dict[str, dict] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+    rejected: list[tuple[str, str, str]] = field(default_factory=list)  # (table, file, reason)
+
+
+def _seen(cursor: dict, key: str) -> dict:
+    entry = cursor.get(key)
+    if isinstance(entry, str):  # cursors written before versions were kept: path -> digest
+        return {"sha": entry, "version": 1}
+    return entry or {"sha": None, "version": 0}
+
+
+def plan_file_runs(erp_dir: Path, cursor: dict, targets: dict[str, dict[str, list[dg.AssetKey]]]) -> FilePlan:
+    """Run requests for export files that are new or changed since ``cursor`` (path -> digest, version).
+
+    A run key is the file's path, content hash and change count, so the same bytes twice start
+    nothing, the same bytes under another name load, and A -> B -> A reloads A. ``targets`` maps each
+    raw table to the assets one of its files refreshes (itself and the aggregates downstream);
+    forecasts and plans are as-of a week and stay with the schedules.
     """
     mapping = load_mapping()
-    requests, new_cursor, skipped = [], dict(cursor), []
+    plan = FilePlan(cursor=dict(cursor))
     for table in ALL_TABLES:
         for path in find_files(erp_dir, table, mapping):
-            digest = file_digest(path)
             key = str(path.relative_to(erp_dir))
-            if cursor.get(key) == digest:
+            try:
+                digest = file_digest(path)
+            except OSError as error:  # vanished or unreadable between listing and reading
+                plan.skipped.append(f"{key}: cannot be read ({error.strerror or error})")
                 continue
-            new_cursor[key] = digest
+            seen = _seen(cursor, key)
+            if seen["sha"] == digest:
+                continue
+            version = seen["version"] + 1
+            plan.cursor[key] = {"sha": digest, "version": version}
+            try:
+                days = covered_days(path, table)
+            except (ErpContractError, OSError, pl.exceptions.PolarsError) as error:
+                reason = str(error) if key.endswith(str(error).split(":")[0]) else f"{key}: {error}"
+                plan.rejected.append((table.name, key, reason))
+                continue
             tags = {"dsop/trigger": "erp_file", "dsop/file": key, "dsop/file_sha256": digest}
+            run_key = f"{table.name}:{key}:{digest}:v{version}"
             if table.partition_grain is None:
                 # Views over a master need no rebuild when its rows change; only the table reloads.
-                requests.append(dg.RunRequest(run_key=f"{table.name}:{digest}", job_name=MASTER_JOB, tags=tags,
-                                              asset_selection=[dg.AssetKey(table.name)]))
+                plan.requests.append(dg.RunRequest(run_key=run_key, job_name=MASTER_JOB, tags=tags,
+                                                   asset_selection=[dg.AssetKey(table.name)]))
                 continue
-            days = covered_days(path, table)
             if days is None:
-                skipped.append(f"{key}: no rows with a valid {table.partition_column}")
+                plan.skipped.append(f"{key}: no rows with a valid {table.partition_column}")
                 continue
             for grain, asset_keys in sorted(targets[table.name].items(), key=lambda kv: kv[0] != table.partition_grain):
                 window = partition_range(grain, *days)
                 if window is None:
-                    skipped.append(f"{key}: its dates lie outside the {grain}ly partitions")
+                    plan.skipped.append(f"{key}: its dates lie outside the {grain}ly partitions")
                     continue
-                requests.append(
+                plan.requests.append(
                     dg.RunRequest(
-                        run_key=f"{table.name}:{grain}:{digest}",
+                        run_key=f"{run_key}:{grain}",
                         job_name=WEEKLY_JOB if grain == "week" else MONTHLY_JOB,
                         asset_selection=asset_keys,
                         tags=tags | {RANGE_START_TAG: window[0], RANGE_END_TAG: window[1]},
                     )
                 )
-    return requests, new_cursor, skipped
+    return plan
 
 
 def refresh_targets(assets: list[dg.AssetsDefinition]) -> dict[str, dict[str, list[dg.AssetKey]]]:
@@ -182,15 +219,28 @@ def build_sensors(assets: list[dg.AssetsDefinition], jobs: dict[str, dg.Unresolv
         minimum_interval_seconds=60,
         description="Watches DSOP_ERP_DIR and its inbox/: a new or changed export file starts one run "
         "for exactly the partitions its rows cover (raw table + aggregates). The run key is the file's "
-        "content hash, so the same file twice starts nothing.",
+        "path, content hash and change count: the same file twice starts nothing, a reverted file "
+        "reloads, and an unreadable file is reported by name without blocking the others.",
     )
-    def erp_drop_folder_sensor(context: dg.SensorEvaluationContext):
+    def erp_drop_folder_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         cursor = json.loads(context.cursor) if context.cursor else {}
-        requests, new_cursor, skipped = plan_file_runs(settings.erp_dir(), cursor, targets)
-        for reason in skipped:
+        plan = plan_file_runs(settings.erp_dir(), cursor, targets)
+        for reason in plan.skipped:
             context.log.warning(reason)
-        context.update_cursor(json.dumps(new_cursor, sort_keys=True))
-        return requests or dg.SkipReason("no new or changed export files")
+        # An unreadable file is recorded against its table (visible in the UI) and skipped; its
+        # digest is in the cursor, so it is reported once and re-checked when its content changes.
+        observations = [
+            dg.AssetObservation(asset_key=table, metadata={"rejected_file": file, "reason": reason})
+            for table, file, reason in plan.rejected
+        ]
+        for _, _, reason in plan.rejected:
+            context.log.error(f"rejected export file: {reason}")
+        skip = None
+        if not plan.requests:
+            skip = "; ".join(["no new or changed export files"] * (not plan.rejected)
+                             + [f"unreadable: {reason}" for _, _, reason in plan.rejected])
+        return dg.SensorResult(run_requests=plan.requests, skip_reason=skip, asset_events=observations,
+                               cursor=json.dumps(plan.cursor, sort_keys=True))
 
     sensors = [erp_drop_folder_sensor]
     if HEALTH_JOB in jobs:

@@ -78,3 +78,58 @@ def test_drop_folder_sensor_runs_once_per_file_content(tmp_path):
     weekly = next(r for r in changed if r.job_name == "weekly_refresh_job")
     assert weekly.tags["dagster/asset_partition_range_start"] == "2025-02-10"
     assert weekly.run_key != next(r for r in orders if r.job_name == "weekly_refresh_job").run_key
+
+
+def _evaluate(erp_dir, cursor=None):
+    sensor = DEFS.resolve_sensor_def("erp_drop_folder_sensor")
+    os.environ["DSOP_ERP_DIR"] = str(erp_dir)
+    try:
+        return sensor.evaluate_tick(dg.build_sensor_context(cursor=cursor, definitions=DEFS))
+    finally:
+        del os.environ["DSOP_ERP_DIR"]
+
+
+def _order_file(path, order_id: str) -> None:
+    write_csv(path, ["order_id", "order_date", "customer_id", "product_id", "order_qty", "unit_price", "currency",
+                     "requested_delivery_date"], [[order_id, "2025-01-02", "C1", "P1", "3", "150", "KRW", "2025-03-01"]])
+
+
+def test_a_reverted_file_reloads_and_the_same_content_under_a_new_name_loads(tmp_path):
+    folder = write_small_export(tmp_path / "erp")
+    _, cursor = _tick(folder)
+    orders = folder / "daily_order.csv"
+    keys = []
+    for content in ("A", "B", "A"):
+        _order_file(orders, content)
+        requests, cursor = _tick(folder, cursor)
+        assert {r.tags["dsop/file"] for r in requests} == {"daily_order.csv"}, content
+        keys.append({r.run_key for r in requests})
+    assert not (keys[0] & keys[2]), "A -> B -> A must not reuse A's run keys (Dagster would skip them)"
+    (folder / "inbox").mkdir()
+    (folder / "inbox" / "daily_order_copy.csv").write_bytes(orders.read_bytes())
+    requests, cursor = _tick(folder, cursor)
+    assert {r.tags["dsop/file"] for r in requests} == {"inbox/daily_order_copy.csv"}
+    assert _tick(folder, cursor)[0] == []
+
+
+def test_an_unreadable_file_is_reported_by_name_and_never_blocks_the_others(tmp_path):
+    folder = write_small_export(tmp_path / "erp")
+    first = _evaluate(folder)
+    (folder / "inbox").mkdir()
+    (folder / "inbox" / "daily_order_empty.csv").write_bytes(b"")
+    (folder / "customer_bad.csv").write_text("name;country\nx;KR\n")
+    _order_file(folder / "daily_revenue_x.csv", "X")  # wrong header for revenue
+    _order_file(folder / "daily_order.csv", "N1")  # a good change next to the bad files
+    result = _evaluate(folder, first.cursor)
+    assert {r.tags["dsop/file"] for r in result.run_requests} == {"daily_order.csv"}
+    reported = {e.metadata["rejected_file"].value: e.metadata["reason"].value for e in result.asset_events}
+    assert set(reported) == {"inbox/daily_order_empty.csv", "customer_bad.csv", "daily_revenue_x.csv"}
+    assert "empty" in reported["inbox/daily_order_empty.csv"]
+    assert "header lacks required column(s)" in reported["customer_bad.csv"]
+    assert {e.asset_key.to_user_string() for e in result.asset_events} == {"daily_order", "customer", "daily_revenue"}
+    # The cursor advanced past them: the next tick neither re-reports nor re-requests anything.
+    again = _evaluate(folder, result.cursor)
+    assert again.run_requests == [] and again.asset_events == []
+    only_bad = _evaluate(tmp_path / "erp", json.dumps({k: v for k, v in json.loads(result.cursor).items()
+                                                      if k != "customer_bad.csv"}))
+    assert "customer_bad.csv" in only_bad.skip_message and "header lacks" in only_bad.skip_message
