@@ -23,7 +23,7 @@ from dsop_assets.erp.mapping import find_files, load_mapping
 from dsop_assets.erp.reader import ErpContractError, parse_date, read_export
 from dsop_assets.partitions import TIMEZONE, month_start, monthly_partitions, week_start, weekly_partitions
 from dsop_jobs.jobs import EXTERNAL_JOB, HEALTH_JOB, MASTER_JOB, MONTHLY_JOB, WEEKLY_JOB
-from dsop_resources import settings
+from dsop_resources import Warehouse, settings
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
@@ -210,6 +210,33 @@ def refresh_targets(assets: list[dg.AssetsDefinition]) -> dict[str, dict[str, li
     return targets
 
 
+IN_PROGRESS = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
+
+
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    name="read_copy_publisher",
+    minimum_interval_seconds=5,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="After each successful run, publishes the analysts' read-only DuckDB copy once, after "
+    "the run's last write, whatever the executor (a copy per step would show half-finished refreshes). "
+    "Skips while another run writes the warehouse: that run publishes when it ends.",
+)
+def read_copy_publisher(context: dg.RunStatusSensorContext, warehouse: Warehouse):
+    publish = getattr(warehouse, "publish", None)
+    if publish is None:
+        return dg.SkipReason(f"the {warehouse.dialect} warehouse serves readers itself; no copy to publish")
+    busy = [
+        run.run_id for run in context.instance.get_runs(filters=dg.RunsFilter(statuses=IN_PROGRESS))
+        if run.run_id != context.dagster_run.run_id and run.tags.get("dsop/warehouse") == "duckdb"
+    ]
+    if busy:
+        return dg.SkipReason(f"run {busy[0][:8]} is writing the warehouse; it publishes when it ends")
+    if not publish():
+        return dg.SkipReason("publishing is off (DSOP_DUCKDB_READ_PATH empty) or nothing written yet")
+    context.log.info(f"published the read copy after run {context.dagster_run.run_id[:8]}")
+
+
 def build_sensors(assets: list[dg.AssetsDefinition], jobs: dict[str, dg.UnresolvedAssetJobDefinition]) -> list:
     targets = refresh_targets(assets)
 
@@ -242,7 +269,7 @@ def build_sensors(assets: list[dg.AssetsDefinition], jobs: dict[str, dg.Unresolv
         return dg.SensorResult(run_requests=plan.requests, skip_reason=skip, asset_events=observations,
                                cursor=json.dumps(plan.cursor, sort_keys=True))
 
-    sensors = [erp_drop_folder_sensor]
+    sensors = [erp_drop_folder_sensor, read_copy_publisher]
     if HEALTH_JOB in jobs:
 
         @dg.run_failure_sensor(

@@ -6,6 +6,7 @@ connection and retries while another process holds the lock, instead of failing 
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import random
 import shutil
@@ -32,8 +33,9 @@ class DuckDBWarehouse(Warehouse):
     )
     publish_path: str | None = Field(
         default=None,
-        description="After each run, an atomic copy of the warehouse for analysts to open read-only "
-        "(DSOP_DUCKDB_READ_PATH); they never hold the writer's lock nor see half-written partitions.",
+        description="Once per run, after its last write, an atomic copy of the warehouse for analysts "
+        "to open read-only (DSOP_DUCKDB_READ_PATH); they never hold the writer's lock nor see a "
+        "half-finished refresh. Published by the read_copy_publisher sensor and by dsop demo.",
     )
 
     # Opening a DuckDB file costs ~90 ms; a run keeps one connection (and the write lock) from
@@ -48,21 +50,45 @@ class DuckDBWarehouse(Warehouse):
         self._session = self._open()
 
     def teardown_after_execution(self, context) -> None:
-        if self._session is not None:
+        if self._session is None:
+            return
+        try:
             self._session.execute("checkpoint")
+            # A run executed in one process (in-process executor: dsop demo, tests, a run worker
+            # configured so) tears down once, after its last write: publish now, still holding the
+            # lock. Under the multiprocess executor every step is a child process that tears down on
+            # its own; a copy per step would show new raw tables beside old marts, so those runs are
+            # published once at their end by the read_copy_publisher sensor instead.
+            if multiprocessing.parent_process() is None:
+                self._copy_for_readers(self._session)
+        finally:
             self._session.close()
             self._session = None
-            self.publish()
 
-    def publish(self) -> None:
-        """Copy the committed warehouse next to it and swap it in atomically for readers."""
-        if not self.publish_path or self.path == ":memory:" or not Path(self.path).exists():
-            return
+    def publish(self) -> bool:
+        """Copy the committed warehouse next to it and swap it in atomically for readers.
+
+        Waits for and holds the write lock while copying, so no process writes the file mid-copy.
+        Returns whether a copy was made (False when publishing is off or nothing exists yet).
+        """
+        if not self._publishing() or not Path(self.path).exists():
+            return False
+        with self.connect() as con:
+            return self._copy_for_readers(con)
+
+    def _publishing(self) -> bool:
+        return bool(self.publish_path) and self.path != ":memory:"
+
+    def _copy_for_readers(self, con: duckdb.DuckDBPyConnection) -> bool:
+        if not self._publishing():
+            return False
+        con.execute("checkpoint")
         target = Path(self.publish_path)
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         shutil.copyfile(self.path, staging)
         os.replace(staging, target)
+        return True
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
