@@ -21,9 +21,12 @@ def _default_env() -> None:
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(Path(".dagster_home").resolve())))
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
+    shipped = Path(__file__).resolve().parents[1] / "deploy" / "dagster.yaml"
     if not config.exists():
-        shipped = Path(__file__).resolve().parents[1] / "deploy" / "dagster.yaml"
         config.write_text(shipped.read_text() if shipped.exists() else "telemetry:\n  enabled: false\n")
+    elif "run_monitoring" not in config.read_text():
+        print(f"[dsop] {config} predates run monitoring: a killed run would hold the warehouse pool for "
+              f"ever. Merge the run_launcher and run_monitoring blocks of {shipped} into it.", file=sys.stderr)
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
