@@ -46,6 +46,9 @@ monthly_partitions = dg.MonthlyPartitionsDefinition(
 )
 daily_partitions = dg.DailyPartitionsDefinition(start_date=HISTORY_START.isoformat(), timezone=TIMEZONE, end_offset=1)
 
+# A table's grain (ERP contract, SQL model config) to its partitions; None is unpartitioned.
+PARTITIONS_BY_GRAIN = {"week": weekly_partitions, "month": monthly_partitions, None: None}
+
 
 def window_dates(context: dg.AssetExecutionContext) -> tuple[date, date]:
     """[start, end) of the partition or partition range being materialised, as dates.

@@ -7,7 +7,8 @@ from dsop_resources import Warehouse
 
 def describe_warehouse(defs: dg.Definitions) -> str:
     warehouse: Warehouse = defs.resources["warehouse"]
-    where = getattr(warehouse, "path", None) or f"postgres schema {getattr(warehouse, 'schema', '?')}"
+    # PostgresWarehouse keeps its schema in ``schema_`` (``schema`` is pydantic's BaseModel.schema method).
+    where = getattr(warehouse, "path", None) or f"postgres schema {getattr(warehouse, 'schema_', '?')}"
     tables = warehouse.query(
         "select table_name, table_type from information_schema.tables "
         "where table_schema not in ('information_schema', 'pg_catalog') order by table_name"

@@ -1,7 +1,7 @@
 """Resources: the warehouse (DuckDB or Postgres) and the clients of external data sources."""
 
 from dsop_resources.duckdb_warehouse import DuckDBWarehouse
-from dsop_resources.warehouse import Warehouse, Window, date_literal, quote_identifier
+from dsop_resources.warehouse import WAREHOUSE_POOL, Warehouse, Window, date_literal, quote_identifier
 
 def __getattr__(name: str):
     # Imported on demand so the DuckDB default never loads psycopg.
@@ -12,4 +12,4 @@ def __getattr__(name: str):
     raise AttributeError(name)
 
 
-__all__ = ["DuckDBWarehouse", "PostgresWarehouse", "Warehouse", "Window", "date_literal", "quote_identifier"]
+__all__ = ["DuckDBWarehouse", "PostgresWarehouse", "WAREHOUSE_POOL", "Warehouse", "Window", "date_literal", "quote_identifier"]

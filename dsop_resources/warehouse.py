@@ -19,6 +19,10 @@ import polars as pl
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 
+# Every asset that writes the warehouse runs in this Dagster pool: the instance config decides how many
+# steps write at once (1 for DuckDB's single writer, more for Postgres).
+WAREHOUSE_POOL = "dsop_warehouse"
+
 
 def quote_identifier(name: str) -> str:
     """Table and column names come from code, never from files; still, refuse anything odd."""

@@ -1,5 +1,5 @@
 -- Order lines with ISO week, month and the amount in KRW at the order day's exchange rate.
--- config: materialized=view
+-- config: materialized=view, partitioned_by=week
 with
 
 orders as (

@@ -1,5 +1,5 @@
 -- Production per item and day with ISO week and month, valued at standard cost.
--- config: materialized=view
+-- config: materialized=view, partitioned_by=week
 with
 
 production as (

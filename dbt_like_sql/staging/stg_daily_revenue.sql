@@ -1,5 +1,5 @@
 -- Invoiced shipments with ISO week, month and the revenue in KRW at the shipping day's rate.
--- config: materialized=view
+-- config: materialized=view, partitioned_by=week
 with
 
 revenue as (

@@ -21,24 +21,17 @@ from dsop_assets.erp.completeness import (
     split_out_of_range,
 )
 from dsop_assets.erp.reader import ErpContractError, ParsedTable
-from dsop_assets.partitions import (
-    monthly_partitions,
-    months_in,
-    weekly_partitions,
-    weeks_in,
-    window_dates,
-)
+from dsop_assets.partitions import PARTITIONS_BY_GRAIN, months_in, weeks_in, window_dates
 from dsop_assets.quality.freshness import MONTHLY_ERP, WEEKLY_ERP
-from dsop_resources import Warehouse, Window, quote_identifier
+from dsop_resources import WAREHOUSE_POOL, Warehouse, Window, quote_identifier
 from dsop_resources.erp_files import ErpExportFolder
 
 GROUP = "erp_raw"
 QUARANTINE_TABLE = "erp_rejected_rows"
-WAREHOUSE_POOL = "dsop_warehouse"
 
 
 def _partitions_def(table: TableContract):
-    return {"week": weekly_partitions, "month": monthly_partitions, None: None}[table.partition_grain]
+    return PARTITIONS_BY_GRAIN[table.partition_grain]
 
 
 def _referenced_tables(table: TableContract) -> list[str]:

@@ -11,7 +11,6 @@ from datetime import date, datetime, timedelta
 import dagster as dg
 import polars as pl
 
-from dsop_assets.erp.assets import WAREHOUSE_POOL
 from dsop_assets.quality.freshness import EXTERNAL
 from dsop_assets.external import transform as tf
 from dsop_resources.external import AnalystCsvSource, CustomsSource, EcosSource, EiaSource, FredSource
@@ -23,7 +22,7 @@ from dsop_resources.external.catalog import (
     series_for,
 )
 from dsop_resources.external.http import redact
-from dsop_resources.warehouse import Warehouse
+from dsop_resources.warehouse import WAREHOUSE_POOL, Warehouse
 
 GROUP = "external"
 
@@ -148,7 +147,7 @@ def economic_indicator(
             "new_or_revised_rows": dg.MetadataValue.json(changed),
             "rejected_rows": len(rejected),
             "rejected_preview": dg.MetadataValue.json(rejected[:20]),
-            "row_count": warehouse.row_count("economic_indicator"),
+            "dagster/row_count": warehouse.row_count("economic_indicator"),
         }
     )
 
@@ -185,7 +184,7 @@ def exchange_rate(
             "failed_sources": dg.MetadataValue.json([]),
             "fetched_since": since.isoformat(),
             "quotes_fetched": fetched.height,
-            "row_count": rows.height,
+            "dagster/row_count": rows.height,
             "last_quote": str(rows.filter(~pl.col("is_filled"))["rate_date"].max())
             if rows.height
             else "none",
@@ -239,7 +238,7 @@ def trade_statistics(
             "failed_sources": dg.MetadataValue.json([]),
             "fetched_since": since.isoformat(),
             "rows_fetched": fetched.height,
-            "row_count": rows.height,
+            "dagster/row_count": rows.height,
             "loaded_at": now.isoformat(),
         }
     )
@@ -255,7 +254,7 @@ def _keep_stale(context, table, provider, message, existing, mode, stale_column)
             "failed_sources": dg.MetadataValue.json([provider]),
             "errors": dg.MetadataValue.json({provider: message}),
             "stale_since": dg.MetadataValue.json({provider: _stale_since(existing, stale_column)}),
-            "row_count": existing.height,
+            "dagster/row_count": existing.height,
         }
     )
 

@@ -11,11 +11,10 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from dsop_assets.erp.assets import WAREHOUSE_POOL
 from dsop_assets.forecast.evaluation import SYSTEM_MODEL, demand_history
 from dsop_assets.forecast.metrics import score_forecasts
 from dsop_assets.forecast.report import markdown_summary, plot_bands
-from dsop_resources import Warehouse
+from dsop_resources import WAREHOUSE_POOL, Warehouse
 
 HEADLINE = {"weekly": (1, 2, 4), "monthly": (1, 3, 6)}
 SCORE_GROUPS = ("model_id", "cadence", "level", "horizon", "product_group")

@@ -10,14 +10,14 @@ from datetime import date, timedelta
 import dagster as dg
 import polars as pl
 
-from dsop_assets.erp.assets import WAREHOUSE_POOL
 from dsop_assets.forecast.config import MODEL_LGBM, monthly_config, weekly_config
 from dsop_assets.forecast.features import build_monthly_features, build_targets, build_weekly_features
 from dsop_assets.forecast.forecasting import forecast_many
 from dsop_assets.forecast.inputs import load_history
 from dsop_assets.forecast.model import feature_importance, model_strings
+from dsop_assets.lineage import history_until_partition
 from dsop_assets.partitions import monthly_partitions, months_in, weekly_partitions, weeks_in, window_dates
-from dsop_resources import Warehouse, Window, quote_identifier
+from dsop_resources import WAREHOUSE_POOL, Warehouse, Window, quote_identifier
 
 GROUP = "forecast"
 FEATURE_GROUP = "features"
@@ -38,7 +38,7 @@ def _feature_store(cadence: str) -> dg.AssetsDefinition:
         group_name=FEATURE_GROUP,
         partitions_def=partitions_def,
         backfill_policy=dg.BackfillPolicy.single_run(),
-        deps=SOURCES,
+        deps=[history_until_partition(k, partitions_def) if k in ("daily_order", "daily_revenue") else k for k in SOURCES],
         metadata={"partition_expr": "origin_date"},
         kinds={"polars"},
         pool=WAREHOUSE_POOL,
@@ -87,7 +87,7 @@ def _forecast(cadence: str) -> dg.AssetsDefinition:
         group_name=GROUP,
         partitions_def=partitions_def,
         backfill_policy=dg.BackfillPolicy.single_run(),
-        deps=[store, "daily_order"],
+        deps=[history_until_partition(store, partitions_def), history_until_partition("daily_order", partitions_def)],
         metadata={"partition_expr": "origin_date", "dsop/table": "forecast_result"},
         kinds={"lightgbm", "polars"},
         pool=WAREHOUSE_POOL,

@@ -14,13 +14,13 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from dsop_assets.erp.assets import WAREHOUSE_POOL
 from dsop_assets.forecast.baselines import run_baselines
 from dsop_assets.forecast.config import monthly_config, weekly_config
 from dsop_assets.forecast.features import build_targets
 from dsop_assets.forecast.peers import is_available, oracle_forecasts, run_peers
+from dsop_assets.lineage import history_until_partition
 from dsop_assets.partitions import monthly_partitions, months_in, weekly_partitions, weeks_in, window_dates
-from dsop_resources import Warehouse, Window
+from dsop_resources import WAREHOUSE_POOL, Warehouse, Window
 from dsop_resources.erp_files import ErpExportFolder
 
 SYSTEM_MODEL = "dsop_lgbm"  # forecast_result as served: LightGBM plus its fallback rows
@@ -55,7 +55,7 @@ def _baseline(cadence: str) -> dg.AssetsDefinition:
         group_name="forecast",
         partitions_def=partitions_def,
         backfill_policy=dg.BackfillPolicy.single_run(),
-        deps=["daily_order"],
+        deps=[history_until_partition("daily_order", partitions_def)],
         metadata={"partition_expr": "origin_date", "dsop/table": "forecast_baseline"},
         kinds={"polars"},
         pool=WAREHOUSE_POOL,

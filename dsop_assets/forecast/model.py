@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import lightgbm as lgb
 import numpy as np
 import polars as pl
 
@@ -25,6 +25,9 @@ from .config import LEVEL_CUSTOMER_PRODUCT, MODEL_LGBM, ForecastConfig
 from .features import CATEGORICAL_FEATURES, feature_columns
 from .features_calendar import add_target_start, target_calendar
 from .features_panel import SERIES_KEYS
+
+if TYPE_CHECKING:  # lightgbm (~1 s with scipy) is imported where a model is trained or read
+    import lightgbm as lgb
 
 HORIZON_FEATURES = ["horizon", "target_iso_week", "target_month", "target_quarter_end"]
 
@@ -121,6 +124,8 @@ def train(
     per_horizon: bool = False,
 ) -> TrainedModel:
     """Fit quantile boosters on targets known at ``origin_period``; ``per_horizon`` is for comparison."""
+    import lightgbm as lgb
+
     model = TrainedModel(config, model_version(config, origin_period), origin_period)
     for level in sorted(features_history["level"].unique()):
         data = training_set(features_history, targets_history, origin_period, level, config)
@@ -196,6 +201,8 @@ def model_strings(model: TrainedModel) -> pl.DataFrame:
 
 
 def model_from_strings(frame: pl.DataFrame, config: ForecastConfig, cutoff_period: int) -> TrainedModel:
+    import lightgbm as lgb
+
     model = TrainedModel(config, frame["model_version"][0], cutoff_period)
     for version, level, q, h, text in frame.iter_rows():
         booster = lgb.Booster(model_str=text)

@@ -5,14 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
+import polars as pl
 
-matplotlib.use("Agg")  # assets run headless; never pick an interactive backend
-import matplotlib.pyplot as plt  # noqa: E402
-import polars as pl  # noqa: E402
-
-from .config import LEVEL_PRODUCT  # noqa: E402
-from .metrics import ALL_GROUPS, SCORE_COLUMNS, with_cadence  # noqa: E402
+from .config import LEVEL_PRODUCT
+from .metrics import ALL_GROUPS, SCORE_COLUMNS, with_cadence
 
 SUMMARY_COLUMNS = ["n", "wape", "mape", "mase", "spl_mean", "coverage", "bias"]
 
@@ -31,6 +27,12 @@ def plot_bands(
     tracked demand); with ``horizon=None`` it shows the fan made at the latest origin. Product level
     only; ``model_id`` defaults to the first model in the frame.
     """
+    # Imported here: matplotlib costs ~1 s, and only this picture needs it.
+    import matplotlib
+
+    matplotlib.use("Agg")  # assets run headless; never pick an interactive backend
+    import matplotlib.pyplot as plt
+
     path = Path(path)
     product = forecasts.filter(pl.col("level") == LEVEL_PRODUCT)
     if model_id is None and product.height:

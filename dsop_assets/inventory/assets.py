@@ -6,11 +6,11 @@ import dagster as dg
 import polars as pl
 
 from dsop_assets.decision_inputs import as_of
-from dsop_assets.erp.assets import WAREHOUSE_POOL
 from dsop_assets.inventory.daily_inventory import estimate_daily_inventory
 from dsop_assets.inventory.lead_time import lead_time_stats
+from dsop_assets.lineage import history_until_partition, weeks_covering, window
 from dsop_assets.partitions import weekly_partitions, weeks_in, window_dates
-from dsop_resources import Warehouse, Window
+from dsop_resources import WAREHOUSE_POOL, Warehouse, Window
 
 GROUP = "inventory"
 # Counts are taken on month starts; two months back always reaches the latest one before a week.
@@ -21,7 +21,12 @@ _SNAPSHOT_LOOKBACK_DAYS = 62
     group_name=GROUP,
     partitions_def=weekly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    deps=["inventory", "daily_production", "purchase_order", "daily_revenue", "bom"],
+    # Counts from 62 days back to the Monday after (a count closes the week before it); receipts of
+    # POs placed at any time before; production and shipments of the same 62 days.
+    deps=[window("inventory", weeks_covering(_SNAPSHOT_LOOKBACK_DAYS), 1),
+          window("daily_production", weeks_covering(_SNAPSHOT_LOOKBACK_DAYS)),
+          history_until_partition("purchase_order", weekly_partitions),
+          window("daily_revenue", weeks_covering(_SNAPSHOT_LOOKBACK_DAYS)), "bom"],
     metadata={"partition_expr": "date"},
     kinds={"polars", "duckdb"},
     pool=WAREHOUSE_POOL,
@@ -69,7 +74,7 @@ def daily_inventory_estimated(context: dg.AssetExecutionContext, warehouse: Ware
     group_name=GROUP,
     partitions_def=weekly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    deps=["purchase_order", "supplier"],
+    deps=[history_until_partition("purchase_order", weekly_partitions), "supplier"],
     metadata={"partition_expr": "week_start"},
     kinds={"polars", "duckdb"},
     pool=WAREHOUSE_POOL,

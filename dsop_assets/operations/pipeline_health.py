@@ -4,13 +4,13 @@ The instance is the record of what ran; this table makes the product owner's KPI
 success ≥ 99%") a query instead of a guess. Rebuilt whole each time, so it is always consistent.
 """
 
+from collections.abc import Sequence
 from datetime import datetime, timezone
 
 import dagster as dg
 import polars as pl
 
-from dsop_assets.erp.assets import WAREHOUSE_POOL
-from dsop_resources import Warehouse
+from dsop_resources import WAREHOUSE_POOL, Warehouse
 
 _FINISHED = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]
 SCHEMA = {
@@ -62,19 +62,30 @@ def success_rates(health: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-@dg.asset(
-    group_name="operations",
-    description="Outcome of every finished run per asset group (from the Dagster instance): the "
-    "'data sync success ≥ 99%' KPI is `select asset_group, avg((status = 'SUCCESS')::int) from pipeline_health ...`.",
-    kinds={"dagster", "polars"},
-    pool=WAREHOUSE_POOL,
-)
-def pipeline_health(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
-    # Imported here: the definitions module imports this asset.
-    from dsop_jobs.definitions import build_assets
+GROUP = "operations"
 
+
+def build_pipeline_health(assets: Sequence[dg.AssetsDefinition]) -> dg.AssetsDefinition:
+    """The asset, told which group each of the other assets is in (this module never imports the
+    definitions, which import it)."""
+    group_of = {key: group for a in assets for key, group in a.group_names_by_key.items()}
+
+    @dg.asset(
+        name="pipeline_health",
+        group_name=GROUP,
+        description="Outcome of every finished run per asset group (from the Dagster instance): the "
+        "'data sync success ≥ 99%' KPI is `select asset_group, avg((status = 'SUCCESS')::int) from pipeline_health ...`.",
+        kinds={"dagster", "polars"},
+        pool=WAREHOUSE_POOL,
+    )
+    def pipeline_health(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+        return record_health(context, warehouse, {**group_of, context.asset_key: GROUP})
+
+    return pipeline_health
+
+
+def record_health(context: dg.AssetExecutionContext, warehouse: Warehouse, group_of: dict) -> dg.MaterializeResult:
     records = context.instance.get_run_records(filters=dg.RunsFilter(statuses=_FINISHED), limit=20_000)
-    group_of = {key: group for a in build_assets() for key, group in a.group_names_by_key.items()}
     health = health_rows(records, group_of, lambda run_id: planned_keys(context.instance, run_id))
     warehouse.write("pipeline_health", health)
     rates = success_rates(health)

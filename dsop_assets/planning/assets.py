@@ -7,6 +7,7 @@ made never replaces the last good one: the diagnosis is written instead and the 
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import polars as pl
@@ -15,14 +16,17 @@ from dsop_assets.decision_inputs import (
     as_of, dependent_demand, firm_demand, on_hand_at, open_orders, open_purchase_orders, production_lines,
     weekly_forecast,
 )
-from dsop_assets.erp.assets import WAREHOUSE_POOL
+from dsop_assets.decision_inputs import OPEN_ORDER_LOOKBACK_DAYS
+from dsop_assets.lineage import history_until_partition, weeks_covering, window
 from dsop_assets.partitions import weekly_partitions, weeks_in, window_dates
 from dsop_assets.planning.config import PlanConfig, PurchaseConfig
 from dsop_assets.planning.diagnosis import DIAGNOSIS_SCHEMA, PlanInfeasible, diagnose
 from dsop_assets.planning.plan_data import prepare_plan_data
-from dsop_assets.planning.production_model import PlanResult, plan_production
 from dsop_assets.planning.purchasing import recommend_purchases
-from dsop_resources import Warehouse, Window
+from dsop_resources import WAREHOUSE_POOL, Warehouse, Window
+
+if TYPE_CHECKING:  # pyomo (~1.5 s) loads only when a plan is solved
+    from dsop_assets.planning.production_model import PlanResult
 
 GROUP = "planning"
 PLAN_TABLE, DIAGNOSIS_TABLE, LINE_TABLE = "production_plan", "production_plan_diagnosis", "production_plan_line"
@@ -42,7 +46,7 @@ class PlanInputs:
 @dataclass
 class PlanOutcome:
     week: date
-    result: PlanResult | None
+    result: "PlanResult | None"
     failure: str | None
     diagnosis: pl.DataFrame
 
@@ -74,6 +78,8 @@ def load_plan_inputs(warehouse: Warehouse, week: date, config: PlanConfig) -> Pl
 
 def solve_plan(inputs: PlanInputs, config: PlanConfig) -> PlanOutcome:
     """``plan_production`` with every failure turned into a diagnosis instead of an exception."""
+    from dsop_assets.planning.production_model import plan_production
+
     try:
         result = plan_production(inputs.demand, inputs.products, inputs.lines, inputs.opening, config)
     except PlanInfeasible as exc:
@@ -90,7 +96,7 @@ def solve_plan(inputs: PlanInputs, config: PlanConfig) -> PlanOutcome:
     return PlanOutcome(inputs.week, result, None, pl.DataFrame(schema=DIAGNOSIS_SCHEMA))
 
 
-def plan_rows(inputs: PlanInputs, result: PlanResult) -> pl.DataFrame:
+def plan_rows(inputs: PlanInputs, result: "PlanResult") -> pl.DataFrame:
     """The solver's plan with the demand it saw, product kind, and the stock-balance residual.
 
     Backlog semantics: start + made - demand_used = end - (backlog_t - backlog_{t-1}), with the
@@ -165,7 +171,9 @@ def plan_metadata(outcomes: list[PlanOutcome], rows: int) -> dict:
     partitions_def=weekly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     deps=["forecast_weekly", "daily_inventory_estimated", "product_master", "production_line", "bom",
-          "daily_order", "daily_revenue"],
+          window("daily_order", weeks_covering(OPEN_ORDER_LOOKBACK_DAYS)),
+          history_until_partition("daily_revenue", weekly_partitions),
+          window("daily_production", weeks_covering(182))],  # line capacity without production_line
     metadata={"partition_expr": "plan_week"},
     kinds={"pyomo", "highs", "polars"},
     pool=WAREHOUSE_POOL,
@@ -191,8 +199,8 @@ def production_plan(context: dg.AssetExecutionContext, warehouse: Warehouse) -> 
     group_name=GROUP,
     partitions_def=weekly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    deps=["production_plan", "product_lead_time", "bom", "purchase_order", "daily_inventory_estimated",
-          "product_master"],
+    deps=["production_plan", "product_lead_time", "bom", history_until_partition("purchase_order", weekly_partitions),
+          "daily_inventory_estimated", "product_master"],
     metadata={"partition_expr": "plan_week"},
     kinds={"polars"},
     pool=WAREHOUSE_POOL,

@@ -10,8 +10,9 @@ import polars as pl
 import yaml
 
 from dsop_assets.decision_inputs import as_of, material_links, on_hand_at, open_orders, weekly_forecast
-from dsop_assets.erp.assets import WAREHOUSE_POOL
+from dsop_assets.decision_inputs import OPEN_ORDER_LOOKBACK_DAYS
 from dsop_assets.external.point_in_time import growth_as_of, krw_rate_as_of
+from dsop_assets.lineage import history_until_partition, weeks_covering, window
 from dsop_assets.partitions import weekly_partitions, weeks_in, window_dates
 from dsop_assets.planning.config import PurchaseConfig
 from dsop_assets.planning.purchasing import choose_suppliers
@@ -19,7 +20,7 @@ from dsop_assets.risk.actions import action_kpis, build_actions, merge_action_st
 from dsop_assets.risk.config import RiskConfig
 from dsop_assets.risk.inputs import CONCENTRATION_DAYS, DEMAND_HORIZONS, assemble_risk_inputs, imported_shares
 from dsop_assets.risk.scoring import score_risk
-from dsop_resources import Warehouse, Window
+from dsop_resources import WAREHOUSE_POOL, Warehouse, Window
 
 GROUP = "risk"
 CONFIG_ENV = "DSOP_RISK_CONFIG"
@@ -116,7 +117,9 @@ def risk_inputs_for_week(warehouse: Warehouse, week: date, config: RiskConfig) -
     partitions_def=weekly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     deps=["forecast_weekly", "daily_inventory_estimated", "product_lead_time", "economic_indicator",
-          "exchange_rate", "daily_order", "daily_revenue", "product_master", "bom", "purchase_order"],
+          "exchange_rate", window("daily_order", weeks_covering(max(OPEN_ORDER_LOOKBACK_DAYS, CONCENTRATION_DAYS))),
+          history_until_partition("daily_revenue", weekly_partitions), "product_master", "bom",
+          history_until_partition("purchase_order", weekly_partitions)],
     metadata={"partition_expr": "week_start"},
     kinds={"polars"},
     pool=WAREHOUSE_POOL,

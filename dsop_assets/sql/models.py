@@ -8,7 +8,12 @@ those calls are its upstream dependencies. A header comment configures it:
 
 Partitioned models filter on ``{{ partition_start }}`` / ``{{ partition_end }}``; those render as date
 literals from real ``date`` objects, never from raw text, and the warehouse replaces exactly that
-window of the table.
+window of the table. A model that reads before its window (``{{ partition_start }} - interval '1 month'``)
+declares that look-back to Dagster, so the UI shows which upstream partitions each partition needs.
+
+A view can be partitioned too (``materialized=view, partitioned_by=week``): it holds no rows of its
+own, but its partitions line up with its sources' and its marts', so a backfill of any range runs
+source, view and mart together (Dagster drops a mart whose parents disagree on the partitions).
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ _REF = re.compile(r"\{\{\s*ref\(\s*'([a-z0-9_]+)'\s*\)\s*\}\}")
 _SOURCE = re.compile(r"\{\{\s*source\(\s*'([a-z0-9_]+)'\s*,\s*'([a-z0-9_]+)'\s*\)\s*\}\}")
 _VARIABLE = re.compile(r"\{\{\s*(partition_start|partition_end)\s*\}\}")
 _CONFIG = re.compile(r"^--\s*config:\s*(.+)$", re.MULTILINE)
+_LOOKBACK = re.compile(r"\{\{\s*partition_start\s*\}\}\s*-\s*interval\s*'(\d+)\s+(day|week|month)s?'")
+_DAYS = {"day": 1, "week": 7, "month": 31}
 _ALLOWED_CONFIG = {"materialized", "partitioned_by", "partition_column", "group"}
 
 
@@ -50,6 +57,16 @@ class SqlModel:
     @property
     def sources(self) -> list[str]:
         return sorted({table for _, table in _SOURCE.findall(self.sql)})
+
+    @property
+    def lookback_periods(self) -> int:
+        """Whole partitions read before the model's own window (0: it reads only its window)."""
+        if not self.partitioned_by:
+            return 0
+        period = {"week": 7, "month": 28}[self.partitioned_by]
+        spans = [(int(n), unit) for n, unit in _LOOKBACK.findall(self.sql)]
+        return max((n if unit == self.partitioned_by else -(-n * _DAYS[unit] // period) for n, unit in spans),
+                   default=0)
 
     @property
     def code_version(self) -> str:
@@ -86,11 +103,11 @@ def parse_model(path: Path) -> SqlModel:
     partitioned_by = config.get("partitioned_by") or None
     if partitioned_by not in (None, "week", "month"):
         raise ModelError(f"{path}: partitioned_by must be week or month, not {partitioned_by!r}")
-    if partitioned_by and not config.get("partition_column"):
-        raise ModelError(f"{path}: a partitioned model needs partition_column")
     materialized = config.get("materialized", "table")
-    if materialized not in ("table", "view") or (materialized == "view" and partitioned_by):
-        raise ModelError(f"{path}: materialized must be table or (unpartitioned) view")
+    if materialized not in ("table", "view"):
+        raise ModelError(f"{path}: materialized must be table or view, not {materialized!r}")
+    if partitioned_by and materialized == "table" and not config.get("partition_column"):
+        raise ModelError(f"{path}: a partitioned table needs partition_column")
     return SqlModel(
         name=path.stem,
         path=path,

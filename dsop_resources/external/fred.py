@@ -10,9 +10,7 @@ import xml.etree.ElementTree as ET
 from datetime import date
 from typing import ClassVar, Sequence
 
-import pandas as pd
 import polars as pl
-from fredapi import Fred
 from pydantic import Field
 
 from dsop_resources.external import http
@@ -22,14 +20,19 @@ from dsop_resources.external.catalog import INDICATOR_FETCH_SCHEMA, conform, ind
 FRED_ROOT = "https://api.stlouisfed.org/fred"
 
 
-class _Fred(Fred):
-    def __init__(self, api_key: str, root_url: str, fetch_xml):
-        super().__init__(api_key=api_key, api_key_file=None)
-        self.root_url = root_url
-        self._fetch_xml = fetch_xml
+def _fred_client(api_key: str, root_url: str, fetch_xml):
+    # Imported here: fredapi loads pandas (~1 s), which only a FRED fetch needs.
+    from fredapi import Fred
 
-    def _Fred__fetch_data(self, url):  # noqa: N802 - overrides fredapi's name-mangled private method
-        return self._fetch_xml(url)
+    class _Fred(Fred):
+        def __init__(self):
+            super().__init__(api_key=api_key, api_key_file=None)
+            self.root_url = root_url
+
+        def _Fred__fetch_data(self, url):  # noqa: N802 - overrides fredapi's name-mangled private method
+            return fetch_xml(url)
+
+    return _Fred()
 
 
 class FredSource(HttpSource):
@@ -39,7 +42,7 @@ class FredSource(HttpSource):
     base_url: str = Field(default=FRED_ROOT, description="FRED API root (fredapi's root_url).")
 
     def fetch_api(self, series: Sequence[str], since: date | None) -> pl.DataFrame:
-        client = _Fred(self.api_key or "", self.root(), self._fetch_xml)
+        client = _fred_client(self.api_key or "", self.root(), self._fetch_xml)
         frames = []
         for series_id in series:
             realtime_start = since.isoformat() if since else None
@@ -94,6 +97,8 @@ def _to_polars(releases) -> pl.DataFrame:
         return pl.DataFrame(
             schema={"observation_date": pl.Date, "known_at": pl.Date, "value": pl.Float64}
         )
+    import pandas as pd  # a fredapi frame is here, so pandas is already loaded
+
     return pl.DataFrame(
         {
             "observation_date": [d.date() for d in releases["date"]],
