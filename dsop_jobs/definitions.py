@@ -14,7 +14,7 @@ from dsop_assets.operations.pipeline_health import build_pipeline_health
 from dsop_assets.quality.checks import build_quality_checks
 from dsop_assets.sql.assets import load_sql_assets
 from dsop_jobs.automation import build_schedules, build_sensors
-from dsop_jobs.jobs import build_jobs
+from dsop_jobs.jobs import EXECUTOR, build_jobs
 from dsop_resources.factory import core_resources
 from dsop_resources.settings import warehouse_kind
 
@@ -40,6 +40,8 @@ def build_definitions(resources: dict[str, object] | None = None) -> dg.Definiti
         schedules=build_schedules(by_name),
         sensors=build_sensors(assets, by_name),
         resources=resources if resources is not None else core_resources(),
+        # Ad-hoc materialisations (UI "Materialize", `dagster asset materialize`) run in one process too.
+        executor=EXECUTOR,
     )
 
 

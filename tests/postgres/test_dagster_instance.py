@@ -32,7 +32,7 @@ def test_postgres_yaml_records_runs(tmp_path, monkeypatch, pg_url, pg_schema) ->
     with psycopg.connect(pg_url, autocommit=True) as con:
         con.execute(f'create schema "{pg_schema}"')
     config = yaml.safe_load((DEPLOY / "dagster_postgres.yaml").read_text())
-    config["storage"]["postgres"]["postgres_db"]["params"] = {"options": f"-c search_path={pg_schema}"}
+    config["storage"]["custom"]["config"]["postgres_db"]["params"] = {"options": f"-c search_path={pg_schema}"}
     (tmp_path / "dagster.yaml").write_text(yaml.safe_dump(config))
 
     @dg.asset
