@@ -16,7 +16,6 @@ from dsop_assets.sql.assets import load_sql_assets
 from dsop_jobs.automation import build_schedules, build_sensors
 from dsop_jobs.jobs import EXECUTOR, build_jobs
 from dsop_resources.factory import core_resources
-from dsop_resources.settings import warehouse_kind
 
 
 def build_assets() -> list[dg.AssetsDefinition]:
@@ -32,15 +31,14 @@ def build_definitions(resources: dict[str, object] | None = None) -> dg.Definiti
     by_name = {job.name: job for job in jobs}
     return dg.Definitions(
         assets=assets,
-        # DuckDB takes one writer at a time, so a process per step buys nothing and costs seconds of
-        # imports each (a one-week refresh: 76 s multiprocess, 12.5 s in-process). Postgres keeps the default.
-        executor=dg.in_process_executor if warehouse_kind() == "duckdb" else None,
         asset_checks=build_quality_checks(assets),
         jobs=jobs,
         schedules=build_schedules(by_name),
         sensors=build_sensors(assets, by_name),
         resources=resources if resources is not None else core_resources(),
-        # Ad-hoc materialisations (UI "Materialize", `dagster asset materialize`) run in one process too.
+        # Ad-hoc materialisations (UI "Materialize", `dagster asset materialize`) run in one process too:
+        # a process per step costs seconds of imports each (a one-week refresh: 76 s multiprocess, 12.5 s
+        # in-process) and DuckDB takes one writer at a time anyway.
         executor=EXECUTOR,
     )
 
