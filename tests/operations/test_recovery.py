@@ -29,7 +29,7 @@ def _wait(condition, seconds: float, what: str):
     raise AssertionError(f"timed out after {seconds:.0f} s waiting for {what}")
 
 
-def test_a_killed_run_is_failed_by_the_daemon_and_the_next_run_completes(tmp_path):
+def test_a_killed_run_is_failed_by_the_daemon_and_the_next_run_completes(tmp_path, monkeypatch):
     home = tmp_path / "home"
     home.mkdir()
     config = yaml.safe_load((REPO / "deploy" / "dagster.yaml").read_text())
@@ -37,6 +37,7 @@ def test_a_killed_run_is_failed_by_the_daemon_and_the_next_run_completes(tmp_pat
     # The shipped settings, only polled faster so the test is short.
     config["run_monitoring"] |= {"poll_interval_seconds": 1, "free_slots_after_run_end_seconds": 1}
     (home / "dagster.yaml").write_text(yaml.safe_dump(config))
+    monkeypatch.setenv("DAGSTER_HOME", str(home))  # the shipped storage config reads its folder from it
     marker = tmp_path / "holding"
     env = {**os.environ, "DAGSTER_HOME": str(home), "DSOP_TEST_MARKER": str(marker), "PYTHONPATH": str(REPO),
            "DAGSTER_DISABLE_TELEMETRY": "1"}
