@@ -60,13 +60,16 @@ def write_exports(folder: Path, rows: int, bad_share: float, seed: int = 7) -> t
     return clean, bad, known
 
 
-def _median_seconds(action, repeat: int) -> float:
-    times = []
+def _median_seconds(action, repeat: int) -> tuple[float, float]:
+    """Median wall time and median CPU time (all threads): CPU time is the steadier figure on a
+    machine shared with other work."""
+    wall, cpu = [], []
     for _ in range(repeat):
-        began = time.perf_counter()
+        began, began_cpu = time.perf_counter(), time.process_time()
         action()
-        times.append(time.perf_counter() - began)
-    return statistics.median(times)
+        wall.append(time.perf_counter() - began)
+        cpu.append(time.process_time() - began_cpu)
+    return statistics.median(wall), statistics.median(cpu)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -84,9 +87,10 @@ def main(argv: list[str] | None = None) -> None:
         native_s = _median_seconds(lambda: pl.read_csv(clean, infer_schema=False), args.repeat)
     print(f"rows: {args.rows:,}; bad rows: {parsed.rejected.height:,} ({parsed.rejected.height / args.rows:.1%}); "
           f"valid: {parsed.valid.height:,}; median of {args.repeat}")
-    print("| file | parse + validate (s) |\n|---|---:|")
-    print(f"| clean | {clean_s:.2f} |\n| 5 % bad rows | {bad_s:.2f} |\n| polars read_csv, all text, no checks | {native_s:.2f} |")
-    print(f"bad / clean = {bad_s / clean_s:.2f} (target <= 1.3)")
+    print("| file | wall (s) | CPU (s) |\n|---|---:|---:|")
+    for label, (wall, cpu) in (("clean", clean_s), ("5 % bad rows", bad_s), ("polars read_csv, all text, no checks", native_s)):
+        print(f"| {label} | {wall:.2f} | {cpu:.2f} |")
+    print(f"bad / clean = {bad_s[0] / clean_s[0]:.2f} wall, {bad_s[1] / clean_s[1]:.2f} CPU (target <= 1.3)")
 
 
 if __name__ == "__main__":

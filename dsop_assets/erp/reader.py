@@ -154,14 +154,17 @@ def read_export(path: Path, table: TableContract, mapping: dict) -> tuple[pl.Dat
             f"{table.name} (found: {', '.join(header)}); see docs/erp_contract.md"
         )
     body = records.slice(1).filter(pl.col("text").str.strip_chars() != "")  # blank lines are no rows
-    body = body.with_columns(pl.col("text").str.contains('"', literal=True).alias("_quoted"))
-    # Commas inside quotes are no separators; the (rarer) quoted records get the regex work.
-    plain = body.filter(~pl.col("_quoted")).with_columns(
-        (pl.col("text").str.count_matches(",", literal=True) + 1).alias("_fields"), pl.lit(False).alias("_malformed"))
-    quoted = body.filter(pl.col("_quoted")).with_columns(
-        (pl.col("text").str.replace_all(_QUOTED, "").str.count_matches(",", literal=True) + 1).alias("_fields"),
-        (~pl.col("text").str.contains(_WELL_FORMED)).alias("_malformed"))
-    body = plain if not quoted.height else pl.concat([plain, quoted]).sort("line")
+    # Commas inside quotes are no separators; only the (rarer) quoted records get the regex work,
+    # gathered out and scattered back so the frame keeps its order.
+    lines = body["text"]
+    fields_read = lines.str.count_matches(",", literal=True) + 1
+    malformed = pl.repeat(False, body.height, eager=True)
+    quoted = lines.str.contains('"', literal=True).arg_true()
+    if quoted.len():
+        subset = lines.gather(quoted)
+        fields_read = fields_read.scatter(quoted, subset.str.replace_all(_QUOTED, "").str.count_matches(",", literal=True) + 1)
+        malformed = malformed.scatter(quoted, ~subset.str.contains(_WELL_FORMED))
+    body = body.with_columns(fields_read.alias("_fields"), malformed.alias("_malformed"))
     fields = pl.col("_fields")
     problem = (
         pl.when(pl.col("problem").is_not_null()).then(pl.col("problem"))
@@ -170,7 +173,7 @@ def read_export(path: Path, table: TableContract, mapping: dict) -> tuple[pl.Dat
         .when(fields > width).then(pl.format(f"too many fields: {{}} (header has {width})", fields))
         .when(fields < width).then(pl.format(f"too few fields: {{}} (header has {width})", fields))
     )
-    body = body.with_columns(problem.alias("problem")).drop("_quoted", "_fields", "_malformed")
+    body = body.with_columns(problem.alias("problem")).drop("_fields", "_malformed")
     good = body.filter(pl.col("problem").is_null())
     names = [f"_c{i}" for i in range(width)]
     if good.height:
@@ -257,20 +260,21 @@ def type_rows(frame: pl.DataFrame, table: TableContract) -> pl.DataFrame:
         values.append(value.alias(col.name))
     typed = frame.select(
         *values, *[pl.col(c).alias(f"_raw_{c}") for c in names], "source_file", "source_line", "_problem",
-        "_line_text", pl.int_range(pl.len()).alias("_order"),
+        "_line_text",
     )
     flags, reasons = [], []
     for col in table.columns:
         for flag, reason in _rules(col):
             flags.append(flag)
             reasons.append(pl.when(flag).then(reason))
-    suspect = pl.col("_problem").is_not_null() | pl.any_horizontal(flags)
-    typed = typed.with_columns(suspect.alias("_suspect"))
-    good = typed.filter(~pl.col("_suspect")).with_columns(pl.lit(None, dtype=pl.Utf8).alias("_reasons"))
-    bad = typed.filter(pl.col("_suspect")).with_columns(
-        pl.when(pl.col("_problem").is_null()).then(_joined(reasons)).otherwise(pl.col("_problem")).alias("_reasons")
-    )
-    return pl.concat([good, bad]).sort("_order").drop("_order", "_suspect")
+    suspect = typed.select(pl.col("_problem").is_not_null() | pl.any_horizontal(flags)).to_series().arg_true()
+    text = pl.Series("_reasons", [None] * 0, dtype=pl.Utf8).extend_constant(None, typed.height)
+    if suspect.len():
+        found = typed[suspect].select(
+            pl.when(pl.col("_problem").is_null()).then(_joined(reasons)).otherwise(pl.col("_problem"))
+        ).to_series()
+        text = text.scatter(suspect, found)
+    return typed.with_columns(text)
 
 
 def _rules(col) -> list[tuple[pl.Expr, pl.Expr]]:
@@ -324,12 +328,11 @@ def check_references(frame: pl.DataFrame, table: TableContract, known: dict[str,
 def check_duplicates(frame: pl.DataFrame, table: TableContract) -> pl.DataFrame:
     """Within one file a repeated key is an error (the first stays); across files the newer file wins."""
     key = list(table.key)
-    # Rows arrive in file and line order, so a repeat is any occurrence after the first.
-    is_repeat = ~pl.struct([*key, "source_file"]).is_first_distinct() & pl.all_horizontal(
-        [pl.col(k).is_not_null() for k in key])
-    if not frame.select(is_repeat.any()).item():
+    shared = pl.struct([*key, "source_file"]).is_duplicated() & pl.all_horizontal([pl.col(k).is_not_null() for k in key])
+    if not frame.select(shared.any()).item():
         return frame
     first_line = pl.col("source_line").min().over([*key, "source_file"])
+    is_repeat = shared & (pl.col("source_line") != first_line)
     label = pl.concat_str([pl.col(k).cast(pl.Utf8).fill_null("") for k in key], separator="/")
     reason = pl.when(is_repeat & pl.all_horizontal([pl.col(k).is_not_null() for k in key])).then(
         pl.format(f"duplicate key {'/'.join(key)}={{}} (first on line {{}})", label, first_line)
