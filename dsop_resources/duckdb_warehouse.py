@@ -6,9 +6,11 @@ connection and retries while another process holds the lock, instead of failing 
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import random
+import re
 import shutil
 import time
 from contextlib import contextmanager
@@ -31,6 +33,9 @@ class DuckDBWarehouse(Warehouse):
     lock_timeout_seconds: float = Field(
         default=300.0, description="How long to wait for another process's write lock."
     )
+    lock_report_seconds: float = Field(
+        default=5.0, description="While waiting for the lock, log who holds it this often."
+    )
     publish_path: str | None = Field(
         default=None,
         description="Once per run, after its last write, an atomic copy of the warehouse for analysts "
@@ -41,12 +46,14 @@ class DuckDBWarehouse(Warehouse):
     # Opening a DuckDB file costs ~90 ms; a run keeps one connection (and the write lock) from
     # setup to teardown instead of paying that on every call. Outside a run, each call connects.
     _session: duckdb.DuckDBPyConnection | None = PrivateAttr(default=None)
+    _log: Any = PrivateAttr(default=None)
 
     @property
     def dialect(self) -> str:
         return "duckdb"
 
     def setup_for_execution(self, context) -> None:
+        self._log = context.log
         self._session = self._open()
 
     def teardown_after_execution(self, context) -> None:
@@ -104,16 +111,34 @@ class DuckDBWarehouse(Warehouse):
     def _open(self) -> duckdb.DuckDBPyConnection:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        deadline = time.monotonic() + self.lock_timeout_seconds
+        began = time.monotonic()
+        deadline = began + self.lock_timeout_seconds
+        next_report = began + self.lock_report_seconds
         delay = 0.05
         while True:
             try:
                 return duckdb.connect(self.path)
             except duckdb.IOException as error:
-                if not any(m in str(error) for m in _LOCK_MESSAGES) or time.monotonic() > deadline:
+                if not any(m in str(error) for m in _LOCK_MESSAGES):
                     raise
+                now = time.monotonic()
+                if now > deadline:
+                    raise duckdb.IOException(
+                        f"gave up after {now - began:.0f} s waiting for the write lock on {self.path}, "
+                        f"held by {_holder(str(error))}: {error}"
+                    ) from None
+                if now >= next_report:
+                    # A silent wait looks like a hang: say who holds the lock, every few seconds.
+                    self._logger().warning(
+                        f"waiting {now - began:.0f} s for the DuckDB write lock on {self.path}, held by "
+                        f"{_holder(str(error))}; giving up after {self.lock_timeout_seconds:.0f} s"
+                    )
+                    next_report = now + self.lock_report_seconds
                 time.sleep(delay * (1 + random.random()))
-                delay = min(delay * 2, 2.0)
+                delay = min(delay * 2, 2.0, self.lock_report_seconds / 2)
+
+    def _logger(self) -> logging.Logger:
+        return self._log or logging.getLogger("dsop.warehouse")
 
     def query(self, sql: str, params: dict[str, Any] | None = None) -> pl.DataFrame:
         with self.connect() as con:
@@ -178,6 +203,19 @@ class DuckDBWarehouse(Warehouse):
                 con.execute("rollback")
                 raise
         return int(written)
+
+
+def _holder(message: str) -> str:
+    """The lock holder as DuckDB names it ("... held in /usr/bin/python3 (PID 4242) ...")."""
+    found = re.search(r"held in (.+?) \(PID (\d+)\)", message)
+    if not found:
+        return "another process (PID unknown)"
+    pid = int(found.group(2))
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        command = found.group(1)
+    return f"PID {pid} ({command[:160]})"
 
 
 def _delete_condition(

@@ -10,14 +10,16 @@ The connection URL may carry a password: it is kept out of ``repr``, logs and er
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from contextlib import contextmanager
 from typing import Any, Iterator
 
 import polars as pl
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from dsop_resources.sql_dialect import polars_dtype, postgres_type, to_postgres
 from dsop_resources.warehouse import Warehouse, Window, quote_identifier
@@ -42,6 +44,10 @@ class PostgresWarehouse(Warehouse):
     schema_: str = Field(
         default="dsop", alias="schema", description="Schema holding every dsop table; created on first use."
     )
+    lock_report_seconds: float = Field(
+        default=5.0, description="While another writer holds a table, log who this often."
+    )
+    _log: Any = PrivateAttr(default=None)
 
     @property
     def dialect(self) -> str:
@@ -78,7 +84,28 @@ class PostgresWarehouse(Warehouse):
         """One writer per table at a time. Under READ COMMITTED two writers replacing the same
         window would each delete the old rows and both insert, duplicating them; two creating the
         table would collide in the catalog. Different tables still load in parallel."""
-        con.execute("select pg_advisory_xact_lock(hashtextextended(%s, 0))", (self._qualified(table),))
+        name = self._qualified(table)
+        began = time.monotonic()
+        next_report = began + self.lock_report_seconds
+        while not con.execute("select pg_try_advisory_xact_lock(hashtextextended(%s, 0))", (name,)).fetchone()[0]:
+            now = time.monotonic()
+            if now >= next_report:
+                # A silent wait looks like a hang: say which backend holds the table, every few seconds.
+                holder = con.execute(
+                    "select l.pid, coalesce(a.application_name, ''), coalesce(a.client_addr::text, 'local') "
+                    "from pg_locks l left join pg_stat_activity a on a.pid = l.pid where l.locktype = 'advisory' "
+                    "and l.granted and ((l.classid::bigint << 32) | l.objid::bigint) = hashtextextended(%s, 0) "
+                    "limit 1", (name,)).fetchone()
+                who = f"backend PID {holder[0]} ({holder[1] or 'no application name'}, {holder[2]})" if holder else "another session"
+                self._logger().warning(f"waiting {now - began:.0f} s to write {name}, held by {who}")
+                next_report = now + self.lock_report_seconds
+            time.sleep(0.1)
+
+    def _logger(self) -> logging.Logger:
+        return self._log or logging.getLogger("dsop.warehouse")
+
+    def setup_for_execution(self, context) -> None:
+        self._log = context.log
 
     def query(self, sql: str, params: dict[str, Any] | None = None) -> pl.DataFrame:
         with self.connect() as con, con.cursor() as cur:

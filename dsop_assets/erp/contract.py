@@ -227,9 +227,12 @@ def render_markdown() -> str:
         "",
         "Generated from `dsop_assets/erp/contract.py`; file names and header aliases (English and Korean)",
         "come from `dsop_assets/erp/column_mapping.yaml`. Files may be UTF-8 (with or without BOM) or CP949.",
-        "Dates are `YYYY-MM-DD` (also accepted: `YYYY/MM/DD`, `YYYYMMDD`, `YYYY.MM.DD`). Numbers may use",
-        "thousands separators (`1,234.5`). A row that breaks a rule goes to `erp_rejected_rows` with its",
-        "file, line and reason; the other rows load.",
+        "Dates are exactly `YYYY-MM-DD` (also accepted: `YYYY/MM/DD`, `YYYYMMDD`, `YYYY.MM.DD`; nothing",
+        "after them). Numbers are plain (`-1234.5`) or correctly grouped thousands (`1,234.5`, quoted in the",
+        "CSV); `NaN`, `inf`, exponents, `+5` and `1,5` are rejected, not coerced. A row that breaks a rule,",
+        "has too many or too few fields, malformed quoting, a NUL byte, a date outside the partitions, or",
+        "is a cut-off last line goes to `erp_rejected_rows` with its file, true line number and reason; the",
+        "other rows load (details: docs/ingest.md).",
         "",
     ]
     for table in ALL_TABLES:

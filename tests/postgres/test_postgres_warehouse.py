@@ -157,3 +157,25 @@ def test_concurrent_writers_of_one_window_do_not_duplicate(pg_warehouse) -> None
     for thread in threads:
         thread.join()
     assert not errors and pg_warehouse.row_count("t") == frame.height
+
+
+def test_a_writer_waiting_for_a_table_logs_the_holders_backend_pid(pg_url, pg_schema, caplog):
+    import logging
+    import threading
+
+    import polars as pl
+    import psycopg
+
+    from dsop_resources.postgres_warehouse import PostgresWarehouse
+
+    warehouse = PostgresWarehouse(url=pg_url, schema=pg_schema, lock_report_seconds=0.3)
+    warehouse.write("locked", pl.DataFrame({"x": [1]}))
+    with psycopg.connect(pg_url) as holder:
+        holder.execute("select pg_advisory_xact_lock(hashtextextended(%s, 0))", (f'"{pg_schema}"."locked"',))
+        holder_pid = holder.info.backend_pid
+        threading.Timer(1.2, holder.rollback).start()
+        with caplog.at_level(logging.WARNING, logger="dsop.warehouse"):
+            warehouse.write("locked", pl.DataFrame({"x": [2]}))
+    waits = [r.getMessage() for r in caplog.records if "waiting" in r.getMessage()]
+    assert waits and all(f"backend PID {holder_pid}" in m for m in waits), waits
+    assert warehouse.query("select x from locked")["x"].to_list() == [2]
