@@ -45,6 +45,9 @@ def run_bench(scale: str, seed: int, workdir: Path | None, stages: tuple[str, ..
         "PYTHONWARNINGS": "ignore",
     }
     (root / "dagster_home").mkdir(exist_ok=True)
+    # The shipped instance config, so the figures are those of a deployment (see deploy/).
+    shipped = Path(__file__).resolve().parents[1] / "deploy" / "dagster.yaml"
+    (root / "dagster_home" / "dagster.yaml").write_text(shipped.read_text())
     print(f"[bench] scale={scale} seed={seed} workdir={root}", file=sys.stderr)
     results = []
     env["DSOP_DUCKDB_PATH"] = str(root / "bench.duckdb")
