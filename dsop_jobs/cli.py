@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--scale", choices=["tiny", "seed", "large"], default="seed")
     bench.add_argument("--seed", type=int, default=7)
     bench.add_argument("--workdir", help="keep the benchmark's files here (default: a temp folder)")
-    bench.add_argument("--stages", help="comma-separated subset of generate,raw_load,aggregates,forecasts,decisions,"
+    bench.add_argument("--stages", help="comma-separated subset of generate,raw_load,aggregates,weekly_refresh,forecasts,decisions,"
                        "evaluation (default: all; large: the first three)")
     bench.set_defaults(func=cmd_bench)
 

@@ -35,6 +35,7 @@ from dagster._config import StringSource
 from dagster._core.events import (
     ASSET_CHECK_EVENTS,
     ASSET_EVENTS,
+    BATCH_WRITABLE_EVENTS,
     AssetMaterializationPlannedData,
     DagsterEvent,
     DagsterEventType,
@@ -281,6 +282,15 @@ def _postgres_classes():
         def __init__(self, *args, **kwargs):
             enable_event_batching()
             super().__init__(*args, **kwargs)
+
+        def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
+            # The stock batch path takes materialisations only; per-partition check results
+            # (dsop_assets/quality/partition_results.py) arrive as a batch too.
+            if all(e.dagster_event_type in BATCH_WRITABLE_EVENTS for e in events):
+                super().store_event_batch(events)
+                return
+            for event in events:
+                self.store_event(event)
 
     class DsopPostgresStorage(DagsterPostgresStorage):
         """``storage: postgres`` with the event log above; same tables, same config keys."""

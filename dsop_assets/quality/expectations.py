@@ -7,11 +7,12 @@ check actually runs.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from datetime import date, timedelta
 
 import polars as pl
+import polars.selectors as cs
 
 from dsop_assets.quality.rules import Rule
 
@@ -23,6 +24,8 @@ class Outcome:
     passed: bool
     failures: list[dict]
     evaluated: int
+    # rule -> partition-column dates of its unexpected rows (only when asked for a partition column)
+    unexpected_days: dict[str, list[date | None]] = field(default_factory=dict)
 
 
 def _expectation(rule: Rule, window: tuple[date, date] | None):
@@ -51,13 +54,23 @@ def _expectation(rule: Rule, window: tuple[date, date] | None):
     raise ValueError(f"unknown rule kind {rule.kind!r}")
 
 
-def validate(frame: pl.DataFrame, rules: list[Rule], window: tuple[date, date] | None = None) -> Outcome:
-    """All rules whose columns exist in ``frame``; an empty frame passes (nothing to guard)."""
+def validate(
+    frame: pl.DataFrame,
+    rules: list[Rule],
+    window: tuple[date, date] | None = None,
+    partition_column: str | None = None,
+) -> Outcome:
+    """All rules whose columns exist in ``frame``; an empty frame passes (nothing to guard).
+
+    With ``partition_column``, each failure also says which dates (of that column) its unexpected
+    rows carry, so a check over a range of partitions can stamp each partition on its own.
+    """
     applicable = [r for r in rules if all(c in frame.columns for c in r.columns)]
     if frame.is_empty() or not applicable:
         return Outcome(True, [], 0)
     import great_expectations as gx
 
+    attribute = partition_column if partition_column in frame.columns else None
     batch = _batch_definition().get_batch(batch_parameters={"dataframe": _to_pandas(frame)})
     suite = gx.ExpectationSuite(name="dsop")
     rule_by_id = {}
@@ -66,14 +79,19 @@ def validate(frame: pl.DataFrame, rules: list[Rule], window: tuple[date, date] |
         if expectation is not None:
             suite.add_expectation(expectation)
             rule_by_id[_identity(expectation.configuration)] = rule
-    result = batch.validate(suite, result_format="SUMMARY")
-    failures = []
+    result_format = {"result_format": "SUMMARY"}
+    if attribute:
+        # COMPLETE lists every unexpected row with its partition column (nothing extra when all pass).
+        result_format = {"result_format": "COMPLETE", "unexpected_index_column_names": [attribute],
+                         "return_unexpected_index_query": False}
+    result = batch.validate(suite, result_format=result_format)
+    failures, unexpected_days = [], {}
     for item in result.results:
         rule = rule_by_id[_identity(item.expectation_config)]
         if not item.success:
             examples = item.result.get("partial_unexpected_list") or []
             if rule.kind == "in_partition":
-                examples = [str(EPOCH + timedelta(days=int(e))) if e is not None else None for e in examples]
+                examples = [_from_day_number(e) for e in examples]
             error = (item.exception_info or {}).get("exception_message")
             if error:
                 examples = [f"expectation could not run: {error}"]
@@ -82,8 +100,12 @@ def validate(frame: pl.DataFrame, rules: list[Rule], window: tuple[date, date] |
                 "unexpected_count": item.result.get("unexpected_count"),
                 "examples": [str(e) for e in examples[:5]],
             })
+            if attribute:
+                unexpected_days[rule.describe()] = [
+                    _from_day_number(row.get(attribute)) for row in item.result.get("unexpected_index_list") or []
+                ]
     failures.sort(key=lambda f: f["rule"])
-    return Outcome(not failures, failures, len(rule_by_id))
+    return Outcome(not failures, failures, len(rule_by_id), unexpected_days)
 
 
 @lru_cache(maxsize=1)
@@ -113,7 +135,14 @@ def _day_number(day: date) -> int:
     return (day - EPOCH).days
 
 
+def _from_day_number(value) -> date | None:
+    if value is None or value != value:  # None or NaN
+        return None
+    return EPOCH + timedelta(days=int(value))
+
+
 def _to_pandas(frame: pl.DataFrame):
-    # Dates as day numbers: GX compares numbers vectorised but timestamps row by row (seconds
-    # for 200k rows); failing examples are turned back into dates for the report.
-    return frame.with_columns(pl.col(pl.Date).cast(pl.Int32)).to_pandas()
+    # Dates as day numbers and every integer as int64: GX compares int64/float64 columns
+    # vectorised but anything else (timestamps, int32) row by row, seconds for 200k rows.
+    # Failing examples are turned back into dates for the report.
+    return frame.with_columns(cs.date().cast(pl.Int64), cs.integer().cast(pl.Int64)).to_pandas()

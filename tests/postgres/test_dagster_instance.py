@@ -52,3 +52,31 @@ def test_postgres_yaml_records_runs(tmp_path, monkeypatch, pg_url, pg_schema) ->
             (pg_schema,),
         ).fetchone()[0]
     assert stored == 1
+
+
+def test_postgres_yaml_plans_per_asset_and_still_marks_failed_weeks(tmp_path, monkeypatch, pg_url, pg_schema) -> None:
+    from dagster._core.events import DagsterEventType
+
+    from dsop_assets.partitions import weekly_partitions
+    from tests.operations.test_instance_storage import RANGE, WEEKS, _job
+
+    info = conninfo_to_dict(pg_url)
+    for name, value in {"HOST": info.get("host", "127.0.0.1"), "PORT": info.get("port", 5432), "USER": info["user"],
+                        "PASSWORD": info.get("password", ""), "DB": info.get("dbname", "test")}.items():
+        monkeypatch.setenv(f"DAGSTER_PG_{name}", str(value))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    with psycopg.connect(pg_url, autocommit=True) as con:
+        con.execute(f'create schema "{pg_schema}"')
+    config = yaml.safe_load((DEPLOY / "dagster_postgres.yaml").read_text())
+    config["storage"]["custom"]["config"]["postgres_db"]["params"] = {"options": f"-c search_path={pg_schema}"}
+    (tmp_path / "dagster.yaml").write_text(yaml.safe_dump(config))
+    with dg.DagsterInstance.get() as instance:
+        result = _job(fail_second=True).execute_in_process(instance=instance, tags=RANGE, raise_on_error=False)
+        planned = instance.get_records_for_run(result.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION_PLANNED)
+        # one subset event per asset at launch, then the failed asset's four weeks at the failure
+        assert len(planned.records) == 2 + len(WEEKS)
+        assert sorted(instance.get_materialized_partitions(dg.AssetKey("first"))) == list(WEEKS)
+        pending = instance.event_log_storage.get_latest_asset_partition_materialization_attempts_without_materializations(
+            dg.AssetKey("second"))
+        assert sorted(pending) == list(WEEKS)
+        assert weekly_partitions.has_partition_key(WEEKS[0])
