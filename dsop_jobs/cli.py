@@ -75,7 +75,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     instance = dg.DagsterInstance.get()
     began = time.perf_counter()
     run_history(defs, instance, date.fromisoformat(manifest["start_date"]), date.fromisoformat(manifest["end_date"]))
-    print(f"[dsop] all assets materialised in {time.perf_counter() - began:.1f}s\n", file=sys.stderr)
+    print(f"[dsop] all assets materialised in {time.perf_counter() - began:.1f}s", file=sys.stderr)
+    from dsop_assets.forecast.evaluation import peers_status
+
+    if peers_status() != "included":
+        print(f"[dsop] skipped: statsforecast peers in the forecast comparison: {peers_status()}", file=sys.stderr)
+    print(file=sys.stderr)
     print(describe_warehouse(defs))
     from dsop_resources.settings import duckdb_read_path
 
