@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from dsop_assets.decisions import decision_assets
-from dsop_assets.erp.assets import raw_assets
+from dsop_assets.erp.assets import raw_assets, rejected_rows
 from dsop_assets.external import external_assets
 from dsop_assets.forecast.accuracy import evaluation_assets
 from dsop_assets.forecast.assets import forecast_assets
@@ -30,7 +30,7 @@ def build_definitions(resources: dict[str, object] | None = None) -> dg.Definiti
     jobs = build_jobs(assets)
     by_name = {job.name: job for job in jobs}
     return dg.Definitions(
-        assets=assets,
+        assets=[*assets, rejected_rows],
         asset_checks=build_quality_checks(assets),
         jobs=jobs,
         schedules=build_schedules(by_name),

@@ -34,7 +34,16 @@ def warehouse_kind() -> str:
 
 
 def sql_dir() -> Path:
-    return Path(os.getenv("DSOP_SQL_DIR", str(REPO_ROOT / "dbt_like_sql")))
+    """The SQL models: ``DSOP_SQL_DIR``, else the installed ``dbt_like_sql`` package (the repo's folder
+    in an editable install, the wheel's copy otherwise)."""
+    if os.getenv("DSOP_SQL_DIR"):
+        return Path(os.environ["DSOP_SQL_DIR"])
+    import importlib.util
+
+    spec = importlib.util.find_spec("dbt_like_sql")
+    if spec is None or not spec.submodule_search_locations:
+        return REPO_ROOT / "dbt_like_sql"  # missing: load_sql_assets names this path in its error
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def external_csv_dir() -> Path:

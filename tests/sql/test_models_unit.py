@@ -84,3 +84,25 @@ def test_weekly_summary_puts_year_end_orders_in_their_iso_week(warehouse, instan
         dg.materialize([weekly], partition_key=key, resources={"warehouse": warehouse}, instance=instance)
     rows = warehouse.query("select week_start, iso_year, iso_week, order_qty from weekly_product_summary order by week_start").rows()
     assert rows == [(date(2024, 12, 23), 2024, 52, 1.0), (date(2024, 12, 30), 2025, 1, 2.0), (date(2025, 1, 6), 2025, 2, 1.0)]
+
+
+def test_a_missing_models_folder_is_an_error_not_fewer_assets(tmp_path):
+    from dsop_assets.sql.assets import load_sql_assets
+
+    with pytest.raises(ModelError, match="does not exist"):
+        load_sql_assets(tmp_path / "nowhere")
+    with pytest.raises(ModelError, match="no .sql models"):
+        load_sql_assets(tmp_path)
+
+
+def test_partitioned_views_and_look_backs_are_declared():
+    from dsop_assets.sql.assets import load_sql_assets
+
+    assets = {a.key.to_user_string(): a for a in load_sql_assets()}
+    view = assets["stg_daily_order"]
+    assert view.partitions_def is not None and view.metadata_by_key[view.key]["materialized"] == "view"
+    monthly = assets["monthly_product_summary"]
+    mapping = monthly.get_partition_mapping(dg.AssetKey("stg_daily_order"))
+    assert isinstance(mapping, dg.TimeWindowPartitionMapping) and mapping.start_offset == -1
+    weekly = assets["weekly_product_summary"]
+    assert weekly.get_partition_mapping(dg.AssetKey("stg_daily_order")) is None

@@ -1,0 +1,1 @@
+"""Deterministic synthetic ERP export, external indicators and demand ground truth (``dsop generate``)."""

@@ -1,0 +1,123 @@
+"""Raw ERP assets: one per contract table, replacing exactly its partition's rows.
+
+Transaction tables are partitioned (orders, revenue, production by ISO week; inventory snapshots
+and purchase orders by month); a backfill is one run over the whole range (single-run policy),
+so each export is read once, not once per week. Rejected rows go to ``erp_rejected_rows``.
+"""
+
+
+from datetime import date
+
+import dagster as dg
+import polars as pl
+
+from dsop_assets.erp.contract import ALL_TABLES, CONTRACTS, TableContract
+from dsop_assets.erp.reader import ParsedTable
+from dsop_assets.partitions import PARTITIONS_BY_GRAIN, months_in, weeks_in, window_dates
+from dsop_assets.quality.freshness import MONTHLY_ERP, WEEKLY_ERP
+from dsop_resources import WAREHOUSE_POOL, Warehouse, Window, quote_identifier
+from dsop_resources.erp_files import ErpExportFolder
+
+GROUP = "erp_raw"
+QUARANTINE_TABLE = "erp_rejected_rows"
+
+
+def _partitions_def(table: TableContract):
+    return PARTITIONS_BY_GRAIN[table.partition_grain]
+
+
+def _referenced_tables(table: TableContract) -> list[str]:
+    return sorted({c.references.split(".")[0] for c in table.columns if c.references} - {table.name})
+
+
+def known_ids(warehouse: Warehouse, table: TableContract) -> dict[str, pl.Series]:
+    """Ids the masters know, for the reference checks. An empty optional master checks nothing."""
+    known: dict[str, pl.Series] = {}
+    for col in table.columns:
+        if not col.references:
+            continue
+        ref_table, ref_column = col.references.split(".")
+        if not warehouse.table_exists(ref_table):
+            if CONTRACTS[ref_table].optional_table:
+                continue
+            raise dg.Failure(f"{table.name} needs {ref_table}: materialise the ERP masters first")
+        ids = warehouse.query(
+            f"select distinct {quote_identifier(ref_column)} as id from {quote_identifier(ref_table)}")["id"]
+        if len(ids) or not CONTRACTS[ref_table].optional_table:
+            known[col.references] = ids
+    return known
+
+
+def partition_keys_in(table: TableContract, start: date, end: date) -> list[str]:
+    days = weeks_in(start, end) if table.partition_grain == "week" else months_in(start, end)
+    return [d.isoformat() for d in days]
+
+
+def load_table(
+    context: dg.AssetExecutionContext, table: TableContract, warehouse: Warehouse, erp: ErpExportFolder
+) -> dg.MaterializeResult:
+    parsed = erp.parse(table, known_ids(warehouse, table))
+    valid, rejected = parsed.valid, parsed.rejected
+    if table.partition_grain:
+        start, end = window_dates(context)
+        column = table.partition_column
+        valid = valid.filter((pl.col(column) >= start) & (pl.col(column) < end))
+        keys = partition_keys_in(table, start, end)
+        # Undated rows belong to no partition; every run of the table re-reports them (idempotently).
+        rejected = rejected.filter(pl.col("partition_key").is_in([*keys, "undated"]))
+        warehouse.write(table.name, valid, window=Window(column, start, end))
+        quarantine_keys = {"source_table": [table.name], "partition_key": [*keys, "undated"]}
+    else:
+        warehouse.write(table.name, valid)
+        quarantine_keys = {"source_table": [table.name]}
+    warehouse.write(QUARANTINE_TABLE, rejected, keys=quarantine_keys)
+    if rejected.height:
+        context.log.warning(
+            f"{table.name}: {rejected.height} row(s) rejected to {QUARANTINE_TABLE}; first: "
+            f"{rejected['file_name'][0]} line {rejected['line_number'][0]}: {rejected['reason'][0]}"
+        )
+    return dg.MaterializeResult(metadata=_metadata(parsed, valid, rejected))
+
+
+def _metadata(parsed: ParsedTable, valid: pl.DataFrame, rejected: pl.DataFrame) -> dict:
+    # First two words name the rule ("unknown customer_id", "duplicate key"), enough to count by.
+    kinds = rejected.select(pl.col("reason").str.extract(r"^(\S+ \S+)").alias("kind"))
+    preview = rejected.head(10).select("file_name", "line_number", "reason")
+    return {
+        "dagster/row_count": valid.height,
+        "rejected_rows": rejected.height,
+        "files": ", ".join(parsed.files) or "(none: optional table)",
+        "encodings": ", ".join(f"{k}: {v}" for k, v in parsed.encodings.items()),
+        "ignored_columns": str(parsed.ignored_columns) if parsed.ignored_columns else "none",
+        "rejected_preview": dg.MetadataValue.md(_markdown(preview)) if rejected.height else "none",
+        "rejected_by_reason": dict(kinds.group_by("kind").len().sort("kind").rows()) if rejected.height else {},
+    }
+
+
+def _markdown(frame: pl.DataFrame) -> str:
+    header = "| " + " | ".join(frame.columns) + " |\n|" + "---|" * len(frame.columns) + "\n"
+    return header + "\n".join("| " + " | ".join(str(v) for v in row) + " |" for row in frame.rows())
+
+
+def _build(table: TableContract) -> dg.AssetsDefinition:
+    partitions_def = _partitions_def(table)
+
+    @dg.asset(
+        name=table.name,
+        group_name=GROUP,
+        description=f"{table.description} Source: ERP export (see docs/erp_contract.md).",
+        partitions_def=partitions_def,
+        backfill_policy=dg.BackfillPolicy.single_run() if partitions_def else None,
+        deps=_referenced_tables(table),
+        metadata={"partition_expr": table.partition_column} if partitions_def else {},
+        kinds={"csv", "polars"},
+        pool=WAREHOUSE_POOL,
+        freshness_policy={"week": WEEKLY_ERP, "month": MONTHLY_ERP, None: None}[table.partition_grain],
+    )
+    def _raw(context: dg.AssetExecutionContext, warehouse: Warehouse, erp: ErpExportFolder) -> dg.MaterializeResult:
+        return load_table(context, table, warehouse, erp)
+
+    return _raw
+
+
+raw_assets = [_build(t) for t in ALL_TABLES]

@@ -1,0 +1,155 @@
+"""Feature stores and quantile forecasts as assets, partitioned by origin (ISO week / month).
+
+Materialising an old partition is forecasting as of then: every input is cut at the origin's
+as_of, so the backtest is simply a backfill. Both cadences write one table, ``forecast_result``,
+each replacing only its own cadence's rows for the origins it covers.
+"""
+
+from datetime import date, timedelta
+
+import dagster as dg
+import polars as pl
+
+from dsop_assets.forecast.config import MODEL_LGBM, monthly_config, weekly_config
+from dsop_assets.forecast.features import build_monthly_features, build_targets, build_weekly_features
+from dsop_assets.forecast.forecasting import forecast_many
+from dsop_assets.forecast.inputs import load_history
+from dsop_assets.forecast.model import feature_importance, model_strings
+from dsop_assets.lineage import history_until_partition
+from dsop_assets.partitions import monthly_partitions, months_in, weekly_partitions, weeks_in, window_dates
+from dsop_resources import WAREHOUSE_POOL, Warehouse, Window, quote_identifier
+
+GROUP = "forecast"
+FEATURE_GROUP = "features"
+SOURCES = ["daily_order", "daily_revenue", "product_master", "customer", "economic_indicator", "exchange_rate",
+           "trade_statistics"]
+_CADENCES = {
+    "weekly": (weekly_partitions, weeks_in, build_weekly_features, weekly_config),
+    "monthly": (monthly_partitions, months_in, build_monthly_features, monthly_config),
+}
+
+
+def _feature_store(cadence: str) -> dg.AssetsDefinition:
+    partitions_def, periods_in, build, _ = _CADENCES[cadence]
+    name = f"feature_store_{cadence}"
+
+    @dg.asset(
+        name=name,
+        group_name=FEATURE_GROUP,
+        partitions_def=partitions_def,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        deps=[history_until_partition(k, partitions_def) if k in ("daily_order", "daily_revenue") else k for k in SOURCES],
+        metadata={"partition_expr": "origin_date"},
+        kinds={"polars"},
+        pool=WAREHOUSE_POOL,
+        description=f"{cadence.capitalize()} features per series (product and customer x product) and origin, "
+        "built only from what was known at the origin's as_of (external values by their publication date).",
+    )
+    def _features(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+        start, end = window_dates(context)
+        history = load_history(warehouse, until=end)
+        features = build(**history, **{"origins" if cadence == "weekly" else "months": periods_in(start, end)})
+        rows = warehouse.write(name, features, window=Window("origin_date", start, end))
+        freshness = external_freshness(history["indicators"], end)
+        if freshness["stale_providers"]:
+            context.log.warning(f"external indicators older than {STALE_AFTER_DAYS} days at {end}: "
+                                f"{freshness['stale_providers']}; features use the last known values")
+        return dg.MaterializeResult(metadata={
+            "external_last_known": dg.MetadataValue.json(freshness),
+            "dagster/row_count": rows,
+            "features": len([c for c in features.columns if c not in ("level", "product_id", "customer_id",
+                                                                      "origin_date", "as_of", "origin_period")]),
+            "series_by_level": dict(features.group_by("level").len().rows()) if rows else {},
+        })
+
+    return _features
+
+
+STALE_AFTER_DAYS = 45  # monthly series publish within ~30 days; beyond this a source has stopped
+
+
+def external_freshness(indicators: pl.DataFrame | None, end: date) -> dict:
+    """Newest value known per provider before ``end``: a failed source shows up as stale here."""
+    if indicators is None or indicators.is_empty():
+        return {"last_known_at": {}, "stale_providers": ["all (no external data)"]}
+    latest = indicators.group_by("provider").agg(pl.col("known_at").max()).sort("provider")
+    last = {p: str(d) for p, d in latest.rows()}
+    stale = [p for p, d in latest.rows() if (end - d).days > STALE_AFTER_DAYS]
+    return {"last_known_at": last, "stale_providers": stale}
+
+
+def _forecast(cadence: str) -> dg.AssetsDefinition:
+    partitions_def, _, _, make_config = _CADENCES[cadence]
+    store = f"feature_store_{cadence}"
+
+    @dg.asset(
+        name=f"forecast_{cadence}",
+        group_name=GROUP,
+        partitions_def=partitions_def,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        deps=[history_until_partition(store, partitions_def), history_until_partition("daily_order", partitions_def)],
+        metadata={"partition_expr": "origin_date", "dsop/table": "forecast_result"},
+        kinds={"lightgbm", "polars"},
+        pool=WAREHOUSE_POOL,
+        description=f"P10/P50/P90 {cadence} demand per series for every horizon, as of each origin: LightGBM "
+        "quantile regression, with a moving-average fallback (see model_id/method).",
+    )
+    def _run(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+        start, end = window_dates(context)
+        config = make_config()
+        features = warehouse.query(f"select * from {quote_identifier(store)} where origin_date < $end", {"end": end})
+        if features.is_empty():
+            raise dg.Failure(f"{store} has no rows before {end}: materialise it for these origins first")
+        orders = warehouse.query(
+            "select order_date, customer_id, product_id, order_qty from daily_order where order_date < $end", {"end": end})
+        targets = build_targets(orders, cadence, up_to=end - timedelta(days=1))
+        origins = features.filter((pl.col("origin_date") >= start) & (pl.col("origin_date") < end))
+        past = _past_forecasts(warehouse, cadence, start, config)
+        result, models = forecast_many(features, targets, sorted(origins["origin_period"].unique().to_list()), config,
+                                       past_forecasts=past)
+        written = warehouse.write("forecast_result", result, window=Window("origin_date", start, end),
+                                  keys={"cadence": [cadence]})
+        importance = pl.concat([feature_importance(m) for m in models]) if models else pl.DataFrame()
+        if models:
+            versions = [m.version for m in models]
+            warehouse.write("forecast_model", pl.concat([model_strings(m) for m in models]).with_columns(
+                cadence=pl.lit(cadence)), keys={"model_version": versions})
+            warehouse.write("forecast_feature_importance", importance.with_columns(cadence=pl.lit(cadence)),
+                            keys={"model_version": versions})
+        return dg.MaterializeResult(metadata=_forecast_metadata(result, importance, written))
+
+    return _run
+
+
+def _past_forecasts(warehouse: Warehouse, cadence: str, start: date, config) -> pl.DataFrame | None:
+    """Earlier origins' stored forecasts, the band calibration's history (none on a first run)."""
+    since = start - timedelta(days=(7 if cadence == "weekly" else 31) * (config.calibration_origins + 1))
+    if not warehouse.table_exists("forecast_result"):
+        return None
+    past = warehouse.query("select * from forecast_result where cadence = $c and origin_date < $start "
+                           "and origin_date >= $since", {"c": cadence, "start": start, "since": since})
+    return past if past.height else None
+
+
+def _forecast_metadata(result: pl.DataFrame, importance: pl.DataFrame, written: int) -> dict:
+    methods = dict(result.group_by("method").len().rows()) if written else {}
+    metadata = {"dagster/row_count": written, "rows_by_method": methods,
+                "origins": result["origin_date"].n_unique() if written else 0}
+    if importance.height:
+        top = (importance.filter(pl.col("quantile") == 0.5).group_by("feature").agg(pl.col("importance").sum())
+               .sort("importance", descending=True).head(15))
+        metadata["top_features_p50_gain"] = dg.MetadataValue.md(
+            "| feature | gain |\n|---|---:|\n" + "\n".join(f"| {f} | {g:,.0f} |" for f, g in top.rows()))
+        metadata["model_versions"] = ", ".join(sorted(importance["model_version"].unique().to_list()))
+    if written:
+        latest = result.filter((pl.col("origin_date") == pl.col("origin_date").max()) & (pl.col("model_id") == MODEL_LGBM))
+        scales = latest.group_by("level", "horizon").agg(pl.col("band_scale").first()).sort("level", "horizon")
+        metadata["band_scale_latest_origin"] = dg.MetadataValue.json(
+            {lv: {str(h): round(k, 3) for _, h, k in scales.filter(pl.col("level") == lv).rows()}
+             for lv in scales["level"].unique().sort().to_list()})
+    return metadata
+
+
+forecast_assets = [
+    _feature_store("weekly"), _feature_store("monthly"), _forecast("weekly"), _forecast("monthly"),
+]

@@ -1,0 +1,157 @@
+"""Dense per-period demand panel and the features that are pure functions of its past.
+
+The panel has one row per (series, period) from the first period in the data to the last origin,
+zeros where nothing was ordered, so a lag is a shift and a window a rolling sum over a sorted group.
+Every value in the row of period t uses periods <= t only; with as_of the end of period t, these
+features cannot see the future by construction.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from .config import ALL_CUSTOMERS, LEVEL_CUSTOMER_PRODUCT, LEVEL_PRODUCT, FeatureSpec
+
+SERIES_KEYS = ["level", "product_id", "customer_id"]
+
+
+def dense_panel(orders: pl.DataFrame, shipments: pl.DataFrame, last_period: int) -> pl.DataFrame:
+    """Both levels stacked; ``orders``/``shipments`` are per (product, customer, period) sums."""
+    first = orders["period"].min()
+    periods = pl.DataFrame({"period": pl.int_range(first, last_period + 1, eager=True).cast(pl.Int32)})
+    values = orders.join(shipments, on=["product_id", "customer_id", "period"], how="full", coalesce=True)
+    pairs = orders.select("product_id", "customer_id").unique()
+    levels = []
+    for level, keys in ((LEVEL_CUSTOMER_PRODUCT, ["product_id", "customer_id"]), (LEVEL_PRODUCT, ["product_id"])):
+        summed = values.group_by(*keys, "period").agg(pl.col("qty", "amount", "ship_qty", "ship_amount").sum())
+        grid = pairs.select(keys).unique().join(periods, how="cross")
+        frame = grid.join(summed, on=[*keys, "period"], how="left")
+        if level == LEVEL_PRODUCT:
+            frame = frame.with_columns(customer_id=pl.lit(ALL_CUSTOMERS))
+        levels.append(frame.with_columns(level=pl.lit(level)))
+    panel = pl.concat(levels, how="diagonal").with_columns(
+        pl.col("qty", "amount", "ship_qty", "ship_amount").fill_null(0.0).cast(pl.Float64)
+    )
+    return (
+        panel.sort(*SERIES_KEYS, "period")
+        .with_columns(sid=pl.struct(SERIES_KEYS).rle_id().cast(pl.Int32))
+    )
+
+
+def history_features(panel: pl.DataFrame, spec: FeatureSpec) -> pl.DataFrame:
+    """Lags, windows, intermittency, shipments and price; rows stay one per (series, period)."""
+    q = pl.col("qty")
+    nz = (q > 0).cast(pl.Float64)
+    s, y = spec.short_window, spec.long_window
+    exprs: list[pl.Expr] = [q.shift(k - 1).alias(f"lag_{k}") for k in spec.lags]
+    exprs += [q.rolling_mean(w, min_samples=1).alias(f"mean_{w}") for w in spec.mean_windows]
+    exprs += [q.rolling_std(w, min_samples=2).alias(f"std_{w}") for w in spec.std_windows]
+    exprs += [q.rolling_max(w, min_samples=1).alias(f"max_{w}") for w in spec.max_windows]
+    for w in spec.intermittency_windows:
+        exprs += [
+            nz.rolling_mean(w, min_samples=1).alias(f"_nzshare_{w}"),
+            q.rolling_sum(w, min_samples=1).alias(f"_s1_{w}"),
+            (q * q).rolling_sum(w, min_samples=1).alias(f"_s2_{w}"),
+            nz.rolling_sum(w, min_samples=1).alias(f"_n_{w}"),
+        ]
+    exprs += [
+        nz.rolling_sum(y, min_samples=1).alias(f"nonzero_{y}"),
+        pl.col("ship_qty").alias("ship_lag_1"),
+        pl.col("ship_qty").rolling_mean(s, min_samples=1).alias(f"ship_mean_{s}"),
+        q.rolling_sum(s, min_samples=1).alias(f"_qs_{s}"),
+        q.rolling_sum(y, min_samples=1).alias(f"_qs_{y}"),
+        pl.col("ship_qty").rolling_sum(s, min_samples=1).alias("_ships"),
+        pl.col("amount").rolling_sum(s, min_samples=1).alias("_as"),
+        pl.col("amount").rolling_sum(y, min_samples=1).alias("_ay"),
+        # Periods since the first and the last order, from a running flag so no later row is read.
+        (q > 0).cast(pl.Int32).cum_max().alias("_started"),
+        pl.when(q > 0).then(pl.col("period")).forward_fill().alias("_last_order"),
+    ]
+    out = panel.with_columns(e.over("sid") for e in exprs)
+    derived = [
+        pl.col("_started").cum_sum().over("sid").cast(pl.Float64).alias("periods_since_first"),
+        (pl.col("period") - pl.col("_last_order")).cast(pl.Float64).alias("periods_since_last"),
+        _ratio(pl.col(f"_qs_{s}"), pl.col("_ships")).alias(f"book_to_bill_{s}"),
+        _ratio(pl.col("_as"), pl.col(f"_qs_{s}")).alias(f"price_{s}"),
+        (_ratio(pl.col("_as"), pl.col(f"_qs_{s}")) / _ratio(pl.col("_ay"), pl.col(f"_qs_{y}")) - 1).alias("price_change"),
+    ]
+    for w in spec.intermittency_windows:
+        mean_nz = _ratio(pl.col(f"_s1_{w}"), pl.col(f"_n_{w}"))
+        var_nz = (_ratio(pl.col(f"_s2_{w}"), pl.col(f"_n_{w}")) - mean_nz**2).clip(lower_bound=0)
+        derived += [
+            (1 - pl.col(f"_nzshare_{w}")).alias(f"zero_share_{w}"),
+            _ratio(pl.lit(1.0), pl.col(f"_nzshare_{w}")).alias(f"adi_{w}"),
+            _ratio(var_nz, mean_nz**2).alias(f"cv2_{w}"),
+        ]
+    out = out.with_columns(derived)
+    keep_internal = [f"_qs_{s}", f"_qs_{y}"]
+    return out.drop(c for c in out.columns if c.startswith("_") and c not in keep_internal)
+
+
+def open_order_book(orders: pl.DataFrame, spec: FeatureSpec, origin_periods: list[int]) -> pl.DataFrame:
+    """Quantity ordered by the origin's close whose requested delivery falls 1..L periods after it.
+
+    ``orders`` carries ``period`` (order) and ``delivery_period``. An order counts for origin t only
+    when period <= t, i.e. order_date <= as_of: the filter below is the leak guard, explicit
+    because delivery dates lie in the future by nature.
+    """
+    max_lead = max(spec.book_leads)
+    book = (
+        orders.filter(pl.col("delivery_period") > pl.col("period"))
+        .group_by("product_id", "customer_id", "period", "delivery_period")
+        .agg(pl.col("qty").sum())
+        .with_columns(lead=pl.int_ranges(1, max_lead + 1, dtype=pl.Int32))
+        .explode("lead")
+        .with_columns(origin=(pl.col("delivery_period") - pl.col("lead")).cast(pl.Int32))
+        .filter(pl.col("origin") >= pl.col("period"), pl.col("origin").is_in(origin_periods))
+    )
+    sums = [pl.col("qty").filter(pl.col("lead") <= lead).sum().alias(f"book_{lead}") for lead in spec.book_leads]
+    pair = book.group_by("product_id", "customer_id", "origin").agg(sums)
+    product = pair.group_by("product_id", "origin").agg(pl.col(f"book_{lead}").sum() for lead in spec.book_leads)
+    return pl.concat(
+        [
+            pair.with_columns(level=pl.lit(LEVEL_CUSTOMER_PRODUCT)),
+            product.with_columns(level=pl.lit(LEVEL_PRODUCT), customer_id=pl.lit(ALL_CUSTOMERS)),
+        ],
+        how="diagonal",
+    ).rename({"origin": "period"})
+
+
+def concentration(rows: pl.DataFrame, spec: FeatureSpec) -> pl.DataFrame:
+    """Customer concentration of each product and each customer's share, at the origin rows.
+
+    Product rows get top-customer share, HHI and active customers; pair rows get the customer's share
+    of the product plus product-level context, so one pooled pair model can tell a customer's
+    own trend from its product's.
+    """
+    s, y = spec.short_window, spec.long_window
+    pairs = rows.filter(pl.col("level") == LEVEL_CUSTOMER_PRODUCT)
+    per_product = pairs.group_by("product_id", "period").agg(
+        _tot_s=pl.col(f"_qs_{s}").sum(),
+        _top=pl.col(f"_qs_{s}").max(),
+        _sq=(pl.col(f"_qs_{s}") ** 2).sum(),
+        **{f"n_active_cust_{s}": (pl.col(f"_qs_{s}") > 0).sum().cast(pl.Float64)},
+    ).with_columns(
+        _ratio(pl.col("_top"), pl.col("_tot_s")).alias(f"top_cust_share_{s}"),
+        _ratio(pl.col("_sq"), pl.col("_tot_s") ** 2).alias(f"hhi_{s}"),
+    ).drop("_top", "_sq", "_tot_s")
+    product_rows = rows.filter(pl.col("level") == LEVEL_PRODUCT)
+    context = product_rows.select(
+        "product_id",
+        "period",
+        pl.col("lag_1").alias("ctx_prod_lag_1"),
+        pl.col(f"mean_{s}").alias(f"ctx_prod_mean_{s}"),
+        pl.col(f"_qs_{s}").alias("_prod_s"),
+        pl.col(f"_qs_{y}").alias("_prod_y"),
+    )
+    out = rows.join(per_product, on=["product_id", "period"], how="left").join(
+        context, on=["product_id", "period"], how="left"
+    )
+    return out.with_columns(
+        _ratio(pl.col(f"_qs_{s}"), pl.col("_prod_s")).alias(f"cust_share_{s}"),
+        _ratio(pl.col(f"_qs_{y}"), pl.col("_prod_y")).alias(f"cust_share_{y}"),
+    ).drop("_prod_s", "_prod_y")
+
+
+def _ratio(num: pl.Expr, den: pl.Expr) -> pl.Expr:
+    return pl.when(den > 0).then(num / den).otherwise(None)

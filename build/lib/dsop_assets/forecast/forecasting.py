@@ -1,0 +1,176 @@
+"""The forecast for one origin: which series the quantile model serves, and the safety nets.
+
+Per origin each series gets exactly one source, recorded in ``method``:
+
+* ``model``: LightGBM quantiles (products with enough history; dense customer x product pairs);
+* ``product_share``: sparse pairs (fewer than ``min_nonzero_periods`` non-zero periods in the last
+  year) get their product's forecast times the customer's share of that product over the year.
+  A pair that orders a few times a year has no learnable pattern of its own, while its product's
+  series is dense; the bands are scaled the same way, which keeps them ordered;
+* ``short_history``: the moving average, for series younger than ``min_history_periods``;
+* ``model_error``: the moving average for every series, when training or prediction raised.
+
+``model_id`` names the model that produced the numbers (``product_share`` rows inherit their
+product's), ``model_version`` hashes the configuration and the training cutoff. The model's bands
+are then widened by a split-conformal scale fitted on its own past forecasts (``calibration.py``);
+``band_scale`` records it, so the raw band stays recoverable for later calibrations.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import datetime, timezone
+
+import polars as pl
+
+from .calibration import PAST_COLUMNS, calibrate_origin
+from .config import LEVEL_CUSTOMER_PRODUCT, LEVEL_PRODUCT, MODEL_LGBM, MODEL_MA, ForecastConfig
+from .fallback import moving_average_forecast
+from .features_calendar import period_end, period_start
+from .features_panel import SERIES_KEYS
+from .model import TrainedModel, eligible_for_model, predict, train
+
+log = logging.getLogger(__name__)
+
+OUTPUT_COLUMNS = [
+    "model_id", "model_version", "cadence", "level", "product_id", "customer_id", "origin_date", "as_of",
+    "target_start", "horizon", "p10", "p50", "p90", "band_scale", "method", "created_at",
+]
+
+
+def forecast(
+    features_history: pl.DataFrame,
+    targets_history: pl.DataFrame,
+    origin_features: pl.DataFrame,
+    config: ForecastConfig,
+    model: TrainedModel | None = None,
+    created_at: datetime | None = None,
+    past_forecasts: pl.DataFrame | None = None,
+) -> tuple[pl.DataFrame, TrainedModel | None]:
+    """Forecast every series of one origin; returns (rows in ``OUTPUT_COLUMNS``, model used).
+
+    ``features_history``: feature-store rows of past origins (rows at or after this origin are
+    ignored); ``targets_history``: ``build_targets`` through at least this origin's as_of; pass
+    ``model`` to reuse one trained at an earlier origin; ``past_forecasts``: this cadence's earlier
+    outputs (``PAST_COLUMNS``), from which only rows with a target known at as_of calibrate the bands.
+    """
+    origins = origin_features["origin_period"].unique()
+    if origins.len() != 1:
+        raise ValueError(f"origin_features must hold one origin, got {origins.len()}")
+    origin = int(origins[0])
+    created_at = created_at or datetime.now(timezone.utc)
+    ma_version = hashlib.sha1(f"{MODEL_MA}|{config.fingerprint()}|{origin}".encode()).hexdigest()[:12]
+    modelled = origin_features.filter(eligible_for_model(origin_features, config))
+    short = origin_features.filter(~eligible_for_model(origin_features, config))
+    sparse = short.filter(
+        (pl.col("level") == LEVEL_CUSTOMER_PRODUCT) & (pl.col("periods_since_first") >= config.min_history_periods)
+    )
+    # Young pairs are sparse too, but their share is unstable: they take the moving average.
+    short = short.join(sparse.select(SERIES_KEYS), on=SERIES_KEYS, how="anti")
+    parts = []
+    try:
+        model = model if model is not None else train(features_history, targets_history, origin, config)
+        model_rows = predict(model, modelled)
+        parts.append(_tag(model_rows, MODEL_LGBM, model.version, "model"))
+    except Exception:
+        log.exception("quantile model failed at origin %s; every series falls back to the moving average", origin)
+        model = None
+        short = origin_features.join(sparse.select(SERIES_KEYS), on=SERIES_KEYS, how="anti")
+        parts.append(_tag(moving_average_forecast(short, features_history, targets_history, config), MODEL_MA, ma_version, "model_error"))
+        short = short.clear()
+    if short.height:
+        parts.append(_tag(moving_average_forecast(short, features_history, targets_history, config), MODEL_MA, ma_version, "short_history"))
+    done = pl.concat(parts, how="vertical_relaxed")
+    parts.append(_disaggregate(sparse, done, config))
+    remaining = sparse.join(parts[-1].select(SERIES_KEYS).unique(), on=SERIES_KEYS, how="anti")
+    if remaining.height:  # a sparse pair whose product has no forecast: moving average
+        parts.append(_tag(moving_average_forecast(remaining, features_history, targets_history, config), MODEL_MA, ma_version, "short_history"))
+    out = _finish(pl.concat(parts, how="vertical_relaxed"), config, created_at)
+    as_of = pl.select(period_end(pl.lit(origin), config.cadence)).item()
+    out = calibrate_origin(out, past_forecasts, targets_history, as_of, config)
+    return out.select(OUTPUT_COLUMNS), model
+
+
+def _tag(frame: pl.DataFrame, model_id: str, version: str, method: str) -> pl.DataFrame:
+    return frame.with_columns(model_id=pl.lit(model_id), model_version=pl.lit(version), method=pl.lit(method))
+
+
+def _disaggregate(sparse: pl.DataFrame, done: pl.DataFrame, config: ForecastConfig) -> pl.DataFrame:
+    share = f"cust_share_{config.spec.long_window}"
+    products = done.filter(pl.col("level") == LEVEL_PRODUCT).drop("level", "customer_id")
+    return (
+        sparse.select(*SERIES_KEYS, pl.col(share).fill_null(0.0).alias("_share"))
+        .join(products, on="product_id", how="inner")
+        .with_columns(pl.col("p10", "p50", "p90") * pl.col("_share"), method=pl.lit("product_share"))
+        .select(done.columns)
+    )
+
+
+def _finish(out: pl.DataFrame, config: ForecastConfig, created_at: datetime) -> pl.DataFrame:
+    cadence = config.cadence
+    bands = pl.concat_list("p10", "p50", "p90").list.eval(pl.element().clip(lower_bound=0.0).sort())
+    return (
+        out.with_columns(bands.alias("_b"))
+        .with_columns(p10=pl.col("_b").list.get(0), p50=pl.col("_b").list.get(1), p90=pl.col("_b").list.get(2))
+        .with_columns(
+            cadence=pl.lit(cadence),
+            origin_date=period_start(pl.col("origin_period"), cadence),
+            as_of=period_end(pl.col("origin_period"), cadence),
+            target_start=period_start(pl.col("origin_period") + pl.col("horizon"), cadence),
+            created_at=pl.lit(created_at, pl.Datetime("us", "UTC")),
+        )
+        .select(c for c in OUTPUT_COLUMNS if c != "band_scale")
+        .sort("level", "product_id", "customer_id", "horizon")
+    )
+
+
+def forecast_many(
+    features: pl.DataFrame,
+    targets: pl.DataFrame,
+    origin_periods: list[int],
+    config: ForecastConfig,
+    created_at: datetime | None = None,
+    past_forecasts: pl.DataFrame | None = None,
+) -> tuple[pl.DataFrame, list[TrainedModel]]:
+    """Backtest helper: one forecast per origin, retraining every ``reuse_periods`` origins.
+
+    Each origin sees features and targets only up to its own as_of; a reused model was trained at
+    an earlier origin, so it knows even less. Band calibration sees ``past_forecasts`` (stored
+    outputs of earlier origins) plus this run's own earlier origins, so a backfill calibrates
+    as it goes, exactly as week-by-week production runs would have.
+    """
+    outputs, models, model = [], [], None
+    past = [_past_shape(past_forecasts)] if past_forecasts is not None and past_forecasts.height else []
+    for origin in sorted(origin_periods):
+        if model is not None and origin - model.cutoff_period >= config.reuse_periods:
+            model = None
+        as_of = pl.select(period_end(pl.lit(origin), config.cadence)).item()
+        rows = features.filter(pl.col("origin_period") == origin)
+        if rows.is_empty():
+            continue
+        out, used = forecast(
+            features.filter(pl.col("origin_period") < origin),
+            targets.filter(pl.col("target_start") <= as_of),
+            rows, config, model=model, created_at=created_at,
+            past_forecasts=pl.concat(past, how="vertical_relaxed") if past else None,
+        )
+        if used is not None and used is not model:
+            models.append(used)
+        model = used
+        outputs.append(out)
+        past.append(_past_shape(out))
+    return pl.concat(outputs), models
+
+
+def _past_shape(frame: pl.DataFrame) -> pl.DataFrame:
+    if "band_scale" not in frame.columns:  # rows written before calibration existed hold raw bands
+        frame = frame.with_columns(band_scale=pl.lit(1.0))
+    return frame.select(
+        *(pl.col(c) for c in PAST_COLUMNS if c not in ("origin_date", "target_start", "horizon", "band_scale")),
+        pl.col("origin_date").cast(pl.Date), pl.col("target_start").cast(pl.Date),
+        pl.col("horizon").cast(pl.Int64), pl.col("band_scale").cast(pl.Float64),
+    )
+
+
+__all__ = ["OUTPUT_COLUMNS", "forecast", "forecast_many"]

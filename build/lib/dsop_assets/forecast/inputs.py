@@ -1,0 +1,35 @@
+"""What the forecast assets read from the warehouse, cut at the last day they may know."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+
+from dsop_assets.forecast.features_external import trade_as_indicators
+from dsop_resources import Warehouse
+
+
+def _table(warehouse: Warehouse, sql: str, table: str, params: dict | None = None) -> pl.DataFrame | None:
+    return warehouse.query(sql, params) if warehouse.table_exists(table) else None
+
+
+def load_history(warehouse: Warehouse, until: date) -> dict[str, pl.DataFrame | None]:
+    """ERP and external rows dated before ``until`` (the features cut again at each origin's as_of)."""
+    params = {"until": until}
+    indicators = _table(warehouse, "select * from economic_indicator where known_at < $until", "economic_indicator", params)
+    trade = _table(warehouse, "select * from trade_statistics where known_at < $until", "trade_statistics", params)
+    if trade is not None and trade.height:
+        extra = trade_as_indicators(trade)
+        indicators = extra if indicators is None else pl.concat([indicators, extra], how="diagonal_relaxed")
+    return {
+        "orders": warehouse.query(
+            "select order_id, order_date, customer_id, product_id, order_qty, unit_price, currency, "
+            "requested_delivery_date from daily_order where order_date < $until", params),
+        "revenue": _table(warehouse, "select revenue_date, customer_id, product_id, shipped_qty, revenue_amount, currency "
+                          "from daily_revenue where revenue_date < $until", "daily_revenue", params),
+        "products": warehouse.query("select * from product_master"),
+        "customers": _table(warehouse, "select * from customer", "customer"),
+        "indicators": indicators,
+        "fx": _table(warehouse, "select * from exchange_rate where rate_date < $until", "exchange_rate", params),
+    }

@@ -1,0 +1,211 @@
+"""LightGBM quantile models: training set, fit, predict, importances and model strings.
+
+One pooled direct model per (level, quantile) with the horizon as a feature: a training row is a
+(series, past origin o, horizon h) whose target period o + h is complete at the current as_of, so
+no model ever sees a target after the origin it forecasts from. A pooled model costs one fit per
+(level, quantile) instead of one per horizon too, which is what keeps 24 weekly horizons inside the
+time budget; ``train(per_horizon=True)`` keeps the alternative for comparison. Targets are fitted
+on log1p scale: quantiles commute with monotone maps, so expm1 of a predicted quantile is the
+quantile of demand, and one model serves series of very different sizes.
+
+Customer x product pairs are pooled into one global model with product-level context features;
+``forecasting.py`` decides which pairs are dense enough to use it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+import polars as pl
+
+from .config import LEVEL_CUSTOMER_PRODUCT, MODEL_LGBM, ForecastConfig
+from .features import CATEGORICAL_FEATURES, feature_columns
+from .features_calendar import add_target_start, target_calendar
+from .features_panel import SERIES_KEYS
+
+if TYPE_CHECKING:  # lightgbm (~1 s with scipy) is imported where a model is trained or read
+    import lightgbm as lgb
+
+HORIZON_FEATURES = ["horizon", "target_iso_week", "target_month", "target_quarter_end"]
+
+
+@dataclass
+class TrainedModel:
+    config: ForecastConfig
+    version: str
+    cutoff_period: int  # the origin trained at: every target used ends on or before its as_of
+    features: dict[str, list[str]] = field(default_factory=dict)  # level -> feature names
+    boosters: dict[tuple[str, float, int], lgb.Booster] = field(default_factory=dict)  # (level, q, horizon or 0)
+    training_rows: dict[str, int] = field(default_factory=dict)
+
+
+def model_version(config: ForecastConfig, cutoff_period: int) -> str:
+    return hashlib.sha1(f"{MODEL_LGBM}|{config.fingerprint()}|{config.cadence}|{cutoff_period}".encode()).hexdigest()[:12]
+
+
+def eligible_for_model(rows: pl.DataFrame, config: ForecastConfig) -> pl.Expr:
+    """Rows the quantile model serves: enough history, and (pairs) enough non-zero periods."""
+    long = config.spec.long_window
+    history = pl.col("periods_since_first") >= config.min_history_periods
+    dense = (pl.col("level") != LEVEL_CUSTOMER_PRODUCT) | (pl.col(f"nonzero_{long}") >= config.min_nonzero_periods)
+    return history & dense
+
+
+def with_horizons(rows: pl.DataFrame, horizons: list[int], config: ForecastConfig) -> pl.DataFrame:
+    frame = rows.join(pl.DataFrame({"horizon": horizons}, schema={"horizon": pl.Int32}), how="cross")
+    return target_calendar(add_target_start(frame, config.cadence), config.cadence)
+
+
+def training_set(
+    features_history: pl.DataFrame, targets_history: pl.DataFrame, origin_period: int, level: str, config: ForecastConfig
+) -> pl.DataFrame:
+    """Sampled (series, past origin, horizon) rows with ``y``; targets end by the origin's as_of."""
+    past = features_history.filter(
+        pl.col("level") == level,
+        pl.col("origin_period") < origin_period,
+        pl.col("origin_period") >= origin_period - config.train_origins - min(config.horizons),
+    )
+    past = past.filter(eligible_for_model(past, config))
+    horizons = list(config.horizons)
+    total = past.height * len(horizons)
+    # Sample flat (row, horizon) indices before expanding so memory stays at the cap.
+    rng = np.random.default_rng(config.seed)
+    pick = np.sort(rng.choice(total, config.max_train_rows, replace=False)) if total > config.max_train_rows else np.arange(total)
+    expanded = past[pick // len(horizons)].with_columns(
+        horizon=pl.Series(np.asarray(horizons, dtype=np.int32)[pick % len(horizons)])
+    )
+    expanded = target_calendar(add_target_start(expanded, config.cadence), config.cadence).filter(
+        pl.col("target_period") <= origin_period  # the leak guard: target complete by as_of
+    )
+    targets = targets_history.select(*SERIES_KEYS, "target_period", "actual_qty")
+    return expanded.join(targets, on=[*SERIES_KEYS, "target_period"], how="left").with_columns(
+        y=pl.col("actual_qty").fill_null(0.0)
+    )
+
+
+def _matrix(frame: pl.DataFrame, names: list[str]) -> np.ndarray:
+    return frame.select(pl.col(n).cast(pl.Float32) for n in names).to_numpy()
+
+
+def _params(config: ForecastConfig, alpha: float) -> dict:
+    return {
+        "objective": "quantile",
+        "alpha": alpha,
+        "learning_rate": config.learning_rate,
+        "num_leaves": config.num_leaves,
+        "min_data_in_leaf": config.min_data_in_leaf,
+        "feature_fraction": config.feature_fraction,
+        "feature_fraction_seed": config.seed,
+        "max_bin": config.max_bin,
+        "seed": config.seed,
+        "deterministic": True,
+        "force_row_wise": True,
+        "num_threads": config.num_threads,
+        "verbose": -1,
+    }
+
+
+def _to_model_scale(y: np.ndarray, config: ForecastConfig) -> np.ndarray:
+    return np.log1p(y) if config.target_transform == "log1p" else y
+
+
+def _from_model_scale(y: np.ndarray, config: ForecastConfig) -> np.ndarray:
+    return np.expm1(y) if config.target_transform == "log1p" else y
+
+
+def train(
+    features_history: pl.DataFrame,
+    targets_history: pl.DataFrame,
+    origin_period: int,
+    config: ForecastConfig,
+    per_horizon: bool = False,
+) -> TrainedModel:
+    """Fit quantile boosters on targets known at ``origin_period``; ``per_horizon`` is for comparison."""
+    import lightgbm as lgb
+
+    model = TrainedModel(config, model_version(config, origin_period), origin_period)
+    for level in sorted(features_history["level"].unique()):
+        data = training_set(features_history, targets_history, origin_period, level, config)
+        if data.height < 2 * config.min_data_in_leaf:
+            continue
+        names = [c for c in feature_columns(features_history) if c != "origin_period"]
+        names = [c for c in names if data[c].null_count() < data.height] + [c for c in HORIZON_FEATURES if c in data.columns]
+        model.features[level] = names
+        model.training_rows[level] = data.height
+        groups = [(0, data)] if not per_horizon else [(h, data.filter(pl.col("horizon") == h)) for h in config.horizons]
+        for h, part in groups:
+            cats = [c for c in CATEGORICAL_FEATURES if c in names]
+            dataset = lgb.Dataset(
+                _matrix(part, names), _to_model_scale(part["y"].to_numpy(), config),
+                feature_name=names, categorical_feature=cats, free_raw_data=False,
+                params={"verbose": -1, "num_threads": config.num_threads, "seed": config.seed, "max_bin": config.max_bin},
+            )
+            for q in config.quantiles:
+                model.boosters[(level, q, h)] = lgb.train(_params(config, q), dataset, num_boost_round=config.n_estimators)
+    return model
+
+
+def predict(model: TrainedModel, rows: pl.DataFrame) -> pl.DataFrame:
+    """Quantiles for every row x horizon: keys, origin_period, horizon, p10, p50, p90 (sorted, >= 0).
+
+    Refuses a model trained after the origin: reusing an older model is leak-free, a newer one is not.
+    """
+    config = model.config
+    if rows.height and int(rows["origin_period"].min()) < model.cutoff_period:
+        raise ValueError("model was trained on targets after this origin's as_of")
+    parts = []
+    for level, names in model.features.items():
+        frame = with_horizons(rows.filter(pl.col("level") == level), list(config.horizons), config)
+        if frame.is_empty():
+            continue
+        preds = np.zeros((frame.height, len(config.quantiles)))
+        horizon = frame["horizon"].to_numpy()
+        x = _matrix(frame, names)
+        for j, q in enumerate(config.quantiles):
+            if (level, q, 0) in model.boosters:
+                preds[:, j] = model.boosters[(level, q, 0)].predict(x, num_threads=config.num_threads)
+                continue
+            for h in config.horizons:
+                mask = horizon == h
+                preds[mask, j] = model.boosters[(level, q, h)].predict(x[mask], num_threads=config.num_threads)
+        # Independent quantile fits can cross; sorting per row restores p10 <= p50 <= p90.
+        preds = np.sort(np.clip(_from_model_scale(preds, config), 0.0, None), axis=1)
+        parts.append(
+            frame.select(*SERIES_KEYS, "origin_period", "horizon").with_columns(
+                p10=pl.Series(preds[:, 0]), p50=pl.Series(preds[:, 1]), p90=pl.Series(preds[:, 2])
+            )
+        )
+    missing = set(rows["level"].unique()) - set(model.features)
+    if missing:
+        raise ValueError(f"no trained model for level(s) {sorted(missing)}")
+    return pl.concat(parts) if parts else pl.DataFrame()
+
+
+def feature_importance(model: TrainedModel) -> pl.DataFrame:
+    """Gain importance: model_id, model_version, level, quantile, horizon (0 = pooled), feature, importance."""
+    rows = []
+    for (level, q, h), booster in model.boosters.items():
+        gains = booster.feature_importance(importance_type="gain")
+        rows += [(MODEL_LGBM, model.version, level, q, h, f, float(g)) for f, g in zip(booster.feature_name(), gains)]
+    schema = ["model_id", "model_version", "level", "quantile", "horizon", "feature", "importance"]
+    return pl.DataFrame(rows, schema=schema, orient="row").sort("level", "quantile", "horizon", "importance", descending=[False, False, False, True])
+
+
+def model_strings(model: TrainedModel) -> pl.DataFrame:
+    """model_version, level, quantile, horizon, model_string: one row per booster, for storage."""
+    rows = [(model.version, lvl, q, h, b.model_to_string()) for (lvl, q, h), b in model.boosters.items()]
+    return pl.DataFrame(rows, schema=["model_version", "level", "quantile", "horizon", "model_string"], orient="row")
+
+
+def model_from_strings(frame: pl.DataFrame, config: ForecastConfig, cutoff_period: int) -> TrainedModel:
+    import lightgbm as lgb
+
+    model = TrainedModel(config, frame["model_version"][0], cutoff_period)
+    for version, level, q, h, text in frame.iter_rows():
+        booster = lgb.Booster(model_str=text)
+        model.boosters[(level, q, h)] = booster
+        model.features[level] = booster.feature_name()
+    return model

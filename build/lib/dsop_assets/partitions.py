@@ -1,0 +1,81 @@
+"""The one place partition definitions live; every asset imports them from here.
+
+ISO weeks start on Monday, so the weekly definition needs ``day_offset=1`` (Dagster's weeks start on
+Sunday). Weekly keys are the Monday's date (``2024-01-01``); the ISO label ``2024-W01`` is derived in
+SQL/Polars because Dagster rejects ``%G-W%V`` as a key format. Weeks do not nest in months, so monthly
+tables are built from the daily grain, never from weekly tables.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date, datetime, timedelta
+
+import dagster as dg
+
+# History starts here unless the deployment says otherwise; a Monday, so week 1 is whole.
+PARTITIONS_START = os.getenv("DSOP_PARTITIONS_START", "2023-01-02")
+TIMEZONE = os.getenv("DSOP_TIMEZONE", "Asia/Seoul")
+
+# end_offset=1 adds the period in progress, so an export's newest rows (this month's stock count,
+# POs placed this week) have a partition to land in instead of waiting, unseen, until it closes.
+# Schedules still target the period that just closed; forecasts use complete periods only.
+weekly_partitions = dg.WeeklyPartitionsDefinition(
+    start_date=PARTITIONS_START, day_offset=1, timezone=TIMEZONE, end_offset=1
+)
+monthly_partitions = dg.MonthlyPartitionsDefinition(
+    start_date=PARTITIONS_START[:8] + "01", timezone=TIMEZONE, end_offset=1
+)
+daily_partitions = dg.DailyPartitionsDefinition(start_date=PARTITIONS_START, timezone=TIMEZONE, end_offset=1)
+
+# A table's grain (ERP contract, SQL model config) to its partitions; None is unpartitioned.
+PARTITIONS_BY_GRAIN = {"week": weekly_partitions, "month": monthly_partitions, None: None}
+
+
+def window_dates(context: dg.AssetExecutionContext) -> tuple[date, date]:
+    """[start, end) of the partition or partition range being materialised, as dates.
+
+    A single-run backfill hands an asset a whole range; every writer replaces exactly this window.
+    """
+    window = context.partition_time_window
+    return window.start.date(), window.end.date()
+
+
+def iso_week_label(day: date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def week_start(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def parse_partition_key(key: str) -> date:
+    """Strict ``YYYY-MM-DD`` (or ``YYYY-MM-DD-HH:MM``) key to a date; anything else raises."""
+    return datetime.strptime(key[:10], "%Y-%m-%d").date()
+
+
+def weeks_in(start: date, end: date) -> list[date]:
+    """Mondays of the ISO weeks whose start lies in [start, end)."""
+    first = week_start(start)
+    if first < start:
+        first += timedelta(days=7)
+    return [first + timedelta(days=7 * i) for i in range(max(0, (end - first).days + 6) // 7)]
+
+
+def months_in(start: date, end: date) -> list[date]:
+    """First days of the months whose first day lies in [start, end)."""
+    out: list[date] = []
+    current = month_start(start) if start.day == 1 else _next_month(start)
+    while current < end:
+        out.append(current)
+        current = _next_month(current)
+    return out
+
+
+def _next_month(day: date) -> date:
+    return date(day.year + (day.month == 12), day.month % 12 + 1, 1)

@@ -1,0 +1,1 @@
+"""Production planning (MILP) and purchase recommendations: plain functions over Polars frames."""

@@ -1,0 +1,251 @@
+"""The production plan and purchase recommendations as weekly assets: the plan as of each ISO week.
+
+Partition W is the plan a planner makes on W's Sunday: demand from the forecast made at origin W
+(weeks W+7 onwards) plus the open order book, stock as estimated that Sunday. A plan that cannot be
+made never replaces the last good one: the diagnosis is written instead and the run says so.
+"""
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import TYPE_CHECKING
+
+import dagster as dg
+import polars as pl
+
+from dsop_assets.decision_inputs import (
+    as_of, dependent_demand, firm_demand, on_hand_at, open_orders, open_purchase_orders, production_lines,
+    weekly_forecast,
+)
+from dsop_assets.decision_inputs import OPEN_ORDER_LOOKBACK_DAYS
+from dsop_assets.lineage import history_until_partition, weeks_covering, window
+from dsop_assets.partitions import weekly_partitions, weeks_in, window_dates
+from dsop_assets.planning.config import PlanConfig, PurchaseConfig
+from dsop_assets.planning.diagnosis import DIAGNOSIS_SCHEMA, PlanInfeasible, diagnose
+from dsop_assets.planning.plan_data import prepare_plan_data
+from dsop_assets.planning.purchasing import recommend_purchases
+from dsop_resources import WAREHOUSE_POOL, Warehouse, Window
+
+if TYPE_CHECKING:  # pyomo (~1.5 s) loads only when a plan is solved
+    from dsop_assets.planning.production_model import PlanResult
+
+GROUP = "planning"
+PLAN_TABLE, DIAGNOSIS_TABLE, LINE_TABLE = "production_plan", "production_plan_diagnosis", "production_plan_line"
+_SOLVER_FIELDS = ("status", "termination_condition", "objective", "mip_gap", "solve_seconds", "build_seconds",
+                  "n_variables", "n_integer")
+
+
+@dataclass
+class PlanInputs:
+    week: date
+    demand: pl.DataFrame  # product_id, week_start, p10, p50, p90, firm_qty
+    products: pl.DataFrame
+    lines: pl.DataFrame
+    opening: pl.DataFrame  # product_id, on_hand_qty
+
+
+@dataclass
+class PlanOutcome:
+    week: date
+    result: "PlanResult | None"
+    failure: str | None
+    diagnosis: pl.DataFrame
+
+
+def load_plan_inputs(warehouse: Warehouse, week: date, config: PlanConfig) -> PlanInputs:
+    """Demand, masters and opening stock for plan week ``week``; raises ``dg.Failure`` when the
+    forecast or the stock estimate of that week has not been materialised yet."""
+    day = as_of(week)
+    forecast = weekly_forecast(warehouse, week, config.horizon_weeks)
+    if forecast.is_empty():
+        raise dg.Failure(f"no weekly product forecast with origin {week}: materialise forecast_weekly for {week} first")
+    opening = on_hand_at(warehouse, day)
+    if opening.is_empty():
+        raise dg.Failure(f"no stock estimate for {day}: materialise daily_inventory_estimated for {week} first")
+    products = warehouse.query("select * from product_master")
+    first = week + timedelta(weeks=1)
+    firm = firm_demand(open_orders(warehouse, day), first, config.horizon_weeks)
+    goods = (
+        forecast.select("product_id", "week_start", "p10", "p50", "p90")
+        .join(firm, on=["product_id", "week_start"], how="full", coalesce=True)
+        .with_columns(pl.col("p10", "p50", "p90", "firm_qty").fill_null(0.0))
+    )
+    bom = warehouse.query("select parent_product_id, component_product_id, qty_per, scrap_rate from bom")
+    in_house = products.filter((pl.col("product_type") != "finished_good") & pl.col("production_line").is_not_null())
+    subs = dependent_demand(goods, opening, bom, in_house["product_id"].to_list())
+    demand = pl.concat([goods.select(subs.columns), subs], how="vertical_relaxed").sort("product_id", "week_start")
+    return PlanInputs(week, demand, products, production_lines(warehouse, products, day), opening)
+
+
+def solve_plan(inputs: PlanInputs, config: PlanConfig) -> PlanOutcome:
+    """``plan_production`` with every failure turned into a diagnosis instead of an exception."""
+    from dsop_assets.planning.production_model import plan_production
+
+    try:
+        result = plan_production(inputs.demand, inputs.products, inputs.lines, inputs.opening, config)
+    except PlanInfeasible as exc:
+        return PlanOutcome(inputs.week, None, exc.message, exc.diagnosis)
+    except Exception as exc:  # noqa: BLE001 - a solver crash must keep the old plan, like infeasibility
+        reason = f"{type(exc).__name__}: {exc}"
+        try:  # the capacity arithmetic needs no solver, so it can still say which line is short
+            found = diagnose(prepare_plan_data(inputs.demand, inputs.products, inputs.lines, inputs.opening, config),
+                             config, reason)
+            return PlanOutcome(inputs.week, None, found.message, found.diagnosis)
+        except Exception:  # noqa: BLE001 - e.g. the inputs themselves were the problem
+            return PlanOutcome(inputs.week, None, f"production plan failed ({reason})",
+                               pl.DataFrame(schema=DIAGNOSIS_SCHEMA))
+    return PlanOutcome(inputs.week, result, None, pl.DataFrame(schema=DIAGNOSIS_SCHEMA))
+
+
+def plan_rows(inputs: PlanInputs, result: "PlanResult") -> pl.DataFrame:
+    """The solver's plan with the demand it saw, product kind, and the stock-balance residual.
+
+    Backlog semantics: start + made - demand_used = end - (backlog_t - backlog_{t-1}), with the
+    backlog carried in equal to any negative opening stock, so the residual is zero up to rounding.
+    """
+    opening = dict(inputs.opening.select("product_id", "on_hand_qty").iter_rows())
+    carried_in = pl.col("product_id").replace_strict(opening, default=0.0, return_dtype=pl.Float64)
+    previous = pl.col("shortage_qty").shift(1).over("product_id")
+    kinds = inputs.products.select("product_id", pl.col("product_type").alias("product_kind"))
+    return (
+        result.plan.rename({"demand_p50": "demand_used"})
+        .join(inputs.demand.rename({"p10": "forecast_p10", "p50": "forecast_p50", "p90": "forecast_p90"}),
+              on=["product_id", "week_start"], how="left")
+        .join(kinds, on="product_id", how="left")
+        .with_columns(pl.col("forecast_p10", "forecast_p50", "forecast_p90", "firm_qty").fill_null(0.0))
+        .sort("product_id", "week_start")
+        .with_columns(previous.fill_null((-carried_in).clip(lower_bound=0.0)).alias("_backlog_in"))
+        .with_columns(
+            (pl.col("start_inventory") + pl.col("production_qty") - pl.col("demand_used") - pl.col("end_inventory")
+             + pl.col("shortage_qty") - pl.col("_backlog_in")).alias("balance_residual"),
+            pl.lit(inputs.week).alias("plan_week"),
+        )
+        .drop("_backlog_in")
+    )
+
+
+def record_plan(warehouse: Warehouse, inputs: PlanInputs, outcome: PlanOutcome, log) -> int:
+    """Writes the plan of one week, or on failure only its diagnosis (the previous plan stays)."""
+    week = Window("plan_week", outcome.week, outcome.week + timedelta(days=7))
+    if outcome.result is None:
+        log.error(f"production plan for {outcome.week} not replaced: {outcome.failure}")
+        diagnosis = outcome.diagnosis
+        if diagnosis.is_empty():  # no short line found: one row still records that and why the plan failed
+            diagnosis = pl.DataFrame([{"basis": "none found"}], schema=DIAGNOSIS_SCHEMA)
+        diagnosis = diagnosis.with_columns(plan_week=pl.lit(outcome.week), message=pl.lit(outcome.failure))
+        warehouse.write(DIAGNOSIS_TABLE, diagnosis.select("plan_week", *DIAGNOSIS_SCHEMA, "message"), window=week)
+        return 0
+    rows = warehouse.write(PLAN_TABLE, plan_rows(inputs, outcome.result), window=week)
+    warehouse.write(LINE_TABLE, outcome.result.lines.with_columns(plan_week=pl.lit(outcome.week)), window=week)
+    empty = pl.DataFrame(schema={"plan_week": pl.Date, **DIAGNOSIS_SCHEMA, "message": pl.String})
+    warehouse.write(DIAGNOSIS_TABLE, empty, window=week)  # a stale diagnosis would contradict the plan
+    return rows
+
+
+def _diagnosis_markdown(outcomes: list[PlanOutcome]) -> str:
+    parts = []
+    for o in outcomes:
+        parts.append(f"**{o.week}**: {o.failure}")
+        if o.diagnosis.height:
+            parts.append("| line | week | required h | capacity h | short h |\n|---|---|---:|---:|---:|\n" + "\n".join(
+                f"| {r['line_id']} | {r['week_start']} | {r['required_hours']:,.1f} | {r['capacity_hours']:,.1f} "
+                f"| {r['short_hours']:,.1f} |" for r in o.diagnosis.head(20).iter_rows(named=True)))
+    return "\n\n".join(parts)
+
+
+def plan_metadata(outcomes: list[PlanOutcome], rows: int) -> dict:
+    failed = [o for o in outcomes if o.result is None]
+    last = next((o.result for o in reversed(outcomes) if o.result is not None), None)
+    metadata: dict = {"dagster/row_count": rows, "weeks_planned": len(outcomes) - len(failed)}
+    if last is not None:
+        metadata |= {f: getattr(last, f) for f in _SOLVER_FIELDS}
+        metadata["shortage_qty_total"] = float(last.plan["shortage_qty"].sum())
+    if failed:
+        metadata["status"] = "infeasible (previous plan kept)"
+        metadata["infeasible_weeks"] = ", ".join(str(o.week) for o in failed)
+        metadata["diagnosis"] = dg.MetadataValue.md(_diagnosis_markdown(failed))
+    return metadata
+
+
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=weekly_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    deps=["forecast_weekly", "daily_inventory_estimated", "product_master", "production_line", "bom",
+          window("daily_order", weeks_covering(OPEN_ORDER_LOOKBACK_DAYS)),
+          history_until_partition("daily_revenue", weekly_partitions),
+          window("daily_production", weeks_covering(182))],  # line capacity without production_line
+    metadata={"partition_expr": "plan_week"},
+    kinds={"pyomo", "highs", "polars"},
+    pool=WAREHOUSE_POOL,
+    description="Weekly production plan for the 12 weeks after W (capacitated lot-sizing MILP, backlog "
+    "allowed at a penalty, firm open orders hard): finished goods from the P50/P90 forecast made at W plus "
+    "open orders, in-house sub-assemblies from the goods' demand through the BOM. balance_residual checks "
+    "the stock balance. If no plan can be made the previous plan of W stays and production_plan_diagnosis "
+    "says which line is short in which week.",
+)
+def production_plan(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+    start, end = window_dates(context)
+    config = PlanConfig()
+    outcomes, rows = [], 0
+    for week in weeks_in(start, end):
+        inputs = load_plan_inputs(warehouse, week, config)
+        outcome = solve_plan(inputs, config)
+        rows += record_plan(warehouse, inputs, outcome, context.log)
+        outcomes.append(outcome)
+    return dg.MaterializeResult(metadata=plan_metadata(outcomes, rows))
+
+
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=weekly_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    deps=["production_plan", "product_lead_time", "bom", history_until_partition("purchase_order", weekly_partitions),
+          "daily_inventory_estimated", "product_master"],
+    metadata={"partition_expr": "plan_week"},
+    kinds={"polars"},
+    pool=WAREHOUSE_POOL,
+    description="Planned purchase orders per raw material for plan week W (MRP): the plan of W exploded "
+    "through the BOM, netted against stock and open POs as of W's Sunday, ordered from the best-scoring "
+    "supplier its P90 lead time ahead, in EOQ / MOQ multiples.",
+)
+def purchase_recommendation(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+    start, end = window_dates(context)
+    products = warehouse.query("select * from product_master")
+    bom = warehouse.query("select parent_product_id, component_product_id, qty_per, scrap_rate from bom")
+    frames, unassigned, planless = [], set(), []
+    for week in weeks_in(start, end):
+        plan = warehouse.query(f"select product_id, week_start, production_qty from {PLAN_TABLE} "
+                               "where plan_week = $w", {"w": week}) if warehouse.table_exists(PLAN_TABLE) else pl.DataFrame()
+        if plan.is_empty():
+            # An infeasible first plan leaves nothing to buy for; the actions still run on risk alone.
+            context.log.warning(f"no production plan for {week} (see production_plan_diagnosis): no purchases")
+            planless.append(week)
+            continue
+        lead_times = warehouse.query("select * from product_lead_time where week_start = $w", {"w": week})
+        # Planned sub-assemblies bring their own (timed) material need; exploding the goods through
+        # them as well would count those materials twice.
+        planned = plan["product_id"].unique().to_list()
+        tree = bom.filter(~pl.col("component_product_id").is_in(planned))
+        recs = recommend_purchases(plan, tree, products, on_hand_at(warehouse, as_of(week)),
+                                   open_purchase_orders(warehouse, as_of(week)), lead_times, as_of(week),
+                                   PurchaseConfig())
+        unassigned |= set(recs.filter(pl.col("supplier_id").is_null())["product_id"].to_list())
+        frames.append(recs.filter(pl.col("supplier_id").is_not_null()).with_columns(plan_week=pl.lit(week)))
+    if unassigned:
+        context.log.warning(f"no supplier has ever been sent a PO for {sorted(unassigned)}: not recommended")
+    if not frames:
+        return dg.MaterializeResult(metadata={"dagster/row_count": 0, "status": "no production plan (nothing written)",
+                                              "weeks_without_plan": ", ".join(map(str, planless))})
+    recs = pl.concat(frames)
+    # Weeks without a plan keep whatever they had; only the planned weeks are replaced.
+    rows = sum(warehouse.write("purchase_recommendation", recs.filter(pl.col("plan_week") == w),
+                               window=Window("plan_week", w, w + timedelta(days=7)))
+               for w in weeks_in(start, end) if w not in planless)
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": rows,
+        "materials": recs["product_id"].n_unique(),
+        "expedite_now": recs.filter(pl.col("order_by_date") <= pl.col("plan_week") + timedelta(days=6)).height,
+        "order_value": float((recs["recommended_qty"] * recs["unit_cost"].fill_null(0.0)).sum()),
+        "materials_without_supplier": ", ".join(sorted(unassigned)) or "none",
+        "weeks_without_plan": ", ".join(map(str, planless)) or "none",
+    })

@@ -1,0 +1,79 @@
+"""Tunable settings of the production plan and the purchase recommendations.
+
+Every default is a planner's starting point, not a law: they are plain dataclasses so a Dagster
+config or a YAML file can override any field. Costs are in the currency of ``product_master``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PlanConfig:
+    """Settings of the production-plan MILP (``plan_production``)."""
+
+    # Planning horizon in weeks; demand beyond it is ignored, missing weeks count as zero demand.
+    horizon_weeks: int = 12
+    # Cycle service level the safety stock protects; z = NormalDist().inv_cdf(service_level).
+    service_level: float = 0.95
+    # Backlogged demand costs this multiple of unit_price (unit_cost when no price) per unit and
+    # per week late. Above any holding or overtime cost so the model only backlogs when it must.
+    shortage_cost_multiple: float = 3.0
+    # Stock below the safety-stock target costs this multiple of unit_cost per unit-week. Kept
+    # well below the shortage penalty (the cushion must never beat serving real demand) and well
+    # above the weekly holding cost (otherwise nobody would hold it).
+    safety_stock_penalty_multiple: float = 0.5
+    # Fallbacks when product_master / production_line leave a field empty.
+    default_holding_cost_rate: float = 0.25
+    default_setup_cost: float = 200_000.0
+    default_overtime_cost_per_hour: float = 50_000.0
+    # firm_qty in the demand frame (confirmed orders) must be covered on time when True; this is
+    # the "hard minimum" whose violation makes the plan infeasible and triggers the diagnosis.
+    firm_orders_hard: bool = True
+    # HiGHS stopping rules: 1 % relative MIP gap or the time limit, whichever comes first. The
+    # limit is the whole budget (build and solve of every part); each line's model gets a share
+    # in proportion to its products, but never less than min_part_seconds.
+    mip_rel_gap: float = 0.01
+    time_limit_seconds: float = 20.0
+    min_part_seconds: float = 1.0
+    # Products only share their own line's capacity, so one model per line gives the same optimum
+    # as one model of everything and each is far easier for HiGHS; False builds the single model.
+    decompose_by_line: bool = True
+    threads: int = 2
+    # How many weeks ahead each (l,S) cut looks (plan_milp); 2-4 tightens the relaxation most per
+    # row on the benchmark, the full horizon makes the root LP slower than it helps.
+    ls_window_weeks: int = 2
+    random_seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0.5 <= self.service_level < 1.0:
+            raise ValueError(f"service_level must be in [0.5, 1), got {self.service_level}")
+        if self.horizon_weeks < 1:
+            raise ValueError("horizon_weeks must be at least 1")
+
+
+@dataclass(frozen=True)
+class PurchaseConfig:
+    """Settings of the purchase recommendations (``recommend_purchases``)."""
+
+    # Cycle service level of the material safety stock; z = NormalDist().inv_cdf(service_level).
+    service_level: float = 0.95
+    # Supplier score = weighted sum of cost, P90 lead time and lateness, each relative to the best
+    # candidate for the material (lower is better); see purchasing.choose_suppliers.
+    weight_cost: float = 0.5
+    weight_lead_time: float = 0.3
+    weight_reliability: float = 0.2
+    # Used for a material nobody has delivered yet (no row in lead_times).
+    default_lead_time_days: float = 28.0
+    default_on_time_rate: float = 0.8
+    default_holding_cost_rate: float = 0.25
+    default_ordering_cost: float = 50_000.0
+    # Annualises the horizon's mean weekly requirement for the EOQ.
+    weeks_per_year: float = 52.0
+
+    def __post_init__(self) -> None:
+        if not 0.5 <= self.service_level < 1.0:
+            raise ValueError(f"service_level must be in [0.5, 1), got {self.service_level}")
+        if min(self.weight_cost, self.weight_lead_time, self.weight_reliability) < 0:
+            raise ValueError("supplier score weights must be non-negative")

@@ -1,0 +1,138 @@
+"""``dsop``: the things that are not Dagster's job (generate demo data, run the demo, benchmark).
+
+Materialising and backfilling stay with the Dagster CLI and UI, on the same definitions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+
+def _default_env() -> None:
+    """Settings the demo needs, defaulting to folders under the current directory."""
+    os.environ.setdefault("DSOP_ERP_DIR", "data/erp")
+    os.environ.setdefault("DSOP_DUCKDB_PATH", "data/dsop.duckdb")
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(Path(".dagster_home").resolve())))
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        shipped = Path(__file__).resolve().parents[1] / "deploy" / "dagster.yaml"
+        config.write_text(shipped.read_text() if shipped.exists() else "telemetry:\n  enabled: false\n")
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from dsop_assets.demo.generator import generate
+
+    manifest = generate(
+        Path(args.out),
+        scale=args.scale,
+        seed=args.seed,
+        end_date=date.fromisoformat(args.end_date) if args.end_date else None,
+        language=args.language,
+        encoding=args.encoding,
+        inject_errors=args.inject_errors,
+    )
+    from dsop_jobs.bench import source_rows
+
+    rows = source_rows(manifest)
+    print(f"[dsop] wrote {args.out}: {manifest['start_date']} .. {manifest['end_date']}, {rows:,} rows")
+    return 0
+
+
+def _ensure_demo_data(erp_dir: Path, scale: str, seed: int, end_date: str | None) -> dict:
+    from dsop_assets.demo.generator import generate
+
+    manifest_path = erp_dir / "manifest.json"
+    if manifest_path.exists():
+        manifest = json.loads(manifest_path.read_text())
+        wanted_end = end_date or manifest["end_date"]
+        if (manifest["scale"], manifest["seed"], manifest["end_date"]) == (scale, seed, wanted_end):
+            print(f"[dsop] reusing demo data in {erp_dir} ({scale}, seed {seed})", file=sys.stderr)
+            return manifest
+    print(f"[dsop] generating {scale} demo data into {erp_dir} ...", file=sys.stderr, flush=True)
+    began = time.perf_counter()
+    manifest = generate(erp_dir, scale=scale, seed=seed, end_date=date.fromisoformat(end_date) if end_date else None)
+    print(f"[dsop] generated in {time.perf_counter() - began:.1f}s", file=sys.stderr)
+    return manifest
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    _default_env()
+    import dagster as dg
+
+    from dsop_jobs.definitions import defs
+    from dsop_jobs.pipeline import run_history
+    from dsop_jobs.report import describe_warehouse
+
+    erp_dir = Path(os.environ["DSOP_ERP_DIR"])
+    manifest = _ensure_demo_data(erp_dir, args.scale, args.seed, args.end_date)
+    instance = dg.DagsterInstance.get()
+    began = time.perf_counter()
+    run_history(defs, instance, date.fromisoformat(manifest["start_date"]), date.fromisoformat(manifest["end_date"]))
+    print(f"[dsop] all assets materialised in {time.perf_counter() - began:.1f}s\n", file=sys.stderr)
+    print(describe_warehouse(defs))
+    from dsop_resources.settings import duckdb_read_path
+
+    read_copy = duckdb_read_path() or os.environ["DSOP_DUCKDB_PATH"]
+    print(
+        "\nOpen the UI (the runs above are recorded there):\n"
+        f"  DAGSTER_HOME={os.environ['DAGSTER_HOME']} dagster dev -w workspace.yaml\n"
+        "Query the published read-only copy (safe while a refresh runs):\n"
+        f"  python -c \"import duckdb; print(duckdb.connect('{read_copy}', read_only=True)"
+        ".sql('select * from risk_score order by total_score desc limit 10'))\""
+    )
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from dsop_jobs.bench import run_bench
+
+    from dsop_jobs.bench import STAGES
+
+    stages = tuple(args.stages.split(",")) if args.stages else (STAGES if args.scale != "large" else STAGES[:3])
+    unknown = set(stages) - set(STAGES)
+    if unknown:
+        raise SystemExit(f"unknown bench stage(s) {sorted(unknown)}; choose from {', '.join(STAGES)}")
+    return run_bench(args.scale, args.seed, Path(args.workdir) if args.workdir else None, stages)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="dsop", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    gen = sub.add_parser("generate", help="write a deterministic demo ERP export + external indicators")
+    gen.add_argument("--scale", choices=["tiny", "seed", "large"], default="seed")
+    gen.add_argument("--seed", type=int, default=7)
+    gen.add_argument("--end-date", help="last day of history (YYYY-MM-DD); default: last Sunday")
+    gen.add_argument("--out", required=True)
+    gen.add_argument("--language", choices=["en", "ko"], default="en", help="file names and headers")
+    gen.add_argument("--encoding", choices=["utf-8", "cp949"], default="utf-8")
+    gen.add_argument("--inject-errors", action="store_true", help="add contract violations (for tests)")
+    gen.set_defaults(func=cmd_generate)
+
+    demo = sub.add_parser("demo", help="generate seed data and materialise every asset for the full history")
+    demo.add_argument("--scale", choices=["tiny", "seed", "large"], default="seed")
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--end-date", help="last day of history; default: last Sunday")
+    demo.set_defaults(func=cmd_demo)
+
+    bench = sub.add_parser("bench", help="time generation, raw load and full materialisation")
+    bench.add_argument("--scale", choices=["tiny", "seed", "large"], default="seed")
+    bench.add_argument("--seed", type=int, default=7)
+    bench.add_argument("--workdir", help="keep the benchmark's files here (default: a temp folder)")
+    bench.add_argument("--stages", help="comma-separated subset of generate,raw_load,aggregates,forecasts,decisions,"
+                       "evaluation (default: all; large: the first three)")
+    bench.set_defaults(func=cmd_bench)
+
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

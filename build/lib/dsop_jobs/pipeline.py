@@ -1,0 +1,130 @@
+"""Run the asset graph over a history in dependency order, one Dagster run per stage.
+
+Used by ``dsop demo``, ``dsop bench`` and the end-to-end test. Each stage is a single run over a
+partition range (like a single-run backfill) recorded in the instance, so the UI shows them.
+Aggregates cover the whole history; forecasts the backtest origins; decisions the latest weeks.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import dagster as dg
+
+from dsop_assets.partitions import monthly_partitions, month_start, weekly_partitions, week_start
+from dsop_jobs.jobs import EVALUATION_JOB, MASTER_JOB, MONTHLY_JOB, WEEKLY_JOB
+from dsop_jobs.progress import step_progress_logger
+
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    job: str
+    groups: tuple[str, ...] | None = None  # asset groups to run within the job; None = all
+    last_periods: int | None = None  # None = the whole history; N = the latest N partitions
+    complete_only: bool = False  # only periods that ended by the history's last day (forecast origins)
+
+
+@dataclass
+class StageResult:
+    stage: str
+    job: str
+    partitions: str
+    seconds: float
+    run_id: str
+
+
+AGGREGATES = ("erp_raw", "external", "staging", "marts", "features")
+DECISIONS = ("inventory", "risk", "planning")
+
+
+def demo_stages(backtest_weeks: int = 26, backtest_months: int = 12, decision_weeks: int = 1) -> list[Stage]:
+    return [
+        Stage("masters and external indicators", MASTER_JOB),
+        Stage("weekly history", WEEKLY_JOB, AGGREGATES),
+        Stage("monthly history", MONTHLY_JOB, AGGREGATES),
+        Stage("weekly forecasts (backtest origins)", WEEKLY_JOB, ("forecast",), backtest_weeks, True),
+        Stage("monthly forecasts (backtest origins)", MONTHLY_JOB, ("forecast",), backtest_months, True),
+        Stage("decisions for the latest week", WEEKLY_JOB, DECISIONS, decision_weeks, True),
+        Stage("forecast evaluation", EVALUATION_JOB),
+    ]
+
+
+def partition_window(
+    job: str, start: date, end: date, last_periods: int | None, complete_only: bool = False
+) -> tuple[str, str] | None:
+    if job == WEEKLY_JOB:
+        keys, first, last = weekly_partitions.get_partition_keys(), week_start(start), week_start(end)
+        if complete_only and end < last + timedelta(days=6):
+            last -= timedelta(days=7)
+    elif job == MONTHLY_JOB:
+        keys, first, last = monthly_partitions.get_partition_keys(), month_start(start), month_start(end)
+        if complete_only and (end + timedelta(days=1)).month == end.month:
+            last = month_start(last - timedelta(days=1))
+    else:
+        return None
+    inside = [k for k in keys if first.isoformat() <= k <= last.isoformat()]
+    if last_periods:
+        inside = inside[-last_periods:]
+    return (inside[0], inside[-1]) if inside else None
+
+
+def _selection(defs: dg.Definitions, job_def: dg.JobDefinition, groups: tuple[str, ...] | None) -> set[dg.AssetKey] | None:
+    if groups is None:
+        return None
+    in_job = job_def.asset_layer.selected_asset_keys
+    graph = defs.resolve_asset_graph()
+    return {key for key in in_job if graph.get(key).group_name in groups}
+
+
+def run_history(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    start: date,
+    end: date,
+    stages: list[Stage] | None = None,
+) -> list[StageResult]:
+    """Materialise the stages for the history [start, end]; raises on the first failed run."""
+    cli_defs = dg.Definitions(
+        assets=list(defs.assets or []),
+        asset_checks=list(defs.asset_checks or []),
+        jobs=list(defs.jobs or []),
+        resources=dict(defs.resources or {}),
+        loggers={"dsop_progress": step_progress_logger},
+    )
+    results = []
+    for stage in stages or demo_stages():
+        try:
+            job_def = cli_defs.resolve_job_def(stage.job)
+        except Exception:  # a job whose assets this deployment does not define (e.g. no evaluation)
+            continue
+        selection = _selection(cli_defs, job_def, stage.groups)
+        if selection is not None and not selection:
+            continue
+        window = partition_window(stage.job, start, end, stage.last_periods, stage.complete_only)
+        if stage.job in (WEEKLY_JOB, MONTHLY_JOB) and window is None:
+            continue
+        tags = {"dsop/trigger": "cli", "dsop/stage": stage.name}
+        label = "unpartitioned"
+        if window:
+            tags |= {RANGE_START_TAG: window[0], RANGE_END_TAG: window[1]}
+            label = f"{window[0]} .. {window[1]}"
+        print(f"[dsop] {stage.name}: {stage.job} {label}", file=sys.stderr, flush=True)
+        began = time.perf_counter()
+        result = job_def.execute_in_process(
+            instance=instance,
+            tags=tags,
+            asset_selection=sorted(selection) if selection else None,
+            run_config={"loggers": {"dsop_progress": {}}},
+            raise_on_error=True,
+        )
+        seconds = time.perf_counter() - began
+        results.append(StageResult(stage.name, stage.job, label, seconds, result.run_id))
+        print(f"[dsop] {stage.name} done in {seconds:.1f}s (run {result.run_id[:8]})", file=sys.stderr, flush=True)
+    return results

@@ -1,0 +1,25 @@
+"""The ERP export folder as a resource, so tests and deployments point the raw assets elsewhere."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+from pydantic import Field
+
+from dsop_assets.erp.contract import TableContract
+from dsop_assets.erp.mapping import load_mapping
+from dsop_assets.erp.reader import ParsedTable, parse_table
+
+
+class ErpExportFolder(dg.ConfigurableResource):
+    """Folder of ERP CSV exports (``DSOP_ERP_DIR``) and an optional column-mapping override."""
+
+    erp_dir: str = Field(description="Folder holding the exports; files in its inbox/ count too.")
+    column_mapping: str | None = Field(
+        default=None, description="YAML extending the shipped English/Korean name mapping."
+    )
+
+    def parse(self, table: TableContract, known: dict[str, pl.Series]) -> ParsedTable:
+        return parse_table(Path(self.erp_dir), table, load_mapping(self.column_mapping), known)

@@ -1,0 +1,158 @@
+"""Look at dsop the way a user does: the webserver on a real instance, headless Chromium screenshots of the
+asset graph and a partitions page, and partition status read over the UI's own GraphQL API.
+
+As a script it runs the whole tiny demo first and reports every partitioned asset:
+
+    python -m tests.ui.ui_check --out /tmp/dsop_ui      # screenshots and missing_partitions.json land there
+
+``tests/ui/test_ui_chromium.py`` runs the same checks on the aggregate layer only, to stay fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+PARTITION_STATUS = """
+query($key: AssetKeyInput!) {
+  assetNodeOrError(assetKey: $key) {
+    __typename
+    ... on AssetNode {
+      assetPartitionStatuses { __typename ... on TimePartitionStatuses { ranges { status startKey endKey } } }
+    }
+  }
+}
+"""
+LOCATION = "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } }"
+PAGES = {"asset_graph.png": "/asset-groups", "partitions.png": "/assets/weekly_product_summary?view=partitions"}
+
+
+def chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+def graphql(port: int, query: str, variables: dict | None = None) -> dict:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", method="POST",
+                                     data=json.dumps({"query": query, "variables": variables or {}}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        body = json.load(response)
+    if "errors" in body:
+        raise RuntimeError(body["errors"])
+    return body["data"]
+
+
+def start_webserver(port: int, env: dict, cwd: Path) -> subprocess.Popen:
+    webserver = Path(sys.executable).with_name("dagster-webserver")
+    return subprocess.Popen([str(webserver), "-w", str(REPO / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
+                            cwd=cwd, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def wait_until_loaded(port: int, server: subprocess.Popen, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"webserver exited with {server.returncode}")
+        try:
+            entries = graphql(port, LOCATION)["workspaceOrError"]["locationEntries"]
+            if entries and all(e["loadStatus"] == "LOADED" for e in entries):
+                return
+        except OSError:
+            pass
+        time.sleep(1)
+    raise TimeoutError(f"the code location did not load within {timeout}s")
+
+
+def stop(server: subprocess.Popen) -> None:
+    server.send_signal(signal.SIGTERM)
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)  # the group this module started
+        server.wait()
+
+
+def screenshot(browser: str, url: str, path: Path) -> Path:
+    """A PNG of ``url`` after the page's scripts have had 20 s of (virtual) time to render."""
+    subprocess.run([browser, "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                    "--window-size=1600,1000", "--virtual-time-budget=20000", f"--screenshot={path}", url],
+                   capture_output=True, timeout=180, check=True)
+    return path
+
+
+def distinct_colours(path: Path) -> int:
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return len(image.convert("RGB").getcolors(maxcolors=1 << 20) or [])
+
+
+def missing_partitions(port: int, key: str, wanted: list[str]) -> list[str]:
+    """Keys of ``wanted`` that the UI does not show as materialised for ``key``."""
+    node = graphql(port, PARTITION_STATUS, {"key": {"path": [key]}})["assetNodeOrError"]
+    ranges = node["assetPartitionStatuses"]["ranges"]
+    done = [(r["startKey"], r["endKey"]) for r in ranges if r["status"] == "MATERIALIZED"]
+    return [k for k in wanted if not any(start <= k <= end for start, end in done)]
+
+
+def keys_in_range(partitions_def, first_day: str, last_day: str) -> list[str]:
+    """Partition keys whose period overlaps [first_day, last_day] (keys are ISO dates, so they sort)."""
+    keys = partitions_def.get_partition_keys()
+    inside = [k for k in keys if first_day <= k <= last_day]
+    before = [k for k in keys if k < first_day]
+    return ([before[-1]] if before and first_day not in keys else []) + inside
+
+
+def main(argv: list[str] | None = None) -> int:
+    from dsop_assets.partitions import monthly_partitions, weekly_partitions
+    from dsop_jobs.definitions import build_assets
+    from dsop_jobs.serve import free_port
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", required=True, help="folder for the demo, the instance and the screenshots")
+    args = parser.parse_args(argv)
+    browser = chromium()
+    if browser is None:
+        raise SystemExit("no chromium on PATH (Debian: apt-get install -y chromium)")
+    out = Path(args.out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "DAGSTER_HOME": str(out / ".dagster_home")}
+    home_config = out / ".dagster_home" / "dagster.yaml"
+    home_config.parent.mkdir(exist_ok=True)
+    if not home_config.exists():  # nux off: the first-visit dialog would cover the screenshots
+        home_config.write_text((REPO / "deploy" / "dagster.yaml").read_text() + "\nnux:\n  enabled: false\n")
+    subprocess.run([sys.executable, "-m", "dsop_jobs.cli", "demo", "--scale", "tiny"], cwd=out, env=env, check=True)
+    manifest = json.loads((out / "data" / "erp" / "manifest.json").read_text())
+    env |= {"DSOP_ERP_DIR": str(out / "data" / "erp"), "DSOP_DUCKDB_PATH": str(out / "data" / "dsop.duckdb")}
+    port = free_port("127.0.0.1")
+    server = start_webserver(port, env, out)
+    try:
+        wait_until_loaded(port, server)
+        for name, page in PAGES.items():
+            screenshot(browser, f"http://127.0.0.1:{port}{page}", out / name)
+        report = {}
+        for asset in build_assets():
+            if asset.partitions_def in (weekly_partitions, monthly_partitions):
+                wanted = keys_in_range(asset.partitions_def, manifest["start_date"], manifest["end_date"])
+                missing = missing_partitions(port, asset.key.to_user_string(), wanted)
+                report[asset.key.to_user_string()] = {"in_data_range": len(wanted), "missing": len(missing),
+                                                      "first_missing": missing[:5]}
+    finally:
+        stop(server)
+    (out / "missing_partitions.json").write_text(json.dumps(report, indent=2))
+    for key, row in sorted(report.items()):
+        print(f"{key:<32} {row['missing']:>4} of {row['in_data_range']:>4} missing {row['first_missing']}")
+    return 0 if not any(r["missing"] for r in report.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
