@@ -136,6 +136,14 @@ class ForecastConfig:
     calibration_origins: int = 26
     calibration_bounds: tuple[float, float] = (0.5, 4.0)
     external_series: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(EXTERNAL_SERIES))
+    # Statistical ensemble members for product series (``members.py``): statsforecast AutoETS /
+    # AutoTheta, seasonal with the cadence's year when the series has two seasons. Weekly is off by
+    # default: a 52-week season is slow to select for little gain on the demo's weekly noise.
+    stat_members: tuple[str, ...] = ()
+    member_season: bool = True
+    # Members are re-selected and re-fitted this often (in periods) in a backfill; in between each
+    # series' fitted model runs forward over the longer history.
+    member_refit_periods: int = 12
 
     @property
     def spec(self) -> FeatureSpec:
@@ -161,5 +169,6 @@ def monthly_config(**overrides) -> ForecastConfig:
         max_train_rows=20_000,
         reuse_periods=3,
         calibration_origins=12,
+        stat_members=("auto_ets", "auto_theta"),
     )
     return ForecastConfig(**{**base, **overrides})

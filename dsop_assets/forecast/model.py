@@ -37,6 +37,7 @@ class TrainedModel:
     features: dict[str, list[str]] = field(default_factory=dict)  # level -> feature names
     boosters: dict[tuple[str, float, int], lgb.Booster] = field(default_factory=dict)  # (level, q, horizon or 0)
     training_rows: dict[str, int] = field(default_factory=dict)
+    members: object | None = None  # members.FittedMembers fitted at the same cutoff, if configured
 
 
 def model_version(config: ForecastConfig, cutoff_period: int) -> str:
