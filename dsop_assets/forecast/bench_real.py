@@ -105,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=6, help="unscored dsop origins before the first scored one")
     parser.add_argument("--peers-cache", help="parquet file to reuse/store the peers' forecasts")
     parser.add_argument("--peers-only", action="store_true", help="only compute (and cache) the peers")
+    parser.add_argument("--dsop-out", help="also write dsop's forecasts to this parquet file")
     parser.add_argument("--series", type=int, default=0, help="first N series only (0 = all)")
     args = parser.parse_args(argv)
     raw = pl.read_csv(args.path)
@@ -127,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     began = time.perf_counter()
     dsop = run_dsop(orders, dsop_origins, config)
     dsop_seconds = time.perf_counter() - began
+    if args.dsop_out:
+        dsop.write_parquet(args.dsop_out)
     cache = Path(args.peers_cache) if args.peers_cache else None
     began = time.perf_counter()
     if cache and cache.exists():

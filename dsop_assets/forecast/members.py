@@ -47,7 +47,7 @@ def dense_series(targets: pl.DataFrame, through_period: int) -> dict[tuple[str, 
         y = np.zeros(through_period - first + 1)
         np.add.at(y, t - first, part["actual_qty"].to_numpy())
         out[tuple(key)] = y
-    return out
+    return dict(sorted(out.items()))
 
 
 def _models(name: str, season: int):
@@ -109,7 +109,8 @@ def member_forecasts(fitted: FittedMembers, targets: pl.DataFrame, origin_period
     schema = {**{k: pl.String for k in SERIES_KEYS}, "origin_period": pl.Int32, "horizon": pl.Int32,
               "member": pl.String, "p10": pl.Float64, "p50": pl.Float64, "p90": pl.Float64}
     out = pl.DataFrame(rows, schema=schema, orient="row")
-    return out.filter(pl.all_horizontal(pl.col("p10", "p50", "p90").is_finite()))
+    return out.filter(pl.all_horizontal(pl.col("p10", "p50", "p90").is_finite())).sort(
+        "member", *SERIES_KEYS, "horizon")
 
 
 __all__ = ["MEMBER_COLUMNS", "FittedMembers", "dense_series", "fit_members", "member_forecasts"]
