@@ -100,6 +100,8 @@ def forecast_accuracy(context: dg.AssetExecutionContext, warehouse: Warehouse) -
     columns = ["model_id", "cadence", "level", "product_id", "customer_id", "origin_date", "target_start", "horizon",
                "p10", "p50", "p90"]
     forecasts = pl.concat([f.select(columns) for f in (served, baselines) if f.height], how="vertical_relaxed")
+    # Group and customer totals (hierarchy.py) have no demand history here: score the two served levels.
+    forecasts = forecasts.filter(pl.col("level").is_in(["product", "customer_product"]))
     histories = pl.concat([
         demand_history(orders, cadence, up_to=through).with_columns(cadence=pl.lit(cadence))
         for cadence in ("weekly", "monthly")

@@ -13,7 +13,9 @@ import polars as pl
 from dsop_assets.erp.assets import WAREHOUSE_POOL
 from dsop_assets.forecast.config import MODEL_LGBM, monthly_config, weekly_config
 from dsop_assets.forecast.features import build_monthly_features, build_targets, build_weekly_features
+from dsop_assets.forecast.alerts import ALERT_COLUMNS, customer_alerts
 from dsop_assets.forecast.forecasting import forecast_many
+from dsop_assets.forecast.hierarchy import LEVEL_CUSTOMER, coherent
 from dsop_assets.forecast.inputs import load_history
 from dsop_assets.forecast.model import feature_importance, model_strings
 from dsop_assets.partitions import monthly_partitions, months_in, weekly_partitions, weeks_in, window_dates
@@ -91,8 +93,10 @@ def _forecast(cadence: str) -> dg.AssetsDefinition:
         metadata={"partition_expr": "origin_date", "dsop/table": "forecast_result"},
         kinds={"lightgbm", "polars"},
         pool=WAREHOUSE_POOL,
-        description=f"P10/P50/P90 {cadence} demand per series for every horizon, as of each origin: LightGBM "
-        "quantile regression, with a moving-average fallback (see model_id/method).",
+        description=f"P10/P50/P90 and mean {cadence} demand per series for every horizon, as of each origin: "
+        "LightGBM quantile regression (monthly products: averaged with AutoETS/AutoTheta), bias-corrected, "
+        "bands calibrated per side, a moving-average fallback (see model_id/method); pairs reconciled to "
+        "products, plus product-group and customer totals.",
     )
     def _run(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
         start, end = window_dates(context)
@@ -107,6 +111,7 @@ def _forecast(cadence: str) -> dg.AssetsDefinition:
         past = _past_forecasts(warehouse, cadence, start, config)
         result, models = forecast_many(features, targets, sorted(origins["origin_period"].unique().to_list()), config,
                                        past_forecasts=past)
+        result = coherent(result, warehouse.query("select product_id, product_group from product_master"))
         written = warehouse.write("forecast_result", result, window=Window("origin_date", start, end),
                                   keys={"cadence": [cadence]})
         importance = pl.concat([feature_importance(m) for m in models]) if models else pl.DataFrame()
@@ -150,6 +155,37 @@ def _forecast_metadata(result: pl.DataFrame, importance: pl.DataFrame, written: 
     return metadata
 
 
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=monthly_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    deps=["forecast_monthly", "daily_order"],
+    metadata={"partition_expr": "origin_date"},
+    kinds={"polars"},
+    pool=WAREHOUSE_POOL,
+    description="Per customer and monthly origin: orders expected next month vs the last 3 months, with the "
+    "P10-P90 range and a plain-language message in English and Korean; is_alert when the change is >= 15 %.",
+)
+def customer_demand_alert(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+    start, end = window_dates(context)
+    h1 = warehouse.query(
+        "select customer_id, origin_date, target_start, mean, p10, p90 from forecast_result where cadence = 'monthly' "
+        "and level = $level and horizon = 1 and origin_date >= $start and origin_date < $end",
+        {"level": LEVEL_CUSTOMER, "start": start, "end": end})
+    history = warehouse.query(
+        "select customer_id, date_trunc('month', order_date)::date as period_start, sum(order_qty) as qty "
+        "from daily_order where order_date < $end group by 1, 2", {"end": end})
+    alerts = customer_alerts(h1, history) if h1.height else pl.DataFrame(schema={c: pl.String for c in ALERT_COLUMNS})
+    written = warehouse.write("customer_demand_alert", alerts, window=Window("origin_date", start, end))
+    latest = alerts.filter(pl.col("is_alert") & (pl.col("origin_date") == pl.col("origin_date").max())) if written else alerts
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": written,
+        "alerts_latest_origin": dg.MetadataValue.md("\n".join(f"- {m}" for m in latest["message_en"].head(10))
+                                                    or "none"),
+    })
+
+
 forecast_assets = [
     _feature_store("weekly"), _feature_store("monthly"), _forecast("weekly"), _forecast("monthly"),
+    customer_demand_alert,
 ]
