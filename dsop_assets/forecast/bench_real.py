@@ -106,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--peers-cache", help="parquet file to reuse/store the peers' forecasts")
     parser.add_argument("--peers-only", action="store_true", help="only compute (and cache) the peers")
     parser.add_argument("--dsop-out", help="also write dsop's forecasts to this parquet file")
+    parser.add_argument("--no-members", action="store_true", help="LightGBM alone (no statistical members)")
+    parser.add_argument("--skip-peers", action="store_true", help="score dsop alone")
     parser.add_argument("--series", type=int, default=0, help="first N series only (0 = all)")
     args = parser.parse_args(argv)
     raw = pl.read_csv(args.path)
@@ -114,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         raw = raw.filter(pl.col("series_id").is_in(keep.implode()))
     orders = orders_from_series(raw)
     test_months = int(raw.filter(pl.col("split") == "test").group_by("series_id").len()["len"].min())
-    config = monthly_config()
+    config = monthly_config(**({"stat_members": ()} if args.no_members else {}))
     h = max(config.horizons)
     scored = [_month(k) for k in range(0, test_months - h + 1, args.step)]
     dsop_origins = [_month(k) for k in range(-args.warmup, scored[-1].year * 12 + scored[-1].month
@@ -132,7 +134,9 @@ def main(argv: list[str] | None = None) -> int:
         dsop.write_parquet(args.dsop_out)
     cache = Path(args.peers_cache) if args.peers_cache else None
     began = time.perf_counter()
-    if cache and cache.exists():
+    if args.skip_peers:
+        peers = dsop.clear()
+    elif cache and cache.exists():
         peers = pl.read_parquet(cache)
     else:
         peers = run_peers(orders, scored, h)

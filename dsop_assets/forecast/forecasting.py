@@ -75,7 +75,7 @@ def forecast(
     parts = []
     try:
         model = model if model is not None else train(features_history, targets_history, origin, config)
-        model_rows = predict(model, modelled)
+        model_rows = predict(model, modelled, targets_history)
         model.members = members
         model_rows = (_with_members(model, model_rows, targets_history, origin, config) if config.stat_members
                       else model_rows.with_columns(n_members=pl.lit(1, pl.Int32)))
