@@ -79,7 +79,25 @@ def with_seasonal_lag(frame: pl.DataFrame, targets: pl.DataFrame | None, config:
         frame = frame.join(past, on=[*SERIES_KEYS, "target_period"], how="left").with_columns(
             seasonal_lag=pl.when(pl.col("target_period") - season >= first).then(pl.col("seasonal_lag").fill_null(0.0)))
     ratio = pl.when(pl.col(long_mean) > 0).then(pl.col("seasonal_lag") / pl.col(long_mean)) if long_mean in frame.columns else pl.lit(None)
-    return frame.with_columns(seasonal_ratio=ratio.cast(pl.Float64))
+    return with_relative_features(frame.with_columns(seasonal_ratio=ratio.cast(pl.Float64)), config)
+
+
+def relative_features(config: ForecastConfig) -> list[str]:
+    spec = config.spec
+    return [f"rel_lag_{k}" for k in spec.lags] + [f"rel_mean_{w}" for w in spec.mean_windows if w != spec.long_window]
+
+
+def with_relative_features(frame: pl.DataFrame, config: ForecastConfig) -> pl.DataFrame:
+    """Lags and short means over the series' year mean (``_level``): scale-free, so one pooled model
+    learns shapes shared by series of any size. ``_level`` also centres the log_ratio target."""
+    long_mean = f"mean_{config.spec.long_window}"
+    if long_mean not in frame.columns:
+        return frame.with_columns(_level=pl.lit(0.0))
+    level = pl.col(long_mean).fill_null(0.0).clip(lower_bound=0.0)
+    out = frame.with_columns(_level=level)
+    rel = {name: pl.when(pl.col("_level") > 0).then(pl.col(name[4:]) / pl.col("_level"))
+           for name in relative_features(config) if name[4:] in frame.columns}
+    return out.with_columns(**rel)
 
 
 def training_set(
@@ -132,11 +150,15 @@ def _params(config: ForecastConfig, alpha: float) -> dict:
     }
 
 
-def _to_model_scale(y: np.ndarray, config: ForecastConfig) -> np.ndarray:
+def _to_model_scale(y: np.ndarray, config: ForecastConfig, level: np.ndarray) -> np.ndarray:
+    if config.target_transform == "log_ratio":
+        return np.log1p(y) - np.log1p(level)
     return np.log1p(y) if config.target_transform == "log1p" else y
 
 
-def _from_model_scale(y: np.ndarray, config: ForecastConfig) -> np.ndarray:
+def _from_model_scale(y: np.ndarray, config: ForecastConfig, level: np.ndarray) -> np.ndarray:
+    if config.target_transform == "log_ratio":
+        return np.expm1(y + np.log1p(level)[:, None])
     return np.expm1(y) if config.target_transform == "log1p" else y
 
 
@@ -154,14 +176,15 @@ def train(
         if data.height < 2 * config.min_data_in_leaf:
             continue
         names = [c for c in feature_columns(features_history) if c != "origin_period"]
-        names = [c for c in names if data[c].null_count() < data.height] + [c for c in HORIZON_FEATURES if c in data.columns]
+        extra = [*HORIZON_FEATURES, *relative_features(config)]
+        names = [c for c in names if data[c].null_count() < data.height] + [c for c in extra if c in data.columns]
         model.features[level] = names
         model.training_rows[level] = data.height
         groups = [(0, data)] if not per_horizon else [(h, data.filter(pl.col("horizon") == h)) for h in config.horizons]
         for h, part in groups:
             cats = [c for c in CATEGORICAL_FEATURES if c in names]
             dataset = lgb.Dataset(
-                _matrix(part, names), _to_model_scale(part["y"].to_numpy(), config),
+                _matrix(part, names), _to_model_scale(part["y"].to_numpy(), config, part["_level"].to_numpy()),
                 feature_name=names, categorical_feature=cats, free_raw_data=False,
                 params={"verbose": -1, "num_threads": config.num_threads, "seed": config.seed, "max_bin": config.max_bin},
             )
@@ -194,7 +217,7 @@ def predict(model: TrainedModel, rows: pl.DataFrame, targets: pl.DataFrame | Non
                 mask = horizon == h
                 preds[mask, j] = model.boosters[(level, q, h)].predict(x[mask], num_threads=config.num_threads)
         # Independent quantile fits can cross; sorting per row restores p10 <= p50 <= p90.
-        preds = np.sort(np.clip(_from_model_scale(preds, config), 0.0, None), axis=1)
+        preds = np.sort(np.clip(_from_model_scale(preds, config, frame["_level"].to_numpy()), 0.0, None), axis=1)
         parts.append(
             frame.select(*SERIES_KEYS, "origin_period", "horizon").with_columns(
                 p10=pl.Series(preds[:, 0]), p50=pl.Series(preds[:, 1]), p90=pl.Series(preds[:, 2])
