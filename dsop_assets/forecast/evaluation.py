@@ -48,7 +48,7 @@ def read_truth(erp_dir: str, cadence: str) -> pl.DataFrame | None:
 
 
 def _baseline(cadence: str) -> dg.AssetsDefinition:
-    partitions_def, periods_in, make_config, _, refit = _CADENCES[cadence]
+    partitions_def, periods_in, make_config, _, _ = _CADENCES[cadence]
 
     @dg.asset(
         name=f"forecast_baseline_{cadence}",
@@ -73,7 +73,7 @@ def _baseline(cadence: str) -> dg.AssetsDefinition:
         parts = [run_baselines(history, origins, horizons, cadence)]
         if is_available() and os.getenv("DSOP_FORECAST_PEERS", "1") != "0":
             product_history = history.filter(pl.col("level") == "product")
-            parts.append(run_peers(product_history, origins, horizons, cadence, refit_every=refit))
+            parts.append(run_peers(product_history, origins, horizons, cadence))
         truth = read_truth(erp.erp_dir, cadence)
         if truth is not None:
             parts.append(oracle_forecasts(truth, origins, horizons, cadence))

@@ -35,6 +35,9 @@ MIN_ETS_PERIODS = 8
 # Model selection is the slow part (~40 ms a weekly series, ~140 ms a seasonal monthly one), so it
 # is redone every few origins, like the LightGBM model's reuse; ``refit_every=1`` refits always.
 ETS_REFIT_EVERY = {"weekly": 4, "monthly": 3}
+# AutoTheta with a 52-week season is the slowest peer (its decomposition test and fits); weekly it is
+# re-selected every quarter and run forward in between.
+THETA_REFIT_EVERY = {"weekly": 13, "monthly": 3}
 
 
 def is_available() -> bool:
@@ -160,7 +163,8 @@ def run_peers(
         if model == "auto_theta":
             version += f":m={THETA_SEASON[cadence]}"
         if model in ("auto_ets", "auto_theta"):
-            bands = _auto_ets(panel, cols, hs, refit_every or ETS_REFIT_EVERY[cadence], model)
+            every = refit_every or (ETS_REFIT_EVERY if model == "auto_ets" else THETA_REFIT_EVERY)[cadence]
+            bands = _auto_ets(panel, cols, hs, every, model)
         else:
             bands = _croston_optimized(panel, cols, hs)
         frames.append(forecast_frame(panel, cols, hs, bands, model, version, created_at))
