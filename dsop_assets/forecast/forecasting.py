@@ -29,7 +29,7 @@ from .config import LEVEL_CUSTOMER_PRODUCT, LEVEL_PRODUCT, MODEL_LGBM, MODEL_MA,
 from .fallback import moving_average_forecast
 from .features_calendar import period_end, period_start
 from .features_panel import SERIES_KEYS
-from .combine import MODEL_ENSEMBLE, combine
+from .combine import MEMBER_P50, MODEL_ENSEMBLE, choose_member_sets, combine, series_types
 from .members import FittedMembers, fit_members, member_forecasts
 from .model import TrainedModel, eligible_for_model, predict, train
 
@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 OUTPUT_COLUMNS = [
     "model_id", "model_version", "cadence", "level", "product_id", "customer_id", "origin_date", "as_of",
     "target_start", "horizon", "p10", "p50", "p90", "mean", "band_scale", "band_scale_low", "bias_scale", "method",
-    "created_at",
+    "member_set", *MEMBER_P50, "created_at",
 ]
 
 
@@ -77,10 +77,10 @@ def forecast(
         model = model if model is not None else train(features_history, targets_history, origin, config)
         model_rows = predict(model, modelled, targets_history)
         model.members = members
-        model_rows = (_with_members(model, model_rows, targets_history, origin, config) if config.stat_members
-                      else model_rows.with_columns(n_members=pl.lit(1, pl.Int32)))
+        model_rows = (_with_members(model, model_rows, modelled, targets_history, past_forecasts, origin, config)
+                      if config.stat_members else model_rows.with_columns(n_members=pl.lit(0, pl.Int32)))
         parts.append(_tag(model_rows, MODEL_LGBM, model.version, "model").with_columns(
-            model_id=pl.when(pl.col("n_members") > 1).then(pl.lit(MODEL_ENSEMBLE)).otherwise(pl.col("model_id"))
+            model_id=pl.when(pl.col("n_members") > 0).then(pl.lit(MODEL_ENSEMBLE)).otherwise(pl.col("model_id"))
         ).drop("n_members"))
     except Exception:
         log.exception("quantile model failed at origin %s; every series falls back to the moving average", origin)
@@ -90,29 +90,32 @@ def forecast(
         short = short.clear()
     if short.height:
         parts.append(_tag(moving_average_forecast(short, features_history, targets_history, config), MODEL_MA, ma_version, "short_history"))
-    done = pl.concat(parts, how="vertical_relaxed")
+    done = pl.concat(parts, how="diagonal_relaxed")
     parts.append(_disaggregate(sparse, done, config))
     remaining = sparse.join(parts[-1].select(SERIES_KEYS).unique(), on=SERIES_KEYS, how="anti")
     if remaining.height:  # a sparse pair whose product has no forecast: moving average
         parts.append(_tag(moving_average_forecast(remaining, features_history, targets_history, config), MODEL_MA, ma_version, "short_history"))
-    out = _finish(pl.concat(parts, how="vertical_relaxed"), config, created_at)
+    out = _finish(pl.concat(parts, how="diagonal_relaxed"), config, created_at)
     as_of = pl.select(period_end(pl.lit(origin), config.cadence)).item()
     out = calibrate_origin(out, past_forecasts, targets_history, as_of, config)
     # Expected demand for planning: the bias-corrected point, which tracks volume (see calibration.py).
     return out.with_columns(mean=pl.col("p50")).select(OUTPUT_COLUMNS), model
 
 
-def _with_members(model: TrainedModel, rows: pl.DataFrame, targets: pl.DataFrame, origin: int,
-                  config: ForecastConfig) -> pl.DataFrame:
-    """LightGBM rows combined with the statistical members' forecasts where a member exists."""
+def _with_members(model: TrainedModel, rows: pl.DataFrame, features: pl.DataFrame, targets: pl.DataFrame,
+                  past: pl.DataFrame | None, origin: int, config: ForecastConfig) -> pl.DataFrame:
+    """LightGBM rows combined with the statistical members' forecasts, by the member set chosen on
+    past forecasts per series type and horizon (``combine.py``)."""
     try:
         if model.members is None:
             model.members = fit_members(targets, origin, config)
         extra = member_forecasts(model.members, targets, origin, config)
     except Exception:
         log.exception("statistical members failed at origin %s; LightGBM serves alone", origin)
-        return rows.with_columns(n_members=pl.lit(1, pl.Int32))
-    return combine(rows, extra)
+        return rows.with_columns(n_members=pl.lit(0, pl.Int32))
+    as_of = pl.select(period_end(pl.lit(origin), config.cadence)).item()
+    types = series_types(features, config)
+    return combine(rows, extra, choose_member_sets(past, targets, as_of, types, config), types)
 
 
 def _tag(frame: pl.DataFrame, model_id: str, version: str, method: str) -> pl.DataFrame:
@@ -125,7 +128,8 @@ def _disaggregate(sparse: pl.DataFrame, done: pl.DataFrame, config: ForecastConf
     return (
         sparse.select(*SERIES_KEYS, pl.col(share).fill_null(0.0).alias("_share"))
         .join(products, on="product_id", how="inner")
-        .with_columns(pl.col("p10", "p50", "p90") * pl.col("_share"), method=pl.lit("product_share"))
+        .with_columns(pl.col("p10", "p50", "p90") * pl.col("_share"), method=pl.lit("product_share"),
+                      **{c: pl.lit(None, pl.Float64) for c in MEMBER_P50 if c in done.columns})
         .select(done.columns)
     )
 
@@ -133,6 +137,9 @@ def _disaggregate(sparse: pl.DataFrame, done: pl.DataFrame, config: ForecastConf
 def _finish(out: pl.DataFrame, config: ForecastConfig, created_at: datetime) -> pl.DataFrame:
     cadence = config.cadence
     bands = pl.concat_list("p10", "p50", "p90").list.eval(pl.element().clip(lower_bound=0.0).sort())
+    for c in ("member_set", *MEMBER_P50):  # rows no member served (fallbacks, weekly) carry nulls
+        if c not in out.columns:
+            out = out.with_columns(pl.lit(None, pl.String if c == "member_set" else pl.Float64).alias(c))
     return (
         out.with_columns(bands.alias("_b"))
         .with_columns(p10=pl.col("_b").list.get(0), p50=pl.col("_b").list.get(1), p90=pl.col("_b").list.get(2))
@@ -195,10 +202,13 @@ def _past_shape(frame: pl.DataFrame) -> pl.DataFrame:
     for c in SCALE_COLUMNS:  # rows written before a scale existed hold that side raw
         if c not in frame.columns:
             frame = frame.with_columns(pl.lit(1.0).alias(c))
+    for c in MEMBER_P50:
+        if c not in frame.columns:
+            frame = frame.with_columns(pl.lit(None, pl.Float64).alias(c))
     return frame.select(
         *(pl.col(c) for c in PAST_COLUMNS if c not in ("origin_date", "target_start", "horizon", *SCALE_COLUMNS)),
         pl.col("origin_date").cast(pl.Date), pl.col("target_start").cast(pl.Date),
-        pl.col("horizon").cast(pl.Int64), *(pl.col(c).cast(pl.Float64) for c in SCALE_COLUMNS),
+        pl.col("horizon").cast(pl.Int64), *(pl.col(c).cast(pl.Float64) for c in (*SCALE_COLUMNS, *MEMBER_P50)),
     )
 
 

@@ -50,5 +50,30 @@ def test_members_are_leak_free_and_combined_by_plain_average():
         p10=pl.lit(10.0), p50=pl.lit(20.0), p90=pl.lit(30.0))
     out = combine(lgbm, base).sort("product_id", "horizon").join(
         base, on=["level", "product_id", "customer_id", "origin_period", "horizon"], suffix="_m")
-    assert (out["n_members"] == 2).all()
+    assert (out["n_members"] == 1).all() and set(out["member_set"]) == {"all"}
     assert out["p50"].to_list() == pytest.approx(((20.0 + out["p50_m"]) / 2).to_list())
+    assert out["p50_lgbm"].to_list() == [20.0] * 6 and out["p50_auto_theta"].to_list() == out["p50_m"].to_list()
+
+
+def test_member_set_is_chosen_on_past_forecasts_known_at_the_origin():
+    from datetime import date, timedelta
+
+    from dsop_assets.forecast.combine import choose_member_sets
+
+    config = monthly_config(horizons=(1, 2))
+    types = pl.DataFrame({"level": "product", "product_id": [f"P{i}" for i in range(60)], "customer_id": "ALL",
+                          "series_type": "long"})
+    origins = [date(2024, m, 1) for m in range(1, 7)]
+    past = types.drop("series_type").join(pl.DataFrame({"origin_date": origins}), how="cross").join(
+        pl.DataFrame({"horizon": [1, 2]}), how="cross").with_columns(
+        target_start=pl.col("origin_date").dt.offset_by(pl.format("{}mo", pl.col("horizon"))),
+        # the statistical members are right (100), LightGBM is 40 % off
+        p50_lgbm=pl.lit(140.0), p50_auto_ets=pl.lit(100.0), p50_auto_theta=pl.lit(100.0))
+    actual = past.select("level", "product_id", "customer_id", "target_start").unique().with_columns(
+        actual_qty=pl.lit(100.0))
+    choice = choose_member_sets(past, actual, date(2024, 7, 31), types, config)
+    assert set(choice.filter(pl.col("series_type") == "long")["member_set"]) == {"stats"}
+    assert set(choice.filter(pl.col("series_type") == "short")["member_set"]) == {"all"}  # no history: default
+    # Only targets known at the origin count: as of 2024-02-29 nothing past is complete enough.
+    early = choose_member_sets(past, actual, date(2024, 2, 29) - timedelta(days=0), types, config)
+    assert set(early["member_set"]) == {"all"}
