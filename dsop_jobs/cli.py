@@ -102,6 +102,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return run_bench(args.scale, args.seed, Path(args.workdir) if args.workdir else None, stages)
 
 
+def cmd_forecast_real(args: argparse.Namespace) -> int:
+    from dsop_assets.forecast.bench_real import main as forecast_real
+
+    return forecast_real(args.args)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="dsop", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -129,6 +135,11 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--stages", help="comma-separated subset of generate,raw_load,aggregates,forecasts,decisions,"
                        "evaluation (default: all; large: the first three)")
     bench.set_defaults(func=cmd_bench)
+
+    real = sub.add_parser("forecast-real", help="the monthly forecaster vs AutoETS/AutoTheta on real series "
+                          "(CSV: series_id, split, t, value); options: dsop forecast-real PATH --help")
+    real.add_argument("args", nargs=argparse.REMAINDER)
+    real.set_defaults(func=cmd_forecast_real)
 
     args = parser.parse_args(argv)
     return args.func(args)
