@@ -133,6 +133,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
                  args.pg_schema)
 
 
+def cmd_forecast_real(args: argparse.Namespace) -> int:
+    from dsop_assets.forecast.bench_real import main as forecast_real
+
+    return forecast_real(args.args)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="dsop", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -170,6 +176,11 @@ def main(argv: list[str] | None = None) -> int:
     srv.add_argument("--grpc-port", type=int, help="code server port (default: a free one)")
     srv.add_argument("--pg-schema", help="keep Dagster's tables in this Postgres schema (search_path)")
     srv.set_defaults(func=cmd_serve)
+
+    real = sub.add_parser("forecast-real", help="the monthly forecaster vs AutoETS/AutoTheta on real series "
+                          "(CSV: series_id, split, t, value); options: dsop forecast-real PATH --help")
+    real.add_argument("args", nargs=argparse.REMAINDER)
+    real.set_defaults(func=cmd_forecast_real)
 
     args = parser.parse_args(argv)
     return args.func(args)

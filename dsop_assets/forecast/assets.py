@@ -1,8 +1,9 @@
 """Feature stores and quantile forecasts as assets, partitioned by origin (ISO week / month).
 
 Materialising an old partition is forecasting as of then: every input is cut at the origin's
-as_of, so the backtest is simply a backfill. Both cadences write one table, ``forecast_result``,
-each replacing only its own cadence's rows for the origins it covers.
+as_of, so the backtest is simply a backfill. Each cadence writes its own table,
+``forecast_result_weekly`` / ``forecast_result_monthly`` (replacing the origins it covers), and
+``forecast_result`` is a view of both, the name every reader queries.
 """
 
 from datetime import date, timedelta
@@ -12,7 +13,9 @@ import polars as pl
 
 from dsop_assets.forecast.config import MODEL_LGBM, monthly_config, weekly_config
 from dsop_assets.forecast.features import build_monthly_features, build_targets, build_weekly_features
+from dsop_assets.forecast.alerts import ALERT_COLUMNS, customer_alerts
 from dsop_assets.forecast.forecasting import forecast_many
+from dsop_assets.forecast.hierarchy import LEVEL_CUSTOMER, coherent
 from dsop_assets.forecast.inputs import load_history
 from dsop_assets.forecast.model import feature_importance, model_strings
 from dsop_assets.lineage import history_until_partition
@@ -88,11 +91,13 @@ def _forecast(cadence: str) -> dg.AssetsDefinition:
         partitions_def=partitions_def,
         backfill_policy=dg.BackfillPolicy.single_run(),
         deps=[history_until_partition(store, partitions_def), history_until_partition("daily_order", partitions_def)],
-        metadata={"partition_expr": "origin_date", "dsop/table": "forecast_result"},
+        metadata={"partition_expr": "origin_date", "dsop/table": result_table(cadence)},
         kinds={"lightgbm", "polars"},
         pool=WAREHOUSE_POOL,
-        description=f"P10/P50/P90 {cadence} demand per series for every horizon, as of each origin: LightGBM "
-        "quantile regression, with a moving-average fallback (see model_id/method).",
+        description=f"P10/P50/P90 and mean {cadence} demand per series for every horizon, as of each origin: "
+        "LightGBM quantile regression (monthly products: averaged with AutoETS/AutoTheta), bias-corrected, "
+        "bands calibrated per side, a moving-average fallback (see model_id/method); pairs reconciled to "
+        "products, plus product-group and customer totals.",
     )
     def _run(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
         start, end = window_dates(context)
@@ -107,8 +112,9 @@ def _forecast(cadence: str) -> dg.AssetsDefinition:
         past = _past_forecasts(warehouse, cadence, start, config)
         result, models = forecast_many(features, targets, sorted(origins["origin_period"].unique().to_list()), config,
                                        past_forecasts=past)
-        written = warehouse.write("forecast_result", result, window=Window("origin_date", start, end),
-                                  keys={"cadence": [cadence]})
+        result = coherent(result, warehouse.query("select product_id, product_group from product_master"))
+        written = warehouse.write(result_table(cadence), result, window=Window("origin_date", start, end))
+        refresh_result_view(warehouse)
         importance = pl.concat([feature_importance(m) for m in models]) if models else pl.DataFrame()
         if models:
             versions = [m.version for m in models]
@@ -121,12 +127,41 @@ def _forecast(cadence: str) -> dg.AssetsDefinition:
     return _run
 
 
+RESULT_VIEW = "forecast_result"
+
+
+def result_table(cadence: str) -> str:
+    return f"{RESULT_VIEW}_{cadence}"
+
+
+def refresh_result_view(warehouse: Warehouse) -> None:
+    """(Re)create ``forecast_result`` as the union of the per-cadence tables that exist.
+
+    A ``forecast_result`` *table* from before the split is renamed ``forecast_result_legacy`` (kept,
+    never dropped) so the view can take its name.
+    """
+    kind = warehouse.query("select table_type from information_schema.tables where table_name = $n",
+                           {"n": RESULT_VIEW})
+    if kind.height and kind["table_type"][0] != "VIEW":
+        warehouse.execute(f"alter table {RESULT_VIEW} rename to {RESULT_VIEW}_legacy")
+    tables = [t for t in (result_table("weekly"), result_table("monthly")) if warehouse.table_exists(t)]
+    if not tables:
+        return
+    columns = warehouse.columns(tables[0])
+    for t in tables[1:]:
+        columns = [c for c in columns if c in set(warehouse.columns(t))]
+    select = ", ".join(quote_identifier(c) for c in columns)
+    union = " union all ".join(f"select {select} from {quote_identifier(t)}" for t in tables)
+    warehouse.execute(f"create or replace view {RESULT_VIEW} as {union}")
+
+
 def _past_forecasts(warehouse: Warehouse, cadence: str, start: date, config) -> pl.DataFrame | None:
     """Earlier origins' stored forecasts, the band calibration's history (none on a first run)."""
     since = start - timedelta(days=(7 if cadence == "weekly" else 31) * (config.calibration_origins + 1))
-    if not warehouse.table_exists("forecast_result"):
+    table = result_table(cadence)
+    if not warehouse.table_exists(table):
         return None
-    past = warehouse.query("select * from forecast_result where cadence = $c and origin_date < $start "
+    past = warehouse.query(f"select * from {quote_identifier(table)} where cadence = $c and origin_date < $start "
                            "and origin_date >= $since", {"c": cadence, "start": start, "since": since})
     return past if past.height else None
 
@@ -150,6 +185,37 @@ def _forecast_metadata(result: pl.DataFrame, importance: pl.DataFrame, written: 
     return metadata
 
 
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=monthly_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    deps=["forecast_monthly", "daily_order"],
+    metadata={"partition_expr": "origin_date"},
+    kinds={"polars"},
+    pool=WAREHOUSE_POOL,
+    description="Per customer and monthly origin: orders expected next month vs the last 3 months, with the "
+    "P10-P90 range and a plain-language message in English and Korean; is_alert when the change is >= 15 %.",
+)
+def customer_demand_alert(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+    start, end = window_dates(context)
+    h1 = warehouse.query(
+        "select customer_id, origin_date, target_start, mean, p10, p90 from forecast_result_monthly where cadence = 'monthly' "
+        "and level = $level and horizon = 1 and origin_date >= $start and origin_date < $end",
+        {"level": LEVEL_CUSTOMER, "start": start, "end": end})
+    history = warehouse.query(
+        "select customer_id, date_trunc('month', order_date)::date as period_start, sum(order_qty) as qty "
+        "from daily_order where order_date < $end group by 1, 2", {"end": end})
+    alerts = customer_alerts(h1, history) if h1.height else pl.DataFrame(schema={c: pl.String for c in ALERT_COLUMNS})
+    written = warehouse.write("customer_demand_alert", alerts, window=Window("origin_date", start, end))
+    latest = alerts.filter(pl.col("is_alert") & (pl.col("origin_date") == pl.col("origin_date").max())) if written else alerts
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": written,
+        "alerts_latest_origin": dg.MetadataValue.md("\n".join(f"- {m}" for m in latest["message_en"].head(10))
+                                                    or "none"),
+    })
+
+
 forecast_assets = [
     _feature_store("weekly"), _feature_store("monthly"), _forecast("weekly"), _forecast("monthly"),
+    customer_demand_alert,
 ]

@@ -1,19 +1,25 @@
-"""Split-conformal widening of the quantile bands, fitted on the model's own past forecasts.
+"""Leak-free recalibration of the model's forecasts on its own past errors: a volume bias factor for
+the point, then split-conformal scales for each side of the band.
 
-LightGBM's P10/P90 are fitted in-sample on log1p targets and come out too narrow, the more so the
-further out the horizon (monthly h6 covered ~56 % instead of 80 %). At each origin we look at past
-forecasts whose target period had ended by this origin's as_of, ask by how much each raw band would
-have had to be scaled around its P50 to contain the actual (``k_i``), and use the conformal
-quantile of those scales per (level, horizon). Only targets known at as_of enter, so a backtest of
-the calibrated forecast is as leak-free as the raw one.
+Both are fitted at each origin on past forecasts whose target period had ended by this origin's
+as_of, so a backtest of the calibrated forecast is as leak-free as the raw one.
 
-Only ``lgbm_quantile`` rows are scaled: moving-average rows already take their bands from their
-own past errors (``fallback.band_ratios``), so widening them again with the model's k would
-double-correct. They carry ``band_scale`` = 1.
+* Bias: LightGBM fits log1p demand, and a median of logs summed over series is well below the
+  summed demand (the P50 ran 18-30 % low on the demo). ``bias_scale`` = sum(actual) / sum(raw P50)
+  per (level, horizon), bounded, multiplies P10, P50 and P90: the point then tracks volume, which is
+  what planners size production from.
+* Bands, per side: for the lower side r_i = (P50 - y) / (P50 - P10) and the upper side
+  r_i = (y - P50) / (P90 - P50), with the pre-calibration widths; the conformal 90 % quantile of each
+  is that side's scale, so about 10 % of actuals fall below P10 and 10 % above P90 - not 1.6 % and
+  13 % as one symmetric factor gave. ``band_scale_low`` / ``band_scale`` record them.
 
-Raw bands of stored forecasts are recovered from ``band_scale``. Where a scaled P10 was clipped at
-zero the recovered lower width is too small, which can only over-state that row's ``k_i`` for an
-actual below P50; such rows are rare at product level and the bias is towards wider bands.
+Thin horizons pool their neighbours' scores; an origin with too little history even pooled over
+every horizon (the first origins of a backfill) keeps the raw forecast (scales 1).
+
+Only model rows (LightGBM and the ensemble) are calibrated: moving-average rows take their bands
+from their own past errors (``fallback.band_ratios``). Raw values of stored forecasts are recovered
+from the recorded scales; where a scaled P10 was clipped at zero the recovered lower width is too
+small, which can only widen the next lower band.
 """
 
 from __future__ import annotations
@@ -28,81 +34,118 @@ from .config import MODEL_LGBM, ForecastConfig
 from .features_calendar import period_end, period_index
 from .features_panel import SERIES_KEYS
 
+CALIBRATED_MODELS = (MODEL_LGBM, "dsop_ensemble")
 # Stands in for "no finite scale covers this actual" (zero-width side); far above any k bound.
 _UNCOVERABLE = 1e9
-PAST_COLUMNS = [*SERIES_KEYS, "model_id", "origin_date", "target_start", "horizon", "p10", "p50", "p90", "band_scale"]
+BIAS_BOUNDS = (0.67, 1.5)
+PAST_COLUMNS = [*SERIES_KEYS, "model_id", "origin_date", "target_start", "horizon", "p10", "p50", "p90",
+                "band_scale", "band_scale_low", "bias_scale"]
+SCALE_COLUMNS = ("band_scale_low", "band_scale", "bias_scale")
+_SCORES_SCHEMA = {"level": pl.String, "horizon": pl.Int64, "y": pl.Float64, "raw_p50": pl.Float64,
+                  "raw_lower": pl.Float64, "raw_upper": pl.Float64}
 
 
 def past_scores(past: pl.DataFrame, targets: pl.DataFrame, as_of: date, config: ForecastConfig) -> pl.DataFrame:
-    """``k_i`` per past model row whose target ended by ``as_of``: columns level, horizon, k."""
+    """Per past model row whose target ended by ``as_of``: level, horizon, actual y and the raw
+    (pre-calibration) P50 and band widths below and above it."""
     if past is None or past.is_empty():
-        return pl.DataFrame(schema={"level": pl.String, "horizon": pl.Int64, "k": pl.Float64})
+        return pl.DataFrame(schema=_SCORES_SCHEMA)
     cadence = config.cadence
     earliest = pl.select(period_index(pl.lit(as_of), cadence)).item() - config.calibration_origins
+    for c in SCALE_COLUMNS:
+        if c not in past.columns:  # rows written before that scale existed
+            past = past.with_columns(pl.lit(1.0).alias(c))
     rows = past.filter(
-        pl.col("model_id") == MODEL_LGBM,
+        pl.col("model_id").is_in(CALIBRATED_MODELS),
         pl.col("origin_date") < as_of,
         period_end(period_index(pl.col("target_start"), cadence), cadence) <= as_of,
         period_index(pl.col("origin_date"), cadence) >= earliest,
     )
     # Re-filtered here so a caller passing later actuals cannot leak them into this origin.
     known = targets.filter(pl.col("target_start") <= as_of).select(*SERIES_KEYS, "target_start", "actual_qty")
-    scale = pl.col("band_scale").fill_null(1.0)
-    lower = (pl.col("p50") - pl.col("p10")) / scale
-    upper = (pl.col("p90") - pl.col("p50")) / scale
-    y, p50 = pl.col("actual_qty"), pl.col("p50")
-    k = (
-        pl.when(y < p50).then(pl.when(lower > 0).then((p50 - y) / lower).otherwise(_UNCOVERABLE))
-        .when(y > p50).then(pl.when(upper > 0).then((y - p50) / upper).otherwise(_UNCOVERABLE))
-        .otherwise(0.0)
-    )
+    bias = pl.col("bias_scale").fill_null(1.0)
+    lower = (pl.col("p50") - pl.col("p10")) / pl.col("band_scale_low").fill_null(1.0) / bias
+    upper = (pl.col("p90") - pl.col("p50")) / pl.col("band_scale").fill_null(1.0) / bias
     return (
         rows.with_columns(pl.col("target_start").cast(pl.Date))
         .join(known, on=[*SERIES_KEYS, "target_start"], how="left")
         .with_columns(pl.col("actual_qty").fill_null(0.0))  # absent target row = no demand
-        .select("level", pl.col("horizon").cast(pl.Int64), k.alias("k"))
+        .select("level", pl.col("horizon").cast(pl.Int64), pl.col("actual_qty").alias("y"),
+                (pl.col("p50") / bias).alias("raw_p50"), lower.alias("raw_lower"), upper.alias("raw_upper"))
     )
 
 
 def band_scales(scores: pl.DataFrame, levels: list[str], config: ForecastConfig) -> pl.DataFrame:
-    """k per (level, horizon): conformal quantile of ``k_i``, pooling neighbouring horizons when thin."""
+    """Per (level, horizon): band_scale_low, band_scale (upper) and bias_scale."""
     out = []
     for level in levels:
-        by_h = {h: s["k"].to_numpy() for (h,), s in scores.filter(pl.col("level") == level).group_by("horizon")}
+        by_h = {h: s for (h,), s in scores.filter(pl.col("level") == level).group_by("horizon")}
         for h in config.horizons:
-            out.append((level, h, _scale_for(by_h, h, config)))
-    return pl.DataFrame(out, schema={"level": pl.String, "horizon": pl.Int64, "band_scale": pl.Float64}, orient="row")
+            pooled = _pooled(by_h, h, config)
+            out.append((level, h, *_scales_for(pooled, config)))
+    schema = {"level": pl.String, "horizon": pl.Int64, "band_scale_low": pl.Float64, "band_scale": pl.Float64,
+              "bias_scale": pl.Float64}
+    return pl.DataFrame(out, schema=schema, orient="row")
 
 
-def _scale_for(by_h: dict, horizon: int, config: ForecastConfig) -> float:
-    # Widen symmetrically around the horizon: neighbours' errors are the closest stand-in.
-    pooled, width = by_h.get(horizon, np.empty(0)), 0
+def _pooled(by_h: dict, horizon: int, config: ForecastConfig) -> pl.DataFrame:
+    # Widen symmetrically around the horizon: neighbours' errors are the closest stand-in; an early
+    # origin of a backfill that has no actual for this horizon yet borrows the shorter horizons'.
+    empty = pl.DataFrame(schema=_SCORES_SCHEMA)
+    pooled, width = by_h.get(horizon, empty), 0
     span = max(config.horizons) - min(config.horizons)
-    while len(pooled) < config.calibration_min_rows and width < span:
+    while pooled.height < config.calibration_min_rows and width < span:
         width += 1
-        pooled = np.concatenate([by_h[h] for h in range(horizon - width, horizon + width + 1) if h in by_h] or [np.empty(0)])
-    n = len(pooled)
-    if n < config.calibration_min_rows:
-        return 1.0
+        parts = [by_h[h] for h in range(horizon - width, horizon + width + 1) if h in by_h]
+        pooled = pl.concat(parts) if parts else empty
+    return pooled
+
+
+def _conformal(values: np.ndarray, coverage: float) -> float:
     # Finite-sample split-conformal level: guarantees >= target coverage under exchangeability.
-    q = min(1.0, math.ceil((n + 1) * config.calibration_coverage) / n)
-    k = float(np.quantile(pooled, q, method="higher"))
-    lo, hi = config.calibration_bounds
-    return min(max(k, lo), hi)
+    n = len(values)
+    q = min(1.0, math.ceil((n + 1) * coverage) / n)
+    return float(np.quantile(values, q, method="higher"))
+
+
+def _scales_for(pooled: pl.DataFrame, config: ForecastConfig) -> tuple[float, float, float]:
+    if pooled.height < config.calibration_min_rows:
+        return 1.0, 1.0, 1.0
+    lo_b, hi_b = config.calibration_bounds
+    raw = float(pooled["raw_p50"].sum())
+    bias = min(max(float(pooled["y"].sum()) / raw, BIAS_BOUNDS[0]), BIAS_BOUNDS[1]) if raw > 0 else 1.0
+    side = 1 - (1 - config.calibration_coverage) / 2  # 0.9 for an 80 % band
+    # Scores around the bias-corrected point, with widths scaled by the same factor.
+    y, centre = pooled["y"].to_numpy(), bias * pooled["raw_p50"].to_numpy()
+    k_lo = _conformal(_side_score(centre - y, bias * pooled["raw_lower"].to_numpy()), side)
+    k_hi = _conformal(_side_score(y - centre, bias * pooled["raw_upper"].to_numpy()), side)
+    return min(max(k_lo, lo_b), hi_b), min(max(k_hi, lo_b), hi_b), bias
+
+
+def _side_score(distance: np.ndarray, width: np.ndarray) -> np.ndarray:
+    """distance / width; a zero-width side scores 'uncoverable' when the actual lies beyond it."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(width > 0, distance / np.where(width > 0, width, 1.0),
+                        np.where(distance > 0, _UNCOVERABLE, -_UNCOVERABLE))
 
 
 def calibrate(out: pl.DataFrame, scales: pl.DataFrame) -> pl.DataFrame:
-    """Scale the model rows' bands around P50 by their (level, horizon) k; others get k = 1."""
-    k = pl.when(pl.col("model_id") == MODEL_LGBM).then(pl.col("_k").fill_null(1.0)).otherwise(1.0)
+    """Model rows: P10/P50/P90 times their bias_scale, then each side scaled around P50; others keep
+    their forecast with every scale 1."""
+    is_model = pl.col("model_id").is_in(CALIBRATED_MODELS)
+    joined = out.join(
+        scales.rename({c: f"_{c}" for c in SCALE_COLUMNS}).with_columns(pl.col("horizon").cast(out.schema["horizon"])),
+        on=["level", "horizon"], how="left")
+    scale_exprs = [pl.when(is_model).then(pl.col(f"_{c}").fill_null(1.0)).otherwise(1.0).alias(c) for c in SCALE_COLUMNS]
+    b = pl.col("bias_scale")
     return (
-        out.join(scales.rename({"band_scale": "_k"}).with_columns(pl.col("horizon").cast(out.schema["horizon"])),
-                 on=["level", "horizon"], how="left")
-        .with_columns(k.alias("band_scale"))
+        joined.with_columns(scale_exprs)
+        .with_columns(pl.col("p10", "p50", "p90") * b)
         .with_columns(
-            p10=(pl.col("p50") - pl.col("band_scale") * (pl.col("p50") - pl.col("p10"))).clip(lower_bound=0.0),
+            p10=(pl.col("p50") - pl.col("band_scale_low") * (pl.col("p50") - pl.col("p10"))).clip(lower_bound=0.0),
             p90=pl.col("p50") + pl.col("band_scale") * (pl.col("p90") - pl.col("p50")),
         )
-        .drop("_k")
+        .drop(f"_{c}" for c in SCALE_COLUMNS)
     )
 
 
@@ -110,9 +153,10 @@ def calibrate_origin(
     out: pl.DataFrame, past: pl.DataFrame | None, targets: pl.DataFrame, as_of: date, config: ForecastConfig
 ) -> pl.DataFrame:
     if not config.calibrate_bands:
-        return out.with_columns(band_scale=pl.lit(1.0))
+        return out.with_columns(pl.lit(1.0).alias(c) for c in SCALE_COLUMNS)
     scores = past_scores(past, targets, as_of, config)
     return calibrate(out, band_scales(scores, out["level"].unique().sort().to_list(), config))
 
 
-__all__ = ["PAST_COLUMNS", "band_scales", "calibrate", "calibrate_origin", "past_scores"]
+__all__ = ["CALIBRATED_MODELS", "PAST_COLUMNS", "SCALE_COLUMNS", "band_scales", "calibrate", "calibrate_origin",
+           "past_scores"]

@@ -60,7 +60,7 @@ def peers_status() -> str:
 
 
 def _baseline(cadence: str) -> dg.AssetsDefinition:
-    partitions_def, periods_in, make_config, _, refit = _CADENCES[cadence]
+    partitions_def, periods_in, make_config, _, _ = _CADENCES[cadence]
 
     @dg.asset(
         name=f"forecast_baseline_{cadence}",
@@ -86,7 +86,7 @@ def _baseline(cadence: str) -> dg.AssetsDefinition:
         peers = peers_status()
         if peers == "included":
             product_history = history.filter(pl.col("level") == "product")
-            parts.append(run_peers(product_history, origins, horizons, cadence, refit_every=refit))
+            parts.append(run_peers(product_history, origins, horizons, cadence))
         elif peers not in _SAID:  # once per process, not once per cadence and run
             _SAID.add(peers)
             context.log.warning(f"statsforecast peers skipped: {peers}")

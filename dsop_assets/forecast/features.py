@@ -37,6 +37,7 @@ from .features_external import external_features
 from .features_panel import SERIES_KEYS, concentration, dense_panel, history_features, open_order_book
 
 KEY_COLUMNS = [*SERIES_KEYS, "origin_date", "as_of", "origin_period"]
+EOL_NOTICE_DAYS = 182
 # Product- and customer-level attributes treated as categories by the model.
 CATEGORICAL_FEATURES = ["group_code", "segment_code"]
 
@@ -189,7 +190,11 @@ def _attributes(rows: pl.DataFrame, products: pl.DataFrame | None, customers: pl
         rows = rows.with_columns(group_code=pl.lit(None, pl.Int32), launch_date=pl.lit(None, pl.Date), eol_date=pl.lit(None, pl.Date))
     rows = rows.filter(pl.col("eol_date").is_null() | (pl.col("eol_date") >= pl.col("as_of"))).with_columns(
         age_since_launch=(pl.col("as_of") - pl.col("launch_date")).dt.total_days() / days_per_period,
-        periods_to_eol=(pl.col("eol_date") - pl.col("as_of")).dt.total_days() / days_per_period,
+        # Point in time: the master holds today's end-of-life dates, not when they were set. An EOL is
+        # taken as known EOL_NOTICE_DAYS before it (a last-time-buy notice); further out, a past origin
+        # could not have known it, so the feature is null - as for a product without an EOL.
+        periods_to_eol=pl.when((pl.col("eol_date") - pl.col("as_of")).dt.total_days() <= EOL_NOTICE_DAYS)
+        .then((pl.col("eol_date") - pl.col("as_of")).dt.total_days() / days_per_period),
     ).drop("launch_date", "eol_date")
     if customers is not None and customers.height and "segment" in customers.columns:
         seg = customers.select(

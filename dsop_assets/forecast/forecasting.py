@@ -24,18 +24,21 @@ from datetime import datetime, timezone
 
 import polars as pl
 
-from .calibration import PAST_COLUMNS, calibrate_origin
+from .calibration import PAST_COLUMNS, SCALE_COLUMNS, calibrate_origin
 from .config import LEVEL_CUSTOMER_PRODUCT, LEVEL_PRODUCT, MODEL_LGBM, MODEL_MA, ForecastConfig
 from .fallback import moving_average_forecast
 from .features_calendar import period_end, period_start
 from .features_panel import SERIES_KEYS
+from .combine import MEMBER_P50, MODEL_ENSEMBLE, choose_member_sets, combine, series_types
+from .members import FittedMembers, fit_members, member_forecasts
 from .model import TrainedModel, eligible_for_model, predict, train
 
 log = logging.getLogger(__name__)
 
 OUTPUT_COLUMNS = [
     "model_id", "model_version", "cadence", "level", "product_id", "customer_id", "origin_date", "as_of",
-    "target_start", "horizon", "p10", "p50", "p90", "band_scale", "method", "created_at",
+    "target_start", "horizon", "p10", "p50", "p90", "mean", "band_scale", "band_scale_low", "bias_scale", "method",
+    "member_set", *MEMBER_P50, "created_at",
 ]
 
 
@@ -47,6 +50,7 @@ def forecast(
     model: TrainedModel | None = None,
     created_at: datetime | None = None,
     past_forecasts: pl.DataFrame | None = None,
+    members: FittedMembers | None = None,
 ) -> tuple[pl.DataFrame, TrainedModel | None]:
     """Forecast every series of one origin; returns (rows in ``OUTPUT_COLUMNS``, model used).
 
@@ -71,8 +75,13 @@ def forecast(
     parts = []
     try:
         model = model if model is not None else train(features_history, targets_history, origin, config)
-        model_rows = predict(model, modelled)
-        parts.append(_tag(model_rows, MODEL_LGBM, model.version, "model"))
+        model_rows = predict(model, modelled, targets_history)
+        model.members = members
+        model_rows = (_with_members(model, model_rows, modelled, targets_history, past_forecasts, origin, config)
+                      if config.stat_members else model_rows.with_columns(n_members=pl.lit(0, pl.Int32)))
+        parts.append(_tag(model_rows, MODEL_LGBM, model.version, "model").with_columns(
+            model_id=pl.when(pl.col("n_members") > 0).then(pl.lit(MODEL_ENSEMBLE)).otherwise(pl.col("model_id"))
+        ).drop("n_members"))
     except Exception:
         log.exception("quantile model failed at origin %s; every series falls back to the moving average", origin)
         model = None
@@ -81,15 +90,32 @@ def forecast(
         short = short.clear()
     if short.height:
         parts.append(_tag(moving_average_forecast(short, features_history, targets_history, config), MODEL_MA, ma_version, "short_history"))
-    done = pl.concat(parts, how="vertical_relaxed")
+    done = pl.concat(parts, how="diagonal_relaxed")
     parts.append(_disaggregate(sparse, done, config))
     remaining = sparse.join(parts[-1].select(SERIES_KEYS).unique(), on=SERIES_KEYS, how="anti")
     if remaining.height:  # a sparse pair whose product has no forecast: moving average
         parts.append(_tag(moving_average_forecast(remaining, features_history, targets_history, config), MODEL_MA, ma_version, "short_history"))
-    out = _finish(pl.concat(parts, how="vertical_relaxed"), config, created_at)
+    out = _finish(pl.concat(parts, how="diagonal_relaxed"), config, created_at)
     as_of = pl.select(period_end(pl.lit(origin), config.cadence)).item()
     out = calibrate_origin(out, past_forecasts, targets_history, as_of, config)
-    return out.select(OUTPUT_COLUMNS), model
+    # Expected demand for planning: the bias-corrected point, which tracks volume (see calibration.py).
+    return out.with_columns(mean=pl.col("p50")).select(OUTPUT_COLUMNS), model
+
+
+def _with_members(model: TrainedModel, rows: pl.DataFrame, features: pl.DataFrame, targets: pl.DataFrame,
+                  past: pl.DataFrame | None, origin: int, config: ForecastConfig) -> pl.DataFrame:
+    """LightGBM rows combined with the statistical members' forecasts, by the member set chosen on
+    past forecasts per series type and horizon (``combine.py``)."""
+    try:
+        if model.members is None:
+            model.members = fit_members(targets, origin, config)
+        extra = member_forecasts(model.members, targets, origin, config)
+    except Exception:
+        log.exception("statistical members failed at origin %s; LightGBM serves alone", origin)
+        return rows.with_columns(n_members=pl.lit(0, pl.Int32))
+    as_of = pl.select(period_end(pl.lit(origin), config.cadence)).item()
+    types = series_types(features, config)
+    return combine(rows, extra, choose_member_sets(past, targets, as_of, types, config), types)
 
 
 def _tag(frame: pl.DataFrame, model_id: str, version: str, method: str) -> pl.DataFrame:
@@ -102,7 +128,8 @@ def _disaggregate(sparse: pl.DataFrame, done: pl.DataFrame, config: ForecastConf
     return (
         sparse.select(*SERIES_KEYS, pl.col(share).fill_null(0.0).alias("_share"))
         .join(products, on="product_id", how="inner")
-        .with_columns(pl.col("p10", "p50", "p90") * pl.col("_share"), method=pl.lit("product_share"))
+        .with_columns(pl.col("p10", "p50", "p90") * pl.col("_share"), method=pl.lit("product_share"),
+                      **{c: pl.lit(None, pl.Float64) for c in MEMBER_P50 if c in done.columns})
         .select(done.columns)
     )
 
@@ -110,6 +137,9 @@ def _disaggregate(sparse: pl.DataFrame, done: pl.DataFrame, config: ForecastConf
 def _finish(out: pl.DataFrame, config: ForecastConfig, created_at: datetime) -> pl.DataFrame:
     cadence = config.cadence
     bands = pl.concat_list("p10", "p50", "p90").list.eval(pl.element().clip(lower_bound=0.0).sort())
+    for c in ("member_set", *MEMBER_P50):  # rows no member served (fallbacks, weekly) carry nulls
+        if c not in out.columns:
+            out = out.with_columns(pl.lit(None, pl.String if c == "member_set" else pl.Float64).alias(c))
     return (
         out.with_columns(bands.alias("_b"))
         .with_columns(p10=pl.col("_b").list.get(0), p50=pl.col("_b").list.get(1), p90=pl.col("_b").list.get(2))
@@ -120,7 +150,7 @@ def _finish(out: pl.DataFrame, config: ForecastConfig, created_at: datetime) -> 
             target_start=period_start(pl.col("origin_period") + pl.col("horizon"), cadence),
             created_at=pl.lit(created_at, pl.Datetime("us", "UTC")),
         )
-        .select(c for c in OUTPUT_COLUMNS if c != "band_scale")
+        .select(c for c in OUTPUT_COLUMNS if c not in (*SCALE_COLUMNS, "mean"))
         .sort("level", "product_id", "customer_id", "horizon")
     )
 
@@ -140,11 +170,13 @@ def forecast_many(
     outputs of earlier origins) plus this run's own earlier origins, so a backfill calibrates
     as it goes, exactly as week-by-week production runs would have.
     """
-    outputs, models, model = [], [], None
+    outputs, models, model, members = [], [], None, None
     past = [_past_shape(past_forecasts)] if past_forecasts is not None and past_forecasts.height else []
     for origin in sorted(origin_periods):
         if model is not None and origin - model.cutoff_period >= config.reuse_periods:
             model = None
+        if members is not None and origin - members.cutoff_period >= config.member_refit_periods:
+            members = None
         as_of = pl.select(period_end(pl.lit(origin), config.cadence)).item()
         rows = features.filter(pl.col("origin_period") == origin)
         if rows.is_empty():
@@ -154,7 +186,10 @@ def forecast_many(
             targets.filter(pl.col("target_start") <= as_of),
             rows, config, model=model, created_at=created_at,
             past_forecasts=pl.concat(past, how="vertical_relaxed") if past else None,
+            members=members,
         )
+        if used is not None:
+            members = used.members
         if used is not None and used is not model:
             models.append(used)
         model = used
@@ -164,12 +199,16 @@ def forecast_many(
 
 
 def _past_shape(frame: pl.DataFrame) -> pl.DataFrame:
-    if "band_scale" not in frame.columns:  # rows written before calibration existed hold raw bands
-        frame = frame.with_columns(band_scale=pl.lit(1.0))
+    for c in SCALE_COLUMNS:  # rows written before a scale existed hold that side raw
+        if c not in frame.columns:
+            frame = frame.with_columns(pl.lit(1.0).alias(c))
+    for c in MEMBER_P50:
+        if c not in frame.columns:
+            frame = frame.with_columns(pl.lit(None, pl.Float64).alias(c))
     return frame.select(
-        *(pl.col(c) for c in PAST_COLUMNS if c not in ("origin_date", "target_start", "horizon", "band_scale")),
+        *(pl.col(c) for c in PAST_COLUMNS if c not in ("origin_date", "target_start", "horizon", *SCALE_COLUMNS)),
         pl.col("origin_date").cast(pl.Date), pl.col("target_start").cast(pl.Date),
-        pl.col("horizon").cast(pl.Int64), pl.col("band_scale").cast(pl.Float64),
+        pl.col("horizon").cast(pl.Int64), *(pl.col(c).cast(pl.Float64) for c in (*SCALE_COLUMNS, *MEMBER_P50)),
     )
 
 

@@ -2,21 +2,29 @@
 
 All ratios are fractions (0.25 = 25 %). The point forecast is P50. Conventions:
 
+* The dense grid: every forecast row whose target period is complete by the export's last day is
+  scored, and a period with no order is an actual of 0 (sparse demand histories hold only periods
+  with orders; a missing row is zero demand, never "not scored").
+
 * MAPE averages |a - f| / a over non-zero actuals only; sMAPE is 2|f - a| / (|f| + |a|), with 0
   when both are 0 (a correct zero forecast), so it lies in [0, 2].
-* Scale of a (series, origin): mean |y_t - y_{t-1}| over the series' history up to and including
-  the origin (one-step naive, no seasonality, for both cadences) - it is what the forecaster knew.
+* Scale of a (series, origin): mean |y_t - y_{t-1}| over consecutive periods (zeros included) from
+  the series' first non-zero period up to and including the origin (one-step naive, no seasonality,
+  for both cadences) - it is what the forecaster knew.
   Rows whose scale is 0 or undefined (a single period, a constant series) get no scaled error and
   are left out of MASE and SPL; ``n_scaled`` counts the rows that were scored.
 * MASE = mean over rows of |a - P50| / scale. SPL_q = mean over rows of pinball_q / scale, every
   (series, origin, horizon) weighted equally - unlike M5, which weights series by sales value;
   WAPE is the volume-weighted view. ``spl_mean`` is the mean of the three quantiles' SPL.
-* Coverage is the share of actuals within [P10, P90] (target 0.8); bias = sum(P50 - a) / sum(a).
+* Coverage is the share of actuals within [P10, P90] (target 0.8), ``below_p10`` / ``above_p90`` the
+  shares outside each side (target 0.1 each); bias = sum(P50 - a) / sum(a); ``actual_sum`` is the
+  volume behind the volume-weighted ratios.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
@@ -28,7 +36,7 @@ DEFAULT_GROUP_BY = ("model_id", "cadence", "level", "horizon", "product_group")
 ALL_GROUPS = "ALL"
 SCORE_COLUMNS = [
     "n", "n_scaled", "wape", "mape", "smape", "mase",
-    "spl_p10", "spl_p50", "spl_p90", "spl_mean", "coverage", "bias",
+    "spl_p10", "spl_p50", "spl_p90", "spl_mean", "coverage", "below_p10", "above_p90", "bias", "actual_sum",
 ]
 
 
@@ -72,18 +80,68 @@ def bias(y, f) -> float:
     return float((f - y).sum() / y.sum())
 
 
-def naive_scale(history: pl.DataFrame) -> pl.DataFrame:
-    """Per series and period: mean absolute one-step change over the history up to that period."""
-    keys = [*(["cadence"] if "cadence" in history.columns else []), *SERIES_KEYS]
+def last_complete_start(through: date, cadence: str) -> date:
+    """Start of the last period of ``cadence`` that has fully ended by ``through`` (inclusive)."""
+    nxt = through + timedelta(days=1)
+    if cadence == "weekly":
+        return nxt - timedelta(days=nxt.weekday()) - timedelta(weeks=1)
+    first = date(nxt.year, nxt.month, 1)
+    return date(first.year - (first.month == 1), (first.month - 2) % 12 + 1, 1)
+
+
+def _through_periods(history: pl.DataFrame, through: date | dict[str, date] | None) -> pl.DataFrame:
+    """cadence -> integer index of the last complete period to score (inclusive)."""
+    cadences = history["cadence"].unique().to_list()
+    if through is None:  # the frame's own last period is taken as complete
+        last = history.group_by("cadence").agg(pl.col("period_start").max().alias("last_start"))
+    else:
+        last = pl.DataFrame({"cadence": cadences, "last_start": [
+            last_complete_start(through[c] if isinstance(through, dict) else through, c) for c in cadences]},
+            schema={"cadence": pl.String, "last_start": pl.Date})
+    return last.with_columns(last_t=_period_index("last_start"))
+
+
+def _period_index(col: str) -> pl.Expr:
+    d = pl.col(col)
+    weekly = (d.cast(pl.Int64) - 4) // 7
+    monthly = (d.dt.year().cast(pl.Int64) - 1970) * 12 + d.dt.month().cast(pl.Int64) - 1
+    return pl.when(pl.col("cadence") == "weekly").then(weekly).otherwise(monthly)
+
+
+def dense_history(history: pl.DataFrame, through: date | dict[str, date] | None = None) -> pl.DataFrame:
+    """Every period of every series from its first non-zero period through the last complete one,
+    zeros where the (sparse) history has no row: (cadence, keys..., period_start, t, qty)."""
+    history = history if "cadence" in history.columns else history.with_columns(cadence=pl.lit("weekly"))
+    keys = ["cadence", *SERIES_KEYS]
+    frame = history.select(*keys, "period_start", "qty").with_columns(t=_period_index("period_start"))
+    last = _through_periods(history, through)
+    first = frame.filter(pl.col("qty") != 0).group_by(keys).agg(first_t=pl.col("t").min())
+    grid = (first.join(last.select("cadence", "last_t"), on="cadence")
+            .filter(pl.col("first_t") <= pl.col("last_t"))
+            .with_columns(t=pl.int_ranges("first_t", pl.col("last_t") + 1)).explode("t")
+            .select(*keys, "t"))
+    dense = grid.join(frame.select(*keys, "t", "qty"), on=[*keys, "t"], how="left").with_columns(
+        pl.col("qty").fill_null(0.0).cast(pl.Float64))
+    weekly_start = (pl.col("t") * 7 + 4).cast(pl.Int32).cast(pl.Date)
+    monthly_start = pl.date(1970 + pl.col("t") // 12, pl.col("t") % 12 + 1, 1)
+    return dense.with_columns(
+        period_start=pl.when(pl.col("cadence") == "weekly").then(weekly_start).otherwise(monthly_start)
+    ).sort(*keys, "t")
+
+
+def naive_scale(history: pl.DataFrame, through: date | dict[str, date] | None = None) -> pl.DataFrame:
+    """Per series and period: mean |y_t - y_{t-1}| over consecutive periods (zeros included) from the
+    series' first non-zero period up to that period; null while there is no step yet."""
+    had_cadence = "cadence" in history.columns
+    dense = dense_history(history, through)
+    keys = ["cadence", *SERIES_KEYS]
     step = (pl.col("qty") - pl.col("qty").shift(1)).abs().over(keys)
-    return (
-        history.sort(*keys, "period_start")
-        .with_columns(step=step)
-        .with_columns(
-            scale=pl.col("step").cum_sum().over(keys) / pl.col("step").cum_count().over(keys)
-        )
+    out = (
+        dense.with_columns(step=step)
+        .with_columns(scale=pl.col("step").cum_sum().over(keys) / pl.col("step").cum_count().over(keys))
         .select(*keys, pl.col("period_start").alias("origin_date"), "scale")
     )
+    return out if had_cadence else out.drop("cadence")
 
 
 # ---------------------------------------------------------------- scoring
@@ -104,26 +162,27 @@ def _pinball_expr(col: str, alpha: float) -> pl.Expr:
 
 def scored_rows(
     forecasts: pl.DataFrame, actuals: pl.DataFrame, history: pl.DataFrame,
-    product_groups: pl.DataFrame | None = None,
+    product_groups: pl.DataFrame | None = None, through: date | dict[str, date] | None = None,
 ) -> pl.DataFrame:
-    """Forecast rows joined to their actual and scale, with each row's error terms.
+    """Forecast rows on the dense grid, joined to their actual (0 when nothing was ordered) and
+    scale, with each row's error terms.
 
-    Forecasts whose target has no actual yet (the future) are dropped.
+    Every forecast row whose target period is complete by ``through`` (a date, or one per cadence;
+    default: the last period in ``actuals``) is scored; later targets (the future) are dropped.
     """
     actuals = with_cadence(actuals, forecasts, "actuals")
     history = with_cadence(history, forecasts, "history")
     keys = ["cadence", *SERIES_KEYS]
-    # Millions of forecast rows: match the string keys once against the few thousand series, then
-    # join actual and scale on an integer series id (several times faster than the string join).
-    ids = pl.concat([actuals.select(keys), history.select(keys)]).unique().with_row_index("sid")
-    act = actuals.join(ids, on=keys).select("sid", pl.col("period_start").alias("target_start"),
-                                             pl.col("qty").alias("actual"))
-    scale = naive_scale(history.select(*keys, "period_start", "qty")).join(ids, on=keys)
+    last = _through_periods(actuals, through).select("cadence", "last_start")
+    act = actuals.select(*keys, pl.col("period_start").alias("target_start"), pl.col("qty").alias("actual"))
+    act = act.group_by(keys + ["target_start"]).agg(pl.col("actual").sum())
+    scale = naive_scale(history.select(*keys, "period_start", "qty"), through)
     rows = (
-        forecasts.join(ids, on=keys)
-        .join(act, on=["sid", "target_start"])
-        .join(scale.select("sid", "origin_date", "scale"), on=["sid", "origin_date"], how="left")
-        .drop("sid")
+        forecasts.join(last, on="cadence")
+        .filter(pl.col("target_start") <= pl.col("last_start")).drop("last_start")
+        .join(act, on=[*keys, "target_start"], how="left")
+        .with_columns(pl.col("actual").fill_null(0.0))
+        .join(scale.select(*keys, "origin_date", "scale"), on=[*keys, "origin_date"], how="left")
     )
     if product_groups is not None:
         rows = rows.drop("product_group", strict=False).join(
@@ -140,6 +199,8 @@ def scored_rows(
         sape=pl.when(a.abs() + f.abs() > 0).then(2 * (f - a).abs() / (a.abs() + f.abs())).otherwise(0.0),
         scaled_err=pl.when(usable).then((a - f).abs() / pl.col("scale")),
         covered=((a >= pl.col("p10")) & (a <= pl.col("p90"))).cast(pl.Float64),
+        below=(a < pl.col("p10")).cast(pl.Float64),
+        above=(a > pl.col("p90")).cast(pl.Float64),
         **{
             f"spl_{c}": pl.when(usable).then(_pinball_expr(c, alpha) / pl.col("scale"))
             for c, alpha in QUANTILE_COLUMNS.items()
@@ -162,7 +223,10 @@ def _aggregate(rows: pl.DataFrame, group_by: Sequence[str]) -> pl.DataFrame:
         spl_p90=pl.col("spl_p90").mean(),
         spl_mean=pl.mean_horizontal(pl.col("spl_p10", "spl_p50", "spl_p90").mean()),
         coverage=pl.col("covered").mean(),
+        below_p10=pl.col("below").mean(),
+        above_p90=pl.col("above").mean(),
         bias=per_total((pl.col("p50") - a).sum()),
+        actual_sum=a.sum(),
     )
 
 
@@ -172,15 +236,17 @@ def score_forecasts(
     history: pl.DataFrame,
     group_by: Sequence[str] = DEFAULT_GROUP_BY,
     product_groups: pl.DataFrame | None = None,
+    through: date | dict[str, date] | None = None,
 ) -> pl.DataFrame:
     """Scores per ``group_by``; when that includes product_group, also product_group 'ALL' rows.
 
     ``actuals`` and ``history`` are demand-history frames (level, product_id, customer_id,
     period_start, qty), with a ``cadence`` column if the forecasts mix cadences; usually the same
-    frame. ``product_groups`` (product_id, product_group) labels products; without it (and without
+    frame; absent periods are zero demand. ``through`` is the export's last day: every period complete
+    by then is scored. ``product_groups`` (product_id, product_group) labels products; without it (and without
     a product_group column on the forecasts) every row is in group 'ALL'.
     """
-    rows = scored_rows(forecasts, actuals, history, product_groups)
+    rows = scored_rows(forecasts, actuals, history, product_groups, through)
     group_by = list(group_by)
     out = _aggregate(rows, group_by)
     if "product_group" in group_by and rows["product_group"].unique().to_list() != [ALL_GROUPS]:

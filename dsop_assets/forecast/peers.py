@@ -25,14 +25,19 @@ from .baselines import (
 )
 from .config import ALL_CUSTOMERS, LEVEL_PRODUCT
 
-PEER_MODELS = ("auto_ets", "croston_optimized")
+PEER_MODELS = ("auto_ets", "auto_theta", "croston_optimized")
 # ETS seasonality is limited to 24 periods (as in R's forecast::ets), so weekly ETS is non-seasonal.
 ETS_SEASON = {"weekly": 1, "monthly": 12}
+# Theta deseasonalises by classical decomposition (after a seasonality test), so a year of weeks is fine.
+THETA_SEASON = {"weekly": 52, "monthly": 12}
 # AutoETS raises "tiny datasets" below 7 observations; such series get no AutoETS rows.
 MIN_ETS_PERIODS = 8
 # Model selection is the slow part (~40 ms a weekly series, ~140 ms a seasonal monthly one), so it
 # is redone every few origins, like the LightGBM model's reuse; ``refit_every=1`` refits always.
 ETS_REFIT_EVERY = {"weekly": 4, "monthly": 3}
+# AutoTheta with a 52-week season is the slowest peer (its decomposition test and fits); weekly it is
+# re-selected every quarter and run forward in between.
+THETA_REFIT_EVERY = {"weekly": 13, "monthly": 3}
 
 
 def is_available() -> bool:
@@ -47,17 +52,22 @@ def _long(panel: Panel, last_col: int, min_periods: int = 1) -> pl.DataFrame:
     return pl.DataFrame({"unique_id": s, "ds": t, "y": y[s, t]})
 
 
-def _auto_ets(panel: Panel, cols: np.ndarray, hs: list[int], refit_every: int) -> tuple[np.ndarray, ...]:
-    """AutoETS selected and estimated every ``refit_every``-th origin (in date order) through
+def _auto_ets(panel: Panel, cols: np.ndarray, hs: list[int], refit_every: int,
+              model_name: str = "auto_ets") -> tuple[np.ndarray, ...]:
+    """AutoETS (or AutoTheta) selected and estimated every ``refit_every``-th origin (in date order) through
     StatsForecast; in between, each series' fitted model is run forward over the longer history
     (states updated, parameters kept). Still leak-free: a fit only saw data up to its own origin."""
     from statsforecast import StatsForecast
-    from statsforecast.models import AutoETS
+    from statsforecast.models import AutoETS, AutoTheta
 
     shape = (cols.size, len(hs), panel.y.shape[0])
     p10, p50, p90 = np.full(shape, np.nan), np.full(shape, np.nan), np.full(shape, np.nan)
     idx = np.asarray(hs) - 1
-    sf = StatsForecast(models=[AutoETS(season_length=ETS_SEASON[panel.cadence])], freq=1, n_jobs=1)
+    if model_name == "auto_ets":
+        model, column = AutoETS(season_length=ETS_SEASON[panel.cadence]), "AutoETS"
+    else:
+        model, column = AutoTheta(season_length=THETA_SEASON[panel.cadence]), "AutoTheta"
+    sf = StatsForecast(models=[model], freq=1, n_jobs=1)
     fitted: dict[int, object] = {}
     for n, k in enumerate(np.argsort(cols, kind="stable")):
         o = int(cols[k])
@@ -72,7 +82,7 @@ def _auto_ets(panel: Panel, cols: np.ndarray, hs: list[int], refit_every: int) -
                 s, h = fc["unique_id"].to_numpy(), fc["ds"].to_numpy() - o
                 keep = np.isin(h, hs)
                 s, j = s[keep], np.searchsorted(hs, h[keep])
-                lo, mid, hi = (fc[c].to_numpy()[keep] for c in ("AutoETS-lo-80", "AutoETS", "AutoETS-hi-80"))
+                lo, mid, hi = (fc[c].to_numpy()[keep] for c in (f"{column}-lo-80", column, f"{column}-hi-80"))
             else:
                 s, j, lo, mid, hi = _forward(panel, fitted, o, max(hs), idx)
         # Demand is non-negative; clipping keeps P10 <= P50 <= P90 because ETS bands are symmetric.
@@ -150,8 +160,11 @@ def run_peers(
         version = f"statsforecast-{statsforecast.__version__}"
         if model == "auto_ets":
             version += f":m={ETS_SEASON[cadence]}"
-        if model == "auto_ets":
-            bands = _auto_ets(panel, cols, hs, refit_every or ETS_REFIT_EVERY[cadence])
+        if model == "auto_theta":
+            version += f":m={THETA_SEASON[cadence]}"
+        if model in ("auto_ets", "auto_theta"):
+            every = refit_every or (ETS_REFIT_EVERY if model == "auto_ets" else THETA_REFIT_EVERY)[cadence]
+            bands = _auto_ets(panel, cols, hs, every, model)
         else:
             bands = _croston_optimized(panel, cols, hs)
         frames.append(forecast_frame(panel, cols, hs, bands, model, version, created_at))

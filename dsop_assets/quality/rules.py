@@ -64,10 +64,13 @@ OUTPUT_RULES: dict[str, list[Rule]] = {
     "purchase_recommendation": [Rule("between", ("recommended_qty",), 0, None), Rule("not_null", ("supplier_id",))],
 }
 
+# The forecast assets write one table per cadence; forecast_result is the view over both.
+OUTPUT_RULES |= {f"forecast_result_{cadence}": OUTPUT_RULES["forecast_result"] for cadence in ("weekly", "monthly")}
 RULES: dict[str, list[Rule]] = {t.name: contract_rules(t) for t in ALL_TABLES} | OUTPUT_RULES
 
 # Integrity checks block the downstream chain for the partition when they fail.
-BLOCKING = {t.name for t in ALL_TABLES} | {"forecast_result", "production_plan"}
+BLOCKING = {t.name for t in ALL_TABLES} | {"forecast_result", "forecast_result_weekly", "forecast_result_monthly",
+                                           "production_plan"}
 
 
 def check_name(table: str) -> str:

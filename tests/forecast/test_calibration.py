@@ -6,6 +6,7 @@ from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
+import pytest
 
 from dsop_assets.forecast.calibration import band_scales, calibrate, calibrate_origin, past_scores
 from dsop_assets.forecast.config import weekly_config
@@ -87,9 +88,55 @@ def test_calibrated_bands_stay_ordered_and_non_negative():
         "p10": [2.0, 0.0, 1.0], "p50": [5.0, 0.0, 2.0], "p90": [9.0, 0.0, 4.0],
     })
     scales = pl.DataFrame({"level": ["product", "product", "customer_product"], "horizon": [1, 2, 1],
-                           "band_scale": [4.0, 4.0, 4.0]})
+                           "band_scale_low": [4.0, 4.0, 4.0], "band_scale": [4.0, 4.0, 4.0],
+                           "bias_scale": [1.0, 1.0, 1.0]})
     out = calibrate(rows, scales)
     assert out["p10"].to_list() == [0.0, 0.0, 1.0]  # clipped; the fallback row keeps its own band
     assert out["p90"].to_list() == [21.0, 0.0, 4.0]
     assert out["band_scale"].to_list() == [4.0, 4.0, 1.0]
     assert out.filter((pl.col("p10") > pl.col("p50")) | (pl.col("p50") > pl.col("p90"))).is_empty()
+
+
+def test_each_side_and_the_bias_are_calibrated_separately():
+    """Raw P50 = 0.8 x the true median with a symmetric raw band: the bias factor restores the
+    volume, then the lower and upper sides get their own scales and miss ~10 % each."""
+    rng = np.random.default_rng(4)
+    pasts, actuals = [], []
+    for week in range(10):
+        rows, actual = _origin_rows(MONDAY + timedelta(days=7 * week), 300, rng, width=1.0)
+        rows = rows.with_columns(pl.col("p10", "p50", "p90") * 0.8)
+        pasts.append(rows)
+        actuals.append(actual)
+    past = pl.concat(pasts).with_columns(band_scale=pl.lit(1.0), band_scale_low=pl.lit(1.0), bias_scale=pl.lit(1.0))
+    as_of = _as_of(MONDAY + timedelta(days=7 * 10))
+    scales = band_scales(past_scores(past, pl.concat(actuals), as_of, CONFIG), ["product"], CONFIG)
+    assert scales["bias_scale"].to_list() == pytest.approx([1.25] * 3, abs=0.01)
+    # After the bias factor the raw width (0.8 x the true half-band) x 1.25 is the true one: k ~ 1.
+    assert scales["band_scale_low"].to_list() == pytest.approx([1.0] * 3, abs=0.15)
+    assert scales["band_scale"].to_list() == pytest.approx([1.0] * 3, abs=0.15)
+    test, actual = _origin_rows(MONDAY + timedelta(days=7 * 11), 3000, rng, width=1.0)
+    out = calibrate(test.with_columns(pl.col("p10", "p50", "p90") * 0.8), scales)
+    hit = out.join(actual, on=["level", "product_id", "customer_id", "target_start"])
+    below = (hit["actual_qty"] < hit["p10"]).mean()
+    above = (hit["actual_qty"] > hit["p90"]).mean()
+    assert 0.07 <= below <= 0.13 and 0.07 <= above <= 0.13
+    assert abs(hit["p50"].sum() / hit["actual_qty"].sum() - 1) < 0.01
+
+
+def test_a_skewed_miss_widens_only_its_side():
+    rng = np.random.default_rng(5)
+    pasts, actuals = [], []
+    for week in range(10):
+        rows, _ = _origin_rows(MONDAY + timedelta(days=7 * week), 300, rng, width=1.0)
+        # Actuals: the median is right (100) but the upper tail is three times the band's.
+        z = rng.normal(0, 10, rows.height)
+        y = 100 + np.where(z > 0, 3 * z, z)
+        actuals.append(rows.select("level", "product_id", "customer_id", "target_start").with_columns(actual_qty=pl.Series(y)))
+        pasts.append(rows)
+    past = pl.concat(pasts).with_columns(band_scale=pl.lit(1.0), band_scale_low=pl.lit(1.0), bias_scale=pl.lit(1.0))
+    scales = band_scales(past_scores(past, pl.concat(actuals), _as_of(MONDAY + timedelta(days=70)), CONFIG),
+                         ["product"], CONFIG)
+    row = scales.row(0, named=True)
+    # The bias factor moves the centre up a little (mean of the skewed actuals > median): the lower side
+    # then needs a bit more than 1, the upper side about 3 x.
+    assert row["band_scale"] > 2.0 and row["band_scale_low"] < 1.8

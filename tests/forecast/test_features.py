@@ -153,3 +153,19 @@ def test_targets_are_complete_periods_only(data):
     assert targets["target_start"].max() == date(2023, 5, 29)
     prod = targets.filter(pl.col("level") == "product")["actual_qty"].sum()
     assert prod == pytest.approx(targets.filter(pl.col("level") == "customer_product")["actual_qty"].sum())
+
+
+def test_end_of_life_is_point_in_time(data):
+    """An EOL further out than the notice window was not known at the origin: no periods_to_eol."""
+    from dsop_assets.forecast.features import EOL_NOTICE_DAYS
+
+    origins = weekly_origins(60)
+    eol = origins[40] + timedelta(days=100)
+    products = data["products"].with_columns(eol_date=pl.when(pl.col("eol_date").is_not_null()).then(pl.lit(eol)))
+    feats = build_weekly_features(**{**data, "products": products}, origins=origins).filter(pl.col("level") == "product")
+    eol_product = products.filter(pl.col("eol_date").is_not_null()).row(0, named=True)
+    rows = feats.filter(pl.col("product_id") == eol_product["product_id"]).sort("origin_date")
+    days_left = (eol_product["eol_date"] - rows["as_of"]).dt.total_days()
+    known = rows["periods_to_eol"].is_not_null()
+    assert (known == (days_left <= EOL_NOTICE_DAYS)).all()
+    assert known.any() and (~known).any()

@@ -143,3 +143,47 @@ def test_plot_and_markdown(tmp_path):
     lines = text.splitlines()
     assert lines[0].startswith("| model_id | cadence | level | horizon | n | wape |")
     assert len(lines) == 2 + 4 + 2  # header, rule, weekly h1..4, monthly h1..2
+
+
+def test_dense_grid_scores_zero_periods_by_hand():
+    # Sparse history: weeks 0 and 2 have orders (4, 6), week 4 has 10; weeks 1, 3, 5, 6 have no row.
+    history = pl.DataFrame({"level": "product", "product_id": "A", "customer_id": "ALL",
+                            "period_start": [WEEK[0], WEEK[2], WEEK[4]], "qty": [4.0, 6.0, 10.0]})
+    # Origin week 3: dense history 4, 0, 6, 0 -> steps 4, 6, 6 -> scale 16/3 (not 2 from "4 then 6").
+    forecasts = forecast_frame("A", [(1, 7, 9, 12), (2, 1, 2, 3), (3, 0, 1, 2), (4, 0, 1, 2)])
+    # The export ends on Sunday of week 6: weeks 4, 5, 6 are complete (5 and 6 with zero demand),
+    # week 7 (h4) is the future.
+    through = WEEK[6] + timedelta(days=6)
+    rows = m.scored_rows(forecasts, history, history, through=through)
+    assert rows.sort("horizon")["actual"].to_list() == [10.0, 0.0, 0.0]
+    assert rows["scale"].to_list() == pytest.approx([16 / 3] * 3)
+    row = m.score_forecasts(forecasts, history, history, group_by=["model_id"], through=through).row(0, named=True)
+    assert row["n"] == 3 and row["n_scaled"] == 3
+    assert row["wape"] == pytest.approx((1 + 2 + 1) / 10)
+    assert row["bias"] == pytest.approx((9 + 2 + 1 - 10) / 10)
+    assert row["mase"] == pytest.approx((4 / 3) / (16 / 3))
+    # pinball .5 = |d| / 2: .5, 1, .5 -> mean 2/3, over scale 16/3 -> 1/8
+    assert row["spl_p50"] == pytest.approx(1 / 8)
+    # 10 in [7, 12]; 0 below [1, 3]; 0 in [0, 2]
+    assert row["coverage"] == pytest.approx(2 / 3)
+    assert (row["below_p10"], row["above_p90"]) == pytest.approx((1 / 3, 0.0))
+    # One day earlier week 6 is still running and is not scored.
+    assert m.scored_rows(forecasts, history, history, through=through - timedelta(days=1)).height == 2
+
+
+def test_last_complete_period():
+    assert m.last_complete_start(date(2026, 11, 29), "weekly") == date(2026, 11, 23)  # a Sunday
+    assert m.last_complete_start(date(2026, 11, 28), "weekly") == date(2026, 11, 16)
+    assert m.last_complete_start(date(2026, 11, 29), "monthly") == date(2026, 10, 1)
+    assert m.last_complete_start(date(2026, 11, 30), "monthly") == date(2026, 11, 1)
+    assert m.last_complete_start(date(2027, 1, 30), "monthly") == date(2026, 12, 1)
+
+
+def test_naive_scale_uses_consecutive_periods():
+    history = pl.DataFrame({"level": "product", "product_id": "A", "customer_id": "ALL",
+                            "period_start": [WEEK[1], WEEK[3]], "qty": [3.0, 3.0]})
+    scale = m.naive_scale(history, through=WEEK[3] + timedelta(days=6))
+    # dense from the first order: 3, 0, 3 -> steps 3, 3; the week before the first order is not history
+    assert scale["origin_date"].to_list() == [WEEK[1], WEEK[2], WEEK[3]]
+    assert scale["scale"].to_list()[1:] == pytest.approx([3.0, 3.0])
+    assert scale["scale"][0] is None

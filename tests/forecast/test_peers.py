@@ -33,7 +33,7 @@ def test_peers_give_non_crossing_product_level_bands(forecasts):
     assert dict(forecasts.schema) == FORECAST_SCHEMA
     assert set(forecasts["level"]) == {"product"}  # product level only
     assert forecasts.group_by("model_id").len().sort("model_id").rows() == [
-        ("auto_ets", 4 * 3 * 4), ("croston_optimized", 4 * 3 * 4)
+        ("auto_ets", 4 * 3 * 4), ("auto_theta", 4 * 3 * 4), ("croston_optimized", 4 * 3 * 4)
     ]
     assert (forecasts["p10"] >= 0).all()
     assert (forecasts["p10"] <= forecasts["p50"]).all() and (forecasts["p50"] <= forecasts["p90"]).all()

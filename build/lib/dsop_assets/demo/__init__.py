@@ -1,1 +1,0 @@
-"""Deterministic synthetic ERP export, external indicators and demand ground truth (``dsop generate``)."""

@@ -1,1 +1,0 @@
-"""Production planning (MILP) and purchase recommendations: plain functions over Polars frames."""

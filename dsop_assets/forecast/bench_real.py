@@ -1,0 +1,172 @@
+"""Real-data check of the monthly forecaster against statsforecast's AutoETS and AutoTheta.
+
+``python -m dsop_assets.forecast.bench_real /work/shared/data/tourism_monthly.csv`` turns every
+series (columns series_id, split, t, value) into one product's monthly orders, runs dsop's monthly
+path (feature store -> ``forecast_many``: LightGBM, statistical members, calibration) over rolling
+origins, runs AutoETS and AutoTheta (season 12, re-selected at every scored origin) on the same
+origins, and scores all of them with the project's scorer (dense grid, one-step naive scale).
+
+Every series is aligned so its last training month is the same calendar month; scored origins are
+the last training month and every ``--step`` months after it while six months of test data remain.
+dsop also forecasts the ``--warmup`` months before, unscored, so its calibration has past errors
+as it would in production.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import time
+import warnings
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+
+from .config import LEVEL_PRODUCT, monthly_config
+from .features import build_monthly_features, build_targets
+from .forecasting import forecast_many
+from .metrics import score_forecasts
+
+LAST_TRAIN = date(2024, 12, 1)
+PEERS = ("auto_ets", "auto_theta")
+
+
+def orders_from_series(frame: pl.DataFrame) -> pl.DataFrame:
+    """One order per series and month on the month's first day; the last train month is LAST_TRAIN."""
+    n_train = frame.filter(pl.col("split") == "train").group_by("series_id").agg(n=pl.col("t").max())
+    last = LAST_TRAIN.year * 12 + LAST_TRAIN.month - 1
+    return (
+        frame.join(n_train, on="series_id")
+        .with_columns(m=last - pl.col("n") + pl.col("t"))
+        .select(
+            order_date=pl.date(pl.col("m") // 12, pl.col("m") % 12 + 1, 1),
+            customer_id=pl.lit("C1"),
+            product_id=pl.col("series_id").cast(pl.String),
+            order_qty=pl.col("value").cast(pl.Float64),
+        )
+        .filter(pl.col("order_qty") != 0)
+    )
+
+
+def _month(offset: int) -> date:
+    m = LAST_TRAIN.year * 12 + LAST_TRAIN.month - 1 + offset
+    return date(m // 12, m % 12 + 1, 1)
+
+
+def run_dsop(orders: pl.DataFrame, origins: list[date], config) -> pl.DataFrame:
+    """dsop's forecasts at ``origins``; the feature store also holds the training window before them,
+    as the production store does."""
+    products = orders.select("product_id").unique().with_columns(product_group=pl.lit("real"))
+    first = origins[0].year * 12 + origins[0].month - 1 - config.train_origins - max(config.horizons)
+    last = origins[-1].year * 12 + origins[-1].month - 1
+    store_months = [date(m // 12, m % 12 + 1, 1) for m in range(first, last + 1)]
+    features = build_monthly_features(orders, None, products, None, None, None, store_months)
+    features = features.filter(pl.col("level") == LEVEL_PRODUCT)
+    targets = build_targets(orders, "monthly", up_to=orders["order_date"].max())
+    periods = [o.year * 12 + o.month - 1 for o in origins]
+    result, _ = forecast_many(features, targets, periods, config)
+    return result.filter(pl.col("level") == LEVEL_PRODUCT).with_columns(model_id=pl.lit("dsop"))
+
+
+def run_peers(orders: pl.DataFrame, origins: list[date], horizon: int) -> pl.DataFrame:
+    from statsforecast import StatsForecast
+    from statsforecast.models import AutoETS, AutoTheta
+
+    frame = orders.select(
+        pl.col("product_id").alias("unique_id"),
+        ds=(pl.col("order_date").dt.year().cast(pl.Int64) * 12 + pl.col("order_date").dt.month() - 1),
+        y=pl.col("order_qty"),
+    )
+    parts = []
+    for origin in origins:
+        o = origin.year * 12 + origin.month - 1
+        sf = StatsForecast(models=[AutoETS(season_length=12), AutoTheta(season_length=12)], freq=1, n_jobs=1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fc = sf.forecast(df=frame.filter(pl.col("ds") <= o), h=horizon, level=[80])
+        for model, name in (("AutoETS", "auto_ets"), ("AutoTheta", "auto_theta")):
+            parts.append(fc.select(
+                model_id=pl.lit(name), cadence=pl.lit("monthly"), level=pl.lit(LEVEL_PRODUCT),
+                product_id=pl.col("unique_id").cast(pl.String), customer_id=pl.lit("ALL"),
+                origin_date=pl.lit(origin), horizon=(pl.col("ds") - o).cast(pl.Int64),
+                target_start=pl.date(pl.col("ds") // 12, pl.col("ds") % 12 + 1, 1),
+                p10=pl.col(f"{model}-lo-80").clip(lower_bound=0), p50=pl.col(model).clip(lower_bound=0),
+                p90=pl.col(f"{model}-hi-80").clip(lower_bound=0),
+            ))
+    return pl.concat(parts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("path")
+    parser.add_argument("--step", type=int, default=6, help="months between scored origins")
+    parser.add_argument("--warmup", type=int, default=6, help="unscored dsop origins before the first scored one")
+    parser.add_argument("--peers-cache", help="parquet file to reuse/store the peers' forecasts")
+    parser.add_argument("--peers-only", action="store_true", help="only compute (and cache) the peers")
+    parser.add_argument("--dsop-out", help="also write dsop's forecasts to this parquet file")
+    parser.add_argument("--no-members", action="store_true", help="LightGBM alone (no statistical members)")
+    parser.add_argument("--skip-peers", action="store_true", help="score dsop alone")
+    parser.add_argument("--series", type=int, default=0, help="first N series only (0 = all)")
+    args = parser.parse_args(argv)
+    raw = pl.read_csv(args.path)
+    if args.series:
+        keep = raw["series_id"].unique(maintain_order=True)[: args.series]
+        raw = raw.filter(pl.col("series_id").is_in(keep.implode()))
+    orders = orders_from_series(raw)
+    test_months = int(raw.filter(pl.col("split") == "test").group_by("series_id").len()["len"].min())
+    config = monthly_config(**({"stat_members": ()} if args.no_members else {}))
+    h = max(config.horizons)
+    scored = [_month(k) for k in range(0, test_months - h + 1, args.step)]
+    dsop_origins = [_month(k) for k in range(-args.warmup, scored[-1].year * 12 + scored[-1].month
+                                             - (LAST_TRAIN.year * 12 + LAST_TRAIN.month) + 1)]
+    if args.peers_only:
+        if args.peers_cache is None or not Path(args.peers_cache).exists():
+            peers = run_peers(orders, scored, h)
+            if args.peers_cache:
+                peers.write_parquet(args.peers_cache)
+        return 0
+    began = time.perf_counter()
+    dsop = run_dsop(orders, dsop_origins, config)
+    dsop_seconds = time.perf_counter() - began
+    if args.dsop_out:
+        dsop.write_parquet(args.dsop_out)
+    cache = Path(args.peers_cache) if args.peers_cache else None
+    began = time.perf_counter()
+    if args.skip_peers:
+        peers = dsop.clear()
+    elif cache and cache.exists():
+        peers = pl.read_parquet(cache)
+    else:
+        peers = run_peers(orders, scored, h)
+        if cache:
+            peers.write_parquet(cache)
+    peer_seconds = time.perf_counter() - began
+    columns = ["model_id", "cadence", "level", "product_id", "customer_id", "origin_date", "target_start",
+               "horizon", "p10", "p50", "p90"]
+    forecasts = pl.concat([dsop.select(columns), peers.select(columns)], how="vertical_relaxed").filter(
+        pl.col("origin_date").is_in(scored) & (pl.col("horizon") <= h))
+    history = orders.select(level=pl.lit(LEVEL_PRODUCT), product_id="product_id", customer_id=pl.lit("ALL"),
+                            period_start="order_date", qty="order_qty")
+    through = _month(test_months + 1)  # the end of the last test month, as a day after it
+    through = date.fromordinal(through.toordinal() - 1)
+    scores = score_forecasts(forecasts, history, history, ["model_id", "horizon"], through=through)
+    table = scores.group_by("model_id").agg(
+        pl.col("spl_mean").mean().alias("mean_h1_6_spl"), pl.col("mase").mean().alias("mean_h1_6_mase"),
+        pl.col("smape").mean().alias("mean_h1_6_smape"), pl.col("bias").mean().alias("mean_bias"),
+        pl.col("coverage").mean().alias("coverage"), pl.col("below_p10").mean(), pl.col("above_p90").mean(),
+        pl.col("n").sum()).sort("mean_h1_6_spl")
+    with pl.Config(tbl_rows=50, tbl_cols=20, float_precision=4, tbl_width_chars=200):
+        print(f"{raw['series_id'].n_unique()} series, scored origins {[str(d) for d in scored]}, "
+              f"dsop {dsop_seconds:.0f} s ({len(dsop_origins)} origins), peers {peer_seconds:.0f} s, "
+              f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB, "
+              f"load average {os.getloadavg()[0]:.1f}")
+        print(table)
+        print(scores.pivot(on="model_id", index="horizon", values="spl_mean").sort("horizon"))
+        print(scores.pivot(on="model_id", index="horizon", values="mase").sort("horizon"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,79 @@
+"""Statistical members and their combination with LightGBM: leak-free, and a plain average."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+pytest.importorskip("statsforecast")
+
+from dsop_assets.forecast.combine import combine  # noqa: E402
+from dsop_assets.forecast.config import monthly_config  # noqa: E402
+from dsop_assets.forecast.members import dense_series, fit_members, member_forecasts  # noqa: E402
+
+CONFIG = monthly_config(stat_members=("auto_theta",), horizons=(1, 2, 3))
+
+
+def _targets(n_periods: int = 40, seed: int = 0) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for p in ("A", "B"):
+        season = 20 + 8 * np.sin(np.arange(n_periods) * 2 * np.pi / 12)
+        y = np.round(season + rng.normal(0, 2, n_periods))
+        y[5] = 0  # a month without orders: no target row, a zero in the dense series
+        rows += [("product", p, "ALL", 24000 + t, float(v)) for t, v in enumerate(y) if v != 0]
+    return pl.DataFrame(rows, schema=["level", "product_id", "customer_id", "target_period", "actual_qty"],
+                        orient="row")
+
+
+def test_dense_series_fills_zero_periods():
+    series = dense_series(_targets(), 24010)
+    assert series[("product", "A", "ALL")].size == 11 and series[("product", "A", "ALL")][5] == 0.0
+
+
+def test_members_are_leak_free_and_combined_by_plain_average():
+    targets = _targets()
+    origin = 24030
+    fitted = fit_members(targets, origin, CONFIG)
+    base = member_forecasts(fitted, targets, origin, CONFIG)
+    assert base.height == 2 * 3 and set(base["member"]) == {"auto_theta"}
+    # Later actuals (after the origin) change neither the fit nor the forecast.
+    later = targets.with_columns(
+        actual_qty=pl.when(pl.col("target_period") > origin).then(pl.col("actual_qty") * 10).otherwise(pl.col("actual_qty")))
+    assert member_forecasts(fit_members(later, origin, CONFIG), later, origin, CONFIG).equals(base)
+    with pytest.raises(ValueError, match="after this origin"):
+        member_forecasts(fitted, targets, origin - 1, CONFIG)
+    # A later origin runs the fitted model forward over the longer history.
+    assert member_forecasts(fitted, targets, origin + 2, CONFIG)["origin_period"].unique().to_list() == [origin + 2]
+    lgbm = base.select("level", "product_id", "customer_id", "origin_period", "horizon").with_columns(
+        p10=pl.lit(10.0), p50=pl.lit(20.0), p90=pl.lit(30.0))
+    out = combine(lgbm, base).sort("product_id", "horizon").join(
+        base, on=["level", "product_id", "customer_id", "origin_period", "horizon"], suffix="_m")
+    assert (out["n_members"] == 1).all() and set(out["member_set"]) == {"all"}
+    assert out["p50"].to_list() == pytest.approx(((20.0 + out["p50_m"]) / 2).to_list())
+    assert out["p50_lgbm"].to_list() == [20.0] * 6 and out["p50_auto_theta"].to_list() == out["p50_m"].to_list()
+
+
+def test_member_set_is_chosen_on_past_forecasts_known_at_the_origin():
+    from datetime import date, timedelta
+
+    from dsop_assets.forecast.combine import choose_member_sets
+
+    config = monthly_config(horizons=(1, 2))
+    types = pl.DataFrame({"level": "product", "product_id": [f"P{i}" for i in range(60)], "customer_id": "ALL",
+                          "series_type": "long"})
+    origins = [date(2024, m, 1) for m in range(1, 7)]
+    past = types.drop("series_type").join(pl.DataFrame({"origin_date": origins}), how="cross").join(
+        pl.DataFrame({"horizon": [1, 2]}), how="cross").with_columns(
+        target_start=pl.col("origin_date").dt.offset_by(pl.format("{}mo", pl.col("horizon"))),
+        # the statistical members are right (100), LightGBM is 40 % off
+        p50_lgbm=pl.lit(140.0), p50_auto_ets=pl.lit(100.0), p50_auto_theta=pl.lit(100.0))
+    actual = past.select("level", "product_id", "customer_id", "target_start").unique().with_columns(
+        actual_qty=pl.lit(100.0))
+    choice = choose_member_sets(past, actual, date(2024, 7, 31), types, config)
+    assert set(choice.filter(pl.col("series_type") == "long")["member_set"]) == {"stats"}
+    assert set(choice.filter(pl.col("series_type") == "short")["member_set"]) == {"all"}  # no history: default
+    # Only targets known at the origin count: as of 2024-02-29 nothing past is complete enough.
+    early = choose_member_sets(past, actual, date(2024, 2, 29) - timedelta(days=0), types, config)
+    assert set(early["member_set"]) == {"all"}
