@@ -20,12 +20,12 @@ from datetime import date, timedelta
 import numpy as np
 import polars as pl
 
-SPIKE_FACTOR = 5.0
+SPIKE_FACTOR = 10.0  # an extra digit typed into a week's orders
 DROP_WEEKS = 3
-SHIFT_FACTORS = (0.35, 2.5)
+SHIFT_FACTORS = (0.3, 3.0)
 STOCK_FACTORS = ((0.35, 0.6), (1.6, 2.2))
 MARGIN_WEEKS = 26
-STEADY_SHARE = 0.85  # share of weeks with an order that makes a pair "steady"
+STEADY_SHARE = 0.95  # share of weeks with an order that makes a series "steady"
 SHARE_PLANTED = 0.1  # of the eligible series, per kind (a quarter of the items for stock counts)
 
 TRUTH_COLUMNS = ["kind", "level", "customer_id", "product_id", "week_start", "snapshot_date", "factor", "weeks"]
