@@ -67,7 +67,8 @@ def policies_for_week(warehouse: Warehouse, week: date, config: PurchaseConfig) 
         observed = leads.get(pid, pooled) if len(leads.get(pid, [])) >= 5 else pooled
         demand, lead = {}, {}
         for j, name in enumerate(("search", "check")):
-            demand[name] = np.einsum("pgw,g->pw", draws[name], weights)
+            used = np.flatnonzero(weights)
+            demand[name] = np.einsum("pgw,g->pw", draws[name][:, used, :], weights[used])
             rng = np.random.default_rng([mc.SEARCH_SEED + j, i])
             lead[name] = rng.choice(observed, size=(mc.PATHS, mc.WEEKS))
         if demand["search"].sum() <= 0:

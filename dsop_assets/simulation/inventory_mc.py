@@ -18,8 +18,8 @@ import numpy as np
 PATHS = 2000
 WEEKS = 13
 SEARCH_SEED, CHECK_SEED = 101, 202
-Q_FACTORS = np.array([0.5, 1.0, 2.0, 3.0])
-BISECTION_STEPS = 14
+Q_FACTORS = np.array([0.5, 1.0, 2.0])
+BISECTION_STEPS = 10  # s to within 0.1 % of a path's 13-week demand
 
 
 def quantile_draws(rng: np.random.Generator, p10: np.ndarray, p50: np.ndarray, p90: np.ndarray, paths: int) -> np.ndarray:
