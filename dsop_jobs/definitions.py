@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dagster as dg
 
+from dsop_assets.anomaly.assets import anomaly_assets
+from dsop_assets.customer.assets import customer_assets
 from dsop_assets.decisions import decision_assets
 from dsop_assets.erp.assets import raw_assets, rejected_rows
 from dsop_assets.external import external_assets
@@ -12,6 +14,9 @@ from dsop_assets.forecast.assets import forecast_assets
 from dsop_assets.forecast.evaluation import evaluation_baseline_assets
 from dsop_assets.operations.pipeline_health import build_pipeline_health
 from dsop_assets.quality.checks import build_quality_checks
+from dsop_assets.simulation.beer_assets import beer_game_assets
+from dsop_assets.simulation.inventory_assets import inventory_simulation_assets
+from dsop_assets.simulation.jobs import analytics_jobs
 from dsop_assets.sql.assets import load_sql_assets
 from dsop_jobs.automation import build_schedules, build_sensors
 from dsop_jobs.jobs import EXECUTOR, build_jobs
@@ -20,7 +25,8 @@ from dsop_resources.factory import core_resources
 
 def build_assets() -> list[dg.AssetsDefinition]:
     assets = [*raw_assets, *external_assets, *load_sql_assets(), *forecast_assets, *evaluation_baseline_assets,
-              *evaluation_assets, *decision_assets]
+              *evaluation_assets, *decision_assets,
+              *customer_assets, *anomaly_assets, *inventory_simulation_assets, *beer_game_assets]
     return [*assets, build_pipeline_health(assets)]
 
 
@@ -28,6 +34,7 @@ def build_definitions(resources: dict[str, object] | None = None) -> dg.Definiti
     """Everything dsop defines; tests and benchmarks pass their own resources."""
     assets = build_assets()
     jobs = build_jobs(assets)
+    jobs += analytics_jobs(assets)
     by_name = {job.name: job for job in jobs}
     return dg.Definitions(
         assets=[*assets, rejected_rows],

@@ -15,6 +15,8 @@ from datetime import date, timedelta
 import dagster as dg
 
 from dsop_assets.partitions import monthly_partitions, month_start, weekly_partitions, week_start
+from dsop_assets.simulation.beer_assets import rho_partitions
+from dsop_assets.simulation.jobs import BEER_GAME_JOB
 from dsop_jobs.jobs import EVALUATION_JOB, MASTER_JOB, MONTHLY_JOB, WEEKLY_JOB
 from dsop_jobs.progress import step_progress_logger
 
@@ -41,19 +43,22 @@ class StageResult:
 
 
 AGGREGATES = ("erp_raw", "external", "staging", "marts", "features")
-DECISIONS = ("inventory", "risk", "planning")
+DECISIONS = ("inventory", "risk", "planning", "anomaly", "inventory_simulation")
 
 
-def demo_stages(backtest_weeks: int = 26, backtest_months: int = 12, decision_weeks: int = 1) -> list[Stage]:
+def demo_stages(backtest_weeks: int = 26, backtest_months: int = 12, decision_weeks: int = 1,
+                beer_game: bool = True) -> list[Stage]:
     return [
         Stage("masters and external indicators", MASTER_JOB),
         Stage("weekly history", WEEKLY_JOB, AGGREGATES),
         Stage("monthly history", MONTHLY_JOB, AGGREGATES),
         Stage("weekly forecasts (backtest origins)", WEEKLY_JOB, ("forecast",), backtest_weeks, True),
         Stage("monthly forecasts (backtest origins)", MONTHLY_JOB, ("forecast",), backtest_months, True),
+        Stage("customer analytics for the latest month", MONTHLY_JOB, ("customer",), 1, True),
+        Stage("anomaly alerts over the history", WEEKLY_JOB, ("anomaly",), None, True),
         Stage("decisions for the latest week", WEEKLY_JOB, DECISIONS, decision_weeks, True),
         Stage("forecast evaluation", EVALUATION_JOB),
-    ]
+    ] + ([Stage("beer game and tier classifier", BEER_GAME_JOB)] if beer_game else [])
 
 
 def partition_window(
@@ -67,6 +72,9 @@ def partition_window(
         keys, first, last = monthly_partitions.get_partition_keys(), month_start(start), month_start(end)
         if complete_only and (end + timedelta(days=1)).month == end.month:
             last = month_start(last - timedelta(days=1))
+    elif job == BEER_GAME_JOB:  # static partitions: every scenario, whatever the history
+        keys = rho_partitions.get_partition_keys()
+        return keys[0], keys[-1]
     else:
         return None
     inside = [k for k in keys if first.isoformat() <= k <= last.isoformat()]
@@ -108,7 +116,7 @@ def run_history(
         if selection is not None and not selection:
             continue
         window = partition_window(stage.job, start, end, stage.last_periods, stage.complete_only)
-        if stage.job in (WEEKLY_JOB, MONTHLY_JOB) and window is None:
+        if stage.job in (WEEKLY_JOB, MONTHLY_JOB, BEER_GAME_JOB) and window is None:
             continue
         tags = {"dsop/trigger": "cli", "dsop/stage": stage.name}
         label = "unpartitioned"

@@ -22,6 +22,7 @@ from .demand import build_pairs, draw_orders, order_prices, weekly_intensity
 from .external import build_external
 from .frames import inventory_frame, orders_frame, po_frame, production_frame, revenue_frame
 from .fulfil import draw_shipments
+from .anomalies import plant_anomalies
 from .items import build_items
 from .masters import master_frames
 from .supply import consume, lot_sizes, opening_floor, plan_production, purchase, spread_daily, weekly
@@ -122,6 +123,9 @@ def generate(out_dir: Path, scale: str = "seed", seed: int = 7, end_date: date |
         "inventory": inventory_frame(tl, items, opening, inflow, outflow),
         "purchase_order": po_frame(tl, items, sup, raw, po, cycle, ext["_copper"], usd, rng(18)),
     })
+    # Labelled anomalies for detection to be scored against; a stream of their own, so nothing else moves.
+    erp["daily_order"], erp["inventory"], planted = plant_anomalies(
+        rng(20), tl.start, tl.end, erp["daily_order"], erp["inventory"])
     tick("frames")
     weekly_truth, monthly_truth = build_truth(rng(19), tl, items, pairs, lam_w, mu_w)
     tick("ground truth")
@@ -132,7 +136,8 @@ def generate(out_dir: Path, scale: str = "seed", seed: int = 7, end_date: date |
         files[name] = rows
     for name in ("economic_indicator", "exchange_rate", "trade_statistics", "market_prices"):
         files[f"external/{name}.csv"] = write_plain(out_dir / "external" / f"{name}.csv", ext[name])
-    for name, frame in (("weekly_product_truth", weekly_truth), ("monthly_product_truth", monthly_truth)):
+    for name, frame in (("weekly_product_truth", weekly_truth), ("monthly_product_truth", monthly_truth),
+                        ("planted_anomalies", planted)):
         files[f"ground_truth/{name}.csv"] = write_plain(out_dir / "ground_truth" / f"{name}.csv", frame)
     injected = inject(out_dir, erp, language, encoding, tl.end.isoformat()) if inject_errors else []
     for e in injected:

@@ -9,6 +9,7 @@ import dagster as dg
 import polars as pl
 import yaml
 
+from dsop_assets.anomaly.actions import analytics_actions
 from dsop_assets.decision_inputs import as_of, material_links, on_hand_at, open_orders, weekly_forecast
 from dsop_assets.decision_inputs import OPEN_ORDER_LOOKBACK_DAYS
 from dsop_assets.external.point_in_time import growth_as_of, krw_rate_as_of
@@ -171,6 +172,9 @@ def actions_for_week(warehouse: Warehouse, week: date, config: RiskConfig) -> pl
     plan = plan.with_columns(pl.col("week_start").cast(pl.Date) - timedelta(days=7))
     fresh = build_actions(risk, plan, purchases, config,
                           material_of=material_of)
+    extra = analytics_actions(warehouse, week, risk, config)  # anomaly alerts and account reviews
+    if extra.height:
+        fresh = pl.concat([fresh, extra], how="vertical_relaxed")
     previous = warehouse.query("select * from action_queue where week_start = $w", {"w": week}) \
         if warehouse.table_exists("action_queue") else pl.DataFrame()
     if fresh.is_empty() and previous.height:
@@ -182,7 +186,7 @@ def actions_for_week(warehouse: Warehouse, week: date, config: RiskConfig) -> pl
     group_name=GROUP,
     partitions_def=weekly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    deps=["risk_score", "production_plan", "purchase_recommendation", "bom"],
+    deps=["risk_score", "production_plan", "purchase_recommendation", "bom", "demand_anomaly"],
     metadata={"partition_expr": "week_start"},
     kinds={"polars"},
     pool=WAREHOUSE_POOL,

@@ -29,6 +29,9 @@ def test_snapshots_follow_flows(tiny):
     n_items = typed(out, "product_master").height
     assert inv.group_by("snapshot_date").len()["len"].min() == n_items
     flows = _flows(out)
+    # Counts planted off on purpose (ground_truth/planted_anomalies.csv) break the chain around them.
+    planted = pl.read_csv(out / "ground_truth" / "planted_anomalies.csv", try_parse_dates=True)
+    miscounted = set(planted.filter(pl.col("kind") == "stock_mismatch").select("product_id", "snapshot_date").rows())
     dates = inv["snapshot_date"].unique().sort().to_list()
     checked = 0
     for prefix in ("FG", "SA", "RM"):
@@ -37,6 +40,8 @@ def test_snapshots_follow_flows(tiny):
             stock = dict(inv.filter(pl.col("product_id") == item).select("snapshot_date", "on_hand_qty").iter_rows())
             f = flows.filter(pl.col("product_id") == item)
             for a, b in zip(dates[:-1], dates[1:]):
+                if (item, a) in miscounted or (item, b) in miscounted:
+                    continue
                 moved = f.filter((pl.col("d") >= a) & (pl.col("d") < b))["q"].sum()
                 assert abs(stock[a] + moved - stock[b]) <= 0.01 + 1e-6 * abs(stock[b]), (item, a, b)
                 checked += 1

@@ -1,0 +1,1 @@
+"""Customer analytics: segments and strategies, churn risk, product recommendations (monthly)."""

@@ -1,0 +1,227 @@
+"""Monthly customer assets: segments, churn risk and product recommendations as of each month's end.
+
+scikit-learn runs single-threaded (``threadpool_limits(1)``): on a shared, loaded machine its OpenMP
+threads fight for the cores and a 5 s backtest took 100 s; one thread is also bit-for-bit repeatable.
+"""
+
+
+from datetime import date
+
+import dagster as dg
+import polars as pl
+from threadpoolctl import threadpool_limits
+
+from dsop_assets.customer import churn, recommend, segments
+from dsop_assets.customer.features import FEATURES, add_months, customer_features, month_end
+from dsop_assets.erp.assets import WAREHOUSE_POOL
+from dsop_assets.partitions import monthly_partitions, months_in, window_dates
+from dsop_resources import Warehouse, Window
+
+GROUP = "customer"
+SEGMENTS_PRESENT = "segments_present"
+CHURN_BEATS_RECENCY = "churn_model_beats_recency"
+RECOMMENDATIONS_PRESENT = "recommendations_for_every_customer"
+HISTORY_MONTHS = churn.BACKTEST_MONTHS + 2 * churn.HORIZON_MONTHS + churn.MIN_TRAIN_MONTHS + 12
+
+
+def read_orders(warehouse: Warehouse, since: date, until: date) -> pl.DataFrame:
+    """Order lines in [since, until] with the KRW amount (the staging view converts at the order day's rate)."""
+    return warehouse.query(
+        "select order_date, customer_id, product_id, order_qty, coalesce(order_amount_krw, 0.0) as order_amount_krw "
+        "from stg_daily_order where order_date between $since and $until", {"since": since, "until": until},
+    ).with_columns(pl.col("order_date").cast(pl.Date))
+
+
+def write_evaluation(warehouse: Warehouse, asset: str, start: date, end: date, rows: list[dict]) -> None:
+    """Rows of the shared ``analytics_evaluation`` table (asset, period_start, metric, method, value)."""
+    frame = pl.DataFrame(rows, schema={"asset": pl.String, "period_start": pl.Date, "metric": pl.String,
+                                       "method": pl.String, "value": pl.Float64})
+    warehouse.write("analytics_evaluation", frame, window=Window("period_start", start, end), keys={"asset": [asset]})
+
+
+def _markdown(frame: pl.DataFrame) -> str:
+    cols = frame.columns
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for row in frame.rows():
+        lines.append("| " + " | ".join(f"{v:.3g}" if isinstance(v, float) else str(v) for v in row) + " |")
+    return "\n".join(lines)
+
+
+def segment_one_month(warehouse: Warehouse, month: date) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
+    orders = read_orders(warehouse, add_months(month, -13), month_end(month))
+    feats = customer_features(orders, [add_months(month, -1), month])
+    now = feats.filter(pl.col("month_start") == month)
+    if now.height < 3:
+        raise dg.Failure(f"only {now.height} customers ordered in the 12 months to {month}: too few to segment")
+    segmented, info = segments.segment_month(now)
+    names = segments.name_segments(segmented)
+    segmented = segmented.join(names, on="segment")
+    before = feats.filter(pl.col("month_start") == add_months(month, -1))
+    stable = {"customers_in_both": 0, "changed_share": None}
+    if info["k"] > 1 and before.height > info["k"]:
+        prev, _ = segments.segment_month(before, k=info["k"])
+        mapping = segments.align_labels(info, before, prev["segment"].to_numpy())
+        stable = segments.stability(segmented, prev, mapping)
+    return segmented, segments.profiles(segmented), {"k": info["k"], "silhouettes": info["silhouettes"], **stable}
+
+
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=monthly_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    deps=["stg_daily_order", "daily_order"],
+    metadata={"partition_expr": "month_start"},
+    kinds={"scikit-learn", "polars"},
+    pool=WAREHOUSE_POOL,
+    check_specs=[dg.AssetCheckSpec(SEGMENTS_PRESENT, asset="customer_segment",
+                                   description="Every active customer has a named segment.")],
+    description="K-means customer segments as of each month's end (RFM over 12 months, order-size volatility, "
+    "product breadth, growth, top-product share); k by silhouette over 2..8. Also writes "
+    "customer_segment_profile (size, revenue share, medians, strategy). Metadata: the share of customers "
+    "who changed segment since the previous month (labels aligned by the Hungarian method on centroids).",
+)
+def customer_segment(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+    with threadpool_limits(1):
+        return _customer_segment(context, warehouse)
+
+
+def _customer_segment(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+    start, end = window_dates(context)
+    rows, profiles, infos = [], [], {}
+    for month in months_in(start, end):
+        segmented, profile, info = segment_one_month(warehouse, month)
+        rows.append(segmented)
+        profiles.append(profile)
+        infos[month] = info
+    table = pl.concat(rows)
+    written = warehouse.write("customer_segment", table, window=Window("month_start", start, end))
+    profile = pl.concat(profiles)
+    warehouse.write("customer_segment_profile", profile, window=Window("month_start", start, end))
+    evaluation = [dict(asset="customer_segment", period_start=m, metric=name, method="kmeans", value=v)
+                  for m, info in infos.items() for name, v in (("k", info["k"]), ("changed_share", info["changed_share"]))]
+    write_evaluation(warehouse, "customer_segment", start, end, evaluation)
+    last = max(infos)
+    unnamed = table.filter(pl.col("segment_name").is_null()).height
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": written,
+            "k_latest": infos[last]["k"],
+            "silhouette_by_k_latest": {str(k): v for k, v in infos[last]["silhouettes"].items()},
+            "changed_segment_share_latest": infos[last]["changed_share"],
+            "changed_segment_share_by_month": {str(m): i["changed_share"] for m, i in infos.items()},
+            "profile_latest": dg.MetadataValue.md(_markdown(profile.filter(pl.col("month_start") == last).select(
+                "segment_name", "customers", "revenue_share", "median_monetary_krw", "median_recency_days",
+                "median_frequency", "median_growth", "strategy"))),
+        },
+        check_results=[dg.AssetCheckResult(check_name=SEGMENTS_PRESENT, passed=bool(written and not unnamed),
+                                           metadata={"customers": written, "unnamed": unnamed})],
+    )
+
+
+def top_products(orders: pl.DataFrame) -> pl.DataFrame:
+    """Each customer's largest product by amount (the product an account review is filed under)."""
+    return (orders.group_by("customer_id", "product_id").agg(pl.col("order_amount_krw").sum())
+            .sort("order_amount_krw", "product_id", descending=[True, False])
+            .unique("customer_id", keep="first").select("customer_id", pl.col("product_id").alias("top_product_id")))
+
+
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=monthly_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    deps=["stg_daily_order", "daily_order"],
+    metadata={"partition_expr": "month_start"},
+    kinds={"scikit-learn", "polars"},
+    pool=WAREHOUSE_POOL,
+    check_specs=[dg.AssetCheckSpec(CHURN_BEATS_RECENCY, asset="customer_churn_risk",
+                                   description="Backtest ROC-AUC of the model is above the recency-only rule's.")],
+    description=f"P(no order in the next {churn.HORIZON_MONTHS} months) per customer as of each month's end "
+    f"(gradient boosting on the segment features, trained only on labels complete by then). Customers at "
+    f">= {churn.THRESHOLD} get account_review = true (an action in the weekly action queue). Also writes "
+    "customer_churn_backtest: ROC-AUC and precision@top-10 % per past month, model vs recency alone.",
+)
+def customer_churn_risk(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+    with threadpool_limits(1):
+        return _customer_churn_risk(context, warehouse)
+
+
+def _customer_churn_risk(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+    start, end = window_dates(context)
+    months = months_in(start, end)
+    first = add_months(months[0], -HISTORY_MONTHS)
+    orders = read_orders(warehouse, add_months(first, -12), month_end(months[-1]))
+    data_start = orders["order_date"].min()
+    span = [m for m in (add_months(first, i) for i in range(HISTORY_MONTHS + len(months) + 1))
+            if m <= months[-1] and data_start is not None and add_months(m, -11) >= data_start.replace(day=1)]
+    feats = customer_features(orders, span)
+    scores, backtests, summaries = [], [], {}
+    for month in months:
+        seen = orders.filter(pl.col("order_date") <= month_end(month))
+        labelled = churn.label_churn(feats.filter(pl.col("month_start") <= month), seen, month)
+        scores.append(churn.churn_scores(labelled, month, top_products(
+            seen.filter(pl.col("order_date") >= add_months(month, -11)))))
+        table, summary = churn.backtest(labelled, month)
+        backtests.append(table.with_columns(pl.lit(month).alias("month_start")))
+        summaries[month] = summary
+    result = pl.concat(scores, how="vertical_relaxed")
+    written = warehouse.write("customer_churn_risk", result, window=Window("month_start", start, end))
+    warehouse.write("customer_churn_backtest", pl.concat(backtests), window=Window("month_start", start, end))
+    write_evaluation(warehouse, "customer_churn_risk", start, end, [
+        dict(asset="customer_churn_risk", period_start=m, metric=metric, method=method, value=s.get(f"{metric}_{method}"))
+        for m, s in summaries.items() for metric in ("auc", "precision_top10") for method in ("model", "recency")])
+    last = summaries[months[-1]]
+    beats = last.get("auc_model") is not None and last["auc_model"] > last["auc_recency"]
+    return dg.MaterializeResult(
+        metadata={"dagster/row_count": written, "backtest_latest": last,
+                  "account_reviews_latest": int(result.filter(pl.col("month_start") == months[-1])["account_review"].sum()),
+                  "threshold": churn.THRESHOLD, "features": FEATURES},
+        check_results=[dg.AssetCheckResult(check_name=CHURN_BEATS_RECENCY, passed=bool(beats), severity=dg.AssetCheckSeverity.WARN, metadata={
+            k: v for k, v in last.items() if v is not None})],
+    )
+
+
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=monthly_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    deps=["daily_order"],
+    metadata={"partition_expr": "month_start"},
+    kinds={"scikit-learn", "polars"},
+    pool=WAREHOUSE_POOL,
+    check_specs=[dg.AssetCheckSpec(RECOMMENDATIONS_PRESENT, asset="product_recommendation",
+                                   description="Every customer with orders gets recommendations.")],
+    description=f"Top {recommend.TOP_N} products each customer does not buy yet (item-based nearest neighbours on "
+    "the age-weighted customer x product matrix), as of each month's end. Metadata: hit-rate@10 and recall@10 on "
+    "each customer's hidden new products of the last quarter, against popularity.",
+)
+def product_recommendation(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+    with threadpool_limits(1):
+        return _product_recommendation(context, warehouse)
+
+
+def _product_recommendation(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+    start, end = window_dates(context)
+    months = months_in(start, end)
+    orders = warehouse.query("select order_date, customer_id, product_id from daily_order where order_date <= $d",
+                             {"d": month_end(months[-1])}).with_columns(pl.col("order_date").cast(pl.Date))
+    recs, evals = [], {}
+    for month in months:
+        recs.append(recommend.recommend(orders, month_end(month), month))
+        evals[month] = recommend.evaluate(orders, month)
+    table = pl.concat(recs)
+    written = warehouse.write("product_recommendation", table, window=Window("month_start", start, end))
+    write_evaluation(warehouse, "product_recommendation", start, end, [
+        dict(asset="product_recommendation", period_start=m, metric=metric, method=method,
+             value=e.get(f"{metric}_{method}"))
+        for m, e in evals.items() for metric in ("hit_rate_at_10", "recall_at_10") for method in ("item_knn", "popularity")])
+    customers = orders.filter(pl.col("order_date") <= month_end(months[-1]))["customer_id"].n_unique()
+    served = table.filter(pl.col("month_start") == months[-1])["customer_id"].n_unique()
+    return dg.MaterializeResult(
+        metadata={"dagster/row_count": written, "evaluation_latest": evals[months[-1]]},
+        check_results=[dg.AssetCheckResult(check_name=RECOMMENDATIONS_PRESENT, passed=served == customers,
+                                           severity=dg.AssetCheckSeverity.WARN,
+                                           metadata={"customers": customers, "with_recommendations": served})],
+    )
+
+
+customer_assets = [customer_segment, customer_churn_risk, product_recommendation]

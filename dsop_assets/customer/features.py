@@ -1,0 +1,98 @@
+"""Per-customer features as of the end of a month, from order lines alone (nothing after that day).
+
+Window: the 12 months ending with the as-of month. Features:
+``recency_days`` (as-of day minus the last order day, any time before), ``frequency`` (distinct order
+days), ``monetary_krw``, ``volatility`` (coefficient of variation of the 12 monthly amounts, zero months
+included), ``breadth`` (distinct products), ``growth`` ((last 6 months - previous 6) / their sum, in
+[-1, 1]) and ``top_product_share`` (largest product's share of the amount). A customer is in the
+population of a month if it ordered anything in that month's window.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+
+WINDOW_MONTHS = 12
+FEATURES = ["recency_days", "frequency", "monetary_krw", "volatility", "breadth", "growth", "top_product_share"]
+
+
+def month_end(month: date) -> date:
+    nxt = date(month.year + (month.month == 12), month.month % 12 + 1, 1)
+    return date.fromordinal(nxt.toordinal() - 1)
+
+
+def add_months(month: date, n: int) -> date:
+    index = month.year * 12 + month.month - 1 + n
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def monthly_lines(orders: pl.DataFrame) -> pl.DataFrame:
+    """``customer_id, product_id, month_start, amount, order_days, last_order_date`` per pair and month."""
+    return (
+        orders.with_columns(pl.col("order_date").cast(pl.Date).dt.truncate("1mo").alias("month_start"))
+        .group_by("customer_id", "product_id", "month_start")
+        .agg(pl.col("order_amount_krw").sum().alias("amount"), pl.col("order_qty").sum().alias("qty"),
+             pl.col("order_date").max().alias("last_order_date"))
+        .sort("customer_id", "product_id", "month_start")
+    )
+
+
+def customer_features(orders: pl.DataFrame, months: list[date]) -> pl.DataFrame:
+    """One row per (as-of month, active customer): ``month_start, customer_id`` + ``FEATURES``.
+
+    ``orders`` needs ``order_date, customer_id, product_id, order_qty, order_amount_krw``.
+    """
+    lines = monthly_lines(orders)
+    order_days = orders.select("customer_id", pl.col("order_date").cast(pl.Date)).unique()
+    frames = []
+    for month in months:
+        first, end = add_months(month, 1 - WINDOW_MONTHS), month_end(month)
+        window = lines.filter(pl.col("month_start").is_between(first, month))
+        if window.is_empty():
+            continue
+        index = ((pl.col("month_start").dt.year() - first.year) * 12
+                 + pl.col("month_start").dt.month() - first.month).alias("m")
+        per_month = window.group_by("customer_id", index).agg(pl.col("amount").sum())
+        grid = per_month.select("customer_id").unique().join(
+            pl.DataFrame({"m": list(range(WINDOW_MONTHS))}, schema={"m": pl.Int32}), how="cross")
+        monthly = grid.join(per_month.with_columns(pl.col("m").cast(pl.Int32)), on=["customer_id", "m"], how="left") \
+            .with_columns(pl.col("amount").fill_null(0.0))
+        shape = monthly.group_by("customer_id").agg(
+            (pl.col("amount").std(ddof=0) / pl.col("amount").mean()).fill_nan(0.0).alias("volatility"),
+            pl.col("amount").filter(pl.col("m") >= 6).sum().alias("_late"),
+            pl.col("amount").filter(pl.col("m") < 6).sum().alias("_early"),
+        )
+        products = window.group_by("customer_id", "product_id").agg(pl.col("amount").sum())
+        mix = products.group_by("customer_id").agg(
+            pl.col("amount").sum().alias("monetary_krw"), pl.len().alias("breadth"),
+            (pl.col("amount").max() / pl.col("amount").sum()).fill_nan(1.0).alias("top_product_share"))
+        days = order_days.filter(pl.col("order_date").is_between(first, end))
+        freq = days.group_by("customer_id").agg(pl.len().alias("frequency"))
+        last = order_days.filter(pl.col("order_date") <= end).group_by("customer_id").agg(
+            (pl.lit(end) - pl.col("order_date").max()).dt.total_days().alias("recency_days"))
+        frames.append(
+            mix.join(shape, on="customer_id").join(freq, on="customer_id", how="left").join(last, on="customer_id")
+            .with_columns(
+                pl.lit(month).alias("month_start"),
+                ((pl.col("_late") - pl.col("_early")) / (pl.col("_late") + pl.col("_early"))).fill_nan(0.0)
+                .alias("growth"),
+                pl.col("frequency").fill_null(0),
+            )
+            .select("month_start", "customer_id", *[pl.col(f).cast(pl.Float64) for f in FEATURES])
+        )
+    if not frames:
+        return pl.DataFrame(schema={"month_start": pl.Date, "customer_id": pl.String,
+                                    **{f: pl.Float64 for f in FEATURES}})
+    return pl.concat(frames).sort("month_start", "customer_id")
+
+
+def model_matrix(features: pl.DataFrame):
+    """Features as a numpy matrix with heavy tails compressed (log), ready for scaling."""
+    import numpy as np
+
+    logged = features.select(
+        pl.col("recency_days").log1p(), pl.col("frequency").log1p(), pl.col("monetary_krw").log1p(),
+        pl.col("volatility"), pl.col("breadth").log1p(), pl.col("growth"), pl.col("top_product_share"))
+    return np.nan_to_num(logged.to_numpy().astype(float))

@@ -1,0 +1,110 @@
+"""Labelled anomalies planted in the demo export, so anomaly detection can be scored against a truth.
+
+Four kinds, each written to ``ground_truth/planted_anomalies.csv`` with the week it starts:
+
+* ``spike``: one customer x product week ordered ``SPIKE_FACTOR`` times over (every line of that week);
+* ``drop``: one customer x product stops ordering for ``DROP_WEEKS`` weeks (its lines are removed; the
+  shipments of those orders stay, as for orders placed before the export window);
+* ``level_shift``: from one week on, every order line of a product is scaled by a factor (up or down);
+* ``stock_mismatch``: one month-start stock count off by a factor, the flows around it untouched.
+
+Spikes and drops go to pairs that order almost every week, because on an intermittent pair neither is a
+recognisable event. Planted events never overlap on the same series, and sit at least ``MARGIN_WEEKS``
+from the history's ends so a detector has a baseline before and, for shifts, weeks after.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import numpy as np
+import polars as pl
+
+SPIKE_FACTOR = 10.0  # an extra digit typed into a week's orders
+DROP_WEEKS = 3
+SHIFT_FACTORS = (0.3, 3.0)
+STOCK_FACTORS = ((0.35, 0.6), (1.6, 2.2))
+MARGIN_WEEKS = 26
+STEADY_SHARE = 0.95  # share of weeks with an order that makes a series "steady"
+SHARE_PLANTED = 0.1  # of the eligible series, per kind (a quarter of the items for stock counts)
+
+TRUTH_COLUMNS = ["kind", "level", "customer_id", "product_id", "week_start", "snapshot_date", "factor", "weeks"]
+
+
+def _count(eligible: int) -> int:
+    return min(eligible, max(2, round(SHARE_PLANTED * eligible)))
+
+
+def _weeks(start: date, n_weeks: int) -> list[date]:
+    return [start + timedelta(days=7 * i) for i in range(n_weeks)]
+
+
+def plant_anomalies(rng: np.random.Generator, start: date, end: date, orders: pl.DataFrame,
+                    inventory: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """(orders, inventory, truth): the export frames with anomalies planted and the labels."""
+    n_weeks = ((end - start).days + 1) // 7
+    first, last = MARGIN_WEEKS, n_weeks - max(MARGIN_WEEKS // 4, DROP_WEEKS + 4)
+    weeks = _weeks(start, n_weeks)
+    week_of = ((pl.col("order_date") - pl.lit(start)).dt.total_days() // 7).cast(pl.Int32)
+    orders = orders.with_columns(week_of.alias("_week"), pl.int_range(pl.len()).alias("_row"))
+    presence = orders.group_by("customer_id", "product_id").agg(pl.col("_week").n_unique().alias("n"))
+    steady = presence.filter(pl.col("n") >= STEADY_SHARE * n_weeks).sort("customer_id", "product_id")
+    truth: list[dict] = []
+    used_pairs: set[tuple[str, str]] = set()
+    pairs = steady.select("customer_id", "product_id").rows()
+    order = rng.permutation(len(pairs))
+    n_pair = _count(len(pairs) // 2)
+    scale = pl.lit(1.0)
+    dropped: list[pl.Expr] = []
+    for kind, picks in (("spike", order[:n_pair]), ("drop", order[n_pair: 2 * n_pair])):
+        for i in picks:
+            cust, prod = pairs[i]
+            used_pairs.add((cust, prod))
+            w = int(rng.integers(first, last))
+            on = (pl.col("customer_id") == cust) & (pl.col("product_id") == prod)
+            if kind == "spike":
+                scale = pl.when(on & (pl.col("_week") == w)).then(SPIKE_FACTOR).otherwise(scale)
+                truth.append(dict(kind=kind, level="customer_product", customer_id=cust, product_id=prod,
+                                  week_start=weeks[w], snapshot_date=None, factor=SPIKE_FACTOR, weeks=1))
+            else:
+                dropped.append(on & pl.col("_week").is_between(w, w + DROP_WEEKS - 1))
+                truth.append(dict(kind=kind, level="customer_product", customer_id=cust, product_id=prod,
+                                  week_start=weeks[w], snapshot_date=None, factor=0.0, weeks=DROP_WEEKS))
+    # Level shifts on products none of whose pairs carry a spike or drop, so each event stands alone.
+    touched = {p for _, p in used_pairs}
+    product_weeks = orders.group_by("product_id").agg(pl.col("_week").n_unique().alias("n"))
+    products = sorted(product_weeks.filter((pl.col("n") >= STEADY_SHARE * n_weeks)
+                                           & ~pl.col("product_id").is_in(sorted(touched)))["product_id"])
+    for i in rng.permutation(len(products))[: _count(len(products))]:
+        prod = products[i]
+        w = int(rng.integers(first, last))
+        factor = float(SHIFT_FACTORS[int(rng.integers(0, 2))])
+        scale = pl.when((pl.col("product_id") == prod) & (pl.col("_week") >= w)).then(factor).otherwise(scale)
+        truth.append(dict(kind="level_shift", level="product", customer_id=None, product_id=prod,
+                          week_start=weeks[w], snapshot_date=None, factor=factor, weeks=n_weeks - w))
+    keep = ~pl.any_horizontal(dropped) if dropped else pl.lit(True)
+    orders = (orders.with_columns((pl.col("order_qty") * scale).round(4).alias("order_qty"))
+              .filter(keep).sort("_row").drop("_week", "_row"))
+
+    # Stock counts: a count strictly between the first and last, on an item that holds stock then.
+    dates = sorted(inventory["snapshot_date"].unique())
+    inner = inventory.filter(pl.col("snapshot_date").is_between(pl.lit(dates[1]), pl.lit(dates[-2])) & (pl.col("on_hand_qty") > 10))
+    inner = inner.sort("product_id", "snapshot_date")
+    items = sorted(inner["product_id"].unique())
+    n_stock = _count(len(items) // 4)
+    stock_scale = pl.lit(1.0)
+    for i in rng.permutation(len(items))[:n_stock]:
+        rows = inner.filter(pl.col("product_id") == items[i])
+        snap = rows["snapshot_date"][int(rng.integers(0, rows.height))]
+        low, high = STOCK_FACTORS[int(rng.integers(0, 2))]
+        factor = round(float(rng.uniform(low, high)), 3)
+        on = (pl.col("product_id") == items[i]) & (pl.col("snapshot_date") == pl.lit(snap))
+        stock_scale = pl.when(on).then(factor).otherwise(stock_scale)
+        day = date.fromisoformat(str(snap))
+        truth.append(dict(kind="stock_mismatch", level="item", customer_id=None, product_id=items[i],
+                          week_start=day - timedelta(days=day.weekday()), snapshot_date=day, factor=factor, weeks=1))
+    inventory = inventory.with_columns((pl.col("on_hand_qty") * stock_scale).round(3).alias("on_hand_qty"))
+    frame = pl.DataFrame(truth, schema={"kind": pl.String, "level": pl.String, "customer_id": pl.String,
+                                        "product_id": pl.String, "week_start": pl.Date, "snapshot_date": pl.Date,
+                                        "factor": pl.Float64, "weeks": pl.Int64})
+    return orders, inventory, frame.select(TRUTH_COLUMNS).sort("kind", "week_start", "product_id", "customer_id")

@@ -1,0 +1,80 @@
+"""Tier classifier: which beer-game tier does a window of an inventory series come from?
+
+Samples: windows of ``WINDOW`` weeks, stride ``STRIDE``, of each member's net inventory (inventory -
+backlog) after the burn-in, per rho and replication. Split by replication (the first ``TRAIN_SHARE``
+train, the rest held out), so no held-out window overlaps a training window. Baseline: a dense network
+on the raw window (scikit-learn MLP, standing in for the paper's Seq-DNN). Model: LightGBM on window
+features (level, spread, quantiles, autocorrelations, differences, spectrum bands).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dsop_assets.simulation.beer_game import BURN_IN
+
+WINDOW = 104
+STRIDE = 13
+TRAIN_SHARE = 0.7
+SEED = 4
+LAGS = (1, 2, 3, 4, 6, 8, 13)
+
+
+def windows(series: np.ndarray) -> np.ndarray:
+    """reps x tiers x weeks -> reps x tiers x n_windows x WINDOW, after the burn-in."""
+    s = series[:, :, BURN_IN:]
+    starts = range(0, s.shape[2] - WINDOW + 1, STRIDE)
+    return np.stack([s[:, :, a:a + WINDOW] for a in starts], axis=2)
+
+
+def window_features(x: np.ndarray, scale_free: bool = False) -> np.ndarray:
+    """n x WINDOW -> n x features. ``scale_free`` z-normalises each window first (shape only)."""
+    if scale_free:
+        x = (x - x.mean(1, keepdims=True)) / np.maximum(x.std(1, keepdims=True), 1e-9)
+    d = np.diff(x, axis=1)
+    c = x - x.mean(1, keepdims=True)
+    var = np.maximum((c**2).mean(1), 1e-12)
+    acf = [(c[:, k:] * c[:, :-k]).mean(1) / var for k in LAGS]
+    power = np.abs(np.fft.rfft(c, axis=1)) ** 2
+    bands = np.array_split(power[:, 1:], 6, axis=1)
+    band_share = [b.sum(1) / np.maximum(power[:, 1:].sum(1), 1e-12) for b in bands]
+    q = np.quantile(x, [0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0], axis=1).T
+    feats = [x.mean(1), x.std(1), (x < 0).mean(1), np.abs(d).mean(1), d.std(1),
+             (c**3).mean(1) / var**1.5, (c**4).mean(1) / var**2, *acf, *band_share]
+    return np.column_stack([*feats, q])
+
+
+def split(reps: int) -> tuple[np.ndarray, np.ndarray]:
+    n_train = int(round(TRAIN_SHARE * reps))
+    return np.arange(n_train), np.arange(n_train, reps)
+
+
+def dataset(series_by_rho: dict[float, np.ndarray]) -> dict[str, np.ndarray]:
+    """Windows with labels (tier), rho and a train mask, from reps x tiers x weeks arrays per rho."""
+    xs, tiers, rhos, train = [], [], [], []
+    for rho, series in sorted(series_by_rho.items()):
+        w = windows(series)  # reps x tiers x n x WINDOW
+        reps, n_tiers, n_win, _ = w.shape
+        train_reps, _ = split(reps)
+        xs.append(w.reshape(-1, WINDOW))
+        tiers.append(np.broadcast_to(np.arange(n_tiers)[None, :, None], (reps, n_tiers, n_win)).ravel())
+        rhos.append(np.full(reps * n_tiers * n_win, rho))
+        train.append(np.broadcast_to(np.isin(np.arange(reps), train_reps)[:, None, None], (reps, n_tiers, n_win)).ravel())
+    return {"x": np.concatenate(xs), "tier": np.concatenate(tiers), "rho": np.concatenate(rhos),
+            "train": np.concatenate(train)}
+
+
+def fit_mlp(x: np.ndarray, y: np.ndarray):
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(128, 64), max_iter=300,
+                                                         early_stopping=True, random_state=SEED)).fit(x, y)
+
+
+def fit_lgbm(x: np.ndarray, y: np.ndarray):
+    import lightgbm as lgb
+
+    return lgb.LGBMClassifier(n_estimators=300, learning_rate=0.05, num_leaves=31, random_state=SEED,
+                              n_jobs=1, deterministic=True, force_row_wise=True, verbose=-1).fit(x, y)

@@ -1,0 +1,68 @@
+"""Planted anomalies, detection rules, stock echo suppression, messages and scoring."""
+
+from datetime import date, timedelta
+
+import numpy as np
+import polars as pl
+
+from dsop_assets.anomaly import detect, evaluate
+from dsop_assets.anomaly.features import pair_features, product_features, weekly_grid
+from dsop_assets.anomaly.messages import with_messages
+
+START = date(2024, 1, 1)
+
+
+def _steady(qty_by_week: dict[int, float], weeks: int = 60, customer: str = "C1", product: str = "P1") -> list:
+    rng = np.random.default_rng(1)
+    return [(START + timedelta(days=7 * w), customer, product, qty_by_week.get(w, float(rng.integers(90, 110))))
+            for w in range(weeks) if qty_by_week.get(w, 1.0) > 0]
+
+
+def _scored(rows: list) -> pl.DataFrame:
+    orders = pl.DataFrame(rows, schema=["order_date", "customer_id", "product_id", "order_qty"], orient="row")
+    grid = weekly_grid(orders, ["customer_id", "product_id"], START, START + timedelta(days=7 * 59))
+    return detect.pair_rules(pair_features(grid))
+
+
+def test_a_spike_and_a_drop_are_found_once():
+    # a second steady customer keeps the product's other orders going
+    rows = _steady({30: 1000.0, 40: 0.0, 41: 0.0, 42: 0.0}) + _steady({}, customer="C2")
+    scored = _scored(rows).filter(pl.col("customer_id") == "C1")
+    found = scored.filter(pl.col("rule_kind").is_not_null()).select("rule_kind", "event_week").rows()
+    assert found == [("spike", START + timedelta(days=7 * 30)), ("drop", START + timedelta(days=7 * 40))]
+
+
+def test_level_shift_is_called_at_its_first_week():
+    rng = np.random.default_rng(2)
+    rows = [(START + timedelta(days=7 * w), "C1", "P1", float(rng.integers(90, 110)) * (3.0 if w >= 35 else 1.0))
+            for w in range(60)]
+    orders = pl.DataFrame(rows, schema=["order_date", "customer_id", "product_id", "order_qty"], orient="row")
+    products = detect.product_rules(product_features(weekly_grid(orders, ["product_id"], START, START + timedelta(days=7 * 59))))
+    calls = products.filter(pl.col("rule_kind") == "level_shift")
+    assert calls["event_week"].to_list() == [START + timedelta(days=7 * 35)]
+
+
+def test_the_count_after_a_bad_count_is_not_a_second_anomaly():
+    rec = pl.DataFrame({
+        "item_id": ["X"] * 4, "snapshot_date": [date(2024, m, 1) for m in (2, 3, 4, 5)],
+        "estimated_qty": [100.0, 100.0, 50.0, 100.0], "snapshot_qty": [100.0, 50.0, 100.0, 101.0]})
+    found = detect.stock_mismatches(rec).filter(pl.col("rule_kind").is_not_null())
+    assert found["snapshot_date"].to_list() == [date(2024, 3, 1)]
+
+
+def test_messages_in_both_languages():
+    alerts = pl.DataFrame({"kind": ["spike", "stock_mismatch"], "customer_id": ["C1", None], "product_id": ["P1", "RM1"],
+                           "event_week": [date(2024, 3, 4)] * 2, "observed": [1000.0, 50.0], "expected": [100.0, 100.0]})
+    out = with_messages(alerts)
+    assert "10.0x" in out["message_en"][0] and "배" in out["message_ko"][0]
+    assert "재고 실사" in out["message_ko"][1] and "imply 100" in out["message_en"][1]
+
+
+def test_scoring_counts_matches_within_a_week():
+    truth = pl.DataFrame({"kind": ["spike", "drop"], "customer_id": ["C1", "C2"], "product_id": ["P1", "P2"],
+                          "week_start": [date(2024, 3, 4), date(2024, 5, 6)]})
+    alerts = pl.DataFrame({"kind": ["spike", "spike"], "customer_id": ["C1", "C9"], "product_id": ["P1", "P1"],
+                           "event_week": [date(2024, 3, 11), date(2024, 3, 11)]})
+    result = evaluate.score(alerts, truth, date(2024, 1, 1), date(2024, 12, 31))
+    assert result["spike"] == {"alerts": 2, "planted": 1, "precision": 0.5, "recall": 1.0}
+    assert result["drop"]["recall"] == 0.0

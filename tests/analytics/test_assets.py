@@ -1,0 +1,64 @@
+"""The analytics assets in the shared tiny pipeline, and a small beer game through Dagster."""
+
+import dagster as dg
+import polars as pl
+
+from dsop_assets.anomaly import evaluate
+from dsop_assets.simulation.beer_assets import beer_game_simulation, rho_partitions, tier_classifier
+from dsop_resources import DuckDBWarehouse
+
+TABLES = ["customer_segment", "customer_segment_profile", "customer_churn_risk", "customer_churn_backtest",
+          "product_recommendation", "demand_anomaly", "inventory_policy_simulated", "analytics_evaluation"]
+
+
+def test_analytics_tables_are_written(tiny_pipeline):
+    warehouse = tiny_pipeline.warehouse
+    for table in TABLES:
+        assert warehouse.table_exists(table), table
+    segments = warehouse.query("select * from customer_segment")
+    assert segments["segment_name"].null_count() == 0 and segments.height > 0
+    churn = warehouse.query("select * from customer_churn_risk")
+    assert churn["risk_rank"].min() == 1
+    policies = warehouse.query("select * from inventory_policy_simulated")
+    assert policies.height > 0 and policies["sim_service"].is_between(0, 1).all()
+    assert set(policies["preferred_policy"]) <= {"simulated", "analytic"}
+
+
+def test_planted_anomalies_are_in_the_truth_and_alerts_have_messages(tiny_pipeline):
+    truth = evaluate.read_planted(str(tiny_pipeline.erp_dir))
+    assert set(truth["kind"]) == set(evaluate.KINDS)
+    alerts = tiny_pipeline.warehouse.query("select * from demand_anomaly")
+    assert alerts.height > 0 and alerts["message_ko"].null_count() == 0
+    assert set(alerts["kind"]) <= set(evaluate.KINDS)
+
+
+def test_action_queue_ids_stay_unique(tiny_pipeline):
+    actions = tiny_pipeline.warehouse.query("select action_id from action_queue")
+    assert actions["action_id"].is_duplicated().sum() == 0
+
+
+def test_small_beer_game_and_classifier(tmp_path, instance):
+    warehouse = DuckDBWarehouse(path=str(tmp_path / "beer.duckdb"))
+    keys = rho_partitions.get_partition_keys()
+    config = {"ops": {"beer_game_simulation": {"config": {"replications": 4, "weeks": 330}}}}
+    for key in (keys[0], keys[-1]):
+        result = dg.materialize([beer_game_simulation], partition_key=key, resources={"warehouse": warehouse},
+                                run_config=config, instance=instance)
+        assert result.success
+    bull = warehouse.query("select * from beer_game_bullwhip where tier = 'factory'")
+    assert bull.height == 2 and (bull["bullwhip"] > 1).all()
+    # the classifier also reads demo order series; give it a few rows
+    warehouse.write("daily_order", pl.DataFrame({
+        "order_date": pl.date_range(pl.date(2024, 1, 1), pl.date(2026, 6, 1), "1w", eager=True)}).with_columns(
+        pl.lit("C1").alias("customer_id"), (pl.int_range(pl.len()) % 7 + 1).cast(pl.Float64).alias("order_qty")))
+    warehouse.write("purchase_order", pl.DataFrame(schema={"supplier_id": pl.String, "order_date": pl.Date,
+                                                           "order_qty": pl.Float64}))
+    result = dg.materialize([tier_classifier], resources={"warehouse": warehouse}, instance=instance,
+                            selection=[tier_classifier])
+    assert result.success
+    accuracy = warehouse.query("select * from tier_classifier_accuracy where rho is null")
+    assert set(accuracy["model"]) == {"mlp_raw_window", "lightgbm_window_features"}
+    assert accuracy["accuracy"].max() > 0.4  # four tiers: chance is 0.25 (tiny data: the real figure is in the README)
+    assert warehouse.query("select * from tier_classifier_accuracy where rho is not null").height == 4
+    shapes = warehouse.query("select * from order_shape_classification")
+    assert shapes["entity_id"].to_list() == ["C1"]

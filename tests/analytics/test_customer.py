@@ -1,0 +1,76 @@
+"""Customer features, segments, churn labels and recommendations: plain functions on small frames."""
+
+from datetime import date, timedelta
+
+import numpy as np
+import polars as pl
+
+from dsop_assets.customer import churn, recommend, segments
+from dsop_assets.customer.features import customer_features
+
+
+def _orders(n_customers: int = 24, months: int = 30, seed: int = 0) -> pl.DataFrame:
+    """Three kinds of customer: big and steady, small and steady, and ones that stop after month 18."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    start = date(2023, 1, 2)
+    for c in range(n_customers):
+        kind = c % 3
+        for week in range(months * 52 // 12):
+            if kind == 2 and week > 78:
+                break
+            if rng.random() < (0.9 if kind == 0 else 0.4):
+                product = f"P{rng.integers(0, 6 if kind == 0 else 2)}"
+                qty = float(rng.integers(50, 100) if kind == 0 else rng.integers(1, 10))
+                rows.append((start + timedelta(days=7 * week), f"C{c:02d}", product, qty, qty * 1000.0))
+    return pl.DataFrame(rows, schema=["order_date", "customer_id", "product_id", "order_qty", "order_amount_krw"],
+                        orient="row")
+
+
+def test_features_ignore_orders_after_the_month():
+    orders = _orders()
+    month = date(2024, 3, 1)
+    before = customer_features(orders.filter(pl.col("order_date") <= date(2024, 3, 31)), [month])
+    after = customer_features(orders, [month])
+    assert before.equals(after)
+    assert before["recency_days"].min() >= 0 and before["top_product_share"].max() <= 1.0
+
+
+def test_segments_separate_big_from_small_and_name_them():
+    feats = customer_features(_orders(), [date(2024, 3, 1)])
+    segmented, info = segments.segment_month(feats)
+    assert 2 <= info["k"] <= 8 and info["silhouettes"][info["k"]] == max(info["silhouettes"].values())
+    names = segments.name_segments(segmented)
+    assert names["segment_name"].n_unique() == names.height and names["strategy"].null_count() == 0
+    big = segmented.filter(pl.col("customer_id").is_in(["C00", "C03", "C06"]))["segment"].unique()
+    assert big.len() == 1  # the steady big buyers stay together
+
+
+def test_relabelled_clusters_count_as_unchanged():
+    feats = customer_features(_orders(), [date(2024, 3, 1)])
+    segmented, info = segments.segment_month(feats)
+    permuted = segmented.with_columns((info["k"] - 1 - pl.col("segment")).alias("segment"))
+    mapping = segments.align_labels(info, feats, permuted["segment"].to_numpy())
+    assert segments.stability(segmented, permuted, mapping)["changed_share"] == 0.0
+
+
+def test_churn_labels_and_backtest_beat_nothing_less_than_chance():
+    orders = _orders()
+    months = [date(2023, 12, 1) + timedelta(days=31 * i) for i in range(14)]
+    months = sorted({m.replace(day=1) for m in months})
+    feats = customer_features(orders, months)
+    labelled = churn.label_churn(feats, orders, months[-1])
+    stopped = labelled.filter((pl.col("month_start") == date(2024, 6, 1)) & pl.col("customer_id").is_in(["C02", "C05"]))
+    assert stopped["churned"].to_list() == [1, 1]  # their last orders are in July 2024 at the latest
+    assert labelled.filter(pl.col("month_start") == months[-1])["churned"].null_count() > 0  # future unknown
+
+
+def test_recommendations_exclude_bought_and_knn_finds_co_bought():
+    # customers 0..9 buy A and B; customers 10..19 buy C and D; customer 20 bought A only
+    rows = [(date(2024, 1, 1), f"C{c}", p, 1.0) for c in range(10) for p in ("A", "B")]
+    rows += [(date(2024, 1, 1), f"C{c}", p, 1.0) for c in range(10, 20) for p in ("C", "D")]
+    rows += [(date(2024, 1, 1), "C20", "A", 1.0)]
+    orders = pl.DataFrame(rows, schema=["order_date", "customer_id", "product_id", "order_qty"], orient="row")
+    recs = recommend.recommend(orders, date(2024, 1, 31), date(2024, 1, 1))
+    mine = recs.filter(pl.col("customer_id") == "C20").sort("rank")
+    assert "A" not in mine["product_id"].to_list() and mine["product_id"][0] == "B"

@@ -1,0 +1,40 @@
+"""Monte Carlo inventory policy and the beer game: behaviour that must hold whatever the seed."""
+
+import numpy as np
+
+from dsop_assets.simulation import beer_game as bg
+from dsop_assets.simulation import inventory_mc as mc
+from dsop_assets.simulation import tier_model as tm
+
+
+def test_quantile_draws_follow_the_bands():
+    p10, p50, p90 = np.array([[10.0]]), np.array([[20.0]]), np.array([[40.0]])
+    x = mc.quantile_draws(np.random.default_rng(0), p10, p50, p90, 20000)[:, 0, 0]
+    assert abs(np.quantile(x, 0.5) - 20) < 1 and abs(np.quantile(x, 0.9) - 40) < 1.5 and x.min() >= 0
+
+
+def test_fill_rate_rises_with_the_reorder_point_and_the_search_reaches_the_target():
+    rng = np.random.default_rng(0)
+    demand = rng.gamma(4.0, 25.0, (500, mc.WEEKS))
+    lead = rng.integers(1, 4, (500, mc.WEEKS))
+    fill, _, _ = mc.simulate(demand, lead, np.array([0.0, 100.0, 300.0]), np.array([200.0] * 3))
+    assert fill[0] < fill[1] < fill[2] <= 1.0
+    check_demand = np.random.default_rng(1).gamma(4.0, 25.0, (500, mc.WEEKS))
+    best = mc.best_policy(demand, lead, check_demand, lead, eoq=200.0, target=0.95, holding_per_week=1.0,
+                          ordering_cost=100.0)
+    assert best["reached_on_grid"] and best["search_fill"] >= 0.95 and abs(best["fill"] - 0.95) < 0.03
+
+
+def test_bullwhip_grows_upstream_and_the_run_repeats():
+    a = bg.simulate(0.3, reps=3, weeks=300)
+    b = bg.simulate(0.3, reps=3, weeks=300)
+    whip = bg.bullwhip(a)
+    assert np.all(np.diff(whip) > 0) and whip[0] > 1.0
+    assert np.array_equal(a["inventory"], b["inventory"])
+
+
+def test_windows_split_by_replication():
+    sims = {r: bg.simulate(r, reps=4, weeks=300) for r in (0.0, 0.6)}
+    ds = tm.dataset({r: s["inventory"] - s["backlog"] for r, s in sims.items()})
+    assert ds["x"].shape[1] == tm.WINDOW and 0 < ds["train"].mean() < 1
+    assert set(np.unique(ds["tier"])) == {0, 1, 2, 3}
