@@ -35,13 +35,16 @@ class Carry:
     in_transit: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema={"site_id": pl.Utf8, "sku_id": pl.Utf8, "arrival": pl.Date, "produced": pl.Date, "qty": pl.Float64}))
     hours: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema={"site_id": pl.Utf8, "week_start": pl.Date, "regular_hours": pl.Float64, "overtime_hours": pl.Float64}))
     lane_days: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema={"ship_date": pl.Date, "src": pl.Utf8, "dst": pl.Utf8, "mode": pl.Utf8, "containers": pl.Float64, "transport_cost_usd": pl.Float64}))
+    city_transit: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema={"city_id": pl.Utf8, "sku_id": pl.Utf8, "arrival": pl.Date, "qty": pl.Float64}))
 
 
 @dataclass
 class ChunkModel:
     milp: Milp
     start: date
-    end: date
+    end: date  # last committed day
+    window_end: date  # last day the model sees (end + look-ahead)
+    commit_days: int
     days: pl.DataFrame
     facilities: pl.DataFrame
     constant: float  # shortage penalty if nothing were delivered; objective = milp objective + constant
@@ -58,12 +61,17 @@ def _days(nd: NetworkData, start: date, end: date) -> pl.DataFrame:
 
 def build_chunk(nd: NetworkData, facilities: pl.DataFrame, start: date, end: date, carry: Carry) -> ChunkModel:
     cfg, m = nd.config, Milp()
-    days = _days(nd, start, end)
+    window_end = min(end + timedelta(days=cfg.lookahead_days), max(nd.end, end))
+    days = _days(nd, start, window_end)
     T = days.height
     sku = nd.skus
     plants = facilities.filter(pl.col("site_type") == "plant").join(nd.sites.drop("city_id", "site_type", "build_cost_usd"), on="site_id")
     whs = facilities.filter(pl.col("site_type") == "warehouse").join(nd.sites.select("site_id", pl.col("holding_cost_per_unit_day").alias("wh_hold")), on="site_id")
-    demand = nd.demand.filter(pl.col("day").is_between(start, end)).join(days.select("day", "t"), on="day")
+    # Units already on their way to a city (committed by the previous chunk) reduce what is left to serve.
+    pre = carry.city_transit.group_by("city_id", "sku_id", pl.col("arrival").alias("day")).agg(pl.col("qty").sum().alias("pre"))
+    demand = nd.demand.filter(pl.col("day").is_between(start, window_end)).join(days.select("day", "t"), on="day").join(
+        pre, on=["city_id", "sku_id", "day"], how="left").with_columns(pl.col("pre").fill_null(0.0)).with_columns(
+        (pl.col("qty") - pl.col("pre")).clip(0).alias("open_qty"))
     mult = day_multipliers(nd, days).join(days.select("day", "t"), on="day")
     stats: dict = {}
 
@@ -98,7 +106,7 @@ def build_chunk(nd: NetworkData, facilities: pl.DataFrame, start: date, end: dat
     life = sku.select("sku_id", "life_days", "labour_hours_per_unit", "shortage_penalty_usd")
     x_pw = arcs_pw.join(life, how="cross").filter(pl.col("transit_days") <= pl.col("life_days"))
     x_wc = (arcs_wc.join(life, how="cross").filter(pl.col("transit_days") <= pl.col("life_days"))
-            .join(demand.select(pl.col("city_id").alias("dst"), "sku_id", pl.col("t").alias("t_arr"), pl.col("qty").alias("dem")),
+            .join(demand.select(pl.col("city_id").alias("dst"), "sku_id", pl.col("t").alias("t_arr"), pl.col("open_qty").alias("dem")).filter(pl.col("dem") > 0),
                   on=["dst", "sku_id", "t_arr"]))
     stats["arcs_after_pruning"] = x_pw.height + x_wc.height
     x_pw = m.add_vars("x_pw", x_pw.select("src", "dst", "mode", "sku_id", "t", "t_arr", "life_days", "labour_hours_per_unit"))
@@ -156,10 +164,10 @@ def build_chunk(nd: NetworkData, facilities: pl.DataFrame, start: date, end: dat
     inv = m.add_vars("inv", wsd.select("site_id", "sku_id", "t", "day", "city_id", "life_days",
                                        (pl.col("wh_hold") + pl.col("holding_cost_per_unit_day")).alias("h")), cost="h")
     disc = m.add_vars("disc", wsd.select("site_id", "sku_id", "t"), cost=cfg.disposal_cost_per_unit)
-    local = m.add_vars("local", wsd.join(demand, on=["city_id", "sku_id", "t", "day"]).select(
-        "site_id", "city_id", "sku_id", "t", "qty", "shortage_penalty_usd"), ub="qty")
+    local = m.add_vars("local", wsd.join(demand.filter(pl.col("open_qty") > 0), on=["city_id", "sku_id", "t", "day"]).select(
+        "site_id", "city_id", "sku_id", "t", "open_qty", "shortage_penalty_usd"), ub="open_qty")
     m.cost[-1] = -local["shortage_penalty_usd"].to_numpy().astype(float)
-    opening = whs.filter(pl.col("usable_from").is_between(start, end)).select("site_id", pl.col("usable_from").alias("day")).join(
+    opening = whs.filter(pl.col("usable_from").is_between(start, window_end)).select("site_id", pl.col("usable_from").alias("day")).join(
         days.select("day", "t"), on="day").join(sku.select("sku_id"), how="cross").with_columns(pl.lit(cfg.initial_stock).alias("q"))
     first = carry.lots.group_by("site_id", "sku_id").agg(pl.col("qty").sum().alias("q")).with_columns(pl.lit(0).cast(pl.Int64).alias("t"))
     transit_in = carry.in_transit.join(days.select(pl.col("day").alias("arrival"), "t"), on="arrival").group_by("site_id", "sku_id", "t").agg(pl.col("qty").sum().alias("q"))
@@ -180,26 +188,26 @@ def build_chunk(nd: NetworkData, facilities: pl.DataFrame, start: date, end: dat
     # --- service: daily deliveries <= demand; weekly fill >= 95 % with penalised slack ------------
     delivered = pl.concat([x_wc.select(pl.col("dst").alias("city_id"), "sku_id", pl.col("t_arr").alias("t"), "col"),
                            local.select("city_id", "sku_id", "t", "col")])
-    m.add_rows(delivered.join(demand.select("city_id", "sku_id", "t", "qty"), on=["city_id", "sku_id", "t"]).with_columns(pl.lit(1.0).alias("coef")),
-               ["city_id", "sku_id", "t"], hi="qty")
-    weeks = demand.join(days.select("t", "week_start"), on="t").group_by("week_start").agg(pl.col("qty").sum().alias("wq"))
+    m.add_rows(delivered.join(demand.select("city_id", "sku_id", "t", "open_qty"), on=["city_id", "sku_id", "t"]).with_columns(pl.lit(1.0).alias("coef")),
+               ["city_id", "sku_id", "t"], hi="open_qty")
+    weeks = demand.join(days.select("t", "week_start"), on="t").group_by("week_start").agg(
+        (pl.col("qty").sum() * cfg.fill_target - pl.col("pre").sum()).alias("need"), pl.col("qty").sum().alias("wq"))
     slack = m.add_vars("fill_slack", weeks.select("week_start", "wq"), cost=cfg.fill_slack_penalty)
     fill = pl.concat([delivered.join(days.select("t", "week_start"), on="t").select("week_start", "col", pl.lit(1.0).alias("coef")),
-                      slack.select("week_start", "col", pl.lit(1.0).alias("coef"))]).join(weeks, on="week_start").with_columns(
-        (pl.col("wq") * cfg.fill_target).alias("need"))
+                      slack.select("week_start", "col", pl.lit(1.0).alias("coef"))]).join(weeks, on="week_start")
     m.add_rows(fill, ["week_start"], lo="need")
 
     # --- closing cover, CO2 tonnes --------------------------------------------------------------
-    _terminal_cover(m, nd, days, inv, whs, end)
+    _terminal_cover(m, nd, days, inv, whs, window_end)
     co2 = pl.concat([x_pw.join(sku.select("sku_id", "carbon_factor_prod"), on="sku_id").select("col", pl.col("carbon_factor_prod").alias("coef")),
                      n.select("col", pl.col("co2_kg_per_container").alias("coef"))]).with_columns(pl.lit(0).cast(pl.Int64).alias("k"))
     tonnes = m.add_vars("co2_tonnes", pl.DataFrame({"k": [0]}), cost=cfg.co2_price_per_tonne, integer=True)
     m.add_rows(pl.concat([co2.select("k", "col", (pl.col("coef") / 1000.0).alias("coef")), tonnes.select("k", "col", pl.lit(-1.0).alias("coef"))]), ["k"], hi=0.0)
 
-    constant = float((demand["qty"] * demand.join(sku.select("sku_id", "shortage_penalty_usd"), on="sku_id")["shortage_penalty_usd"]).sum()) \
-        if demand.height else 0.0
+    constant = float(demand.join(sku.select("sku_id", "shortage_penalty_usd"), on="sku_id").select(
+        pl.col("open_qty") * pl.col("shortage_penalty_usd")).sum().item() or 0.0) if demand.height else 0.0
     stats.update(n_vars=m.n_vars, n_rows=m.n_rows, n_integer=m.n_integer, nnz=m.nnz())
-    return ChunkModel(m, start, end, days, facilities, constant, stats)
+    return ChunkModel(m, start, end, window_end, (end - start).days + 1, days, facilities, constant, stats)
 
 
 def _max_daily_units(plants: pl.DataFrame, sku: pl.DataFrame) -> float:
@@ -263,9 +271,10 @@ def _change_fees(m: Milp, nd: NetworkData, days: pl.DataFrame, n: pl.DataFrame, 
 def _shelf_life(m: Milp, nd: NetworkData, days: pl.DataFrame, inv: pl.DataFrame, x_pw: pl.DataFrame, carry: Carry, opening: pl.DataFrame) -> int:
     """stock[t] <= fresh receipts, with cumulative inbound (by arrival and by production day)."""
     T = days.height
-    lots = pl.concat([carry.lots.select("site_id", "sku_id", "produced", "qty"),
-                      carry.in_transit.select("site_id", "sku_id", "produced", "qty"),
-                      opening.join(days.select("t", "day"), on="t").select("site_id", "sku_id", pl.col("day").alias("produced"), pl.col("q").alias("qty"))])
+    lots = pl.concat([carry.lots.select("site_id", "sku_id", "produced", pl.col("produced").alias("arrival"), "qty"),
+                      carry.in_transit.select("site_id", "sku_id", "produced", "arrival", "qty"),
+                      opening.join(days.select("t", "day"), on="t").select("site_id", "sku_id", pl.col("day").alias("produced"),
+                                                                          pl.col("day").alias("arrival"), pl.col("q").alias("qty"))])
     lots = lots.join(nd.skus.select("sku_id", "life_days"), on="sku_id").with_columns(
         (pl.col("produced") + pl.duration(days=pl.col("life_days") - 1)).alias("last_day"))
     # Only (warehouse, SKU) pairs where something can expire inside the chunk need rows.
@@ -285,8 +294,9 @@ def _shelf_life(m: Milp, nd: NetworkData, days: pl.DataFrame, inv: pl.DataFrame,
             var.select("site_id", "sku_id", (pl.col("t") + 1).alias("t"), "col", pl.lit(-1.0).alias("coef")).filter(pl.col("t") < T),
             inbound.select("site_id", "sku_id", pl.col(flow_t).alias("t"), "col", pl.lit(-1.0).alias("coef")),
         ]).join(var.select("site_id", "sku_id", "t"), on=["site_id", "sku_id", "t"]), ["site_id", "sku_id", "t"], lo=0.0, hi=0.0)
-    fresh = cells.select("site_id", "sku_id", "t", "day", "life_days").join(lots.select("site_id", "sku_id", "last_day", "qty"), on=["site_id", "sku_id"], how="left") \
-        .group_by("site_id", "sku_id", "t").agg(pl.when(pl.col("last_day") >= pl.col("day")).then(pl.col("qty")).otherwise(0.0).sum().alias("fresh"))
+    fresh = cells.select("site_id", "sku_id", "t", "day", "life_days").join(lots.select("site_id", "sku_id", "last_day", "arrival", "qty"), on=["site_id", "sku_id"], how="left") \
+        .group_by("site_id", "sku_id", "t").agg(
+            pl.when((pl.col("last_day") >= pl.col("day")) & (pl.col("arrival") <= pl.col("day"))).then(pl.col("qty")).otherwise(0.0).sum().alias("fresh"))
     rows = pl.concat([
         inv.join(need, on=["site_id", "sku_id"]).select("site_id", "sku_id", "t", "col", pl.lit(1.0).alias("coef")),
         arr.select("site_id", "sku_id", "t", "col", pl.lit(-1.0).alias("coef")),

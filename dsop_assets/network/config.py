@@ -24,6 +24,10 @@ class NetworkConfig:
     fill_slack_penalty: float = 500.0  # USD per unit below the weekly 95 % line (on top of the shortage penalty)
     disposal_cost_per_unit: float = 1.0
     chunk_days: int = 31
+    # Each chunk commits its (<= 31) days but sees this many more, so shipments can leave late in a
+    # chunk and arrive in the next (carried in as in-transit) instead of every chunk edge starving
+    # the cities a truck needs two days to reach. Arcs arriving after the look-ahead are pruned.
+    lookahead_days: int = 7
     # Cities are served from their nearest open warehouses only (their own one free of transport).
     # 0 keeps every open warehouse: the exact model; see docs/network.md for what the limit costs.
     serve_from_nearest: int = 4
@@ -36,3 +40,4 @@ class NetworkConfig:
     mip_max_nodes: int = 200
     time_limit_s: float = 300.0
     threads: int = 1
+    lp_close_below: float = 1e-6  # lp_fix: lane-days the LP leaves empty are closed

@@ -94,6 +94,7 @@ def solve_highspy(milp: Milp, config) -> SolveResult:
     began = time.perf_counter()
     lb, ub, cost, integer, lo, hi, r, c, v = milp.arrays()
     h = highspy.Highs()
+    h.silent()
     for key, value in _options(config).items():
         h.setOptionValue(key, value)
     lp = highspy.HighsLp()
@@ -160,8 +161,111 @@ def solve_pyomo(milp: Milp, config) -> SolveResult:
 
 
 def solve(milp: Milp, config, backend: str = "pyomo") -> SolveResult:
+    if backend == "lp_fix":
+        return solve_lp_fix(milp, config)
     if backend == "highspy":
         return solve_highspy(milp, config)
     if backend == "pyomo":
         return solve_pyomo(milp, config)
     raise ValueError(f"unknown backend {backend!r}; expected pyomo or highspy")
+
+
+def solve_lp_fix(milp: Milp, config) -> SolveResult:
+    """Relax, fix, then branch and bound on what is left: for chunks too large to branch on whole.
+
+    1. LP relaxation: its objective is a proven lower bound.  2. Each lane-weekday-block takes the
+    mode its LP uses most (binaries ``y`` fixed); lane-days the LP leaves (nearly) empty are closed;
+    the others keep integer containers within one of the LP's rounded-up count.  3. HiGHS solves
+    that smaller MIP under the same deterministic limits (gap, nodes).  4. Containers are recounted
+    as ceil(load / 4000). ``mip_gap`` is measured against the step-1 bound, so the plan states how far
+    from optimal it can be at most. If step 3 finds nothing, rounded-up containers are used.
+    """
+    import highspy
+
+    began = time.perf_counter()
+    lb, ub, cost, integer, lo, hi, r, c, v = milp.arrays()
+    h = highspy.Highs()
+    h.silent()
+    for key, value in _options(config).items():
+        if not key.startswith("mip_"):
+            h.setOptionValue(key, value)
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = milp.n_vars, milp.n_rows
+    lp.col_cost_, lp.col_lower_, lp.col_upper_ = cost, lb, ub
+    lp.row_lower_, lp.row_upper_ = lo, hi
+    order = np.lexsort((r, c))
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = np.searchsorted(c[order], np.arange(milp.n_vars + 1)).astype(np.int32)
+    lp.a_matrix_.index_, lp.a_matrix_.value_ = r[order].astype(np.int32), v[order]
+    h.passModel(lp)
+    built = time.perf_counter()
+    h.run()
+    bound = float(h.getInfo().objective_function_value)
+    x = np.asarray(h.getSolution().col_value)
+    lb2, ub2 = lb.copy(), ub.copy()
+    blocks = milp.blocks
+    if "y" in blocks and blocks["y"].height:
+        y = blocks["y"].with_columns(pl.Series("v", x[blocks["y"]["col"].to_numpy()]))
+        use = blocks["n"].with_columns(pl.Series("v", x[blocks["n"]["col"].to_numpy()])).group_by(
+            "src", "dst", "weekday", "block", "mode").agg(pl.col("v").sum().alias("use"))
+        pick = y.join(use, on=["src", "dst", "weekday", "block", "mode"], how="left").with_columns(
+            (pl.col("use").fill_null(0) + 1e-6 * pl.col("v")).alias("score")).sort("score", "mode", descending=[True, False]).with_columns(
+            (pl.col("score").rank("ordinal", descending=True).over("src", "dst", "weekday", "block") == 1).alias("chosen"))
+        cols = pick["col"].to_numpy()
+        chosen = pick["chosen"].to_numpy()
+        lb2[cols] = np.where(chosen, 1.0, 0.0)
+        ub2[cols] = np.where(chosen, 1.0, 0.0)
+    n_cols = blocks["n"]["col"].to_numpy()
+    n_round = np.ceil(np.maximum(x[n_cols], 0.0) - 1e-6)
+    # A lane-day whose mode lost the vote carries nothing now.
+    if "y" in blocks and blocks["y"].height:
+        lost = blocks["n"].join(blocks["y"].rename({"col": "ycol"}), on=["src", "dst", "weekday", "block", "mode"], how="left")["ycol"].to_numpy()
+        has = ~np.isnan(lost.astype(float))
+        n_round[has] = np.where(ub2[lost[has].astype(np.int64)] > 0.5, n_round[has], 0.0)
+    # Lane-days the LP barely uses are closed; the rest stay integer for a small branch and bound.
+    closed = x[n_cols] < config.lp_close_below
+    ub2[n_cols[closed]] = 0.0
+    ub2[n_cols] = np.minimum(ub2[n_cols], np.maximum(n_round, 0.0) + 1.0)
+    tonnes = blocks.get("co2_tonnes")
+    h.changeColsBounds(milp.n_vars, np.arange(milp.n_vars, dtype=np.int32), lb2, ub2)
+    open_int = np.zeros(milp.n_vars, dtype=bool)
+    open_int[n_cols[~closed]] = True
+    if tonnes is not None:
+        open_int[tonnes["col"].to_numpy()] = True
+    h.changeColsIntegrality(milp.n_vars, np.arange(milp.n_vars, dtype=np.int32),
+                            np.where(open_int, highspy.HighsVarType.kInteger, highspy.HighsVarType.kContinuous))
+    for key, value in _options(config).items():
+        h.setOptionValue(key, value)
+    h.silent()
+    h.run()
+    status = h.modelStatusToString(h.getModelStatus())
+    if not h.getInfo().primal_solution_status:
+        lb2[n_cols], ub2[n_cols] = n_round, n_round
+        h.changeColsIntegrality(milp.n_vars, np.arange(milp.n_vars, dtype=np.int32),
+                                np.full(milp.n_vars, highspy.HighsVarType.kContinuous))
+        h.changeColsBounds(milp.n_vars, np.arange(milp.n_vars, dtype=np.int32), lb2, ub2)
+        h.run()
+        status = "rounded:" + h.modelStatusToString(h.getModelStatus())
+    x2 = np.asarray(h.getSolution().col_value)
+    nodes = int(h.getInfo().mip_node_count)
+    load = x2.copy()
+    n_final = _recount(milp, load, config)
+    load[n_cols] = n_final
+    if tonnes is not None:
+        t_col = tonnes["col"].to_numpy()
+        load[t_col] = np.ceil(load[t_col] - 1e-6)
+    objective = float(cost @ load)
+    solved = time.perf_counter()
+    gap = (objective - bound) / max(abs(objective), 1e-9)
+    return SolveResult(load, objective, f"lp_fix:{status}", gap, max(nodes, 0), built - began, solved - built, status == "Time limit reached")
+
+
+def _recount(milp: Milp, x: np.ndarray, config) -> np.ndarray:
+    """ceil(units on each lane-day-mode / container size), from the flow variables."""
+    n = milp.blocks["n"]
+    keys = ["src", "dst", "mode", "t"]
+    flows = pl.concat([milp.blocks[b].select(*keys, "col") for b in ("x_pw", "x_wc")])
+    units = flows.with_columns(pl.Series("u", x[flows["col"].to_numpy()])).group_by(keys).agg(pl.col("u").sum())
+    need = n.join(units, on=keys, how="left").with_columns(
+        (pl.col("u").fill_null(0.0) / config.container_units - 1e-6).ceil().clip(0).alias("k"))
+    return need["k"].to_numpy().astype(float)

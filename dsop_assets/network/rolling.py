@@ -28,7 +28,7 @@ def solve_chunk(nd: NetworkData, facilities: pl.DataFrame, start: date, end: dat
     cm = build_chunk(nd, facilities, start, end, carry)
     generated = time.perf_counter()
     res = solve(cm.milp, nd.config, backend)
-    tables = extract(cm, res, nd)
+    tables = extract(cm, res, nd, carry)
     timings = {"generate_s": generated - began, "backend_build_s": res.build_s, "solve_s": res.solve_s,
                "extract_s": time.perf_counter() - generated - res.build_s - res.solve_s}
     tables["summary"] = tables["summary"].with_columns(*(pl.lit(v).alias(k) for k, v in timings.items()))
