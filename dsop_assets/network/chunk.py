@@ -115,8 +115,10 @@ def build_chunk(nd: NetworkData, facilities: pl.DataFrame, start: date, end: dat
     # Delivering a unit saves its shortage penalty: cost -penalty, constant added back in the report.
     m.cost[-1] = -x_wc["shortage_penalty_usd"].to_numpy().astype(float)
 
-    # --- containers, modes, locks, change fees -------------------------------------------------
     lane_keys = ["src", "dst", "mode", "t"]
+    dead = _unpruned_arcs(m, nd, plants, whs, days, x_pw, x_wc) if not cfg.prune_arcs else None
+
+    # --- containers, modes, locks, change fees -------------------------------------------------
     ship = pl.concat([x_pw.select(*lane_keys, "col", pl.lit(0.0).alias("d")), x_wc.select(*lane_keys, "col", "dem").rename({"dem": "d"})])
     lane_info = pl.concat([pw, wc_all]).unique(["src", "dst", "mode"])
     cap_units = _max_daily_units(plants, sku)
@@ -129,8 +131,10 @@ def build_chunk(nd: NetworkData, facilities: pl.DataFrame, start: date, end: dat
                   .truediv(cfg.container_units).ceil().clip(1).alias("n_max")))
     n = m.add_vars("n", n_keys.select(*lane_keys, "day", "weekday", "block", "unit_cost", "n_max", "co2_kg_per_container", "km", "transit_days", "border_usd", "multiplier"),
                    ub="n_max", cost="unit_cost", integer=True)
-    m.add_rows(pl.concat([ship.select(*lane_keys, "col", pl.lit(1.0).alias("coef")),
-                          n.select(*lane_keys, "col", pl.lit(-cfg.container_units).alias("coef"))]), lane_keys, hi=0.0)
+    loads = [ship.select(*lane_keys, "col", pl.lit(1.0).alias("coef")), n.select(*lane_keys, "col", pl.lit(-cfg.container_units).alias("coef"))]
+    if dead is not None:
+        loads.append(dead.join(n.select(lane_keys), on=lane_keys).select(*lane_keys, "col", pl.lit(1.0).alias("coef")))
+    m.add_rows(pl.concat(loads), lane_keys, hi=0.0)
     multi = n.group_by("src", "dst", "weekday", "block").agg(pl.col("mode").n_unique().alias("k")).filter(pl.col("k") > 1)
     y = m.add_vars("y", n.join(multi, on=["src", "dst", "weekday", "block"]).select("src", "dst", "weekday", "block", "mode").unique(maintain_order=True),
                    ub=1.0, integer=True)
@@ -319,3 +323,13 @@ def _terminal_cover(m: Milp, nd: NetworkData, days: pl.DataFrame, inv: pl.DataFr
         nd.skus.select("sku_id", (pl.col("shortage_penalty_usd") * cfg.terminal_penalty_share).alias("pen")), on="sku_id"), cost="pen")
     m.add_rows(pl.concat([last.select("site_id", "sku_id", "col", pl.lit(1.0).alias("coef"), "target"),
                           gap.select("site_id", "sku_id", "col", pl.lit(1.0).alias("coef"), "target")]), ["site_id", "sku_id"], lo="target")
+
+
+def _unpruned_arcs(m: Milp, nd: NetworkData, plants, whs, days, x_pw, x_wc) -> pl.DataFrame:
+    """The arcs pruning leaves out, created and fixed to zero: the yardstick pruning is measured against."""
+    src = pl.concat([plants.select(pl.col("site_id").alias("src")), whs.select(pl.col("site_id").alias("src"))])
+    dst = pl.concat([whs.select(pl.col("site_id").alias("dst")), nd.cities.select(pl.col("city_id").alias("dst"))])
+    full = (src.join(dst, how="cross").join(nd.modes.select("mode"), how="cross").join(days.select("t"), how="cross")
+            .join(nd.skus.select("sku_id"), how="cross"))
+    kept = pl.concat([x_pw.select("src", "dst", "mode", "t", "sku_id"), x_wc.select("src", "dst", "mode", "t", "sku_id")])
+    return m.add_vars("x_dead", full.join(kept, on=["src", "dst", "mode", "t", "sku_id"], how="anti"), ub=0.0)

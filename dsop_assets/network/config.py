@@ -31,6 +31,9 @@ class NetworkConfig:
     # Cities are served from their nearest open warehouses only (their own one free of transport).
     # 0 keeps every open warehouse: the exact model; see docs/network.md for what the limit costs.
     serve_from_nearest: int = 4
+    # False builds the unpruned model for comparison: every (site, site-or-city, mode, day, SKU) arc
+    # exists and the disallowed ones are fixed to zero. Same optimum, more variables and build time.
+    prune_arcs: bool = True
     # Closing stock below the next week's demand of the cities a warehouse serves is penalised at
     # this share of the shortage penalty, so a chunk does not run its warehouses dry at its end.
     terminal_cover_days: int = 7
