@@ -12,6 +12,7 @@ from dsop_assets.external import external_assets
 from dsop_assets.forecast.accuracy import evaluation_assets
 from dsop_assets.forecast.assets import forecast_assets
 from dsop_assets.forecast.evaluation import evaluation_baseline_assets
+from dsop_assets.network.assets import network_assets, network_plan_job
 from dsop_assets.operations.pipeline_health import build_pipeline_health
 from dsop_assets.quality.checks import build_quality_checks
 from dsop_assets.simulation.beer_assets import beer_game_assets
@@ -37,9 +38,10 @@ def build_definitions(resources: dict[str, object] | None = None) -> dg.Definiti
     jobs += analytics_jobs(assets)
     by_name = {job.name: job for job in jobs}
     return dg.Definitions(
-        assets=[*assets, rejected_rows],
+        # The network plan is a multi-asset (one spec per table): added after the single-key helpers above.
+        assets=[*assets, rejected_rows, *network_assets],
         asset_checks=build_quality_checks(assets),
-        jobs=jobs,
+        jobs=[*jobs, network_plan_job],
         schedules=build_schedules(by_name),
         sensors=build_sensors(assets, by_name),
         resources=resources if resources is not None else core_resources(),

@@ -1,0 +1,335 @@
+"""One rolling chunk (<= 31 days) of the supply-network MILP, with facilities fixed.
+
+Decisions per day: what each open plant makes and ships to which warehouse by which mode (plants
+hold no stock, so production = what leaves the plant that day), what each warehouse ships to which
+city, local service from a city's own warehouse, stock, discards, containers per lane, day and mode,
+one mode per lane, weekday and four-week block, and the CO2 tonnes charged.
+
+Arcs are pruned as they are generated, never created then fixed to zero: an arc exists only if it
+is plant → warehouse or warehouse → city (never warehouse → warehouse), its mode suits the countries,
+it arrives inside the chunk, its transit fits the SKU's shelf life, its plant works that day and, for
+warehouse → city, the city wants that SKU on the arrival day (cities hold no stock). A lane-weekday
+whose mode is locked by an earlier chunk only gets arcs of that mode.
+
+Shelf life uses FEFO with cumulative receipts (linear size): the stock of a warehouse at the end of
+day t may not exceed what it received that was produced within the last life_days.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import numpy as np
+import polars as pl
+
+from dsop_assets.network.lp import INF, Milp
+from dsop_assets.network.prep import NetworkData, day_multipliers, lanes
+
+
+@dataclass
+class Carry:
+    """State handed from one chunk to the next."""
+
+    lots: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema={"site_id": pl.Utf8, "sku_id": pl.Utf8, "produced": pl.Date, "qty": pl.Float64}))
+    in_transit: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema={"site_id": pl.Utf8, "sku_id": pl.Utf8, "arrival": pl.Date, "produced": pl.Date, "qty": pl.Float64}))
+    hours: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema={"site_id": pl.Utf8, "week_start": pl.Date, "regular_hours": pl.Float64, "overtime_hours": pl.Float64}))
+    lane_days: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema={"ship_date": pl.Date, "src": pl.Utf8, "dst": pl.Utf8, "mode": pl.Utf8, "containers": pl.Float64, "transport_cost_usd": pl.Float64}))
+    city_transit: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema={"city_id": pl.Utf8, "sku_id": pl.Utf8, "arrival": pl.Date, "qty": pl.Float64}))
+
+
+@dataclass
+class ChunkModel:
+    milp: Milp
+    start: date
+    end: date  # last committed day
+    window_end: date  # last day the model sees (end + look-ahead)
+    commit_days: int
+    days: pl.DataFrame
+    facilities: pl.DataFrame
+    constant: float  # shortage penalty if nothing were delivered; objective = milp objective + constant
+    stats: dict
+
+
+def _days(nd: NetworkData, start: date, end: date) -> pl.DataFrame:
+    d = pl.DataFrame({"day": pl.date_range(start, end, "1d", eager=True)}).with_row_index("t").with_columns(pl.col("t").cast(pl.Int64))
+    return d.with_columns(
+        pl.col("day").dt.weekday().cast(pl.Int64).alias("weekday"),
+        ((pl.col("day") - pl.lit(nd.start)).dt.total_days() // nd.config.lock_days).cast(pl.Int64).alias("block"),
+        pl.col("day").dt.truncate("1w").alias("week_start"))
+
+
+def build_chunk(nd: NetworkData, facilities: pl.DataFrame, start: date, end: date, carry: Carry) -> ChunkModel:
+    cfg, m = nd.config, Milp()
+    window_end = min(end + timedelta(days=cfg.lookahead_days), max(nd.end, end))
+    days = _days(nd, start, window_end)
+    T = days.height
+    sku = nd.skus
+    plants = facilities.filter(pl.col("site_type") == "plant").join(nd.sites.drop("city_id", "site_type", "build_cost_usd"), on="site_id")
+    whs = facilities.filter(pl.col("site_type") == "warehouse").join(nd.sites.select("site_id", pl.col("holding_cost_per_unit_day").alias("wh_hold")), on="site_id")
+    # Units already on their way to a city (committed by the previous chunk) reduce what is left to serve.
+    pre = carry.city_transit.group_by("city_id", "sku_id", pl.col("arrival").alias("day")).agg(pl.col("qty").sum().alias("pre"))
+    demand = nd.demand.filter(pl.col("day").is_between(start, window_end)).join(days.select("day", "t"), on="day").join(
+        pre, on=["city_id", "sku_id", "day"], how="left").with_columns(pl.col("pre").fill_null(0.0)).with_columns(
+        (pl.col("qty") - pl.col("pre")).clip(0).alias("open_qty"))
+    mult = day_multipliers(nd, days).join(days.select("day", "t"), on="day")
+    stats: dict = {}
+
+    # --- arcs plant -> warehouse (departure t = production day) -------------------------------
+    producing = plants.join(days, how="cross").filter(pl.col("day") >= pl.col("usable_from")).join(
+        nd.down, on=["site_id", "day"], how="anti").select("site_id", "t", "day", "weekday", "block", "week_start")
+    pw = lanes(nd, plants.select(pl.col("site_id").alias("id"), "city_id"), whs.select(pl.col("site_id").alias("id"), "city_id"))
+    wc_all = lanes(nd, whs.select(pl.col("site_id").alias("id"), "city_id"), nd.cities.select(pl.col("city_id").alias("id"), "city_id"))
+    wc_all = wc_all.filter(pl.col("src_city") != pl.col("dst_city"))
+    stats["lanes_candidate"] = pw.height + wc_all.height
+    if cfg.serve_from_nearest > 0:
+        rank = wc_all.group_by("src", "dst").agg(pl.col("km").first()).with_columns(
+            pl.col("km").rank("ordinal").over("dst").alias("r"))
+        own = whs.select(pl.col("city_id").alias("dst")).unique().with_columns(pl.lit(1).alias("own"))
+        rank = rank.join(own, on="dst", how="left").filter(pl.col("r") + pl.col("own").fill_null(0) <= cfg.serve_from_nearest)
+        wc_all = wc_all.join(rank.select("src", "dst"), on=["src", "dst"])
+    wh_usable = whs.select("site_id", "usable_from")
+    arcs_pw = (pw.join(producing.rename({"site_id": "src"}), on="src")
+               .with_columns((pl.col("t") + pl.col("transit_days")).alias("t_arr"))
+               .filter(pl.col("t_arr") < T)
+               .join(wh_usable.rename({"site_id": "dst"}), on="dst")
+               .filter(pl.col("day") >= pl.col("usable_from")).drop("usable_from"))
+    arcs_wc = (wc_all.join(days, how="cross").with_columns((pl.col("t") + pl.col("transit_days")).alias("t_arr"))
+               .filter(pl.col("t_arr") < T)
+               .join(wh_usable.rename({"site_id": "src"}), on="src").filter(pl.col("day") >= pl.col("usable_from")).drop("usable_from"))
+    # A lane-weekday locked by an earlier chunk keeps its mode for the rest of its block.
+    locks = _carried_locks(carry, nd, days)
+    if locks.height:
+        clash = pl.col("lock_mode").is_not_null() & (pl.col("lock_mode") != pl.col("mode"))
+        arcs_pw = arcs_pw.join(locks, on=["src", "dst", "weekday", "block"], how="left").filter(~clash).drop("lock_mode")
+        arcs_wc = arcs_wc.join(locks, on=["src", "dst", "weekday", "block"], how="left").filter(~clash).drop("lock_mode")
+    life = sku.select("sku_id", "life_days", "labour_hours_per_unit", "shortage_penalty_usd")
+    x_pw = arcs_pw.join(life, how="cross").filter(pl.col("transit_days") <= pl.col("life_days"))
+    x_wc = (arcs_wc.join(life, how="cross").filter(pl.col("transit_days") <= pl.col("life_days"))
+            .join(demand.select(pl.col("city_id").alias("dst"), "sku_id", pl.col("t").alias("t_arr"), pl.col("open_qty").alias("dem")).filter(pl.col("dem") > 0),
+                  on=["dst", "sku_id", "t_arr"]))
+    stats["arcs_after_pruning"] = x_pw.height + x_wc.height
+    x_pw = m.add_vars("x_pw", x_pw.select("src", "dst", "mode", "sku_id", "t", "t_arr", "life_days", "labour_hours_per_unit"))
+    x_wc = m.add_vars("x_wc", x_wc.select("src", "dst", "mode", "sku_id", "t", "t_arr", "dem", "shortage_penalty_usd"),
+                      ub="dem", cost=0.0)
+    # Delivering a unit saves its shortage penalty: cost -penalty, constant added back in the report.
+    m.cost[-1] = -x_wc["shortage_penalty_usd"].to_numpy().astype(float)
+
+    lane_keys = ["src", "dst", "mode", "t"]
+    dead = _unpruned_arcs(m, nd, plants, whs, days, x_pw, x_wc) if not cfg.prune_arcs else None
+
+    # --- containers, modes, locks, change fees -------------------------------------------------
+    ship = pl.concat([x_pw.select(*lane_keys, "col", pl.lit(0.0).alias("d")), x_wc.select(*lane_keys, "col", "dem").rename({"dem": "d"})])
+    lane_info = pl.concat([pw, wc_all]).unique(["src", "dst", "mode"])
+    cap_units = _max_daily_units(plants, sku)
+    n_keys = (ship.group_by(lane_keys).agg(pl.col("d").sum()).join(lane_info, on=["src", "dst", "mode"])
+              .join(days.select("t", "day", "weekday", "block"), on="t")
+              .join(mult.rename({"city_id": "src_city"}).drop("day"), on=["t", "src_city"], how="left")
+              .with_columns(
+                  (pl.col("cost_per_container") * pl.col("multiplier").fill_null(1.0) + pl.col("border_usd")).alias("unit_cost"),
+                  pl.when(pl.col("src").is_in(plants["site_id"].implode())).then(pl.lit(cap_units)).otherwise(pl.col("d"))
+                  .truediv(cfg.container_units).ceil().clip(1).alias("n_max")))
+    n = m.add_vars("n", n_keys.select(*lane_keys, "day", "weekday", "block", "unit_cost", "n_max", "co2_kg_per_container", "km", "transit_days", "border_usd", "multiplier"),
+                   ub="n_max", cost="unit_cost", integer=True)
+    loads = [ship.select(*lane_keys, "col", pl.lit(1.0).alias("coef")), n.select(*lane_keys, "col", pl.lit(-cfg.container_units).alias("coef"))]
+    if dead is not None:
+        loads.append(dead.join(n.select(lane_keys), on=lane_keys).select(*lane_keys, "col", pl.lit(1.0).alias("coef")))
+    m.add_rows(pl.concat(loads), lane_keys, hi=0.0)
+    multi = n.group_by("src", "dst", "weekday", "block").agg(pl.col("mode").n_unique().alias("k")).filter(pl.col("k") > 1)
+    y = m.add_vars("y", n.join(multi, on=["src", "dst", "weekday", "block"]).select("src", "dst", "weekday", "block", "mode").unique(maintain_order=True),
+                   ub=1.0, integer=True)
+    yk = ["src", "dst", "weekday", "block", "mode"]
+    link = n.join(y.rename({"col": "ycol"}), on=yk)
+    link = link.with_row_index("r")
+    m.add_rows(pl.concat([link.select("r", "col", pl.lit(1.0).alias("coef")), link.select("r", pl.col("ycol").alias("col"), (-pl.col("n_max")).alias("coef"))]), ["r"], hi=0.0)
+    m.add_rows(y.select("src", "dst", "weekday", "block", "col", pl.lit(1.0).alias("coef")), ["src", "dst", "weekday", "block"], hi=1.0)
+    stats["fee_rows"] = _change_fees(m, nd, days, n, y, carry)
+
+    # --- plants: hours, weekly limits ----------------------------------------------------------
+    pday = producing.join(plants.select("site_id", "workers", "regular_cost_per_hour", "overtime_cost_per_hour", "overtime_hours_per_week"), on="site_id")
+    reg = m.add_vars("reg", pday.select("site_id", "t", "week_start", (pl.col("workers") * cfg.regular_hours_per_day_per_worker).alias("ub"),
+                                        "regular_cost_per_hour"), ub="ub", cost="regular_cost_per_hour")
+    ot = m.add_vars("ot", pday.select("site_id", "t", "week_start", "overtime_hours_per_week", "overtime_cost_per_hour"),
+                    ub="overtime_hours_per_week", cost="overtime_cost_per_hour")
+    m.add_rows(pl.concat([x_pw.select(pl.col("src").alias("site_id"), "t", "col", pl.col("labour_hours_per_unit").alias("coef")),
+                          reg.select("site_id", "t", "col", pl.lit(-1.0).alias("coef")), ot.select("site_id", "t", "col", pl.lit(-1.0).alias("coef"))]),
+               ["site_id", "t"], lo=0.0, hi=0.0)
+    used = carry.hours.rename({"regular_hours": "used_reg", "overtime_hours": "used_ot"})
+    limits = plants.select("site_id", "regular_hours_per_week", "overtime_hours_per_week")
+    for var, limit, used_col in ((reg, "regular_hours_per_week", "used_reg"), (ot, "overtime_hours_per_week", "used_ot")):
+        rows = var.select("site_id", "week_start", "col", pl.lit(1.0).alias("coef")).join(limits, on="site_id").join(
+            used, on=["site_id", "week_start"], how="left").with_columns(
+            (pl.col(limit) - pl.col(used_col).fill_null(0.0)).clip(0).alias("cap"))
+        m.add_rows(rows, ["site_id", "week_start"], hi="cap")
+
+    # --- warehouses: stock balance, discards, local service, shelf life -------------------------
+    wsd = whs.select("site_id", "city_id", "usable_from", "wh_hold").join(days.select("t", "day"), how="cross").filter(
+        pl.col("day") >= pl.col("usable_from")).join(sku.select("sku_id", "holding_cost_per_unit_day", "life_days", "shortage_penalty_usd"), how="cross")
+    inv = m.add_vars("inv", wsd.select("site_id", "sku_id", "t", "day", "city_id", "life_days",
+                                       (pl.col("wh_hold") + pl.col("holding_cost_per_unit_day")).alias("h")), cost="h")
+    disc = m.add_vars("disc", wsd.select("site_id", "sku_id", "t"), cost=cfg.disposal_cost_per_unit)
+    local = m.add_vars("local", wsd.join(demand.filter(pl.col("open_qty") > 0), on=["city_id", "sku_id", "t", "day"]).select(
+        "site_id", "city_id", "sku_id", "t", "open_qty", "shortage_penalty_usd"), ub="open_qty")
+    m.cost[-1] = -local["shortage_penalty_usd"].to_numpy().astype(float)
+    opening = whs.filter(pl.col("usable_from").is_between(start, window_end)).select("site_id", pl.col("usable_from").alias("day")).join(
+        days.select("day", "t"), on="day").join(sku.select("sku_id"), how="cross").with_columns(pl.lit(cfg.initial_stock).alias("q"))
+    first = carry.lots.group_by("site_id", "sku_id").agg(pl.col("qty").sum().alias("q")).with_columns(pl.lit(0).cast(pl.Int64).alias("t"))
+    transit_in = carry.in_transit.join(days.select(pl.col("day").alias("arrival"), "t"), on="arrival").group_by("site_id", "sku_id", "t").agg(pl.col("qty").sum().alias("q"))
+    supply = pl.concat([opening.select("site_id", "sku_id", "t", "q"), first.select("site_id", "sku_id", "t", "q"), transit_in.select("site_id", "sku_id", "t", "q")]) \
+        .group_by("site_id", "sku_id", "t").agg(pl.col("q").sum())
+    prev = inv.select("site_id", "sku_id", (pl.col("t") + 1).alias("t"), "col", pl.lit(-1.0).alias("coef"))
+    bal = pl.concat([
+        inv.select("site_id", "sku_id", "t", "col", pl.lit(1.0).alias("coef")), prev,
+        x_pw.select(pl.col("dst").alias("site_id"), "sku_id", pl.col("t_arr").alias("t"), "col", pl.lit(-1.0).alias("coef")),
+        x_wc.select(pl.col("src").alias("site_id"), "sku_id", "t", "col", pl.lit(1.0).alias("coef")),
+        local.select("site_id", "sku_id", "t", "col", pl.lit(1.0).alias("coef")),
+        disc.select("site_id", "sku_id", "t", "col", pl.lit(1.0).alias("coef")),
+    ]).join(inv.select("site_id", "sku_id", "t"), on=["site_id", "sku_id", "t"]).join(supply, on=["site_id", "sku_id", "t"], how="left") \
+        .with_columns(pl.col("q").fill_null(0.0))
+    m.add_rows(bal, ["site_id", "sku_id", "t"], lo="q", hi="q")
+    stats["fefo_rows"] = _shelf_life(m, nd, days, inv, x_pw, carry, opening)
+
+    # --- service: daily deliveries <= demand; weekly fill >= 95 % with penalised slack ------------
+    delivered = pl.concat([x_wc.select(pl.col("dst").alias("city_id"), "sku_id", pl.col("t_arr").alias("t"), "col"),
+                           local.select("city_id", "sku_id", "t", "col")])
+    m.add_rows(delivered.join(demand.select("city_id", "sku_id", "t", "open_qty"), on=["city_id", "sku_id", "t"]).with_columns(pl.lit(1.0).alias("coef")),
+               ["city_id", "sku_id", "t"], hi="open_qty")
+    weeks = demand.join(days.select("t", "week_start"), on="t").group_by("week_start").agg(
+        (pl.col("qty").sum() * cfg.fill_target - pl.col("pre").sum()).alias("need"), pl.col("qty").sum().alias("wq"))
+    slack = m.add_vars("fill_slack", weeks.select("week_start", "wq"), cost=cfg.fill_slack_penalty)
+    fill = pl.concat([delivered.join(days.select("t", "week_start"), on="t").select("week_start", "col", pl.lit(1.0).alias("coef")),
+                      slack.select("week_start", "col", pl.lit(1.0).alias("coef"))]).join(weeks, on="week_start")
+    m.add_rows(fill, ["week_start"], lo="need")
+
+    # --- closing cover, CO2 tonnes --------------------------------------------------------------
+    _terminal_cover(m, nd, days, inv, whs, window_end)
+    co2 = pl.concat([x_pw.join(sku.select("sku_id", "carbon_factor_prod"), on="sku_id").select("col", pl.col("carbon_factor_prod").alias("coef")),
+                     n.select("col", pl.col("co2_kg_per_container").alias("coef"))]).with_columns(pl.lit(0).cast(pl.Int64).alias("k"))
+    tonnes = m.add_vars("co2_tonnes", pl.DataFrame({"k": [0]}), cost=cfg.co2_price_per_tonne, integer=True)
+    m.add_rows(pl.concat([co2.select("k", "col", (pl.col("coef") / 1000.0).alias("coef")), tonnes.select("k", "col", pl.lit(-1.0).alias("coef"))]), ["k"], hi=0.0)
+
+    constant = float(demand.join(sku.select("sku_id", "shortage_penalty_usd"), on="sku_id").select(
+        pl.col("open_qty") * pl.col("shortage_penalty_usd")).sum().item() or 0.0) if demand.height else 0.0
+    stats.update(n_vars=m.n_vars, n_rows=m.n_rows, n_integer=m.n_integer, nnz=m.nnz())
+    return ChunkModel(m, start, end, window_end, (end - start).days + 1, days, facilities, constant, stats)
+
+
+def _max_daily_units(plants: pl.DataFrame, sku: pl.DataFrame) -> float:
+    """Most units any plant can make in a day: bounds a plant lane's containers."""
+    hours = (plants["workers"] * 8.0 + plants["overtime_hours_per_week"]).max() if plants.height else 0.0
+    return float(hours or 0.0) / max(float(sku["labour_hours_per_unit"].min()), 1e-6)
+
+
+def _carried_locks(carry: Carry, nd: NetworkData, days: pl.DataFrame) -> pl.DataFrame:
+    """Modes used earlier in a block that continues into this chunk: (src, dst, weekday, block) -> mode."""
+    if carry.lane_days.height == 0:
+        return pl.DataFrame(schema={"src": pl.Utf8, "dst": pl.Utf8, "weekday": pl.Int64, "block": pl.Int64, "lock_mode": pl.Utf8})
+    used = carry.lane_days.filter(pl.col("containers") > 0.5).with_columns(
+        pl.col("ship_date").dt.weekday().cast(pl.Int64).alias("weekday"),
+        ((pl.col("ship_date") - pl.lit(nd.start)).dt.total_days() // nd.config.lock_days).cast(pl.Int64).alias("block"))
+    current = days["block"].unique().implode()
+    return used.filter(pl.col("block").is_in(current)).group_by("src", "dst", "weekday", "block").agg(pl.col("mode").first().alias("lock_mode"))
+
+
+def _change_fees(m: Milp, nd: NetworkData, days: pl.DataFrame, n: pl.DataFrame, y: pl.DataFrame, carry: Carry) -> int:
+    """fee >= 5 % x the lane-weekday's cost over the previous block, when its mode changes.
+
+    ``chg`` >= y[b, mode] - y[b-1, mode] is continuous (the relaxation the issue allows): the ``y`` are
+    binary, so a change forces chg = 1 and the big-M row then charges the full fee.
+    """
+    cfg = nd.config
+    starts = days.filter((pl.col("day") - pl.lit(nd.start)).dt.total_days() % cfg.lock_days == 0).filter(pl.col("block") >= 1)
+    if starts.height == 0 or y.height == 0:
+        return 0
+    cur = y.filter(pl.col("block").is_in(starts["block"].implode()))
+    prev_var = y.with_columns((pl.col("block") + 1).alias("block")).rename({"col": "pcol"})
+    hist = carry.lane_days.with_columns(
+        pl.col("ship_date").dt.weekday().cast(pl.Int64).alias("weekday"),
+        ((pl.col("ship_date") - pl.lit(nd.start)).dt.total_days() // cfg.lock_days + 1).cast(pl.Int64).alias("block"))
+    prev_const = hist.filter(pl.col("containers") > 0.5).group_by("src", "dst", "weekday", "block", "mode").agg(pl.lit(1.0).alias("pval"))
+    known = hist.group_by("src", "dst", "weekday", "block").agg(pl.col("transport_cost_usd").sum().alias("known"))
+    keys = ["src", "dst", "weekday", "block"]
+    pairs = cur.select(keys).unique(maintain_order=True)
+    chg = m.add_vars("chg", pairs, ub=1.0)
+    fee = m.add_vars("fee", pairs, cost=1.0)
+    terms = (cur.join(chg.rename({"col": "ccol"}), on=keys).join(prev_var, on=[*keys, "mode"], how="left")
+             .join(prev_const, on=[*keys, "mode"], how="left").with_row_index("r"))
+    rows = pl.concat([
+        terms.select("r", pl.col("ccol").alias("col"), pl.lit(1.0).alias("coef"), pl.col("pval").fill_null(0.0).alias("rhs")),
+        terms.select("r", "col", pl.lit(-1.0).alias("coef"), pl.col("pval").fill_null(0.0).alias("rhs")),
+        terms.filter(pl.col("pcol").is_not_null()).select("r", pl.col("pcol").alias("col"), pl.lit(1.0).alias("coef"), pl.col("pval").fill_null(0.0).alias("rhs")),
+    ]).with_columns((-pl.col("rhs")).alias("lo"))
+    count = m.add_rows(rows, ["r"], lo="lo")
+    prev_n = n.with_columns((pl.col("block") + 1).alias("block")).join(pairs, on=keys)
+    bigm = (pairs.join(known, on=keys, how="left").join(
+        prev_n.group_by(keys).agg((pl.col("unit_cost") * pl.col("n_max")).sum().alias("var_max")), on=keys, how="left")
+        .with_columns((cfg.mode_change_fee_share * (pl.col("known").fill_null(0) + pl.col("var_max").fill_null(0))).alias("M")))
+    fee_rows = pl.concat([
+        fee.select(*keys, "col", pl.lit(1.0).alias("coef")),
+        prev_n.select(*keys, "col", (-cfg.mode_change_fee_share * pl.col("unit_cost")).alias("coef")),
+        chg.join(bigm, on=keys).select(*keys, "col", (-pl.col("M")).alias("coef")),
+    ]).join(bigm.select(*keys, (cfg.mode_change_fee_share * pl.col("known").fill_null(0) - pl.col("M")).alias("lo")), on=keys)
+    return count + m.add_rows(fee_rows, keys, lo="lo")
+
+
+def _shelf_life(m: Milp, nd: NetworkData, days: pl.DataFrame, inv: pl.DataFrame, x_pw: pl.DataFrame, carry: Carry, opening: pl.DataFrame) -> int:
+    """stock[t] <= fresh receipts, with cumulative inbound (by arrival and by production day)."""
+    T = days.height
+    lots = pl.concat([carry.lots.select("site_id", "sku_id", "produced", pl.col("produced").alias("arrival"), "qty"),
+                      carry.in_transit.select("site_id", "sku_id", "produced", "arrival", "qty"),
+                      opening.join(days.select("t", "day"), on="t").select("site_id", "sku_id", pl.col("day").alias("produced"),
+                                                                          pl.col("day").alias("arrival"), pl.col("q").alias("qty"))])
+    lots = lots.join(nd.skus.select("sku_id", "life_days"), on="sku_id").with_columns(
+        (pl.col("produced") + pl.duration(days=pl.col("life_days") - 1)).alias("last_day"))
+    # Only (warehouse, SKU) pairs where something can expire inside the chunk need rows.
+    short = nd.skus.filter(pl.col("life_days") < T)["sku_id"].implode()
+    expiring = lots.filter(pl.col("last_day") < days["day"].max()).select("site_id", "sku_id").unique()
+    need = inv.select("site_id", "sku_id").unique().filter(pl.col("sku_id").is_in(short)).vstack(expiring).unique()
+    if need.height == 0:
+        return 0
+    cells = inv.join(need, on=["site_id", "sku_id"])
+    arr = m.add_vars("arr_cum", cells.select("site_id", "sku_id", "t", "life_days"))
+    dep = m.add_vars("dep_cum", cells.select("site_id", "sku_id", "t", "life_days"))
+    inbound = x_pw.rename({"dst": "site_id"}).join(need, on=["site_id", "sku_id"])
+    count = 0
+    for var, flow_t in ((arr, "t_arr"), (dep, "t")):
+        count += m.add_rows(pl.concat([
+            var.select("site_id", "sku_id", "t", "col", pl.lit(1.0).alias("coef")),
+            var.select("site_id", "sku_id", (pl.col("t") + 1).alias("t"), "col", pl.lit(-1.0).alias("coef")).filter(pl.col("t") < T),
+            inbound.select("site_id", "sku_id", pl.col(flow_t).alias("t"), "col", pl.lit(-1.0).alias("coef")),
+        ]).join(var.select("site_id", "sku_id", "t"), on=["site_id", "sku_id", "t"]), ["site_id", "sku_id", "t"], lo=0.0, hi=0.0)
+    fresh = cells.select("site_id", "sku_id", "t", "day", "life_days").join(lots.select("site_id", "sku_id", "last_day", "arrival", "qty"), on=["site_id", "sku_id"], how="left") \
+        .group_by("site_id", "sku_id", "t").agg(
+            pl.when((pl.col("last_day") >= pl.col("day")) & (pl.col("arrival") <= pl.col("day"))).then(pl.col("qty")).otherwise(0.0).sum().alias("fresh"))
+    rows = pl.concat([
+        inv.join(need, on=["site_id", "sku_id"]).select("site_id", "sku_id", "t", "col", pl.lit(1.0).alias("coef")),
+        arr.select("site_id", "sku_id", "t", "col", pl.lit(-1.0).alias("coef")),
+        dep.select("site_id", "sku_id", (pl.col("t") + pl.col("life_days")).alias("t"), "col", pl.lit(1.0).alias("coef")).filter(pl.col("t") < T),
+    ]).join(fresh, on=["site_id", "sku_id", "t"], how="left").with_columns(pl.col("fresh").fill_null(0.0))
+    return count + m.add_rows(rows, ["site_id", "sku_id", "t"], hi="fresh")
+
+
+def _terminal_cover(m: Milp, nd: NetworkData, days: pl.DataFrame, inv: pl.DataFrame, whs: pl.DataFrame, end: date) -> None:
+    """Closing stock short of the next week's demand of the cities a warehouse is nearest to is penalised."""
+    cfg = nd.config
+    nxt = nd.demand.filter(pl.col("day").is_between(end + timedelta(days=1), end + timedelta(days=cfg.terminal_cover_days)))
+    if nxt.height == 0 or whs.height == 0:
+        return
+    near = lanes(nd, whs.select(pl.col("site_id").alias("id"), "city_id"), nd.cities.select(pl.col("city_id").alias("id"), "city_id")) \
+        .group_by("src", "dst").agg(pl.col("km").min()).sort("km").group_by("dst").agg(pl.col("src").first())
+    target = nxt.join(near.rename({"dst": "city_id", "src": "site_id"}), on="city_id").group_by("site_id", "sku_id").agg(pl.col("qty").sum().alias("target"))
+    last = inv.filter(pl.col("t") == days.height - 1).join(target, on=["site_id", "sku_id"])
+    gap = m.add_vars("cover_gap", last.select("site_id", "sku_id", "target").join(
+        nd.skus.select("sku_id", (pl.col("shortage_penalty_usd") * cfg.terminal_penalty_share).alias("pen")), on="sku_id"), cost="pen")
+    m.add_rows(pl.concat([last.select("site_id", "sku_id", "col", pl.lit(1.0).alias("coef"), "target"),
+                          gap.select("site_id", "sku_id", "col", pl.lit(1.0).alias("coef"), "target")]), ["site_id", "sku_id"], lo="target")
+
+
+def _unpruned_arcs(m: Milp, nd: NetworkData, plants, whs, days, x_pw, x_wc) -> pl.DataFrame:
+    """The arcs pruning leaves out, created and fixed to zero: the yardstick pruning is measured against."""
+    src = pl.concat([plants.select(pl.col("site_id").alias("src")), whs.select(pl.col("site_id").alias("src"))])
+    dst = pl.concat([whs.select(pl.col("site_id").alias("dst")), nd.cities.select(pl.col("city_id").alias("dst"))])
+    full = (src.join(dst, how="cross").join(nd.modes.select("mode"), how="cross").join(days.select("t"), how="cross")
+            .join(nd.skus.select("sku_id"), how="cross"))
+    kept = pl.concat([x_pw.select("src", "dst", "mode", "t", "sku_id"), x_wc.select("src", "dst", "mode", "t", "sku_id")])
+    return m.add_vars("x_dead", full.join(kept, on=["src", "dst", "mode", "t", "sku_id"], how="anti"), ub=0.0)
