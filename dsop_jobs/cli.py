@@ -130,6 +130,10 @@ def main(argv: list[str] | None = None) -> int:
                        "evaluation (default: all; large: the first three)")
     bench.set_defaults(func=cmd_bench)
 
+    from dsop_jobs.action_cli import add_parser as add_action_parser
+
+    add_action_parser(sub)
+
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -11,30 +11,34 @@ from dsop_assets.forecast.accuracy import evaluation_assets
 from dsop_assets.forecast.assets import forecast_assets
 from dsop_assets.forecast.evaluation import evaluation_baseline_assets
 from dsop_assets.operations.pipeline_health import pipeline_health
+from dsop_assets.planner.assets import planner_assets
 from dsop_assets.quality.checks import build_quality_checks
 from dsop_assets.sql.assets import load_sql_assets
 from dsop_jobs.automation import build_schedules, build_sensors
 from dsop_jobs.jobs import build_jobs
+from dsop_jobs.planner_automation import build_planner_jobs, build_planner_sensors
+from dsop_resources.alert_webhook import AlertWebhook
 from dsop_resources.factory import core_resources
 
 
 def build_assets() -> list[dg.AssetsDefinition]:
     return [*raw_assets, *external_assets, *load_sql_assets(), *forecast_assets, *evaluation_baseline_assets,
-            *evaluation_assets, *decision_assets, pipeline_health]
+            *evaluation_assets, *decision_assets, pipeline_health, *planner_assets]
 
 
 def build_definitions(resources: dict[str, object] | None = None) -> dg.Definitions:
     """Everything dsop defines; tests and benchmarks pass their own resources."""
     assets = build_assets()
-    jobs = build_jobs(assets)
+    jobs = build_jobs(assets) + build_planner_jobs()
     by_name = {job.name: job for job in jobs}
     return dg.Definitions(
         assets=assets,
         asset_checks=build_quality_checks(assets),
         jobs=jobs,
         schedules=build_schedules(by_name),
-        sensors=build_sensors(assets, by_name),
-        resources=resources if resources is not None else core_resources(),
+        sensors=build_sensors(assets, by_name) + build_planner_sensors(),
+        # The webhook URL is a secret: read from the environment when posting, never shown.
+        resources={"alert_webhook": AlertWebhook(), **(resources if resources is not None else core_resources())},
     )
 
 
