@@ -12,7 +12,9 @@ the action is open again from that day); ``in_progress``; ``open`` (reopen).
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -94,16 +96,26 @@ def parse_csv(path: Path, known_actions: set[str] | None, default_time: datetime
     file, so re-reading it gives the same update). Values are taken exactly as written: a date
     that is not ``YYYY-MM-DD`` is rejected, not guessed.
     """
-    text = path.read_bytes().decode("utf-8-sig")
-    frame = pl.read_csv(text.encode(), infer_schema=False, missing_utf8_is_empty_string=True,
-                        truncate_ragged_lines=False) if text.strip() else pl.DataFrame()
-    missing = [c for c in REQUIRED_CSV_COLUMNS if c not in frame.columns]
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ActionStatusError(f"{path.name}: not UTF-8 ({error})") from error
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = [h.strip() for h in next(reader, [])]
+    missing = [c for c in REQUIRED_CSV_COLUMNS if c not in header]
     if missing:
         raise ActionStatusError(f"{path.name}: header lacks column(s) {', '.join(missing)}; "
                                 f"expected {', '.join(CSV_COLUMNS)}")
     good, good_lines, rejected, seen = [], [], [], set()
-    for index, row in enumerate(frame.iter_rows(named=True)):
-        line = index + 2  # header is line 1
+    for fields in reader:
+        line = reader.line_num
+        if not any(f.strip() for f in fields):
+            continue  # blank line
+        row = dict(zip(header, fields))
+        if len(fields) != len(header):
+            rejected.append({"source_file": path.name, "source_line": line, "raw": ",".join(fields),
+                             "reason": f"{len(fields)} fields, the header has {len(header)}"})
+            continue
         value = {c: (row.get(c) or "").strip() for c in CSV_COLUMNS}
         reasons = []
         until = _parse(value["snoozed_until"], _DATE, "snoozed_until", reasons, date.fromisoformat)
@@ -115,7 +127,7 @@ def parse_csv(path: Path, known_actions: set[str] | None, default_time: datetime
             reasons.append("duplicate of an earlier line in the file")
         if reasons:
             rejected.append({"source_file": path.name, "source_line": line,
-                             "raw": ",".join(f"{k}={row.get(k)!s}" for k in frame.columns), "reason": "; ".join(reasons)})
+                             "raw": ",".join(fields), "reason": "; ".join(reasons)})
             continue
         seen.add(update_id(update))
         good.append(update)

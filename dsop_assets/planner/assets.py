@@ -117,7 +117,13 @@ def action_status(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg
     loaded, rejected, per_file = [], [], {}
     for path in sorted(folder.glob(DROP_PATTERN)) if folder.exists() else []:
         mtime = datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc).replace(tzinfo=None, microsecond=0)
-        good, bad = status.parse_csv(path, known, mtime)
+        try:
+            good, bad = status.parse_csv(path, known, mtime)
+        except status.ActionStatusError as error:  # one unreadable file must not hold back the others
+            context.log.error(str(error))
+            good = pl.DataFrame(schema=status.SCHEMA)
+            bad = pl.DataFrame([{"source_file": path.name, "source_line": 1, "raw": "", "reason": str(error)}],
+                               schema=status.REJECTED_SCHEMA)
         loaded.append(good)
         rejected.append(bad)
         per_file[path.name] = {"loaded": good.height, "rejected": bad.height}
