@@ -67,8 +67,7 @@ def cmd_action(args: argparse.Namespace, warehouse=None) -> int:
     if found:
         print(f"[dsop] not recorded: {'; '.join(found)}", file=sys.stderr)
         return 2
-    frame = status.to_frame([update], "cli")
-    warehouse.write(status.TABLE, frame, keys={"update_id": frame["update_id"].to_list()})
+    status.append_updates(warehouse, status.to_frame([update], "cli"))
     print(f"[dsop] {args.action_id}: {update.status}" + (f" until {until}" if until else "")
           + (f" ({update.reason})" if update.reason else "") + f" recorded at {at:%Y-%m-%d %H:%M}")
     return 0

@@ -89,6 +89,21 @@ def to_frame(updates: list[StatusUpdate], source: str, source_file: str | None =
     )
 
 
+def append_updates(warehouse, frame: pl.DataFrame) -> int:
+    """Add updates that are not stored yet with plain inserts: the Postgres manager role may insert
+    into the log but not delete from it, so this path never issues a delete."""
+    if not warehouse.table_exists(TABLE):
+        return warehouse.write(TABLE, frame)  # the very first update creates the log
+    columns = list(SCHEMA)
+    casts = {"snoozed_until": "date", "recorded_at": "timestamp", "source_line": "bigint"}
+    values = ", ".join(f"cast(${c} as {casts.get(c, 'varchar')})" for c in columns)
+    sql = (f"insert into {TABLE} ({', '.join(columns)}) select {values} "
+           f"where not exists (select 1 from {TABLE} where update_id = $update_id)")
+    for row in frame.iter_rows(named=True):
+        warehouse.execute(sql, row)
+    return frame.height
+
+
 def parse_csv(path: Path, known_actions: set[str] | None, default_time: datetime) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(valid updates, rejected rows) of one drop file; every data line lands in exactly one.
 
