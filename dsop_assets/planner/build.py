@@ -12,7 +12,7 @@ from dsop_assets.partitions import iso_week_label
 from dsop_assets.planner import charts
 from dsop_assets.planner.alerts import SCHEMA as ALERT_SCHEMA
 from dsop_assets.planner.alerts import action_alerts, anomaly_alerts, customer_alerts
-from dsop_assets.planner.gather import RISK_TYPES, WeekData, gather
+from dsop_assets.planner.gather import HEATMAP_PRODUCTS, RISK_TYPES, WeekData, gather
 from dsop_assets.planner.html import SECTIONS, render
 from dsop_assets.planner.sources import read_optional
 from dsop_resources import Warehouse
@@ -47,7 +47,7 @@ def build_report(warehouse: Warehouse, week: date, out_dir: Path, languages: tup
     data = gather(warehouse, week)
     images = {
         "forecast": charts.bands_chart(data.bands, week),
-        "risk": charts.risk_heatmap(data.risk, RISK_TYPES),
+        "risk": charts.risk_heatmap(data.risk.head(HEATMAP_PRODUCTS), RISK_TYPES),
         "production": charts.gantt(data.plan, data.lines),
     }
     alerts = week_alerts(warehouse, week)

@@ -180,7 +180,8 @@ def _series(title, members, forecast, actual, grid, week, group=False) -> dict:
 
 
 def risk(warehouse: Warehouse, week: date) -> pl.DataFrame:
-    """Scores of the week's riskiest products with last week's grade beside them."""
+    """Every product's scores, riskiest first, with last week's grade beside them (the heat map
+    shows the first ``HEATMAP_PRODUCTS``; grade changes are listed for all)."""
     now = _query(warehouse, "risk_score", "select product_id, grade, total_score, dominant_risk, stockout_score, "
                  "excess_score, delivery_score, margin_score from risk_score where week_start = $w", {"w": week})
     if now.is_empty():
@@ -188,7 +189,7 @@ def risk(warehouse: Warehouse, week: date) -> pl.DataFrame:
     before = warehouse.query("select product_id, grade as previous_grade from risk_score where week_start = $w",
                              {"w": week - timedelta(days=7)})
     return now.join(before, on="product_id", how="left").sort(
-        ["total_score", "product_id"], descending=[True, False]).head(HEATMAP_PRODUCTS)
+        ["total_score", "product_id"], descending=[True, False])
 
 
 def actions(warehouse: Warehouse, week: date, sunday: date) -> pl.DataFrame:

@@ -86,7 +86,8 @@ def kpi_section(d: WeekData, lang: str) -> str:
     sync_state = "" if sync is None else (f'<span class="good">{t("met", lang)}</span>' if sync >= k["sync_target"]
                                           else f'<span class="bad">{t("not_met", lang)}</span>')
     fill = _pct(k.get("fill_rate")) if k.get("fill_rate") is not None else f'<span class="na">{t("not_available", lang)}</span>'
-    runs = t("runs_week" if k.get("sync_scope") == "week" else "runs_all", lang, n=k.get("sync_runs", 0))
+    runs = (t("runs_week" if k.get("sync_scope") == "week" else "runs_all", lang, n=k["sync_runs"])
+            if k.get("sync_runs") else f'pipeline_health: {t("not_available", lang)}')
     unpriced = f" · {k['stock_value_unpriced']} unpriced" if k.get("stock_value_unpriced") else ""
     cards = [
         (t("fill_rate", lang), fill, f'{t("shipped_vs_ordered", lang)}: {_pct(k.get("shipped_vs_ordered"))}'),
@@ -122,9 +123,12 @@ def risk_section(d: WeekData, image: bytes | None, lang: str) -> str:
         return _empty(lang)
     rows = d.risk.with_columns(pl.Series("change", [_grade_change(r, lang) for r in d.risk.iter_rows(named=True)]))
     changed = rows.filter(pl.col("previous_grade").is_null() | (pl.col("previous_grade") != pl.col("grade")))
-    table = _table(changed, [("product_id", t("product", lang), "text"), ("change", t("grade_change", lang), "raw"),
+    if rows["previous_grade"].null_count() == rows.height:
+        table = f'<p class="note">{t("no_previous", lang)}</p>'
+    else:
+        table = _table(changed, [("product_id", t("product", lang), "text"), ("change", t("grade_change", lang), "raw"),
                              ("total_score", "score", "num"), ("dominant_risk", "risk", "text")]) \
-        if changed.height else f'<p class="note">{t("no_change", lang)}</p>'
+            if changed.height else f'<p class="note">{t("no_change", lang)}</p>'
     return (f'<div class="row"><div>{_img(image, t("risk", lang))}</div>'
             f'<div><h3>{t("grade_change", lang)}</h3>{table}</div></div>')
 

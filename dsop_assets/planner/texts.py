@@ -28,6 +28,8 @@ TEXT: dict[str, dict[str, str]] = {
     "grade_change": {"ko": "등급 변화 (지난주 → 이번 주)", "en": "Grade changes (last week → this week)"},
     "no_change": {"ko": "변화 없음", "en": "no change"},
     "new": {"ko": "신규", "en": "new"},
+    "no_previous": {"ko": "지난주 리스크 점수가 없어 등급을 비교할 수 없습니다.",
+                    "en": "No risk scores for last week: grades cannot be compared yet."},
     "actions": {"ko": "조치 목록 (우선순위순)", "en": "Action queue by priority"},
     "production": {"ko": "라인별 생산 계획", "en": "Production plan per line"},
     "purchases": {"ko": "구매 목록 (발주 기한)", "en": "Purchase list with order-by dates"},
