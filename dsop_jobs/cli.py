@@ -182,6 +182,10 @@ def main(argv: list[str] | None = None) -> int:
     real.add_argument("args", nargs=argparse.REMAINDER)
     real.set_defaults(func=cmd_forecast_real)
 
+    from dsop_jobs.action_cli import add_parser as add_action_parser
+
+    add_action_parser(sub)
+
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -14,6 +14,7 @@ from dsop_assets.forecast.assets import forecast_assets
 from dsop_assets.forecast.evaluation import evaluation_baseline_assets
 from dsop_assets.network.assets import network_assets, network_plan_job
 from dsop_assets.operations.pipeline_health import build_pipeline_health
+from dsop_assets.planner.assets import planner_assets
 from dsop_assets.quality.checks import build_quality_checks
 from dsop_assets.simulation.beer_assets import beer_game_assets
 from dsop_assets.simulation.inventory_assets import inventory_simulation_assets
@@ -21,20 +22,22 @@ from dsop_assets.simulation.jobs import analytics_jobs
 from dsop_assets.sql.assets import load_sql_assets
 from dsop_jobs.automation import build_schedules, build_sensors
 from dsop_jobs.jobs import EXECUTOR, build_jobs
+from dsop_jobs.planner_automation import build_planner_jobs, build_planner_sensors
+from dsop_resources.alert_webhook import AlertWebhook
 from dsop_resources.factory import core_resources
 
 
 def build_assets() -> list[dg.AssetsDefinition]:
     assets = [*raw_assets, *external_assets, *load_sql_assets(), *forecast_assets, *evaluation_baseline_assets,
               *evaluation_assets, *decision_assets,
-              *customer_assets, *anomaly_assets, *inventory_simulation_assets, *beer_game_assets]
+              *customer_assets, *anomaly_assets, *inventory_simulation_assets, *beer_game_assets, *planner_assets]
     return [*assets, build_pipeline_health(assets)]
 
 
 def build_definitions(resources: dict[str, object] | None = None) -> dg.Definitions:
     """Everything dsop defines; tests and benchmarks pass their own resources."""
     assets = build_assets()
-    jobs = build_jobs(assets)
+    jobs = build_jobs(assets) + build_planner_jobs()
     jobs += analytics_jobs(assets)
     by_name = {job.name: job for job in jobs}
     return dg.Definitions(
@@ -43,8 +46,9 @@ def build_definitions(resources: dict[str, object] | None = None) -> dg.Definiti
         asset_checks=build_quality_checks(assets),
         jobs=[*jobs, network_plan_job],
         schedules=build_schedules(by_name),
-        sensors=build_sensors(assets, by_name),
-        resources=resources if resources is not None else core_resources(),
+        sensors=build_sensors(assets, by_name) + build_planner_sensors(),
+        # The webhook URL is a secret: read from the environment when posting, never shown.
+        resources={"alert_webhook": AlertWebhook(), **(resources if resources is not None else core_resources())},
         # Ad-hoc materialisations (UI "Materialize", `dagster asset materialize`) run in one process too:
         # a process per step costs seconds of imports each (a one-week refresh: 76 s multiprocess, 12.5 s
         # in-process) and DuckDB takes one writer at a time anyway.

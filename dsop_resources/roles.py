@@ -21,7 +21,8 @@ import psycopg
 
 from dsop_resources.warehouse import quote_identifier
 
-ROLES = ("dsop_viewer", "dsop_analyst", "dsop_manager", "dsop_admin")
+ROLE_KINDS = ("viewer", "analyst", "manager", "admin")
+ROLES = tuple(f"dsop_{kind}" for kind in ROLE_KINDS)
 
 # What a viewer (read-only dashboards, the read-only Dagster UI's users) may read.
 DEFAULT_REPORTING_TABLES: tuple[str, ...] = (
@@ -33,12 +34,19 @@ DEFAULT_REPORTING_TABLES: tuple[str, ...] = (
     "production_plan",
     "purchase_recommendation",
     "forecast_accuracy",
+    # the planner's week: the report's index, its alerts and the KPI tables
+    "weekly_planning_report",
+    "planner_alert",
+    "action_kpi",
+    "kpi_trend",
 )
 
 # What a manager may change, beyond reading everything: table -> privilege list (may name columns).
+# Action statuses are an append-only log (dsop_assets/planner/action_status.py): a manager records
+# updates but cannot rewrite or delete what anyone recorded; action_queue itself is derived and
+# rebuilt every week, so nobody edits it.
 DEFAULT_MANAGER_GRANTS: dict[str, str] = {
-    "planning_parameter": "insert, update, delete",
-    "action_queue": "update (status)",
+    "action_status": "insert",
 }
 
 _TEMPLATE = Path(__file__).with_name("roles.sql")
@@ -56,18 +64,27 @@ class RolesReport:
     missing_tables: list[str] = field(default_factory=list)
 
 
+def role_names(prefix: str = "dsop") -> dict[str, str]:
+    """kind -> role name. A prefix other than ``dsop`` gives a separate set of roles (roles are
+    cluster-wide: tests and side-by-side deployments on one server must not share them)."""
+    quote_identifier(prefix)  # refuse anything that is not a plain identifier
+    return {kind: f"{prefix}_{kind}" for kind in ROLE_KINDS}
+
+
 def render_roles_sql(
     schema: str = "dsop",
     reporting_tables: Sequence[str] = DEFAULT_REPORTING_TABLES,
     existing_tables: Sequence[str] | None = None,
     manager_grants: dict[str, str] | None = None,
     owner: str | None = None,
+    prefix: str = "dsop",
 ) -> str:
     """The whole script. ``existing_tables`` limits per-table grants to tables that exist
     (``None``: assume all do, for printing a script to run by hand after the first load)."""
     quoted = quote_identifier(schema)
     for_role = f"for role {quote_identifier(owner)} " if owner else ""
     text = _TEMPLATE.read_text().replace("{schema}", quoted).replace("{for_role}", for_role)
+    names = role_names(prefix)
     lines = [text, "-- per-table grants"]
     present = set(existing_tables) if existing_tables is not None else None
     for table in reporting_tables:
@@ -76,7 +93,10 @@ def render_roles_sql(
     for table, privileges in (manager_grants or DEFAULT_MANAGER_GRANTS).items():
         if present is None or table in present:
             lines.append(f"grant {privileges} on {quoted}.{quote_identifier(table)} to dsop_manager;")
-    return "\n".join(lines) + "\n"
+    script = "\n".join(lines) + "\n"
+    for kind, name in names.items():
+        script = script.replace(f"dsop_{kind}", name)
+    return script
 
 
 def apply_roles(
@@ -85,6 +105,7 @@ def apply_roles(
     reporting_tables: Sequence[str] = DEFAULT_REPORTING_TABLES,
     manager_grants: dict[str, str] | None = None,
     owner: str | None = None,
+    prefix: str = "dsop",
 ) -> RolesReport:
     """Create the roles if missing and (re)apply every grant, in one transaction.
 
@@ -98,7 +119,7 @@ def apply_roles(
         con.execute(f"create schema if not exists {quote_identifier(schema)}")
         existing = _existing_relations(con, schema)
         usable = [t for t in wanted if t in existing and _columns_present(grants.get(t, ""), existing[t])]
-        con.execute(render_roles_sql(schema, reporting_tables, usable, grants, owner).encode())
+        con.execute(render_roles_sql(schema, reporting_tables, usable, grants, owner, prefix).encode())
         con.commit()
     return RolesReport(
         schema=schema,
@@ -135,17 +156,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Create or refresh the dsop Postgres roles.")
     parser.add_argument("--schema", default=os.getenv("DSOP_POSTGRES_SCHEMA", "dsop"))
     parser.add_argument("--owner", default=None, help="role owning the tables, if not the URL's")
+    parser.add_argument("--prefix", default="dsop", help="role names are <prefix>_viewer ... <prefix>_admin")
     action = parser.add_mutually_exclusive_group(required=True)
     action.add_argument("--print", action="store_true", help="print the SQL (all tables assumed)")
     action.add_argument("--apply", action="store_true", help="apply to DSOP_POSTGRES_URL")
     args = parser.parse_args()
     if args.print:
-        print(render_roles_sql(args.schema, owner=args.owner), end="")
+        print(render_roles_sql(args.schema, owner=args.owner, prefix=args.prefix), end="")
         return
     url = os.environ.get("DSOP_POSTGRES_URL")
     if not url:
         raise SystemExit("DSOP_POSTGRES_URL is not set")
-    report = apply_roles(url, args.schema, owner=args.owner)
+    report = apply_roles(url, args.schema, owner=args.owner, prefix=args.prefix)
     print(f"schema {report.schema}: viewer reads {report.viewer_tables}, manager edits "
           f"{report.manager_tables}; not yet present: {report.missing_tables}")
 

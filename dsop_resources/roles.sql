@@ -29,7 +29,7 @@ grant usage on schema {schema} to dsop_viewer;
 grant select on all tables in schema {schema} to dsop_analyst;
 alter default privileges {for_role}in schema {schema} grant select on tables to dsop_analyst;
 
--- manager: edits planning parameters and triages the action queue (granted per table, roles.py).
+-- manager: records action statuses (insert into the append-only action_status log; per table, roles.py).
 
 -- admin: everything in the schema, now and later.
 grant all on schema {schema} to dsop_admin;
