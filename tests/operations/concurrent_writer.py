@@ -20,7 +20,7 @@ from dsop_assets.partitions import weekly_partitions
 from dsop_resources import DuckDBWarehouse, Warehouse
 from dsop_resources.erp_files import ErpExportFolder
 
-HOLD_SECONDS = 1.5
+HOLD_SECONDS = 3.0
 OTHER_WAITING_SECONDS = 2.0
 
 TABLES = ("product_master", "customer", "supplier", "production_line", "bom", "daily_order")

