@@ -53,7 +53,9 @@ def write_instance(home: Path, source: Path | None, pg_schema: str | None) -> Pa
     _check(config, source)
     config.setdefault("run_monitoring", RUN_MONITORING)
     if pg_schema:
-        db = config.get("storage", {}).get("postgres", {}).get("postgres_db")
+        storage = config.get("storage", {})
+        # `storage: postgres:` or dsop's custom storage class (deploy/dagster_postgres.yaml), same keys.
+        db = (storage.get("postgres") or (storage.get("custom") or {}).get("config") or {}).get("postgres_db")
         if db is None:
             raise SystemExit(f"{source}: --pg-schema needs a Postgres instance config")
         db["params"] = {**(db.get("params") or {}), "options": f"-c search_path={pg_schema}"}
