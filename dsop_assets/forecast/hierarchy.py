@@ -72,6 +72,8 @@ def aggregate_levels(result: pl.DataFrame, product_groups: pl.DataFrame | None) 
               "band_scale": pl.lit(1.0), "band_scale_low": pl.lit(1.0), "bias_scale": pl.lit(1.0)}
     out = pl.concat([p.with_columns(**{k: v for k, v in filled.items() if k in result.columns}) for p in parts],
                     how="diagonal")
+    # Columns only the model rows carry (member P50s, member_set) are null on totals.
+    out = out.with_columns(pl.lit(None, dtype).alias(c) for c, dtype in result.schema.items() if c not in out.columns)
     return out.select(result.columns).cast(result.schema)
 
 

@@ -12,7 +12,7 @@ def _rows(rows):
     base = {"model_id": "m", "model_version": "v", "cadence": "monthly", "origin_date": date(2025, 1, 1),
             "as_of": date(2025, 1, 31), "target_start": date(2025, 2, 1), "horizon": 1, "band_scale": 1.0,
             "band_scale_low": 1.0, "bias_scale": 1.0, "method": "model",
-            "created_at": datetime(2025, 2, 1, tzinfo=timezone.utc)}
+            "created_at": datetime(2025, 2, 1, tzinfo=timezone.utc), "member_set": "all", "p50_lgbm": 1.0}
     return pl.DataFrame([{**base, "level": lv, "product_id": p, "customer_id": c, "p10": lo, "p50": mid, "p90": hi,
                           "mean": mid} for lv, p, c, lo, mid, hi in rows])
 
