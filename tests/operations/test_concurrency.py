@@ -51,7 +51,7 @@ def test_two_writers_queue_and_readers_of_the_published_copy_never_wait(tmp_path
     markers.mkdir()
     # A keeps the lock until B has been inside its own run for a while, so B must wait for it.
     first = _writer(erp, db, published, markers, FIRST[0], FIRST[1], other=SECOND[0])
-    deadline = time.time() + 50
+    deadline = time.time() + 150  # a safety net only: a loaded machine starts Python slowly
     while not (markers / "A.holding").exists() and first.poll() is None and time.time() < deadline:
         time.sleep(0.02)
     second = _writer(erp, db, published, markers, SECOND[0], SECOND[1])  # A holds the lock from here on
