@@ -15,7 +15,8 @@ semantics, and cut the cost:
   the per-partition planned events of what it did not materialise are written before the failure,
   exactly what stock Dagster would have written at launch, so those partitions show as failed;
 - events that Dagster hands over as a batch (a step's per-partition materialisations, the planned
-  events) are written in one transaction per shard instead of one per event
+  events, the per-partition check results of dsop_assets/quality/partition_results.py) are written
+  in one transaction per shard instead of one per event
   (``DAGSTER_EVENT_BATCH_SIZE``, defaulted here for the same every-process reason);
 - SQLite only: connections are kept per shard instead of rebuilt per event.
 """
