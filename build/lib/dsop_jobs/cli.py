@@ -75,7 +75,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     instance = dg.DagsterInstance.get()
     began = time.perf_counter()
     run_history(defs, instance, date.fromisoformat(manifest["start_date"]), date.fromisoformat(manifest["end_date"]))
-    print(f"[dsop] all assets materialised in {time.perf_counter() - began:.1f}s\n", file=sys.stderr)
+    print(f"[dsop] all assets materialised in {time.perf_counter() - began:.1f}s", file=sys.stderr)
+    from dsop_assets.forecast.evaluation import peers_status
+
+    if peers_status() != "included":
+        print(f"[dsop] skipped: statsforecast peers in the forecast comparison: {peers_status()}", file=sys.stderr)
+    print(file=sys.stderr)
     print(describe_warehouse(defs))
     from dsop_resources.settings import duckdb_read_path
 
@@ -100,6 +105,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if unknown:
         raise SystemExit(f"unknown bench stage(s) {sorted(unknown)}; choose from {', '.join(STAGES)}")
     return run_bench(args.scale, args.seed, Path(args.workdir) if args.workdir else None, stages)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from dsop_jobs.serve import serve
+
+    os.environ.setdefault("DSOP_ERP_DIR", "data/erp")
+    os.environ.setdefault("DSOP_DUCKDB_PATH", "data/dsop.duckdb")
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(Path(".dagster_home").resolve())))
+    return serve(home, Path(args.instance) if args.instance else None, args.host, args.port, args.grpc_port,
+                 args.pg_schema)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,6 +144,16 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--stages", help="comma-separated subset of generate,raw_load,aggregates,forecasts,decisions,"
                        "evaluation (default: all; large: the first three)")
     bench.set_defaults(func=cmd_bench)
+
+    srv = sub.add_parser("serve", help="the Dagster deployment on one machine: gRPC code server, webserver and "
+                         "daemon on one instance (default: deploy/dagster_postgres.yaml; see docs/deployment.md)")
+    srv.add_argument("--instance", help="instance config to copy to $DAGSTER_HOME/dagster.yaml (default: keep the "
+                     "one there, else deploy/dagster_postgres.yaml)")
+    srv.add_argument("--host", default="127.0.0.1")
+    srv.add_argument("--port", type=int, default=3000, help="webserver port")
+    srv.add_argument("--grpc-port", type=int, help="code server port (default: a free one)")
+    srv.add_argument("--pg-schema", help="keep Dagster's tables in this Postgres schema (search_path)")
+    srv.set_defaults(func=cmd_serve)
 
     args = parser.parse_args(argv)
     return args.func(args)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from dsop_assets.decisions import decision_assets
-from dsop_assets.erp.assets import raw_assets
+from dsop_assets.erp.assets import raw_assets, rejected_rows
 from dsop_assets.external import external_assets
 from dsop_assets.forecast.accuracy import evaluation_assets
 from dsop_assets.forecast.assets import forecast_assets
@@ -31,7 +31,7 @@ def build_definitions(resources: dict[str, object] | None = None) -> dg.Definiti
     jobs = build_jobs(assets)
     by_name = {job.name: job for job in jobs}
     return dg.Definitions(
-        assets=assets,
+        assets=[*assets, rejected_rows],
         # DuckDB takes one writer at a time, so a process per step buys nothing and costs seconds of
         # imports each (a one-week refresh: 76 s multiprocess, 12.5 s in-process). Postgres keeps the default.
         executor=dg.in_process_executor if warehouse_kind() == "duckdb" else None,

@@ -71,6 +71,11 @@ def load_table(
         warehouse.write(table.name, valid)
         quarantine_keys = {"source_table": [table.name]}
     warehouse.write(QUARANTINE_TABLE, rejected, keys=quarantine_keys)
+    # The quarantine table is an asset of its own, fed by every raw load: an observation records this
+    # load's share of it (a materialisation would be one more event on the raw asset's step).
+    context.log_event(dg.AssetObservation(QUARANTINE_TABLE, metadata={
+        "source_table": table.name, "rejected_rows": rejected.height,
+        "dagster/row_count": warehouse.row_count(QUARANTINE_TABLE)}))
     if rejected.height:
         context.log.warning(
             f"{table.name}: {rejected.height} row(s) rejected to {QUARANTINE_TABLE}; first: "
@@ -121,3 +126,13 @@ def _build(table: TableContract) -> dg.AssetsDefinition:
 
 
 raw_assets = [_build(t) for t in ALL_TABLES]
+
+# Written by the raw assets above (each replaces its own table's rows), so it has no producer of its own.
+rejected_rows = dg.AssetSpec(
+    QUARANTINE_TABLE,
+    group_name=GROUP,
+    deps=[t.name for t in ALL_TABLES],
+    description="Every ERP row the loaders rejected, with file, line and reason; each raw load replaces "
+    "its own table's rows (and, for partitioned tables, its partitions' rows).",
+    kinds={"duckdb"},
+)

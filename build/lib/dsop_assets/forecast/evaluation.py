@@ -47,6 +47,18 @@ def read_truth(erp_dir: str, cadence: str) -> pl.DataFrame | None:
     return pl.read_csv(path, try_parse_dates=True)
 
 
+_SAID: set[str] = set()
+
+
+def peers_status() -> str:
+    """"included", or why the statsforecast peers are left out of the comparison."""
+    if os.getenv("DSOP_FORECAST_PEERS", "1") == "0":
+        return "turned off (DSOP_FORECAST_PEERS=0)"
+    if not is_available():
+        return "statsforecast is not installed (pip install 'dsop[peers]')"
+    return "included"
+
+
 def _baseline(cadence: str) -> dg.AssetsDefinition:
     partitions_def, periods_in, make_config, _, refit = _CADENCES[cadence]
 
@@ -71,9 +83,13 @@ def _baseline(cadence: str) -> dg.AssetsDefinition:
             "select order_date, customer_id, product_id, order_qty from daily_order where order_date < $end", {"end": end})
         history = demand_history(orders, cadence, up_to=end - timedelta(days=1))
         parts = [run_baselines(history, origins, horizons, cadence)]
-        if is_available() and os.getenv("DSOP_FORECAST_PEERS", "1") != "0":
+        peers = peers_status()
+        if peers == "included":
             product_history = history.filter(pl.col("level") == "product")
             parts.append(run_peers(product_history, origins, horizons, cadence, refit_every=refit))
+        elif peers not in _SAID:  # once per process, not once per cadence and run
+            _SAID.add(peers)
+            context.log.warning(f"statsforecast peers skipped: {peers}")
         truth = read_truth(erp.erp_dir, cadence)
         if truth is not None:
             parts.append(oracle_forecasts(truth, origins, horizons, cadence))
@@ -83,6 +99,7 @@ def _baseline(cadence: str) -> dg.AssetsDefinition:
         return dg.MaterializeResult(metadata={
             "dagster/row_count": written,
             "models": sorted(rows["model_id"].unique().to_list()) if written else [],
+            "statsforecast_peers": peers,
         })
 
     return _run
