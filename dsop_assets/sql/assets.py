@@ -4,11 +4,12 @@ from pathlib import Path
 
 import dagster as dg
 
-from dsop_assets.partitions import PARTITIONS_BY_GRAIN, window_dates
 from dsop_assets.lineage import window
+from dsop_assets.partitions import PARTITIONS_BY_GRAIN, window_dates
 from dsop_assets.sql.models import ModelError, SqlModel, discover_models
 from dsop_resources import WAREHOUSE_POOL, Warehouse, Window, quote_identifier
 from dsop_resources.settings import sql_dir
+
 
 def _deps(model: SqlModel, models: dict[str, SqlModel]) -> list:
     """refs and sources; a partitioned ref read before the window gets that look-back as its mapping."""
