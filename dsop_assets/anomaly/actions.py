@@ -51,7 +51,7 @@ def churn_actions(churn: pl.DataFrame, week: date, created_at: datetime) -> pl.D
         pl.when(pl.col("churn_probability") >= HIGH_CHURN).then(pl.lit("High")).otherwise(pl.lit("Medium")).alias("priority"),
         pl.lit("customer_churn_risk").alias("suggested_qty_source"),
         pl.format("Customer {}: P(no order in the next 3 months) = {} (review at >= {}); last order {} days before "
-                  "{}; 12-month orders {} KRW.", "customer_id", pl.col("churn_probability").round(2).cast(pl.String),
+                  "the end of the month starting {}; 12-month orders {} KRW.", "customer_id", pl.col("churn_probability").round(2).cast(pl.String),
                   pl.lit(str(THRESHOLD)), pl.col("recency_days").cast(pl.Int64).cast(pl.String),
                   pl.col("month_start").cast(pl.String), pl.col("monetary_krw").round(0).cast(pl.Int64).cast(pl.String))
         .alias("reason"))

@@ -192,7 +192,7 @@ def _customer_churn_risk(context: dg.AssetExecutionContext, warehouse: Warehouse
                                    description="Every customer with orders gets recommendations.")],
     description=f"Top {recommend.TOP_N} products each customer does not buy yet (item-based nearest neighbours on "
     "the age-weighted customer x product matrix), as of each month's end. Metadata: hit-rate@10 and recall@10 on "
-    "each customer's hidden new products of the last quarter, against popularity.",
+    "each customer's hidden new products of the last quarter, against popularity, pooled over the last 12 months.",
 )
 def product_recommendation(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     with threadpool_limits(1):
@@ -207,7 +207,7 @@ def _product_recommendation(context: dg.AssetExecutionContext, warehouse: Wareho
     recs, evals = [], {}
     for month in months:
         recs.append(recommend.recommend(orders, month_end(month), month))
-        evals[month] = recommend.evaluate(orders, month)
+        evals[month] = recommend.evaluate_pooled(orders, month)
     table = pl.concat(recs)
     written = warehouse.write("product_recommendation", table, window=Window("month_start", start, end))
     write_evaluation(warehouse, "product_recommendation", start, end, [

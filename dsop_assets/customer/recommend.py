@@ -87,6 +87,29 @@ def recommend(orders: pl.DataFrame, as_of: date, month: date) -> pl.DataFrame:
                         orient="row")
 
 
+EVAL_MONTHS = 12
+
+
+def evaluate_pooled(orders: pl.DataFrame, month: date, months: int = EVAL_MONTHS) -> dict:
+    """``evaluate`` for each of the ``months`` months ending with ``month``, pooled (a quarter rarely holds
+    more than a handful of new customer x product pairs, too few to judge on one month)."""
+    totals: dict = {"customers_evaluated": 0, "hidden_products": 0, "months": months}
+    hits: dict = {}
+    for back in range(months):
+        one = evaluate(orders, add_months(month, -back))
+        totals["customers_evaluated"] += one["customers_evaluated"]
+        totals["hidden_products"] += one["hidden_products"]
+        for name in ("item_knn", "popularity"):
+            h = hits.setdefault(name, [0.0, 0.0])
+            h[0] += one.get(f"hit_rate_at_10_{name}", 0.0) * one["customers_evaluated"]
+            h[1] += one.get(f"recall_at_10_{name}", 0.0) * one["hidden_products"]
+    for name, (customer_hits, found) in hits.items():
+        if totals["customers_evaluated"]:
+            totals[f"hit_rate_at_10_{name}"] = round(customer_hits / totals["customers_evaluated"], 4)
+            totals[f"recall_at_10_{name}"] = round(found / totals["hidden_products"], 4)
+    return totals
+
+
 def evaluate(orders: pl.DataFrame, month: date) -> dict:
     """hit-rate@10 and recall@10 of item-KNN and popularity on each customer's hidden new products."""
     hide_from = add_months(month, 1 - HIDDEN_MONTHS)

@@ -5,7 +5,8 @@ Four kinds, each written to ``ground_truth/planted_anomalies.csv`` with the week
 * ``spike``: one customer x product week ordered ``SPIKE_FACTOR`` times over (every line of that week);
 * ``drop``: one customer x product stops ordering for ``DROP_WEEKS`` weeks (its lines are removed; the
   shipments of those orders stay, as for orders placed before the export window);
-* ``level_shift``: from one week on, every order line of a product is scaled by a factor (up or down);
+* ``level_shift``: from one week on, every order line of a product is scaled by a factor (up or down),
+  until ``ORDER_TAIL_WEEKS`` before the end (see there why);
 * ``stock_mismatch``: one month-start stock count off by a factor, the flows around it untouched.
 
 Spikes and drops go to pairs that order almost every week, because on an intermittent pair neither is a
@@ -25,6 +26,11 @@ DROP_WEEKS = 3
 SHIFT_FACTORS = (0.3, 3.0)
 STOCK_FACTORS = ((0.35, 0.6), (1.6, 2.2))
 MARGIN_WEEKS = 26
+# Order anomalies end this many weeks before the history does. Planted quantities are never shipped, and
+# the open-order book looks back 26 weeks: a planted spike near the end would stay "open" and firm, and
+# make the production plan infeasible. A level shift therefore reverts here (it is called at its start).
+ORDER_TAIL_WEEKS = 28
+MIN_SHIFT_WEEKS = 8
 STEADY_SHARE = 0.95  # share of weeks with an order that makes a series "steady"
 SHARE_PLANTED = 0.1  # of the eligible series, per kind (a quarter of the items for stock counts)
 
@@ -43,7 +49,8 @@ def plant_anomalies(rng: np.random.Generator, start: date, end: date, orders: pl
                     inventory: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """(orders, inventory, truth): the export frames with anomalies planted and the labels."""
     n_weeks = ((end - start).days + 1) // 7
-    first, last = MARGIN_WEEKS, n_weeks - max(MARGIN_WEEKS // 4, DROP_WEEKS + 4)
+    first, last = MARGIN_WEEKS, n_weeks - ORDER_TAIL_WEEKS - DROP_WEEKS
+    shift_end = n_weeks - ORDER_TAIL_WEEKS
     weeks = _weeks(start, n_weeks)
     week_of = ((pl.col("order_date") - pl.lit(start)).dt.total_days() // 7).cast(pl.Int32)
     orders = orders.with_columns(week_of.alias("_week"), pl.int_range(pl.len()).alias("_row"))
@@ -77,11 +84,12 @@ def plant_anomalies(rng: np.random.Generator, start: date, end: date, orders: pl
                                            & ~pl.col("product_id").is_in(sorted(touched)))["product_id"])
     for i in rng.permutation(len(products))[: _count(len(products))]:
         prod = products[i]
-        w = int(rng.integers(first, last))
+        w = int(rng.integers(first, shift_end - MIN_SHIFT_WEEKS))
         factor = float(SHIFT_FACTORS[int(rng.integers(0, 2))])
-        scale = pl.when((pl.col("product_id") == prod) & (pl.col("_week") >= w)).then(factor).otherwise(scale)
+        scale = pl.when((pl.col("product_id") == prod) & pl.col("_week").is_between(w, shift_end - 1)) \
+            .then(factor).otherwise(scale)
         truth.append(dict(kind="level_shift", level="product", customer_id=None, product_id=prod,
-                          week_start=weeks[w], snapshot_date=None, factor=factor, weeks=n_weeks - w))
+                          week_start=weeks[w], snapshot_date=None, factor=factor, weeks=shift_end - w))
     keep = ~pl.any_horizontal(dropped) if dropped else pl.lit(True)
     orders = (orders.with_columns((pl.col("order_qty") * scale).round(4).alias("order_qty"))
               .filter(keep).sort("_row").drop("_week", "_row"))

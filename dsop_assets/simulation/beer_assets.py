@@ -90,16 +90,18 @@ def order_shapes(warehouse: Warehouse, model) -> pl.DataFrame:
                                                           "1w", eager=True)})
         for (entity,), part in frame.sort("entity_id").group_by("entity_id", maintain_order=True):
             series = weeks.join(part, on="week_start", how="left")["qty"].fill_null(0.0).to_numpy()
-            if len(series) < tm.WINDOW or series.std() == 0:
+            if len(series) < tm.SHAPE_WINDOW or series.std() == 0:
                 continue
-            starts = range(0, len(series) - tm.WINDOW + 1, tm.STRIDE)
-            x = np.stack([series[a:a + tm.WINDOW] for a in starts])
+            starts = range(0, len(series) - tm.SHAPE_WINDOW + 1, tm.STRIDE)
+            x = np.stack([series[a:a + tm.SHAPE_WINDOW] for a in starts])
             votes = np.bincount(model.predict(tm.window_features(x, scale_free=True)), minlength=len(bg.TIERS))
             share = votes / votes.sum()
             rows.append(dict(entity_type=kind, entity_id=entity, windows=int(votes.sum()),
                              resembles=bg.TIERS[int(np.argmax(votes))], agreement=float(share.max()),
                              **{f"share_{t}": float(s) for t, s in zip(bg.TIERS, share)}))
-    return pl.DataFrame(rows)
+    schema = {"entity_type": pl.String, "entity_id": pl.String, "windows": pl.Int64, "resembles": pl.String,
+              "agreement": pl.Float64, **{f"share_{t}": pl.Float64 for t in bg.TIERS}}
+    return pl.DataFrame(rows, schema=schema)
 
 
 @dg.asset(
@@ -145,7 +147,7 @@ def _tier_classifier(context: dg.AssetExecutionContext, warehouse: Warehouse) ->
     accuracy = pl.DataFrame(rows, schema={"model": pl.String, "rho": pl.Float64, "accuracy": pl.Float64,
                                           "n_test": pl.Int64, "n_train": pl.Int64})
     warehouse.write("tier_classifier_accuracy", accuracy)
-    orders = tm.dataset(_series(table, "order"))
+    orders = tm.dataset(_series(table, "order"), tm.SHAPE_WINDOW)
     shape_model = tm.fit_lgbm(tm.window_features(orders["x"], scale_free=True), orders["tier"])
     shapes = order_shapes(warehouse, shape_model)
     warehouse.write("order_shape_classification", shapes)

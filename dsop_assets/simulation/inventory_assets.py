@@ -30,12 +30,26 @@ def lead_time_weeks(warehouse: Warehouse, day: date) -> dict[str, np.ndarray]:
     return out
 
 
-def policies_for_week(warehouse: Warehouse, week: date, config: PurchaseConfig) -> pl.DataFrame:
+POLICY_SCHEMA = {
+    "week_start": pl.Date, "product_id": pl.String, "target_service": pl.Float64, "sim_reorder_point": pl.Float64,
+    "sim_order_qty": pl.Float64, "sim_service": pl.Float64, "sim_avg_stock": pl.Float64, "sim_cost": pl.Float64,
+    "sim_reached_on_grid": pl.Boolean, "analytic_reorder_point": pl.Float64, "analytic_order_qty": pl.Float64,
+    "analytic_service": pl.Float64, "analytic_avg_stock": pl.Float64, "analytic_cost": pl.Float64,
+    "preferred_policy": pl.String,
+}
+
+
+def policies_for_week(warehouse: Warehouse, week: date, config: PurchaseConfig,
+                      log=None) -> pl.DataFrame:
     recs = warehouse.query(
         "select product_id, max(eoq) as eoq, max(reorder_point) as reorder_point, max(unit_cost) as unit_cost "
-        "from purchase_recommendation where plan_week = $w group by 1 order by 1", {"w": week})
+        "from purchase_recommendation where plan_week = $w group by 1 order by 1", {"w": week}
+    ) if warehouse.table_exists("purchase_recommendation") else pl.DataFrame()
     if recs.is_empty():
-        raise dg.Failure(f"no purchase recommendations for {week}: materialise purchase_recommendation first")
+        # purchase_recommendation writes nothing for a week without a feasible plan: nothing to compare with
+        if log:
+            log.warning(f"no purchase recommendations for {week}: no analytic policy to compare, week skipped")
+        return pl.DataFrame(schema=POLICY_SCHEMA)
     forecast = weekly_forecast(warehouse, week, mc.WEEKS)
     if forecast.is_empty():
         raise dg.Failure(f"no weekly product forecast with origin {week}: materialise forecast_weekly first")
@@ -93,7 +107,7 @@ def policies_for_week(warehouse: Warehouse, week: date, config: PurchaseConfig) 
             analytic_reorder_point=float(rec["reorder_point"] or 0.0), analytic_order_qty=eoq,
             analytic_service=analytic["fill"], analytic_avg_stock=analytic["avg_stock"], analytic_cost=analytic["cost"],
             preferred_policy="simulated" if better else "analytic"))
-    return pl.DataFrame(rows)
+    return pl.DataFrame(rows, schema=POLICY_SCHEMA)
 
 
 @dg.asset(
@@ -116,13 +130,16 @@ def policies_for_week(warehouse: Warehouse, week: date, config: PurchaseConfig) 
 def inventory_policy_simulated(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     start, end = window_dates(context)
     config = PurchaseConfig()
-    table = pl.concat([policies_for_week(warehouse, w, config) for w in weeks_in(start, end)], how="vertical_relaxed")
+    table = pl.concat([policies_for_week(warehouse, w, config, context.log) for w in weeks_in(start, end)],
+                      how="vertical_relaxed")
     written = warehouse.write("inventory_policy_simulated", table, window=Window("week_start", start, end))
     reached = table.filter(pl.col("sim_reached_on_grid"))
     within = (reached["sim_service"] - config.service_level).abs() <= TOLERANCE
     summary = {
         "materials": table.height,
         "sim_within_2_points_share": round(float(within.mean()), 4) if reached.height else None,
+        "sim_within_2_points_share_all": round(float(((table["sim_service"] - config.service_level).abs()
+                                                      <= TOLERANCE).mean()), 4) if written else None,
         "sim_service_median": round(float(table["sim_service"].median()), 4) if written else None,
         "analytic_service_median": round(float(table["analytic_service"].median()), 4) if written else None,
         "analytic_below_target_share": round(float((table["analytic_service"] < config.service_level).mean()), 4)

@@ -69,7 +69,7 @@ def simulate(demand: np.ndarray, lead: np.ndarray, s: np.ndarray, q: np.ndarray)
         pipeline[rows, cols, arrive[cols]] += q[rows]  # one order per policy and path a week: no duplicates
         orders += place
     total = demand.sum()
-    fill = served.sum(1) / total if total > 0 else np.ones(n)
+    fill = np.minimum(served.sum(1) / total, 1.0) if total > 0 else np.ones(n)  # no float overshoot above 1
     return fill, stock_sum.mean(1) / weeks, orders.mean(1)
 
 
