@@ -139,12 +139,18 @@ def cmd_forecast_real(args: argparse.Namespace) -> int:
     return forecast_real(args.args)
 
 
+def cmd_network(args: argparse.Namespace) -> int:
+    from dsop_assets.network.bench import main as network_main
+
+    return network_main(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="dsop", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     gen = sub.add_parser("generate", help="write a deterministic demo ERP export + external indicators")
-    gen.add_argument("--scale", choices=["tiny", "seed", "large"], default="seed")
+    gen.add_argument("--scale", choices=["tiny", "seed", "large", "network"], default="seed")
     gen.add_argument("--seed", type=int, default=7)
     gen.add_argument("--end-date", help="last day of history (YYYY-MM-DD); default: last Sunday")
     gen.add_argument("--out", required=True)
@@ -152,6 +158,19 @@ def main(argv: list[str] | None = None) -> int:
     gen.add_argument("--encoding", choices=["utf-8", "cp949"], default="utf-8")
     gen.add_argument("--inject-errors", action="store_true", help="add contract violations (for tests)")
     gen.set_defaults(func=cmd_generate)
+
+    net = sub.add_parser("network", help="plan the supply network of a generated data set (issue #14) and print its KPIs")
+    net.add_argument("--data", required=True, help="folder written by `dsop generate --scale network`")
+    net.add_argument("--backend", choices=["pyomo", "highspy", "lp_fix"], default="lp_fix",
+                     help="pyomo/highspy: the chunk MILP by branch and bound; lp_fix: relax, fix modes, then branch")
+    net.add_argument("--months", type=int, help="plan only the first N chunks (default: the whole horizon)")
+    net.add_argument("--compare", action="store_true", help="also solve the horizon as one model (small instances)")
+    net.add_argument("--nearest", type=int, default=4, help="cities are served from their N nearest warehouses (0: all)")
+    net.add_argument("--gap", type=float, default=0.01, help="relative MIP gap at which a chunk stops")
+    net.add_argument("--nodes", type=int, default=200, help="branch-and-bound node limit per chunk")
+    net.add_argument("--no-prune", action="store_true", help="create every arc and fix the disallowed ones (for comparison)")
+    net.add_argument("--out", help="write the plan tables as Parquet here")
+    net.set_defaults(func=cmd_network)
 
     demo = sub.add_parser("demo", help="generate seed data and materialise every asset for the full history")
     demo.add_argument("--scale", choices=["tiny", "seed", "large"], default="seed")

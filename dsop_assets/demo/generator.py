@@ -139,6 +139,11 @@ def generate(out_dir: Path, scale: str = "seed", seed: int = 7, end_date: date |
     for name, frame in (("weekly_product_truth", weekly_truth), ("monthly_product_truth", monthly_truth),
                         ("planted_anomalies", planted)):
         files[f"ground_truth/{name}.csv"] = write_plain(out_dir / "ground_truth" / f"{name}.csv", frame)
+    if cfg.get("network"):
+        from .network import NETWORK_SIZES, network_start, write_network
+
+        size = cfg["network"]
+        files.update(write_network(out_dir, rng(1400), network_start(tl.end, NETWORK_SIZES[size]["days"]), size))
     injected = inject(out_dir, erp, language, encoding, tl.end.isoformat()) if inject_errors else []
     for e in injected:
         files[e["file"]] += 1

@@ -17,6 +17,8 @@ SCALES = {
     "tiny": dict(weeks=80, n_fg=12, n_mat=15, n_cust=10, n_sup=5, n_lines=3, pairs_per_fg=4.0),
     "seed": dict(weeks=156, n_fg=300, n_mat=400, n_cust=150, n_sup=60, n_lines=6, pairs_per_fg=2.6),
     "large": dict(weeks=156, n_fg=1500, n_mat=2000, n_cust=700, n_sup=150, n_lines=12, pairs_per_fg=5.2),
+    # tiny ERP plus the supply-network inputs (network/): two years daily, 40 cities, 20 SKUs (issue #14)
+    "network": dict(weeks=104, n_fg=12, n_mat=15, n_cust=10, n_sup=5, n_lines=3, pairs_per_fg=4.0, network="network"),
 }
 WARMUP_WEEKS = 10
 TAIL_WEEKS = 12

@@ -115,7 +115,8 @@ def network_plan(context: dg.AssetExecutionContext, erp: ErpExportFolder, wareho
         written[name] = warehouse.write(name, frame, window) if frame.height else _clear(warehouse, name, window)
     summary = tables.get("network_chunk")
     meta = {} if summary is None else {k: (float(v) if isinstance(v, (int, float)) else str(v)) for k, v in summary.row(0, named=True).items()}
-    for name in PLAN_TABLES:
+    # The carry comes first: the other tables depend on it (one month back), and Dagster wants topological order.
+    for name in sorted(PLAN_TABLES, key=lambda n: n != CARRY):
         yield dg.MaterializeResult(asset_key=name, metadata={"dagster/row_count": written[name], **(meta if name == "network_chunk" else {})})
 
 

@@ -200,6 +200,9 @@ def solve_lp_fix(milp: Milp, config) -> SolveResult:
     h.passModel(lp)
     built = time.perf_counter()
     h.run()
+    lp_status = h.modelStatusToString(h.getModelStatus())
+    # An LP stopped by the safety-net time limit gives no bound and a poor vote: the result says so.
+    lp_cut_short = lp_status != "Optimal"
     bound = float(h.getInfo().objective_function_value)
     x = np.asarray(h.getSolution().col_value)
     lb2, ub2 = lb.copy(), ub.copy()
@@ -257,7 +260,8 @@ def solve_lp_fix(milp: Milp, config) -> SolveResult:
     objective = float(cost @ load)
     solved = time.perf_counter()
     gap = (objective - bound) / max(abs(objective), 1e-9)
-    return SolveResult(load, objective, f"lp_fix:{status}", gap, max(nodes, 0), built - began, solved - built, status == "Time limit reached")
+    return SolveResult(load, objective, f"lp_fix:lp {lp_status}, mip {status}", gap, max(nodes, 0), built - began, solved - built,
+                       lp_cut_short or status == "Time limit reached")
 
 
 def _recount(milp: Milp, x: np.ndarray, config) -> np.ndarray:
