@@ -43,13 +43,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def _warehouse():
     from dsop_resources.factory import warehouse_resource
 
-    return warehouse_resource()
+    # Initialised the way a run does it: dg.EnvVar fields (the Postgres URL) resolve (used directly,
+    # the resource would see the variable's name), and DuckDB publishes its read copy at the end.
+    return warehouse_resource().process_config_and_initialize_cm()
 
 
 def cmd_action(args: argparse.Namespace, warehouse=None) -> int:
+    if warehouse is None:
+        with _warehouse() as opened:
+            return cmd_action(args, opened)
     from dsop_assets.planner import action_status as status
 
-    warehouse = warehouse or _warehouse()
     if args.verb == "list":
         return _list(warehouse, args)
     if not warehouse.table_exists("action_queue"):

@@ -11,6 +11,8 @@
 
 import hashlib
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -22,12 +24,13 @@ from dsop_assets.planner.action_status import TABLE as STATUS_TABLE
 from dsop_assets.planner.alerts import DELIVERY_TABLE, TABLE as ALERT_TABLE, delivery_rows, slack_payload
 from dsop_assets.planner.assets import DROP_PATTERN
 from dsop_assets.planner.settings import action_drop_dir
-from dsop_resources import Warehouse
+from dsop_resources import DuckDBWarehouse, Warehouse
 from dsop_resources.alert_webhook import URL_ENV, AlertWebhook
 
 FOLLOWUP_JOB = "planner_followup_job"
 # DuckDB takes one writer: while a run holds the file, sensors look again on the next tick.
 BUSY = (duckdb.Error, psycopg.OperationalError)
+SENSOR_LOCK_WAIT_SECONDS = 5.0
 ALERT_WEEKS = 2  # only the latest weeks' alerts are news; turning the sensor on never floods the channel
 
 
@@ -85,6 +88,22 @@ def deliver_new_alerts(warehouse: Warehouse, webhook: AlertWebhook, log) -> tupl
     return posted, failed
 
 
+@contextmanager
+def _sensor_warehouse(warehouse: Warehouse) -> Iterator[Warehouse]:
+    """A sensor tick must not sit out a run holding DuckDB's write lock (the resource waits up to
+    minutes): give up after a few seconds and look again on the next tick. Once in, the tick keeps
+    the file for its whole length, so an alert the webhook accepted is always recorded as sent."""
+    if not isinstance(warehouse, DuckDBWarehouse):
+        yield warehouse
+        return
+    quick = DuckDBWarehouse(path=warehouse.path, lock_timeout_seconds=SENSOR_LOCK_WAIT_SECONDS)
+    quick.setup_for_execution(None)
+    try:
+        yield quick
+    finally:
+        quick.teardown_after_execution(None)
+
+
 def build_planner_sensors() -> list[dg.SensorDefinition]:
     @dg.sensor(
         name="action_status_sensor",
@@ -96,7 +115,8 @@ def build_planner_sensors() -> list[dg.SensorDefinition]:
     def action_status_sensor(context: dg.SensorEvaluationContext, warehouse: Warehouse):
         cursor = json.loads(context.cursor) if context.cursor else {}
         try:
-            table = table_state(warehouse)
+            with _sensor_warehouse(warehouse) as opened:
+                table = table_state(opened)
         except BUSY as error:  # the warehouse is busy (DuckDB takes one writer): look again next tick
             return dg.SkipReason(f"warehouse not readable now ({type(error).__name__}); will retry")
         request, state = plan_followup(drop_state(action_drop_dir()), table, cursor)
@@ -113,7 +133,8 @@ def build_planner_sensors() -> list[dg.SensorDefinition]:
         if not alert_webhook.configured:
             return dg.SkipReason(f"no webhook configured: set {URL_ENV}")
         try:
-            posted, failed = deliver_new_alerts(warehouse, alert_webhook, context.log)
+            with _sensor_warehouse(warehouse) as opened:
+                posted, failed = deliver_new_alerts(opened, alert_webhook, context.log)
         except BUSY as error:
             return dg.SkipReason(f"warehouse not readable now ({type(error).__name__}); will retry")
         return dg.SkipReason(f"posted {posted} alert(s), {failed} failed (retried next tick)")
