@@ -18,7 +18,7 @@ from dsop_assets.network.contract import NETWORK_CONTRACTS
 NETWORK_SIZES = {
     "network": dict(cities=40, candidate_cities=30, plant_cities=12, skus=20, days=728),
     "small": dict(cities=8, candidate_cities=6, plant_cities=3, skus=3, days=59),
-    "tiny": dict(cities=5, candidate_cities=4, plant_cities=2, skus=2, days=40),
+    "tiny": dict(cities=5, candidate_cities=4, plant_cities=2, skus=2, days=20),
 }
 
 # (city, country, latitude, longitude): seven countries so trucks, ships, air and borders all matter.

@@ -12,7 +12,7 @@ from dsop_assets.network.inputs import read_network
 from dsop_assets.network.prep import prepare
 from dsop_assets.network.rolling import solve_rolling
 
-START = date(2025, 1, 1)
+START = date(2025, 1, 20)  # two short chunks: 20-31 January, 1-8 February
 
 
 def flat_wti(start: date, end: date, value: float = 70.0) -> pl.DataFrame:
