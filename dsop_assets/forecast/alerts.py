@@ -3,7 +3,8 @@
 For each customer at an origin: expected orders next month (the customer total's ``mean`` at
 horizon 1, see ``hierarchy.py``) against the average of the last three complete months, with the
 P10-P90 range. A change of at least ``threshold`` (15 %) either way is an alert; every customer gets
-a row, so a report can also show who is steady. Messages in English and Korean.
+a row, so a report can also show who is steady; customers below 0.5 % of recent volume are never
+alerted. Messages in English and Korean.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ import polars as pl
 
 ALERT_THRESHOLD = 0.15
 RECENT_MONTHS = 3
+# A customer under this share of all customers' recent monthly orders is not alerted: at a few units a
+# month, +180 % is noise, and a report listing half the customers helps nobody.
+MIN_VOLUME_SHARE = 0.005
 ALERT_COLUMNS = [
     "origin_date", "customer_id", "target_start", "expected_qty", "p10", "p90", "recent_avg_qty", "change_pct",
     "direction", "is_alert", "message_en", "message_ko",
@@ -48,7 +52,10 @@ def customer_alerts(customer_h1: pl.DataFrame, monthly_history: pl.DataFrame,
             direction=pl.when(pl.col("change_pct").is_null()).then(pl.lit("new"))
             .when(pl.col("change_pct") >= threshold * 100).then(pl.lit("up"))
             .when(pl.col("change_pct") <= -threshold * 100).then(pl.lit("down")).otherwise(pl.lit("steady")))
-        .with_columns(is_alert=pl.col("direction").is_in(["up", "down", "new"]) & (pl.col("expected_qty") > 0))
+        .with_columns(_share=pl.max_horizontal("expected_qty", "recent_avg_qty")
+                      / pl.col("recent_avg_qty").sum().over("origin_date"))
+        .with_columns(is_alert=pl.col("direction").is_in(["up", "down", "new"]) & (pl.col("expected_qty") > 0)
+                      & (pl.col("_share").fill_null(1.0) >= MIN_VOLUME_SHARE))
     )
     pct = pl.col("change_pct").abs().round(0).cast(pl.Int64).cast(pl.String)
     signed = pl.when(pl.col("change_pct") >= 0).then(pl.lit("+")).otherwise(pl.lit("−")) + pct

@@ -23,3 +23,14 @@ def test_customer_alerts_by_hand():
     assert rows["C1"]["message_ko"].startswith("고객 C1: 다음 달 주문이 최근 3개월 평균 대비 15% 감소 예상")
     assert rows["C2"]["direction"] == "steady" and not rows["C2"]["is_alert"]
     assert rows["C3"]["direction"] == "new" and rows["C3"]["is_alert"] and rows["C3"]["change_pct"] is None
+
+
+def test_tiny_customers_are_not_alerted():
+    h1 = pl.DataFrame({"customer_id": ["BIG", "TINY"], "origin_date": [date(2025, 3, 1)] * 2,
+                       "target_start": [date(2025, 4, 1)] * 2, "mean": [1000.0, 3.0],
+                       "p10": [800.0, 0.0], "p90": [1200.0, 9.0]})
+    history = pl.DataFrame({"customer_id": ["BIG", "TINY"], "period_start": [date(2025, 3, 1)] * 2,
+                            "qty": [3000.0, 3.0]})  # 1000 and 1 a month over three months
+    out = {r["customer_id"]: r for r in customer_alerts(h1, history).iter_rows(named=True)}
+    assert out["TINY"]["direction"] == "up" and not out["TINY"]["is_alert"]  # +200 % of 1 unit: 0.3 % share
+    assert out["BIG"]["direction"] == "steady" and not out["BIG"]["is_alert"]
