@@ -42,6 +42,9 @@ def test_a_killed_run_is_failed_by_the_daemon_and_the_next_run_completes(tmp_pat
     env = {**os.environ, "DAGSTER_HOME": str(home), "DSOP_TEST_MARKER": str(marker), "PYTHONPATH": str(REPO),
            "DAGSTER_DISABLE_TELEMETRY": "1"}
     run = [sys.executable, "-m", "tests.operations.recovery_job"]
+    # Create the instance's storage once, here: the daemon and the run would otherwise race to
+    # initialise the same fresh SQLite files.
+    dg.DagsterInstance.from_config(str(home)).dispose()
     daemon = subprocess.Popen([sys.executable, "-m", "dagster._daemon", "run", "-m", "tests.operations.recovery_job"],
                               cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               start_new_session=True)
