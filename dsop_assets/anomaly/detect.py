@@ -1,13 +1,13 @@
 """Which weeks are anomalous, and of which kind: statistical rules, an Isolation Forest, and both.
 
 Rules (the baseline, one per kind):
-* spike: robust z >= ``SPIKE_Z`` and at least ``SPIKE_RATIO`` x the baseline, on a pair that orders in
-  most weeks, while the product's other customers stay near their level (else it is the product moving);
+* spike: robust z >= ``SPIKE_Z`` and above 2.5x the largest week of the previous quarter, on a pair that
+  orders in most weeks, while the product's other customers stay near their level (else the product moves);
 * drop: the ``DROP_WEEKS``-th week in a row without an order, on a pair that ordered in >= 85 % of the
-  weeks before the gap;
-* level_shift: the last ``SHIFT_WEEKS`` weeks of a product all beyond 3 scaled MADs of the 13 weeks
-  before them and their median at least 1.8x (or at most 0.55x) that level; called once, at the first
-  week it holds;
+  weeks before the gap, while the product's other customers still order;
+* level_shift: the last ``SHIFT_WEEKS`` weeks of a product all beyond ``SHIFT_Z`` scaled MADs of the 13
+  weeks before them (in which it was ordered most weeks) and their median at least 1.8x (or at most
+  0.55x) that level; called once, at the first week it holds;
 * stock_mismatch: a month-start count differs from the estimate carried from the previous count by
   >= 25 % (and one unit); the mirror-image error one count later (the estimate now starts from the bad
   count) is not a second anomaly.

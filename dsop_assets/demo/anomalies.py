@@ -70,6 +70,9 @@ def plant_anomalies(rng: np.random.Generator, start: date, end: date, orders: pl
             w = int(rng.integers(first, last))
             on = (pl.col("customer_id") == cust) & (pl.col("product_id") == prod)
             if kind == "spike":
+                # ten times an empty week is still empty: move to the pair's next week with orders
+                active = sorted(orders.filter(on & pl.col("_week").is_between(w, last))["_week"].unique())
+                w = int(active[0]) if active else w
                 scale = pl.when(on & (pl.col("_week") == w)).then(SPIKE_FACTOR).otherwise(scale)
                 truth.append(dict(kind=kind, level="customer_product", customer_id=cust, product_id=prod,
                                   week_start=weeks[w], snapshot_date=None, factor=SPIKE_FACTOR, weeks=1))

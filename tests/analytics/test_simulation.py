@@ -34,7 +34,7 @@ def test_bullwhip_grows_upstream_and_the_run_repeats():
 
 
 def test_windows_split_by_replication():
-    sims = {r: bg.simulate(r, reps=4, weeks=300) for r in (0.0, 0.6)}
+    sims = {r: bg.simulate(r, reps=4, weeks=tm.WINDOW + bg.BURN_IN + 40) for r in (0.0, 0.6)}
     ds = tm.dataset({r: s["inventory"] - s["backlog"] for r, s in sims.items()})
     assert ds["x"].shape[1] == tm.WINDOW and 0 < ds["train"].mean() < 1
     assert set(np.unique(ds["tier"])) == {0, 1, 2, 3}
