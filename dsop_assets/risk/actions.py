@@ -19,7 +19,8 @@ Rules (thresholds in ``RiskConfig``):
 * no ``cut_production`` for a good the plan still makes in the next ``action_plan_weeks`` weeks.
 Priority follows the situation: Critical when an uncovered firm order is due inside the lead time,
 stock runs out inside it at mean demand, the plan backlogs inside it, or a purchase is already
-late; otherwise by grade (F Critical, D High, C Medium; ungraded plan actions High).
+late; otherwise by grade (F Critical, D High, C Medium; plan and purchase expedites of a good
+graded better than C: High).
 
 ``action_id`` is the first 16 hex digits of SHA-1 over ``week_start|product_id|action_type``
 (plus ``|material_id`` for purchase actions, which may be several per product): stable across
@@ -271,8 +272,10 @@ def build_actions(
         actions.with_columns(
             pl.Series("action_id", ids, dtype=pl.String),
             pl.col("action_type").replace_strict(ACTION_LABELS).alias("action_label"),
+            # Plan and purchase expedites exist whatever the grade: outside the graded ones they are High.
             pl.when(pl.col("critical")).then(pl.lit("Critical"))
-            .otherwise(pl.col("grade").replace_strict(PRIORITY, default="High")).alias("priority"),
+            .when(pl.col("grade").is_in(config.action_grades)).then(pl.col("grade").replace_strict(PRIORITY, default="High"))
+            .otherwise(pl.lit("High")).alias("priority"),
             pl.lit("open").alias("status"),
             pl.lit(created_at).alias("created_at"),
         )

@@ -93,6 +93,7 @@ def test_backlogged_good_and_late_purchase_get_expedites_with_days_late(make_inp
     actions = build_actions(risk, PLAN, late, RiskConfig(), material_of=MATERIAL_OF, created_at=T0)
     prod = _only(actions, "expedite_production")
     assert prod["product_id"] == "P1" and prod["days_late"] > 0 and prod["suggested_qty"] == 15.0
+    assert set(actions["priority"]) <= {"Critical", "High", "Medium"}  # the action_queue quality rule
     buy = _only(actions, "expedite_purchase")
     assert (buy["material_id"], buy["days_late"], buy["priority"]) == ("M9", 3, "Critical")
 
