@@ -41,3 +41,22 @@ def test_events_and_precision_recall():
     assert (table["stockout"]["precision"], table["stockout"]["recall"]) == (0.5, 1.0)  # OK flagged wrongly
     assert (table["excess"]["flagged"], table["excess"]["recall"]) == (0, 0.0)  # FAT graded only B
     assert table["delivery"]["events"] == 1 and table["delivery"]["precision"] is None
+
+
+def test_risk_backtest_asset_scores_weeks_whose_window_has_passed(tmp_path):
+    import dagster as dg
+
+    from dsop_assets.risk.assets import risk_backtest
+    from dsop_resources import DuckDBWarehouse
+
+    stock, orders, shipments = _history()
+    wh = DuckDBWarehouse(path=str(tmp_path / "bt.duckdb"))
+    wh.write("daily_inventory_estimated", stock.rename({"product_id": "item_id"}))
+    wh.write("daily_order", orders.with_columns(pl.lit("C1").alias("customer_id")))
+    wh.write("daily_revenue", shipments.with_columns(pl.lit("DRY").alias("product_id")))
+    # The second week's window runs past the stock estimate: it is not scored yet.
+    wh.write("risk_score", pl.DataFrame({"product_id": ["DRY", "DRY"], "week_start": [W, W + timedelta(days=7)],
+                                         "grade": ["F", "F"], "dominant_risk": ["stockout", "stockout"]}))
+    assert dg.materialize([risk_backtest], resources={"warehouse": wh}).success
+    table = {r["risk_type"]: r for r in wh.read_table("risk_backtest").iter_rows(named=True)}
+    assert table["stockout"]["weeks_scored"] == 1 and table["stockout"]["hits"] == 1
