@@ -11,8 +11,11 @@ from datetime import date, timedelta
 
 import polars as pl
 
+from dsop_assets.external.point_in_time import krw_rate_as_of
 from dsop_assets.planning.bom import explode_bom
 from dsop_resources import Warehouse
+
+HOME_CURRENCY = "KRW"
 
 # An order line still unshipped half a year after it was placed is cancelled in practice, not
 # open; without the cut an ERP that never links invoices to orders would carry it forever.
@@ -21,6 +24,37 @@ OPEN_ORDER_LOOKBACK_DAYS = 182
 
 def as_of(week: date) -> date:
     return week + timedelta(days=6)
+
+
+def krw_rates(warehouse: Warehouse, day: date) -> dict[str, float]:
+    """KRW per unit of each currency on the business date ``day`` (the last quote known by then)."""
+    rates = {HOME_CURRENCY: 1.0}
+    if warehouse.table_exists("exchange_rate"):
+        quotes = warehouse.query("select * from exchange_rate where rate_date <= $day", {"day": day})
+        if quotes.height:
+            rates |= dict(krw_rate_as_of(quotes, [day]).select("currency", "krw_per_unit").iter_rows())
+    return rates
+
+
+def in_krw(frame: pl.DataFrame, rates: dict[str, float], columns: list[str], currency: str = "currency") -> pl.DataFrame:
+    """``frame`` with ``<column>_krw`` for each money column, the original amount and currency kept.
+
+    Raises when a row's currency has no rate known on the business date: a decision priced in an
+    unknown currency would silently compare won with dollars.
+    """
+    if currency not in frame.columns:
+        return frame.with_columns(pl.col(c).cast(pl.Float64).alias(f"{c}_krw") for c in columns)
+    missing = sorted(set(frame[currency].drop_nulls().unique().to_list()) - set(rates))
+    if missing:
+        raise ValueError(f"no exchange rate known for {missing}: load exchange_rate up to the business date")
+    rate = pl.col(currency).fill_null(HOME_CURRENCY).replace_strict(rates, return_dtype=pl.Float64)
+    return frame.with_columns((pl.col(c).cast(pl.Float64) * rate).alias(f"{c}_krw") for c in columns)
+
+
+def products_in_krw(warehouse: Warehouse, day: date) -> pl.DataFrame:
+    """``product_master`` with ``unit_cost_krw`` and ``unit_price_krw`` at the rate of ``day``."""
+    return in_krw(warehouse.query("select * from product_master"), krw_rates(warehouse, day),
+                  ["unit_cost", "unit_price"])
 
 
 def on_hand_at(warehouse: Warehouse, day: date) -> pl.DataFrame:

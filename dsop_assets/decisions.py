@@ -4,7 +4,7 @@ import dagster as dg
 
 from dsop_assets.inventory.assets import daily_inventory_estimated, product_lead_time
 from dsop_assets.planning.assets import production_plan, purchase_recommendation
-from dsop_assets.risk.assets import action_queue, risk_score
+from dsop_assets.risk.assets import action_queue, risk_backtest, risk_score
 
 decision_assets: list[dg.AssetsDefinition] = [
     daily_inventory_estimated,
@@ -13,4 +13,5 @@ decision_assets: list[dg.AssetsDefinition] = [
     purchase_recommendation,
     risk_score,
     action_queue,
+    risk_backtest,
 ]

@@ -13,14 +13,15 @@ import dagster as dg
 import polars as pl
 
 from dsop_assets.decision_inputs import (
-    as_of, dependent_demand, firm_demand, on_hand_at, open_orders, open_purchase_orders, production_lines,
-    weekly_forecast,
+    as_of, dependent_demand, firm_demand, in_krw, krw_rates, on_hand_at, open_orders, open_purchase_orders,
+    production_lines, products_in_krw, weekly_forecast,
 )
 from dsop_assets.decision_inputs import OPEN_ORDER_LOOKBACK_DAYS
 from dsop_assets.lineage import history_until_partition, weeks_covering, window
 from dsop_assets.partitions import weekly_partitions, weeks_in, window_dates
 from dsop_assets.planning.config import PlanConfig, PurchaseConfig
 from dsop_assets.planning.diagnosis import DIAGNOSIS_SCHEMA, PlanInfeasible, diagnose
+from dsop_assets.planning.gate import PLAN_GATE_CHECK, gate_failures
 from dsop_assets.planning.plan_data import prepare_plan_data
 from dsop_assets.planning.purchasing import recommend_purchases
 from dsop_resources import WAREHOUSE_POOL, Warehouse, Window
@@ -31,7 +32,8 @@ if TYPE_CHECKING:  # pyomo (~1.5 s) loads only when a plan is solved
 GROUP = "planning"
 PLAN_TABLE, DIAGNOSIS_TABLE, LINE_TABLE = "production_plan", "production_plan_diagnosis", "production_plan_line"
 _SOLVER_FIELDS = ("status", "termination_condition", "objective", "mip_gap", "solve_seconds", "build_seconds",
-                  "n_variables", "n_integer")
+                  "n_variables", "n_integer", "time_capped", "avoidable_backlog_qty",
+                  "avoidable_backlog_products")
 
 
 @dataclass
@@ -49,6 +51,11 @@ class PlanOutcome:
     result: "PlanResult | None"
     failure: str | None
     diagnosis: pl.DataFrame
+    gate: list[str] | None = None  # reasons the plan failed the gate; empty = passed
+
+    @property
+    def usable(self) -> bool:
+        return self.result is not None and not self.gate
 
 
 def load_plan_inputs(warehouse: Warehouse, week: date, config: PlanConfig) -> PlanInputs:
@@ -61,7 +68,7 @@ def load_plan_inputs(warehouse: Warehouse, week: date, config: PlanConfig) -> Pl
     opening = on_hand_at(warehouse, day)
     if opening.is_empty():
         raise dg.Failure(f"no stock estimate for {day}: materialise daily_inventory_estimated for {week} first")
-    products = warehouse.query("select * from product_master")
+    products = products_in_krw(warehouse, day)
     first = week + timedelta(weeks=1)
     firm = firm_demand(open_orders(warehouse, day), first, config.horizon_weeks)
     goods = (
@@ -93,7 +100,8 @@ def solve_plan(inputs: PlanInputs, config: PlanConfig) -> PlanOutcome:
         except Exception:  # noqa: BLE001 - e.g. the inputs themselves were the problem
             return PlanOutcome(inputs.week, None, f"production plan failed ({reason})",
                                pl.DataFrame(schema=DIAGNOSIS_SCHEMA))
-    return PlanOutcome(inputs.week, result, None, pl.DataFrame(schema=DIAGNOSIS_SCHEMA))
+    return PlanOutcome(inputs.week, result, None, pl.DataFrame(schema=DIAGNOSIS_SCHEMA),
+                       gate_failures(result, None, config))
 
 
 def plan_rows(inputs: PlanInputs, result: "PlanResult") -> pl.DataFrame:
@@ -126,12 +134,14 @@ def plan_rows(inputs: PlanInputs, result: "PlanResult") -> pl.DataFrame:
 def record_plan(warehouse: Warehouse, inputs: PlanInputs, outcome: PlanOutcome, log) -> int:
     """Writes the plan of one week, or on failure only its diagnosis (the previous plan stays)."""
     week = Window("plan_week", outcome.week, outcome.week + timedelta(days=7))
-    if outcome.result is None:
-        log.error(f"production plan for {outcome.week} not replaced: {outcome.failure}")
+    if not outcome.usable:
+        failure = outcome.failure if outcome.result is None else "plan gate failed: " + "; ".join(outcome.gate)
+        log.error(f"production plan for {outcome.week} not replaced: {failure}")
         diagnosis = outcome.diagnosis
         if diagnosis.is_empty():  # no short line found: one row still records that and why the plan failed
-            diagnosis = pl.DataFrame([{"basis": "none found"}], schema=DIAGNOSIS_SCHEMA)
-        diagnosis = diagnosis.with_columns(plan_week=pl.lit(outcome.week), message=pl.lit(outcome.failure))
+            basis = "none found" if outcome.result is None else "plan gate"
+            diagnosis = pl.DataFrame([{"basis": basis}], schema=DIAGNOSIS_SCHEMA)
+        diagnosis = diagnosis.with_columns(plan_week=pl.lit(outcome.week), message=pl.lit(failure))
         warehouse.write(DIAGNOSIS_TABLE, diagnosis.select("plan_week", *DIAGNOSIS_SCHEMA, "message"), window=week)
         return 0
     rows = warehouse.write(PLAN_TABLE, plan_rows(inputs, outcome.result), window=week)
@@ -144,7 +154,7 @@ def record_plan(warehouse: Warehouse, inputs: PlanInputs, outcome: PlanOutcome, 
 def _diagnosis_markdown(outcomes: list[PlanOutcome]) -> str:
     parts = []
     for o in outcomes:
-        parts.append(f"**{o.week}**: {o.failure}")
+        parts.append(f"**{o.week}**: {o.failure or 'plan gate failed: ' + '; '.join(o.gate or [])}")
         if o.diagnosis.height:
             parts.append("| line | week | required h | capacity h | short h |\n|---|---|---:|---:|---:|\n" + "\n".join(
                 f"| {r['line_id']} | {r['week_start']} | {r['required_hours']:,.1f} | {r['capacity_hours']:,.1f} "
@@ -153,14 +163,15 @@ def _diagnosis_markdown(outcomes: list[PlanOutcome]) -> str:
 
 
 def plan_metadata(outcomes: list[PlanOutcome], rows: int) -> dict:
-    failed = [o for o in outcomes if o.result is None]
+    failed = [o for o in outcomes if not o.usable]
     last = next((o.result for o in reversed(outcomes) if o.result is not None), None)
     metadata: dict = {"dagster/row_count": rows, "weeks_planned": len(outcomes) - len(failed)}
     if last is not None:
         metadata |= {f: getattr(last, f) for f in _SOLVER_FIELDS}
         metadata["shortage_qty_total"] = float(last.plan["shortage_qty"].sum())
     if failed:
-        metadata["status"] = "infeasible (previous plan kept)"
+        metadata["status"] = ("infeasible (previous plan kept)" if any(o.result is None for o in failed)
+                              else "failed the plan gate (previous plan kept)")
         metadata["infeasible_weeks"] = ", ".join(str(o.week) for o in failed)
         metadata["diagnosis"] = dg.MetadataValue.md(_diagnosis_markdown(failed))
     return metadata
@@ -176,6 +187,10 @@ def plan_metadata(outcomes: list[PlanOutcome], rows: int) -> dict:
           window("daily_production", weeks_covering(182))],  # line capacity without production_line
     metadata={"partition_expr": "plan_week"},
     kinds={"pyomo", "highs", "polars"},
+    check_specs=[dg.AssetCheckSpec(PLAN_GATE_CHECK, asset="production_plan", blocking=True,
+                                   description="Plan gate: no part ended by the time budget, "
+                                   "proved gap <= PlanConfig.gate_max_gap (2 %) and no avoidable backlog. A failed "
+                                   "plan is not written (the previous one stays) and purchases/actions do not run on it.")],
     pool=WAREHOUSE_POOL,
     description="Weekly production plan for the 12 weeks after W (capacitated lot-sizing MILP, backlog "
     "allowed at a penalty, firm open orders hard): finished goods from the P50/P90 forecast made at W plus "
@@ -192,7 +207,24 @@ def production_plan(context: dg.AssetExecutionContext, warehouse: Warehouse) -> 
         outcome = solve_plan(inputs, config)
         rows += record_plan(warehouse, inputs, outcome, context.log)
         outcomes.append(outcome)
-    return dg.MaterializeResult(metadata=plan_metadata(outcomes, rows))
+    failed = {str(o.week): (o.failure or "; ".join(o.gate or [])) for o in outcomes if not o.usable}
+    check = dg.AssetCheckResult(
+        check_name=PLAN_GATE_CHECK, passed=not failed, severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"weeks_failed": dg.MetadataValue.json(failed), "max_gap": config.gate_max_gap,
+                  "weeks_checked": len(outcomes)})
+    return dg.MaterializeResult(metadata=plan_metadata(outcomes, rows), check_results=[check])
+
+
+def supplier_costs_krw(warehouse: Warehouse, week: date) -> pl.DataFrame:
+    """``product_lead_time`` of ``week`` with each pair's PO currency and ``mean_unit_cost_krw`` at the
+    rate of the business date (a supplier prices a material in one currency; the latest line's wins)."""
+    lead = warehouse.query("select * from product_lead_time where week_start = $w", {"w": week})
+    currency = warehouse.query(
+        "select product_id, supplier_id, order_date, currency from purchase_order where order_date <= $day",
+        {"day": as_of(week)},
+    ).sort("order_date").group_by("product_id", "supplier_id").agg(pl.col("currency").last())
+    lead = lead.join(currency, on=["product_id", "supplier_id"], how="left")
+    return in_krw(lead, krw_rates(warehouse, as_of(week)), ["mean_unit_cost"])
 
 
 @dg.asset(
@@ -210,7 +242,6 @@ def production_plan(context: dg.AssetExecutionContext, warehouse: Warehouse) -> 
 )
 def purchase_recommendation(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     start, end = window_dates(context)
-    products = warehouse.query("select * from product_master")
     bom = warehouse.query("select parent_product_id, component_product_id, qty_per, scrap_rate from bom")
     frames, unassigned, planless = [], set(), []
     for week in weeks_in(start, end):
@@ -221,7 +252,7 @@ def purchase_recommendation(context: dg.AssetExecutionContext, warehouse: Wareho
             context.log.warning(f"no production plan for {week} (see production_plan_diagnosis): no purchases")
             planless.append(week)
             continue
-        lead_times = warehouse.query("select * from product_lead_time where week_start = $w", {"w": week})
+        products, lead_times = products_in_krw(warehouse, as_of(week)), supplier_costs_krw(warehouse, week)
         # Planned sub-assemblies bring their own (timed) material need; exploding the goods through
         # them as well would count those materials twice.
         planned = plan["product_id"].unique().to_list()
@@ -245,7 +276,8 @@ def purchase_recommendation(context: dg.AssetExecutionContext, warehouse: Wareho
         "dagster/row_count": rows,
         "materials": recs["product_id"].n_unique(),
         "expedite_now": recs.filter(pl.col("order_by_date") <= pl.col("plan_week") + timedelta(days=6)).height,
-        "order_value": float((recs["recommended_qty"] * recs["unit_cost"].fill_null(0.0)).sum()),
+        "order_value_krw": float(recs["order_value_krw"].fill_null(0.0).sum()),
+        "past_order_by_date": recs.filter(pl.col("days_late") > 0).height,
         "materials_without_supplier": ", ".join(sorted(unassigned)) or "none",
         "weeks_without_plan": ", ".join(map(str, planless)) or "none",
     })

@@ -1,7 +1,9 @@
 """Tunable settings of the production plan and the purchase recommendations.
 
 Every default is a planner's starting point, not a law: they are plain dataclasses so a Dagster
-config or a YAML file can override any field. Costs are in the currency of ``product_master``.
+config or a YAML file can override any field. Every cost is in KRW: product costs and prices are
+read from ``unit_cost_krw`` / ``unit_price_krw`` (decision_inputs.products_in_krw, the business
+date's rate), setup, ordering and overtime costs are KRW by the ERP contract.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ class PlanConfig:
     mip_rel_gap: float = 0.01
     time_limit_seconds: float = 20.0
     min_part_seconds: float = 1.0
+    # The plan gate (planning/gate.py): the largest proved gap a plan may have and still be acted on.
+    gate_max_gap: float = 0.02
     # Products only share their own line's capacity, so one model per line gives the same optimum
     # as one model of everything and each is far easier for HiGHS; False builds the single model.
     decompose_by_line: bool = True

@@ -64,8 +64,7 @@ def firm_capacity_shortfalls(data: PlanData) -> pl.DataFrame:
 
 def elastic_capacity_shortfalls(data: PlanData, config: PlanConfig) -> pl.DataFrame:
     """Capacity slack the LP relaxation cannot do without, per line and week (hours)."""
-    from dsop_assets.planning.plan_milp import build_model
-    from dsop_assets.planning.production_model import make_solver
+    from dsop_assets.planning.plan_milp import build_model, make_solver  # pyomo only when a diagnosis needs the LP
 
     m = build_model(data, range(len(data.products)), range(len(data.lines)), elastic=True, relax=True,
                     ls_window=config.ls_window_weeks)

@@ -107,16 +107,20 @@ def prepare_plan_data(
     sigma = np.clip(p90 - p50, 0.0, None) / Z_P90
 
     prod = pl.DataFrame({"product_id": product_ids}).join(products, on="product_id", how="left")
+    # Decisions compare money across products, so they read the KRW columns when the caller has
+    # them (decision_inputs.products_in_krw); a frame without them is taken as already in KRW.
+    cost_col = "unit_cost_krw" if "unit_cost_krw" in prod.columns else "unit_cost"
+    price_col = "unit_price_krw" if "unit_price_krw" in prod.columns else "unit_price"
     price = pl.coalesce(
-        pl.col("unit_price").cast(pl.Float64) if "unit_price" in prod.columns else pl.lit(None),
-        pl.col("unit_cost").cast(pl.Float64),
+        pl.col(price_col).cast(pl.Float64) if price_col in prod.columns else pl.lit(None),
+        pl.col(cost_col).cast(pl.Float64),
     )
     prod = prod.select(
         "product_id",
         pl.col("production_line").cast(pl.Utf8),
         _fill("hours_per_unit", 0.0).alias("hours"),
         pl.when(pl.col("lot_size") > 0).then(pl.col("lot_size")).cast(pl.Float64).alias("lot"),
-        _fill("unit_cost", 0.0).alias("cost"),
+        _fill(cost_col, 0.0).alias("cost"),
         price.fill_null(0.0).alias("price"),
         _fill("holding_cost_rate", config.default_holding_cost_rate).alias("rate"),
         _fill("setup_cost", config.default_setup_cost).alias("setup"),

@@ -19,10 +19,31 @@ from collections.abc import Sequence
 
 import numpy as np
 import pyomo.environ as pyo
+from pyomo.contrib.appsi.solvers import Highs
 
+from dsop_assets.planning.config import PlanConfig
 from dsop_assets.planning.plan_data import PlanData
 
 CAPACITY_SLACK_COST = 1e9  # per hour; dominates any real cost so slack means "truly short"
+
+
+def make_solver(config: PlanConfig, *, time_limit: float | None = None):
+    """Pyomo's appsi HiGHS interface (what SolverFactory("appsi_highs") wraps), kept silent.
+
+    Used directly rather than through the SolverFactory wrapper, whose legacy results object
+    carries neither the incumbent nor the dual bound we need for the gap.
+    """
+    solver = Highs()
+    solver.config.mip_gap = float(config.mip_rel_gap)
+    solver.config.time_limit = float(config.time_limit_seconds if time_limit is None else time_limit)
+    solver.config.load_solution = False  # an incumbent at the time limit is loaded by hand
+    solver.config.warmstart = True
+    solver.highs_options = {
+        "output_flag": False,
+        "threads": int(config.threads),
+        "random_seed": int(config.random_seed),
+    }
+    return solver
 
 
 def objective_scale(data: PlanData) -> float:

@@ -28,12 +28,11 @@ import numpy as np
 import polars as pl
 import pyomo.environ as pyo
 from pyomo.contrib.appsi.base import TerminationCondition
-from pyomo.contrib.appsi.solvers import Highs
 
 from dsop_assets.planning.config import PlanConfig
 from dsop_assets.planning.diagnosis import PlanInfeasible, diagnose
 from dsop_assets.planning.plan_data import UNCAPACITATED, PlanData, prepare_plan_data
-from dsop_assets.planning.plan_milp import build_model, lot_unit, objective_scale, read_make, set_start
+from dsop_assets.planning.plan_milp import build_model, lot_unit, make_solver, objective_scale, read_make, set_start
 from dsop_assets.planning.local_search import search_line
 from dsop_assets.planning.lot_heuristic import lot_sizing_plan, plan_cost
 from dsop_assets.planning.warm_start import heuristic_plan
@@ -53,25 +52,11 @@ class PlanResult:
     build_seconds: float
     n_variables: int
     n_integer: int
-
-
-def make_solver(config: PlanConfig, *, time_limit: float | None = None):
-    """Pyomo's appsi HiGHS interface (what SolverFactory("appsi_highs") wraps), kept silent.
-
-    Used directly rather than through the SolverFactory wrapper, whose legacy results object
-    carries neither the incumbent nor the dual bound we need for the gap.
-    """
-    solver = Highs()
-    solver.config.mip_gap = float(config.mip_rel_gap)
-    solver.config.time_limit = float(config.time_limit_seconds if time_limit is None else time_limit)
-    solver.config.load_solution = False  # an incumbent at the time limit is loaded by hand
-    solver.config.warmstart = True
-    solver.highs_options = {
-        "output_flag": False,
-        "threads": int(config.threads),
-        "random_seed": int(config.random_seed),
-    }
-    return solver
+    # The wall-clock budget ended a part (HiGHS time limit or the search's deadline): such a plan may
+    # differ on a rerun or a busier machine, and the plan gate refuses it.
+    time_capped: bool = False
+    avoidable_backlog_qty: float = 0.0  # backlog a line had the spare hours to make (must be 0)
+    avoidable_backlog_products: int = 0
 
 
 # Below this many products a line's model gets past the root within its share and HiGHS improves
@@ -187,6 +172,9 @@ def plan_production(
         conditions.append(TerminationCondition.optimal if up - low <= config.mip_rel_gap * abs(up) + 1e-9 else condition)
     worst = next((c for c in conditions if c != TerminationCondition.optimal), TerminationCondition.optimal)
     qty, lots = _production(data, steps)
+    avoidable = avoidable_backlog(data, qty)
+    capped = any(c == TerminationCondition.maxTimeLimit for c in [part[4] for part in solved] +
+                 [part[3] for part in searched])
     log.debug("plan: %d part(s), build %.2f s, solve %.2f s, gap %.4f", len(parts), build, solve, gap)
     return PlanResult(
         plan=_plan_frame(data, qty, lots),
@@ -199,7 +187,35 @@ def plan_production(
         build_seconds=build,
         n_variables=n_vars,
         n_integer=n_int,
+        time_capped=capped,
+        avoidable_backlog_qty=float(avoidable.sum()),
+        avoidable_backlog_products=int((avoidable.sum(axis=1) > 1e-6).sum()),
     )
+
+
+def avoidable_backlog(data: PlanData, qty: np.ndarray) -> np.ndarray:
+    """[p, t] backlog the product's line had the spare hours to make in that week or before.
+
+    Per backlogged product-week: the most units (whole lots) the line's unused regular+overtime
+    hours of any week up to t could have made, capped at the backlog. A product without a
+    capacity-bound line could always have been made, so all its backlog is avoidable.
+    """
+    net = data.opening[:, None] + np.cumsum(qty - data.demand, axis=1)
+    backlog = np.maximum(-net, 0.0)
+    backlog[backlog < 1e-6] = 0.0
+    out = np.zeros_like(backlog)
+    for p in np.flatnonzero(backlog.sum(axis=1) > 0):
+        l = data.line_of[p]
+        if l == UNCAPACITATED or data.hours[p] <= 0:
+            out[p] = backlog[p]
+            continue
+        on = data.line_of == l
+        spare = data.regular[l] + data.overtime[l] - (qty[on] * data.hours[on, None]).sum(axis=0)
+        units = np.maximum.accumulate(np.maximum(spare, 0.0)) / data.hours[p]
+        if not np.isnan(data.lot[p]):
+            units = np.floor(units / data.lot[p] + 1e-9) * data.lot[p]
+        out[p] = np.minimum(backlog[p], units)
+    return out
 
 
 def _spend_leftover(solved: list, deadline: float, config: PlanConfig) -> float:

@@ -13,7 +13,10 @@ Per purchased material (a BOM leaf):
 Safety stock and reorder point use the mean lead time and its standard deviation (textbook
 SS = z sqrt(L sigma_d^2 + d^2 sigma_L^2), ROP = d L + SS), with d and sigma_d the daily mean and
 spread of the weekly requirement over the horizon. EOQ uses D = mean weekly requirement x 52,
-S = ordering_cost and H = product_master unit_cost x holding_cost_rate.
+S = ordering_cost and H = unit cost x holding_cost_rate, both in KRW: ``unit_cost_krw`` of the
+product master and ``mean_unit_cost_krw`` of the supplier when the caller provides them (converted
+at the business date's rate; the original ``unit_cost`` and ``currency`` are kept in the output).
+``days_late`` > 0 marks an order whose order-by date has already passed: expedite it.
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ OUTPUT_SCHEMA = {
     "product_id": pl.Utf8, "supplier_id": pl.Utf8, "order_by_date": pl.Date, "need_date": pl.Date,
     "recommended_qty": pl.Float64, "eoq": pl.Float64, "reorder_point": pl.Float64,
     "safety_stock": pl.Float64, "projected_on_hand": pl.Float64, "net_requirement": pl.Float64,
-    "lead_time_p90_days": pl.Float64, "unit_cost": pl.Float64, "reason": pl.Utf8,
+    "lead_time_p90_days": pl.Float64, "unit_cost": pl.Float64, "currency": pl.Utf8, "unit_cost_krw": pl.Float64,
+    "order_value_krw": pl.Float64, "days_late": pl.Int64, "reason": pl.Utf8,
 }
 
 
@@ -110,8 +114,11 @@ def recommend_purchases(
         mean_days = sup["mean_days"] if sup else config.default_lead_time_days
         p90_days = sup["p90_days"] if sup else config.default_lead_time_days
         sd_days = sup["std_days"] if sup else 0.0
-        std_cost = float(item.get("unit_cost") or 0.0)
-        price = sup["mean_unit_cost"] if sup and sup["mean_unit_cost"] is not None else std_cost
+        std_cost = float(item.get("unit_cost_krw", item.get("unit_cost")) or 0.0)
+        sup_krw = sup.get("mean_unit_cost_krw", sup.get("mean_unit_cost")) if sup else None
+        price = sup_krw if sup_krw is not None else std_cost
+        original = (sup["mean_unit_cost"], sup.get("currency")) if sup_krw is not None else (
+            item.get("unit_cost"), item.get("currency"))
         lot = item.get("lot_size")
         weekly = [need_by_week.get(pid, {}).get(w, 0.0) for w in weeks]
         mean_week = sum(weekly) / n_weeks
@@ -125,7 +132,8 @@ def recommend_purchases(
         ordering = config.default_ordering_cost if ordering is None else ordering
         q_eoq = eoq(mean_week * config.weeks_per_year, ordering, std_cost * rate)
         base = dict(product_id=pid, supplier_id=sup["supplier_id"] if sup else None, eoq=q_eoq,
-                    reorder_point=rop, safety_stock=ss, lead_time_p90_days=float(p90_days), unit_cost=price)
+                    reorder_point=rop, safety_stock=ss, lead_time_p90_days=float(p90_days), unit_cost=original[0],
+                    currency=original[1] or "KRW", unit_cost_krw=price)
         projected = stock.get(pid, 0.0)
         timeline = sorted(set(need_by_week.get(pid, {})) | set(receipt_by_week.get(pid, {})))
         raised = False
@@ -148,6 +156,9 @@ def recommend_purchases(
                          "recommended_qty": qty, "projected_on_hand": position, "net_requirement": 0.0,
                          "reason": f"Inventory position of {pid} ({position:,.0f} on hand and on order) is below its "
                                    f"reorder point {rop:,.0f}; order {qty:,.0f} now (EOQ {q_eoq:,.0f})."})
+    for row in rows:
+        row["order_value_krw"] = row["recommended_qty"] * (row["unit_cost_krw"] or 0.0)
+        row["days_late"] = max((as_of - row["order_by_date"]).days, 0)
     out = pl.DataFrame(rows, schema=OUTPUT_SCHEMA) if rows else pl.DataFrame(schema=OUTPUT_SCHEMA)
     return out.select(OUTPUT_SCHEMA.keys()).sort("order_by_date", "product_id")
 

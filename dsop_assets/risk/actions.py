@@ -12,7 +12,15 @@ Rules (thresholds in ``RiskConfig``):
   original rule list, but without it a margin-driven C..F product would get no proposal at all.
 * volatility >= ``volatility_threshold`` -> ``raise_safety_stock`` by the P90-P50 band over the lead
   time; top customer share >= ``concentration_share`` -> ``customer_concentration_alert``.
-Priority: F Critical, D High, C Medium.
+* every good the production plan backlogs -> ``expedite_production`` (whatever its grade), with the
+  peak backlog and ``days_late`` (7 x the weeks it stays backlogged);
+* every purchase recommendation whose order-by date has passed -> ``expedite_purchase`` of that
+  material with its ``days_late``;
+* no ``cut_production`` for a good the plan still makes in the next ``action_plan_weeks`` weeks.
+Priority follows the situation: Critical when an uncovered firm order is due inside the lead time,
+stock runs out inside it at mean demand, the plan backlogs inside it, or a purchase is already
+late; otherwise by grade (F Critical, D High, C Medium; plan and purchase expedites of a good
+graded better than C: High).
 
 ``action_id`` is the first 16 hex digits of SHA-1 over ``week_start|product_id|action_type``
 (plus ``|material_id`` for purchase actions, which may be several per product): stable across
@@ -30,7 +38,7 @@ from dsop_assets.risk.config import RiskConfig
 
 ACTION_COLUMNS = [
     "action_id", "week_start", "product_id", "material_id", "action_type", "action_label", "priority",
-    "suggested_qty", "suggested_qty_source", "reason", "status", "created_at",
+    "suggested_qty", "suggested_qty_source", "days_late", "reason", "status", "created_at",
 ]  # fmt: skip
 ACTION_LABELS = {
     "expedite_production": "expedite / increase production",
@@ -121,7 +129,7 @@ def _stockout(
 
 def _rule_actions(flagged: pl.DataFrame, config: RiskConfig) -> list[pl.DataFrame]:
     """Actions whose quantity comes from the risk row itself."""
-    excess_qty = (pl.col("on_hand_qty") - pl.col("demand_p50_weekly") / 7.0 * config.excess_threshold_days)
+    excess_qty = (pl.col("on_hand_qty") - pl.col("demand_mean_weekly") / 7.0 * config.excess_threshold_days)
     band = (pl.col("demand_p90_weekly") - pl.col("demand_p50_weekly")).clip(lower_bound=0.0)
     rules = [
         (pl.col("dominant_risk") == "excess", "cut_production", excess_qty.clip(lower_bound=0.0), pl.format(
@@ -155,6 +163,57 @@ def _rule_actions(flagged: pl.DataFrame, config: RiskConfig) -> list[pl.DataFram
     ]
 
 
+def _plan_backlog(plan: pl.DataFrame, weeks: pl.DataFrame, risk: pl.DataFrame, config: RiskConfig) -> list[pl.DataFrame]:
+    """One expedite per good the plan leaves in backlog, for each risk week (the plan is already
+    shifted so its first week is the risk week)."""
+    if plan.is_empty() or "shortage_qty" not in plan.columns:
+        return []
+    lead = config.production_lead_weeks
+    late = plan.filter(pl.col("shortage_qty") > 1e-6).join(weeks.rename({"week_start": "risk_week"}), how="cross")
+    late = late.filter(pl.col("week_start").cast(pl.Date) >= pl.col("risk_week")).group_by("product_id", "risk_week").agg(
+        pl.col("shortage_qty").max().alias("suggested_qty"), (pl.len() * 7).alias("days_late"),
+        pl.col("week_start").min().alias("first_late"))
+    if late.is_empty():
+        return []
+    grades = risk.select("product_id", pl.col("week_start").alias("risk_week"), "grade")
+    return [late.join(grades, on=["product_id", "risk_week"], how="left").select(
+        pl.col("risk_week").alias("week_start"), "product_id", pl.lit(None, pl.String).alias("material_id"), "grade",
+        ((pl.col("first_late").cast(pl.Date) - pl.col("risk_week")).dt.total_days() < lead * 7).alias("critical"),
+        pl.lit("expedite_production").alias("action_type"), "suggested_qty",
+        pl.lit("production_plan").alias("suggested_qty_source"), "days_late",
+        pl.format("The plan leaves a backlog of up to {} from the week of {} for {} week(s); expedite or add "
+                  "capacity.", _fmt(pl.col("suggested_qty")), pl.col("first_late"),
+                  (pl.col("days_late") // 7).cast(pl.String)).alias("reason"))]
+
+
+def _late_purchases(purchases: pl.DataFrame, weeks: pl.DataFrame) -> list[pl.DataFrame]:
+    """One expedite per recommended purchase whose order-by date has already passed (``days_late`` > 0)."""
+    if purchases.is_empty() or "days_late" not in purchases.columns:
+        return []
+    late = purchases.filter(pl.col("days_late") > 0)
+    if late.is_empty():
+        return []
+    late = late.group_by("product_id").agg(pl.col("recommended_qty").sum(), pl.col("days_late").max(),
+                                           pl.col("order_by_date").min())
+    return [late.join(weeks, how="cross").select(
+        "week_start", "product_id", pl.col("product_id").alias("material_id"), pl.lit(None, pl.String).alias("grade"),
+        pl.lit(True).alias("critical"), pl.lit("expedite_purchase").alias("action_type"),
+        pl.col("recommended_qty").alias("suggested_qty"), pl.lit("purchase_recommendation").alias("suggested_qty_source"),
+        "days_late",
+        pl.format("Order {} of {} by {} is already {} day(s) late: expedite with the supplier.",
+                  _fmt(pl.col("recommended_qty")), pl.col("product_id"), pl.col("order_by_date"),
+                  pl.col("days_late").cast(pl.String)).alias("reason"))]
+
+
+def queue_from(sources: list[pl.DataFrame]) -> pl.DataFrame:
+    """One action queue from action rows of several builders (risk/plan here, analytics later):
+    every source gives ``ACTION_COLUMNS``; the first source wins an ``action_id`` proposed twice."""
+    frames = [f.select(ACTION_COLUMNS) for f in sources if f.height]
+    if not frames:
+        return sources[0].select(ACTION_COLUMNS) if sources else pl.DataFrame(schema=dict.fromkeys(ACTION_COLUMNS))
+    return pl.concat(frames, how="vertical_relaxed").unique("action_id", keep="first", maintain_order=True)
+
+
 def action_id(week_start: object, product_id: str, action_type: str, material_id: str | None = None) -> str:
     key = f"{week_start}|{product_id}|{action_type}" + (f"|{material_id}" if material_id else "")
     return hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
@@ -179,20 +238,44 @@ def build_actions(
     created_at = created_at or datetime.now(timezone.utc).replace(microsecond=0)
     if created_at.tzinfo is not None:
         created_at = created_at.astimezone(timezone.utc).replace(tzinfo=None)
+    critical = (
+        ((pl.col("uncovered_order_share") > 0) & (pl.col("delivery_gap_days") >= 0))
+        | (pl.col("on_hand_qty") < pl.col("demand_mean_weekly") * pl.col("lead_time_weeks"))
+    ).fill_null(False)
     flagged = risk.filter(pl.col("grade").is_in(config.action_grades)).with_columns(
-        pl.lit(None, pl.String).alias("material_id")
-    )
-    parts = _stockout(flagged, plan, purchases, material_of, config) + _rule_actions(flagged, config)
-    keep = ["week_start", "product_id", "material_id", "grade", "action_type", "suggested_qty",
-            "suggested_qty_source", "reason"]  # fmt: skip
-    actions = pl.concat([p.select(keep) for p in parts], how="vertical_relaxed")
+        pl.lit(None, pl.String).alias("material_id"), critical.alias("critical"), pl.lit(None, pl.Int64).alias("days_late"))
+    making = _window(plan.select("product_id", pl.col("week_start").cast(pl.Date), "production_qty"),
+                     flagged.select("product_id", pl.col("week_start").alias("risk_week")), config.action_plan_weeks)
+    making = making.filter(pl.col("production_qty") > 0).select("product_id", pl.col("risk_week").alias("week_start")).unique()
+    rules = [r.join(making, on=["product_id", "week_start"], how="anti") if r.height and r["action_type"][0] == "cut_production"
+             else r for r in _rule_actions(flagged, config)]
+    weeks = risk.select("week_start").unique()
+    backlog = _plan_backlog(plan, weeks, risk, config)
+    parts = [*_stockout(flagged, plan, purchases, material_of, config), *backlog, *_late_purchases(purchases, weeks),
+             *rules]
+    keep = ["week_start", "product_id", "material_id", "grade", "critical", "action_type", "suggested_qty",
+            "suggested_qty_source", "days_late", "reason"]  # fmt: skip
+    actions = pl.concat([p.with_columns(pl.col("days_late").cast(pl.Int64)).select(keep) for p in parts if p.height],
+                        how="vertical_relaxed") if any(p.height for p in parts) else pl.DataFrame(
+        schema={"week_start": pl.Date, "product_id": pl.String, "material_id": pl.String, "grade": pl.String,
+                "critical": pl.Boolean, "action_type": pl.String, "suggested_qty": pl.Float64,
+                "suggested_qty_source": pl.String, "days_late": pl.Int64, "reason": pl.String})
+    if backlog:  # a stockout expedite of a backlogged good keeps its quantity but gets the plan's lateness
+        late = backlog[0].select("week_start", "product_id", pl.lit("expedite_production").alias("action_type"),
+                                 pl.col("days_late").alias("_late"), pl.col("critical").alias("_crit"))
+        actions = actions.join(late, on=["week_start", "product_id", "action_type"], how="left").with_columns(
+            pl.coalesce("days_late", "_late").cast(pl.Int64).alias("days_late"),
+            (pl.col("critical") | pl.col("_crit").fill_null(False)).alias("critical")).drop("_late", "_crit")
     # Hundreds of rows at most: a stable cryptographic hash beats Polars' version-dependent one.
     ids = [action_id(*k) for k in actions.select("week_start", "product_id", "action_type", "material_id").rows()]
     return (
         actions.with_columns(
             pl.Series("action_id", ids, dtype=pl.String),
             pl.col("action_type").replace_strict(ACTION_LABELS).alias("action_label"),
-            pl.col("grade").replace_strict(PRIORITY).alias("priority"),
+            # Plan and purchase expedites exist whatever the grade: outside the graded ones they are High.
+            pl.when(pl.col("critical")).then(pl.lit("Critical"))
+            .when(pl.col("grade").is_in(config.action_grades)).then(pl.col("grade").replace_strict(PRIORITY, default="High"))
+            .otherwise(pl.lit("High")).alias("priority"),
             pl.lit("open").alias("status"),
             pl.lit(created_at).alias("created_at"),
         )
@@ -211,6 +294,7 @@ def merge_action_status(new: pl.DataFrame, previous: pl.DataFrame | None) -> pl.
     """
     if previous is None or previous.height == 0:
         return new
+    previous = previous.with_columns(pl.lit(None, new.schema[c]).alias(c) for c in ACTION_COLUMNS if c not in previous.columns)
     prev = previous.select("action_id", pl.col("status").alias("_prev_status"), pl.col("created_at").alias("_prev_at"))
     merged = new.join(prev.unique("action_id"), on="action_id", how="left", maintain_order="left").with_columns(
         pl.coalesce("_prev_status", "status").alias("status"),

@@ -18,6 +18,7 @@ from dsop_assets.partitions import weekly_partitions, weeks_in, window_dates
 from dsop_assets.planning.config import PurchaseConfig
 from dsop_assets.planning.purchasing import choose_suppliers
 from dsop_assets.risk.actions import action_kpis, build_actions, merge_action_status
+from dsop_assets.risk.backtest import OUTCOME_WEEKS, realised_events, score_backtest
 from dsop_assets.risk.config import RiskConfig
 from dsop_assets.risk.inputs import CONCENTRATION_DAYS, DEMAND_HORIZONS, assemble_risk_inputs, imported_shares
 from dsop_assets.risk.scoring import score_risk
@@ -127,7 +128,7 @@ def risk_inputs_for_week(warehouse: Warehouse, week: date, config: RiskConfig) -
     description="Risk grade A-F per finished good as of week W: stockout, excess, delivery and margin scores "
     "(0..100) from stock at W's Sunday, the forecast made at W, the open order book, material lead times, "
     "copper and USD/KRW 3-month changes known by then. Weights and thresholds: RiskConfig defaults "
-    f"(dominant_floor 0.6), overridable by a JSON or YAML file whose path is in ${CONFIG_ENV}.",
+    f"(dominant_floor 0.8, safety_ratio 1.0: set from risk_backtest), overridable by a JSON or YAML file whose path is in ${CONFIG_ENV}.",
 )
 def risk_score(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     start, end = window_dates(context)
@@ -159,11 +160,15 @@ def actions_for_week(warehouse: Warehouse, week: date, config: RiskConfig) -> pl
         plan = pl.DataFrame(schema={"product_id": pl.String, "week_start": pl.Date,
                                     "production_qty": pl.Float64, "shortage_qty": pl.Float64})
     purchases = warehouse.query(
-        "select product_id, recommended_qty, order_by_date from purchase_recommendation where plan_week = $w",
+        "select * from purchase_recommendation where plan_week = $w",
         {"w": week}) if warehouse.table_exists("purchase_recommendation") else pl.DataFrame()
     if purchases.is_empty():
         purchases = pl.DataFrame(schema={"product_id": pl.String, "recommended_qty": pl.Float64,
-                                         "order_by_date": pl.Date})
+                                         "order_by_date": pl.Date, "days_late": pl.Int64})
+    elif "days_late" not in purchases.columns:  # stored before days_late existed
+        purchases = purchases.with_columns(
+            (pl.lit(as_of(week)) - pl.col("order_by_date").cast(pl.Date)).dt.total_days().clip(lower_bound=0).alias("days_late"))
+    purchases = purchases.select("product_id", "recommended_qty", pl.col("order_by_date").cast(pl.Date), "days_late")
     # Orders already overdue are the most urgent: they count in the risk week itself.
     purchases = purchases.with_columns(
         pl.max_horizontal(pl.col("order_by_date").cast(pl.Date).dt.truncate("1w"), pl.lit(week)).alias("week_start"))
@@ -208,4 +213,39 @@ def action_queue(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.
         "by_priority": dict(sorted(actions.group_by("priority").len().rows())) if rows else {},
         "by_type": dict(sorted(actions.group_by("action_type").len().rows())) if rows else {},
         "acted_share": float(acted) if acted is not None else None,
+    })
+
+
+@dg.asset(
+    group_name=GROUP,
+    deps=["risk_score", "daily_inventory_estimated", "daily_order", "daily_revenue"],
+    kinds={"polars"},
+    pool=WAREHOUSE_POOL,
+    description="Backtest of every stored risk_score week whose 4-week outcome window has passed: precision and "
+    "recall of 'C or worse, dominant risk r' against the stock-outs, excess stock and late deliveries that "
+    "followed (risk/backtest.py). One row per risk type.",
+)
+def risk_backtest(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+    config = load_risk_config()
+    risk = warehouse.query("select product_id, week_start, grade, dominant_risk from risk_score")
+    last = warehouse.query("select max(date) as d from daily_inventory_estimated")["d"][0]
+    horizon = timedelta(days=7 + 7 * OUTCOME_WEEKS)
+    weeks = sorted(w for w in risk["week_start"].unique().to_list() if last and w + horizon <= last + timedelta(days=1))
+    if not weeks:
+        return dg.MaterializeResult(metadata={"dagster/row_count": 0, "weeks_scored": 0})
+    span = {"start": weeks[0], "end": weeks[-1] + horizon}
+    stock = warehouse.query("select item_id as product_id, date, closing_qty from daily_inventory_estimated "
+                            "where date >= $start and date < $end", span)
+    orders = warehouse.query("select order_id, product_id, order_date, order_qty, requested_delivery_date from daily_order "
+                             "where requested_delivery_date >= $start or order_date >= $start", {"start": span["start"]})
+    shipments = warehouse.query("select order_id, revenue_date, shipped_qty from daily_revenue where revenue_date >= $start",
+                                {"start": span["start"]})
+    events = realised_events(weeks, stock, orders, shipments, config)
+    table = score_backtest(risk.filter(pl.col("week_start").is_in(weeks)), events, config)
+    rows = warehouse.write("risk_backtest", table.with_columns(weeks_scored=pl.lit(len(weeks))))
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": rows, "weeks_scored": len(weeks),
+        "table": dg.MetadataValue.md("| risk | flagged | events | hits | precision | recall |\n|---|---:|---:|---:|---:|---:|\n" + "\n".join(
+            f"| {r['risk_type']} | {r['flagged']} | {r['events']} | {r['hits']} | {r['precision'] or 0:.2f} | {r['recall'] or 0:.2f} |"
+            for r in table.iter_rows(named=True))),
     })

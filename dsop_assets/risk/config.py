@@ -32,7 +32,9 @@ class RiskConfig:
 
     # Stockout: coverage = on_hand / (P90 weekly demand * lead_time_weeks * safety_ratio).
     # Full cover scores 0, half cover 60, nothing on hand 100.
-    safety_ratio: float = 1.2
+    # 1.0 from risk_backtest (22 weeks, seed demo): 1.2 flagged 738 good-weeks as stockout risk
+    # against 11 actual stock-outs, 1.0 flagged 517 with the same hits.
+    safety_ratio: float = 1.0
     stockout_breakpoints: Breakpoints = ((0.0, 100.0), (0.5, 60.0), (1.0, 0.0))
 
     # Excess: days of cover = on_hand / (P50 weekly demand / 7). 0 up to the threshold, rising
@@ -56,7 +58,9 @@ class RiskConfig:
     # A weighted sum caps a single maxed component at its weight (stockout alone tops out at 35 = B),
     # so a product about to run dry would get no action. The total is at least this share of the
     # largest component: 0.6 lifts one maxed component to 60 (grade C, actionable); 0 = pure weighted sum.
-    dominant_floor: float = 0.6
+    # 0.8 from risk_backtest (22 weeks, seed demo): recall of late deliveries 0.16 -> 0.38 at the same
+    # precision (0.98-0.99) as 0.6; excess unchanged (precision 0.98, recall 0.59); 0 flags almost nothing.
+    dominant_floor: float = 0.8
 
     # Grade upper bounds on the total rounded half up to an integer: A <= 20 < B <= 40 < C ...
     grade_upper_bounds: tuple[int, int, int, int] = (20, 40, 60, 80)

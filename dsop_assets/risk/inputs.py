@@ -1,7 +1,8 @@
 """The risk scorer's inputs for one week, from what was known on that week's Sunday (plain Polars).
 
 Choices where the data leaves room:
-* Demand is the mean weekly P50 / P90 of the forecast made at the week, horizons 1..4.
+* Demand is the mean weekly P50 / P90 of the forecast made at the week, horizons 1..4, and its
+  mean by Swanson's rule (0.3 P10 + 0.4 P50 + 0.3 P90) for days of cover.
 * lead_time_weeks is the in-house production lead (``RiskConfig.production_lead_weeks``);
   material_lead_p90_days is the P90 receipt lead of the product's slowest bought material, each
   material at the supplier the purchase recommendations would choose (missing -> default).
@@ -81,8 +82,10 @@ def assemble_risk_inputs(
     recent_orders: product_id, customer_id, order_qty (the last 13 weeks); material_lead:
     material_id, p90_days; links: product_id, material_id; shares: product_id, imported_share.
     """
+    swanson = 0.3 * pl.col("p10") + 0.4 * pl.col("p50") + 0.3 * pl.col("p90")
     demand = forecast.filter(pl.col("horizon") <= DEMAND_HORIZONS).group_by("product_id").agg(
-        pl.col("p50").mean().alias("demand_p50_weekly"), pl.col("p90").mean().alias("demand_p90_weekly"))
+        pl.col("p50").mean().alias("demand_p50_weekly"), pl.col("p90").mean().alias("demand_p90_weekly"),
+        swanson.mean().alias("demand_mean_weekly"))
     days = (pl.col("requested_delivery_date") - pl.lit(day)).dt.total_days().cast(pl.Float64)
     book = orders_open.group_by("product_id").agg(
         pl.col("open_qty").sum().alias("open_order_qty"),
@@ -107,4 +110,5 @@ def assemble_risk_inputs(
         pl.lit(fx_change, pl.Float64).alias("fx_change"),
         pl.col("imported_share").fill_null(0.0),
         pl.col("top_customer_share").fill_null(0.0),
-    ).select(pl.col(c).cast(t) for c, t in RISK_INPUT_COLUMNS.items()).sort("product_id")
+    ).select(*(pl.col(c).cast(t) for c, t in RISK_INPUT_COLUMNS.items()),
+             pl.col("demand_mean_weekly").cast(pl.Float64)).sort("product_id")

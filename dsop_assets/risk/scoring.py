@@ -8,7 +8,9 @@ Components (thresholds in ``RiskConfig``):
 * stockout: coverage = on_hand / (P90 weekly demand x lead_time_weeks x safety_ratio), mapped
   through ``stockout_breakpoints`` (default 1.0 -> 0, 0.5 -> 60, 0 or less -> 100, linear between).
   No lead-time demand means no stockout risk (score 0, coverage null).
-* excess: days of cover = on_hand / (P50 weekly demand / 7); 0 up to the threshold, then linear to
+* excess: days of cover = on_hand / (mean weekly demand / 7), the mean by Swanson's rule
+  (0.3 P10 + 0.4 P50 + 0.3 P90): the median of intermittent demand is often far below its mean,
+  so P50 cover called stock "excess" that the average week would use up; 0 up to the threshold, then linear to
   100 at ``excess_full_multiple`` x threshold. Stock with no P50 demand at all scores 100.
 * delivery: gap = lead_time_p90_days - days_to_delivery, where lead_time_p90_days =
   max(lead_time_weeks x 7, material_lead_p90_days): the slower of the planned replenishment and
@@ -48,8 +50,9 @@ RISK_INPUT_COLUMNS: dict[str, pl.DataType] = {
     "imported_share": pl.Float64,  # share of unit_cost bought in foreign currency, 0..1
     "top_customer_share": pl.Float64,  # largest customer's share of recent orders, 0..1
 }
-# Optional: if given (non-null), used as volatility instead of the P90/P50 band width.
-OPTIONAL_INPUT_COLUMNS: dict[str, pl.DataType] = {"demand_cv": pl.Float64}
+# Optional: if given (non-null), used as volatility instead of the P90/P50 band width; the mean
+# weekly demand (days of cover) falls back to P50 when a caller has no mean.
+OPTIONAL_INPUT_COLUMNS: dict[str, pl.DataType] = {"demand_cv": pl.Float64, "demand_mean_weekly": pl.Float64}
 
 RISK_OUTPUT_COLUMNS = [
     "product_id", "week_start",
@@ -57,7 +60,8 @@ RISK_OUTPUT_COLUMNS = [
     "total_score_raw", "total_score", "grade", "dominant_risk",
     "coverage_ratio", "days_of_cover", "lead_time_p90_days", "days_to_delivery", "delivery_gap_days",
     "uncovered_order_share", "margin_pressure", "current_margin", "pressured_margin", "margin_erosion",
-    "on_hand_qty", "p90_leadtime_demand", "demand_p50_weekly", "demand_p90_weekly", "lead_time_weeks",
+    "on_hand_qty", "p90_leadtime_demand", "demand_p50_weekly", "demand_mean_weekly", "demand_p90_weekly",
+    "lead_time_weeks",
     "open_order_qty", "volatility", "top_customer_share", "explanation",
 ]  # fmt: skip
 
@@ -93,8 +97,12 @@ def prepare_inputs(inputs: pl.DataFrame) -> pl.DataFrame:
     frame = inputs.with_columns(pl.col(c).cast(t) for c, t in RISK_INPUT_COLUMNS.items())
     if "demand_cv" not in frame.columns:
         frame = frame.with_columns(pl.lit(None, pl.Float64).alias("demand_cv"))
+    if "demand_mean_weekly" not in frame.columns:
+        frame = frame.with_columns(pl.lit(None, pl.Float64).alias("demand_mean_weekly"))
     return frame.with_columns(
         pl.col("demand_cv").cast(pl.Float64),
+        pl.coalesce(pl.col("demand_mean_weekly").cast(pl.Float64), pl.col("demand_p50_weekly").cast(pl.Float64),
+                    pl.lit(0.0)).alias("demand_mean_weekly"),
         pl.col("material_cost_change", "fx_change", "imported_share", "open_order_qty").fill_null(0.0),
         pl.col("demand_p50_weekly", "demand_p90_weekly", "lead_time_weeks").fill_null(0.0),
     )
@@ -103,7 +111,7 @@ def prepare_inputs(inputs: pl.DataFrame) -> pl.DataFrame:
 def _metrics(config: RiskConfig) -> list[list[pl.Expr]]:
     """Stages of derived ratios; each stage may use columns from the ones before."""
     on_hand = pl.col("on_hand_qty")
-    daily_p50 = pl.col("demand_p50_weekly") / 7.0
+    daily_mean = pl.col("demand_mean_weekly") / 7.0
     required = pl.col("p90_leadtime_demand") * config.safety_ratio
     slack = "days_to_delivery_min" if config.delivery_slack_basis == "min" else "days_to_delivery_weighted"
     price, cost = pl.col("unit_price"), pl.col("unit_cost")
@@ -115,7 +123,7 @@ def _metrics(config: RiskConfig) -> list[list[pl.Expr]]:
     return [
         [
             (pl.col("demand_p90_weekly") * pl.col("lead_time_weeks")).alias("p90_leadtime_demand"),
-            pl.when(daily_p50 > 0).then(on_hand / daily_p50).alias("days_of_cover"),
+            pl.when(daily_mean > 0).then(on_hand / daily_mean).alias("days_of_cover"),
             pl.max_horizontal(pl.col("lead_time_weeks") * 7.0, pl.col("material_lead_p90_days")).alias(
                 "lead_time_p90_days"
             ),
@@ -145,7 +153,7 @@ def _metrics(config: RiskConfig) -> list[list[pl.Expr]]:
 def _component_scores(config: RiskConfig) -> list[pl.Expr]:
     threshold = config.excess_threshold_days
     excess_span = (config.excess_full_multiple - 1.0) * threshold
-    no_demand_stock = (pl.col("demand_p50_weekly") <= 0) & (pl.col("on_hand_qty") > 0)
+    no_demand_stock = (pl.col("demand_mean_weekly") <= 0) & (pl.col("on_hand_qty") > 0)
     return [
         pl.when(pl.col("coverage_ratio").is_not_null())
         .then(piecewise_linear(pl.col("coverage_ratio"), config.stockout_breakpoints))
@@ -198,9 +206,9 @@ def _explanations(config: RiskConfig) -> dict[str, pl.Expr]:
             _num(pl.col("p90_leadtime_demand"), 0), pl.lit(str(config.safety_ratio)), _num(pl.col("lead_time_weeks")),
         ),
         "excess": pl.format(
-            "excess {}: {} days of cover vs {}-day threshold (on hand {}, P50 {}/wk)",
+            "excess {}: {} days of cover vs {}-day threshold (on hand {}, mean demand {}/wk)",
             _num(pl.col("excess_score"), 0), _num(pl.col("days_of_cover"), 0), pl.lit(f"{config.excess_threshold_days:g}"),
-            _num(pl.col("on_hand_qty"), 0), _num(pl.col("demand_p50_weekly"), 1),
+            _num(pl.col("on_hand_qty"), 0), _num(pl.col("demand_mean_weekly"), 1),
         ),
         "delivery": pl.format(
             "delivery {}: P90 lead time {} d vs {} d to requested delivery ({} d gap, {}% of open qty {} not covered)",

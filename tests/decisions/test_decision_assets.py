@@ -114,6 +114,23 @@ def test_infeasible_plan_records_diagnosis_and_keeps_previous_plan(warehouse):
     assert metadata["status"] == "infeasible (previous plan kept)" and "L1" in metadata["diagnosis"].value
 
 
+def test_a_plan_failing_the_gate_is_not_written(warehouse):
+    week = date(2025, 6, 23)
+    previous = pl.DataFrame({"plan_week": [week], "product_id": ["P1"], "week_start": [week + timedelta(days=7)],
+                             "production_qty": [5.0], "balance_residual": [0.0]})
+    warehouse.write("production_plan", previous)
+    inputs = _impossible_week(week)
+    inputs.lines = inputs.lines.with_columns(pl.lit(1_000.0).alias("regular_hours_per_week"))  # now feasible
+    outcome = solve_plan(inputs, PlanConfig(time_limit_seconds=5, gate_max_gap=-1.0))  # no gap can pass
+    assert outcome.result is not None and not outcome.usable and "proved gap" in outcome.gate[0]
+    assert record_plan(warehouse, inputs, outcome, logging.getLogger("test")) == 0
+    assert warehouse.read_table("production_plan").equals(previous)
+    diagnosis = warehouse.read_table("production_plan_diagnosis")
+    assert diagnosis["basis"].to_list() == ["plan gate"] and diagnosis["message"][0].startswith("plan gate failed")
+    assert plan_metadata([outcome], 0)["status"] == "failed the plan gate (previous plan kept)"
+    assert solve_plan(inputs, PlanConfig(time_limit_seconds=5)).usable  # the default gate lets it through
+
+
 def test_plan_without_forecast_fails_clearly(warehouse):
     from dsop_assets.planning.assets import load_plan_inputs
 

@@ -123,9 +123,9 @@ def test_empty_window():
     assert daily.height == 0 and rec.height == 0 and daily.columns == DAILY_COLUMNS
 
 
-def test_seed_scale_covers_every_item_and_day():
-    """~700 items x ~1100 days: every item-day and every count reconciled. Its speed is a benchmark
-    (`dsop bench --stages decisions`), not an assertion: wall time depends on the machine's load."""
+def test_seed_scale_is_complete():
+    """~700 items x ~1100 days: every item-day estimated, every count reconciled (its speed is a benchmark,
+    `dsop bench`, not a timed test: the shared machine's load decided this test's outcome)."""
     import numpy as np
 
     rng = np.random.default_rng(7)

@@ -7,8 +7,20 @@ import polars as pl
 import pytest
 
 from dsop_assets.risk.actions import ACTION_COLUMNS, action_id, action_kpis, build_actions, merge_action_status
-from dsop_assets.risk.config import RiskConfig
+from dsop_assets.risk.config import RiskConfig as _RiskConfig
 from dsop_assets.risk.scoring import score_risk
+
+
+# The rule tests do their arithmetic with the parameters they were written for (safety ratio 1.2,
+# dominant floor 0.6); the defaults moved to what risk_backtest supports (risk/config.py).
+PINNED = {"safety_ratio": 1.2, "dominant_floor": 0.6}
+
+
+def RiskConfig(**overrides):  # noqa: N802 - stands in for the class in these tests
+    return _RiskConfig(**{**PINNED, **overrides})
+
+
+RiskConfig.from_dict = lambda overrides=None: _RiskConfig.from_dict({**PINNED, **(overrides or {})})
 
 WEEK = date(2024, 3, 4)
 T0, T1 = datetime(2024, 3, 4, 6), datetime(2024, 3, 4, 9)
@@ -68,8 +80,26 @@ def test_stockout_without_plan_falls_back_to_stock_gap(make_inputs):
     assert (prod["suggested_qty"], prod["suggested_qty_source"]) == (240.0, "risk")  # 200 x 1.2 - 0
 
 
+def test_no_cut_for_a_good_the_plan_still_makes(make_inputs):
+    actions = _actions(make_inputs, {"on_hand_qty": 9000.0}, _focus("excess"))
+    assert actions.filter(pl.col("action_type") == "cut_production").is_empty()
+
+
+def test_backlogged_good_and_late_purchase_get_expedites_with_days_late(make_inputs):
+    # PLAN backlogs P1 (peak 15); a purchase whose order-by date passed 3 days ago is late.
+    late = pl.DataFrame({"product_id": ["M9"], "recommended_qty": [50.0], "order_by_date": [WEEK],
+                         "days_late": [3]})
+    risk = score_risk(make_inputs({}), RiskConfig())
+    actions = build_actions(risk, PLAN, late, RiskConfig(), material_of=MATERIAL_OF, created_at=T0)
+    prod = _only(actions, "expedite_production")
+    assert prod["product_id"] == "P1" and prod["days_late"] > 0 and prod["suggested_qty"] == 15.0
+    assert set(actions["priority"]) <= {"Critical", "High", "Medium"}  # the action_queue quality rule
+    buy = _only(actions, "expedite_purchase")
+    assert (buy["material_id"], buy["days_late"], buy["priority"]) == ("M9", 3, "Critical")
+
+
 def test_excess_cuts_over_threshold_cover(make_inputs):
-    cut = _only(_actions(make_inputs, {"on_hand_qty": 9000.0}, _focus("excess")), "cut_production")
+    cut = _only(_actions(make_inputs, {"on_hand_qty": 9000.0}, _focus("excess"), plan=EMPTY_PLAN), "cut_production")
     assert cut["suggested_qty"] == pytest.approx(8100.0)  # 9000 - 90 days x 10/day
     assert cut["priority"] == "Critical" and "900 days of cover vs 90-day threshold" in cut["reason"]
 
@@ -79,7 +109,8 @@ def test_delivery_proposes_alternative_supplier_for_uncovered_orders(make_inputs
               "days_to_delivery_weighted": 9.0, "material_lead_p90_days": 30.0}  # fmt: skip
     actions = _actions(make_inputs, change, _focus("delivery"))
     alt = _only(actions, "alternative_supplier")
-    assert alt["suggested_qty"] == pytest.approx(60.0) and alt["priority"] == "Medium"  # 0.85 x 60 + 4.3 -> C
+    # Grade C, but 60 uncovered units are due in 9 days against a 30-day lead time: Critical.
+    assert alt["suggested_qty"] == pytest.approx(60.0) and alt["priority"] == "Critical"
     assert alt["suggested_qty_source"] == "risk" and "P90 lead time 30 d vs 9 d" in alt["reason"]
 
 
@@ -99,13 +130,18 @@ def test_volatility_and_concentration_rules(make_inputs):
 
 def test_priority_by_grade_and_no_actions_below_c(make_inputs):
     config = _focus("stockout")
-    # coverage 0.25 -> stockout 80 -> 0.85 x 80 = 68 -> D; coverage 0.5 -> 60 -> 51 -> C.
-    assert set(_actions(make_inputs, {"on_hand_qty": 60.0}, config)["priority"]) == {"High"}
-    assert set(_actions(make_inputs, {"on_hand_qty": 120.0}, config)["priority"]) == {"Medium"}
-    assert _actions(make_inputs, {"on_hand_qty": 200.0}, config).height == 0  # ~14 -> A
-    assert _actions(make_inputs, {"on_hand_qty": 0.0}, RiskConfig(dominant_floor=0.0)).height == 0  # 35 -> B
+    # coverage 0.25 -> stockout 80 -> 0.85 x 80 = 68 -> D; coverage 0.5 -> 60 -> 51 -> C. Both run out
+    # inside the 2-week lead time at mean demand (140), so the situation makes them Critical.
+    assert set(_actions(make_inputs, {"on_hand_qty": 60.0}, config, plan=EMPTY_PLAN)["priority"]) == {"Critical"}
+    assert set(_actions(make_inputs, {"on_hand_qty": 120.0}, config, plan=EMPTY_PLAN)["priority"]) == {"Critical"}
+    # A 4-week lead time's P90 demand (480) makes 300 on hand grade C, but it lasts past the lead
+    # time at mean demand (70/wk): priority by grade.
+    slow = {"on_hand_qty": 300.0, "lead_time_weeks": 4.0, "demand_p90_weekly": 100.0}
+    assert set(_actions(make_inputs, slow, config, plan=EMPTY_PLAN)["priority"]) <= {"Medium", "High"}
+    assert _actions(make_inputs, {"on_hand_qty": 200.0}, config, plan=EMPTY_PLAN).height == 0  # ~14 -> A
+    assert _actions(make_inputs, {"on_hand_qty": 0.0}, RiskConfig(dominant_floor=0.0), plan=EMPTY_PLAN).height == 0
     # With dsop's default floor the same maxed stockout scores 60 -> C and is acted on.
-    assert set(_actions(make_inputs, {"on_hand_qty": 0.0}, RiskConfig())["priority"]) == {"Medium"}
+    assert set(_actions(make_inputs, {"on_hand_qty": 0.0}, RiskConfig())["priority"]) == {"Critical"}
 
 
 def test_action_id_deterministic_and_unique(make_inputs):

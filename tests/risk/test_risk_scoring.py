@@ -3,15 +3,27 @@
 import polars as pl
 import pytest
 
-from dsop_assets.risk.config import RiskConfig
+from dsop_assets.risk.config import RiskConfig as _RiskConfig
 from dsop_assets.risk.scoring import RISK_OUTPUT_COLUMNS, grade_expr, round_half_up, score_risk
+
+
+# The rule tests do their arithmetic with the parameters they were written for (safety ratio 1.2,
+# dominant floor 0.6); the defaults moved to what risk_backtest supports (risk/config.py).
+PINNED = {"safety_ratio": 1.2, "dominant_floor": 0.6}
+
+
+def RiskConfig(**overrides):  # noqa: N802 - stands in for the class in these tests
+    return _RiskConfig(**{**PINNED, **overrides})
+
+
+RiskConfig.from_dict = lambda overrides=None: _RiskConfig.from_dict({**PINNED, **(overrides or {})})
 
 
 @pytest.fixture
 def one(make_inputs):
     """Score one perturbed neutral row and return it as a dict."""
 
-    def _one(change: dict | None = None, config: RiskConfig | None = None) -> dict:
+    def _one(change: dict | None = None, config: _RiskConfig | None = None) -> dict:
         return score_risk(make_inputs(change or {}), config or RiskConfig()).row(0, named=True)
 
     return _one
