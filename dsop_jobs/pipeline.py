@@ -17,7 +17,8 @@ import dagster as dg
 from dsop_assets.partitions import monthly_partitions, month_start, weekly_partitions, week_start
 from dsop_assets.simulation.beer_assets import rho_partitions
 from dsop_assets.simulation.jobs import BEER_GAME_JOB
-from dsop_jobs.jobs import EVALUATION_JOB, MASTER_JOB, MONTHLY_JOB, WEEKLY_JOB
+from dsop_jobs.jobs import EVALUATION_JOB, HEALTH_JOB, MASTER_JOB, MONTHLY_JOB, WEEKLY_JOB
+from dsop_jobs.planner_automation import FOLLOWUP_JOB
 from dsop_jobs.progress import step_progress_logger
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
@@ -58,6 +59,11 @@ def demo_stages(backtest_weeks: int = 26, backtest_months: int = 12, decision_we
         Stage("anomaly alerts over the history", WEEKLY_JOB, ("anomaly",), None, True),
         Stage("decisions for the latest week", WEEKLY_JOB, DECISIONS, decision_weeks, True),
         Stage("forecast evaluation", EVALUATION_JOB),
+        # The planner's report reads the evaluation's scorecard, so it comes after it.
+        Stage("planner's report and alerts for the latest week", WEEKLY_JOB, ("planner",), decision_weeks, True),
+        # Run outcomes so far, then the planners' follow-up and the KPI trend that reads them.
+        Stage("pipeline health", HEALTH_JOB),
+        Stage("action follow-up and KPI trend", FOLLOWUP_JOB),
     ] + ([Stage("beer game and tier classifier", BEER_GAME_JOB)] if beer_game else [])
 
 

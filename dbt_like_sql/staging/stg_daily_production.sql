@@ -1,4 +1,4 @@
--- Production per item and day with ISO week and month, valued at standard cost (item currency and KRW).
+-- Production per item and day with ISO week and month, valued at standard cost.
 -- config: materialized=view, partitioned_by=week
 with
 
@@ -10,10 +10,6 @@ products as (
     select * from {{ source('erp', 'product_master') }}
 ),
 
-rates as (
-    select * from {{ source('external', 'exchange_rate') }}
-),
-
 enriched as (
     select
         production.production_date,
@@ -21,16 +17,10 @@ enriched as (
         cast(date_trunc('month', production.production_date) as date) as month_start,
         production.product_id,
         production.produced_qty,
-        production.produced_qty * products.unit_cost as produced_cost,
-        products.currency,
-        production.produced_qty * products.unit_cost
-            * case when products.currency = 'KRW' then 1.0 else rates.krw_per_unit end as produced_cost_krw
+        production.produced_qty * products.unit_cost as produced_cost
     from production
     left join products
         on products.product_id = production.product_id
-    left join rates
-        on rates.rate_date = production.production_date
-        and rates.currency = products.currency
 )
 
 select * from enriched
