@@ -25,7 +25,8 @@ def _rows(frame: pl.DataFrame, discriminators: list[str], created_at: datetime) 
     ids = [action_id(w, p, t, d) for (w, p, t), d in
            zip(frame.select("week_start", "product_id", "action_type").rows(), discriminators)]
     return frame.with_columns(pl.Series("action_id", ids, dtype=pl.String), pl.lit(None, pl.String).alias("material_id"),
-                              pl.lit(None, pl.Float64).alias("suggested_qty"), pl.lit("open").alias("status"),
+                              pl.lit(None, pl.Float64).alias("suggested_qty"), pl.lit(None, pl.Int64).alias("days_late"),
+                              pl.lit("open").alias("status"),
                               pl.lit(created_at).alias("created_at")).select(ACTION_COLUMNS)
 
 

@@ -17,7 +17,7 @@ from dsop_assets.lineage import history_until_partition, weeks_covering, window
 from dsop_assets.partitions import weekly_partitions, weeks_in, window_dates
 from dsop_assets.planning.config import PurchaseConfig
 from dsop_assets.planning.purchasing import choose_suppliers
-from dsop_assets.risk.actions import action_kpis, build_actions, merge_action_status
+from dsop_assets.risk.actions import action_kpis, build_actions, merge_action_status, queue_from
 from dsop_assets.risk.backtest import OUTCOME_WEEKS, realised_events, score_backtest
 from dsop_assets.risk.config import RiskConfig
 from dsop_assets.risk.inputs import CONCENTRATION_DAYS, DEMAND_HORIZONS, assemble_risk_inputs, imported_shares
@@ -175,11 +175,8 @@ def actions_for_week(warehouse: Warehouse, week: date, config: RiskConfig) -> pl
     bom = warehouse.query("select parent_product_id, component_product_id, qty_per, scrap_rate from bom")
     material_of = material_links(bom, risk["product_id"].to_list()).select("product_id", "material_id")
     plan = plan.with_columns(pl.col("week_start").cast(pl.Date) - timedelta(days=7))
-    fresh = build_actions(risk, plan, purchases, config,
-                          material_of=material_of)
-    extra = analytics_actions(warehouse, week, risk, config)  # anomaly alerts and account reviews
-    if extra.height:
-        fresh = pl.concat([fresh, extra], how="vertical_relaxed")
+    fresh = queue_from([build_actions(risk, plan, purchases, config, material_of=material_of),
+                        analytics_actions(warehouse, week, risk, config)])  # + anomaly alerts, account reviews
     previous = warehouse.query("select * from action_queue where week_start = $w", {"w": week}) \
         if warehouse.table_exists("action_queue") else pl.DataFrame()
     if fresh.is_empty() and previous.height:
