@@ -48,7 +48,14 @@ DECISIONS = ("inventory", "risk", "planning", "anomaly", "inventory_simulation")
 
 
 def demo_stages(backtest_weeks: int = 26, backtest_months: int = 12, decision_weeks: int = 1,
-                beer_game: bool = True) -> list[Stage]:
+                beer_game: bool = True, planner: bool = True) -> list[Stage]:
+    # The planner's report reads the evaluation's scorecard, so it comes after it; then the run outcomes
+    # so far, and the planners' follow-up with the KPI trend that reads them.
+    planner_stages = [
+        Stage("planner's report and alerts for the latest week", WEEKLY_JOB, ("planner",), decision_weeks, True),
+        Stage("pipeline health", HEALTH_JOB),
+        Stage("action follow-up and KPI trend", FOLLOWUP_JOB),
+    ]
     return [
         Stage("masters and external indicators", MASTER_JOB),
         Stage("weekly history", WEEKLY_JOB, AGGREGATES),
@@ -59,12 +66,8 @@ def demo_stages(backtest_weeks: int = 26, backtest_months: int = 12, decision_we
         Stage("anomaly alerts over the history", WEEKLY_JOB, ("anomaly",), None, True),
         Stage("decisions for the latest week", WEEKLY_JOB, DECISIONS, decision_weeks, True),
         Stage("forecast evaluation", EVALUATION_JOB),
-        # The planner's report reads the evaluation's scorecard, so it comes after it.
-        Stage("planner's report and alerts for the latest week", WEEKLY_JOB, ("planner",), decision_weeks, True),
-        # Run outcomes so far, then the planners' follow-up and the KPI trend that reads them.
-        Stage("pipeline health", HEALTH_JOB),
-        Stage("action follow-up and KPI trend", FOLLOWUP_JOB),
-    ] + ([Stage("beer game and tier classifier", BEER_GAME_JOB)] if beer_game else [])
+    ] + (planner_stages if planner else []) + (
+        [Stage("beer game and tier classifier", BEER_GAME_JOB)] if beer_game else [])
 
 
 def partition_window(

@@ -53,7 +53,7 @@ class DuckDBWarehouse(Warehouse):
         return "duckdb"
 
     def setup_for_execution(self, context) -> None:
-        self._log = context.log
+        self._log = getattr(context, "log", None)  # sensors open the warehouse outside a run
         self._session = self._open()
 
     def teardown_after_execution(self, context) -> None:

@@ -49,8 +49,10 @@ def webhook_server():
 
 def _prepare_alerts(warehouse):
     """Make two of the week's actions urgent and add a customer alert as the forecast branch will."""
-    ids = warehouse.query("select action_id from action_queue where week_start = $w and action_type = "
-                          "'expedite_production' order by action_id", {"w": WEEK})["action_id"].to_list()[:2]
+    ids = warehouse.query("select action_id from action_queue where week_start = $w order by action_id",
+                          {"w": WEEK})["action_id"].to_list()[:2]
+    # Only these two are urgent, whatever the tiny week's plan made of the others.
+    warehouse.execute("update action_queue set priority = 'Low' where week_start = $w", {"w": WEEK})
     warehouse.execute("update action_queue set priority = 'Critical' where action_id = $a", {"a": ids[0]})
     warehouse.execute("update action_queue set priority = 'High' where action_id = $a", {"a": ids[-1]})
     warehouse.write("customer_demand_alert", pl.DataFrame({
