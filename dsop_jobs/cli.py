@@ -91,7 +91,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     instance = dg.DagsterInstance.get()
     began = time.perf_counter()
     run_history(defs, instance, date.fromisoformat(manifest["start_date"]), date.fromisoformat(manifest["end_date"]))
-    print(f"[dsop] all assets materialised in {time.perf_counter() - began:.1f}s", file=sys.stderr)
+    print(f"[dsop] demo runs finished in {time.perf_counter() - began:.1f}s", file=sys.stderr)
     from dsop_assets.forecast.evaluation import peers_status
 
     if peers_status() != "included":

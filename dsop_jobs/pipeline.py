@@ -32,6 +32,7 @@ class Stage:
     groups: tuple[str, ...] | None = None  # asset groups to run within the job; None = all
     last_periods: int | None = None  # None = the whole history; N = the latest N partitions
     complete_only: bool = False  # only periods that ended by the history's last day (forecast origins)
+    needs_plan: bool = False  # reads the plan, purchases and actions: skipped when a plan gate refused them
 
 
 @dataclass
@@ -52,9 +53,10 @@ def demo_stages(backtest_weeks: int = 26, backtest_months: int = 12, decision_we
     # The planner's report reads the evaluation's scorecard, so it comes after it; then the run outcomes
     # so far, and the planners' follow-up with the KPI trend that reads them.
     planner_stages = [
-        Stage("planner's report and alerts for the latest week", WEEKLY_JOB, ("planner",), decision_weeks, True),
+        Stage("planner's report and alerts for the latest week", WEEKLY_JOB, ("planner",), decision_weeks, True,
+              needs_plan=True),
         Stage("pipeline health", HEALTH_JOB),
-        Stage("action follow-up and KPI trend", FOLLOWUP_JOB),
+        Stage("action follow-up and KPI trend", FOLLOWUP_JOB, needs_plan=True),
     ]
     return [
         Stage("masters and external indicators", MASTER_JOB),
@@ -107,7 +109,11 @@ def run_history(
     end: date,
     stages: list[Stage] | None = None,
 ) -> list[StageResult]:
-    """Materialise the stages for the history [start, end]; raises on the first failed run."""
+    """Materialise the stages for the history [start, end]; raises on the first failed run.
+
+    A run stopped only by a blocking asset check (the production-plan gate refusing a plan) is not a
+    crash: the refusal is recorded in the instance and said here, the assets downstream of the refused
+    plan are skipped by Dagster, and later stages that read them are skipped with the reason."""
     cli_defs = dg.Definitions(
         assets=list(defs.assets or []),
         asset_checks=list(defs.asset_checks or []),
@@ -116,7 +122,11 @@ def run_history(
         loggers={"dsop_progress": step_progress_logger},
     )
     results = []
+    refused: str | None = None
     for stage in stages or demo_stages():
+        if stage.needs_plan and refused:
+            print(f"[dsop] {stage.name}: skipped, {refused}", file=sys.stderr, flush=True)
+            continue
         try:
             job_def = cli_defs.resolve_job_def(stage.job)
         except Exception:  # a job whose assets this deployment does not define (e.g. no evaluation)
@@ -139,9 +149,37 @@ def run_history(
             tags=tags,
             asset_selection=sorted(selection) if selection else None,
             run_config={"loggers": {"dsop_progress": {}}},
-            raise_on_error=True,
+            raise_on_error=False,
         )
+        if not result.success:
+            blocked = _blocking_check_failures(result)
+            if blocked is None:
+                _raise_first_failure(result)
+            refused = f"a blocking check refused {blocked} in run {result.run_id[:8]} (see the run in the UI)"
+            print(f"[dsop] {stage.name}: {refused}; what is downstream of it was not built", file=sys.stderr,
+                  flush=True)
         seconds = time.perf_counter() - began
         results.append(StageResult(stage.name, stage.job, label, seconds, result.run_id))
         print(f"[dsop] {stage.name} done in {seconds:.1f}s (run {result.run_id[:8]})", file=sys.stderr, flush=True)
     return results
+
+
+def _step_failures(result: dg.ExecuteInProcessResult) -> list:
+    return [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
+
+
+def _blocking_check_failures(result: dg.ExecuteInProcessResult) -> str | None:
+    """The steps a blocking asset check stopped, when those are the run's only failures; else None."""
+    failures = _step_failures(result)
+    if not failures or any(
+            e.step_failure_data.error is None or e.step_failure_data.error.cls_name != "DagsterAssetCheckFailedError"
+            for e in failures):
+        return None
+    return ", ".join(sorted({e.step_key for e in failures}))
+
+
+def _raise_first_failure(result: dg.ExecuteInProcessResult) -> None:
+    failures = _step_failures(result)
+    error = failures[0].step_failure_data.error if failures else None
+    detail = f" in step {failures[0].step_key}:\n{error.to_string()}" if error else ""
+    raise RuntimeError(f"run {result.run_id} failed{detail}")
