@@ -93,6 +93,9 @@ def solve_highspy(milp: Milp, config) -> SolveResult:
 
     began = time.perf_counter()
     lb, ub, cost, integer, lo, hi, r, c, v = milp.arrays()
+    # HiGHS keeps one task scheduler per process, sized by the first solve's `threads`; a later solve
+    # asking for another count fails outright (no solution at all) unless the scheduler is reset.
+    highspy.Highs.resetGlobalScheduler(True)
     h = highspy.Highs()
     h.silent()
     for key, value in _options(config).items():
@@ -142,6 +145,9 @@ def solve_pyomo(milp: Milp, config) -> SolveResult:
         body = LinearExpression([float(v[j]) * xs[c[j]] for j in range(a, b)])
         m.rows.add((None if lo[k] == -INF else float(lo[k]), body, None if hi[k] == INF else float(hi[k])))
     built = time.perf_counter()
+    import highspy
+
+    highspy.Highs.resetGlobalScheduler(True)  # see solve_highspy
     opt = Highs()
     res = opt.solve(m, load_solutions=False, raise_exception_on_nonoptimal_result=False, time_limit=config.time_limit_s,
                     threads=config.threads, rel_gap=config.mip_rel_gap,
@@ -184,6 +190,7 @@ def solve_lp_fix(milp: Milp, config) -> SolveResult:
 
     began = time.perf_counter()
     lb, ub, cost, integer, lo, hi, r, c, v = milp.arrays()
+    highspy.Highs.resetGlobalScheduler(True)  # see solve_highspy
     h = highspy.Highs()
     h.silent()
     for key, value in _options(config).items():

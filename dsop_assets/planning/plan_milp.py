@@ -33,6 +33,11 @@ def make_solver(config: PlanConfig, *, time_limit: float | None = None):
     Used directly rather than through the SolverFactory wrapper, whose legacy results object
     carries neither the incumbent nor the dual bound we need for the gap.
     """
+    import highspy
+
+    # HiGHS keeps one task scheduler per process, sized by the first solve's `threads`; a solve asking
+    # for another count (the network plan in the same code server) would fail unless it is reset.
+    highspy.Highs.resetGlobalScheduler(True)
     solver = Highs()
     solver.config.mip_gap = float(config.mip_rel_gap)
     solver.config.time_limit = float(config.time_limit_seconds if time_limit is None else time_limit)
