@@ -11,8 +11,10 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -47,21 +49,31 @@ def inspect(report: Path, width: int = 1280, height: int = 900, timeout: float =
     binary = find_chromium()
     if binary is None:
         raise FileNotFoundError("no chromium binary on PATH")
-    with tempfile.TemporaryDirectory(prefix="dsop_chromium_") as profile:
+    # Chromium's helper processes may still be writing the profile as it is removed: never fail on that.
+    with tempfile.TemporaryDirectory(prefix="dsop_chromium_", ignore_cleanup_errors=True) as profile:
         process = subprocess.Popen([binary, *FLAGS, f"--user-data-dir={profile}", f"--window-size={width},{height}",
-                                    "about:blank"], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+                                    "about:blank"], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+                                   start_new_session=True)
         try:
             browser_ws = _wait_for_endpoint(process, timeout)
             port = int(browser_ws.split(":")[2].split("/")[0])
             target = requests.put(f"http://127.0.0.1:{port}/json/new?about:blank", timeout=10).json()
             with connect(target["webSocketDebuggerUrl"], max_size=64 * 2**20, open_timeout=timeout) as ws:
                 return _check(_Session(ws), report, width, height, timeout)
-        finally:
-            process.terminate()
+        finally:  # the whole process group: the browser and its renderer and zygote helpers
+            _signal_group(process, signal.SIGTERM)
             try:
                 process.wait(10)
             except subprocess.TimeoutExpired:
-                process.kill()
+                _signal_group(process, signal.SIGKILL)
+                process.wait(10)
+
+
+def _signal_group(process: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(process.pid, sig)
+    except ProcessLookupError:
+        pass
 
 
 def _wait_for_endpoint(process: subprocess.Popen, timeout: float) -> str:
