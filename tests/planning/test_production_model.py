@@ -126,7 +126,7 @@ def test_firm_orders_beyond_capacity_name_line_and_week():
 
 def test_decomposition_matches_monolithic_optimum():
     inst = random_instance(n_products=8, n_lines=2, load=0.6, seed=4)
-    exact = dict(mip_rel_gap=0.0, time_limit_seconds=30.0)
+    exact = dict(mip_rel_gap=0.0, time_limit_seconds=600.0)  # a safety net only: the gap decides
     split = plan_production(*inst, PlanConfig(**exact))
     whole = plan_production(*inst, PlanConfig(decompose_by_line=False, **exact))
     assert split.status == whole.status == "optimal"
