@@ -69,18 +69,26 @@ def load_plan_inputs(warehouse: Warehouse, week: date, config: PlanConfig) -> Pl
     if opening.is_empty():
         raise dg.Failure(f"no stock estimate for {day}: materialise daily_inventory_estimated for {week} first")
     products = products_in_krw(warehouse, day)
+    bom = warehouse.query("select parent_product_id, component_product_id, qty_per, scrap_rate from bom")
+    return build_plan_inputs(week, forecast, open_orders(warehouse, day), opening, products, bom,
+                             production_lines(warehouse, products, day), config)
+
+
+def build_plan_inputs(week: date, forecast: pl.DataFrame, orders: pl.DataFrame, opening: pl.DataFrame,
+                      products: pl.DataFrame, bom: pl.DataFrame, lines: pl.DataFrame, config: PlanConfig) -> PlanInputs:
+    """The plan's inputs from frames already read: the same path for the weekly asset and the
+    decision replay (which passes its simulated stock and order book instead of the ERP's)."""
     first = week + timedelta(weeks=1)
-    firm = firm_demand(open_orders(warehouse, day), first, config.horizon_weeks)
+    firm = firm_demand(orders, first, config.horizon_weeks)
     goods = (
         forecast.select("product_id", "week_start", "p10", "p50", "p90")
         .join(firm, on=["product_id", "week_start"], how="full", coalesce=True)
         .with_columns(pl.col("p10", "p50", "p90", "firm_qty").fill_null(0.0))
     )
-    bom = warehouse.query("select parent_product_id, component_product_id, qty_per, scrap_rate from bom")
     in_house = products.filter((pl.col("product_type") != "finished_good") & pl.col("production_line").is_not_null())
     subs = dependent_demand(goods, opening, bom, in_house["product_id"].to_list())
     demand = pl.concat([goods.select(subs.columns), subs], how="vertical_relaxed").sort("product_id", "week_start")
-    return PlanInputs(week, demand, products, production_lines(warehouse, products, day), opening)
+    return PlanInputs(week, demand, products, lines, opening)
 
 
 def solve_plan(inputs: PlanInputs, config: PlanConfig) -> PlanOutcome:
