@@ -111,9 +111,10 @@ def recommend_purchases(
     for pid in materials:
         item = master.get(pid, {})
         sup = suppliers.get(pid)
-        mean_days = sup["mean_days"] if sup else config.default_lead_time_days
-        p90_days = sup["p90_days"] if sup else config.default_lead_time_days
-        sd_days = sup["std_days"] if sup else 0.0
+        # A supplier with only open lines has no lead-time history yet: the default stands in for it.
+        mean_days = sup["mean_days"] if sup and sup["mean_days"] is not None else config.default_lead_time_days
+        p90_days = sup["p90_days"] if sup and sup["p90_days"] is not None else mean_days
+        sd_days = sup["std_days"] if sup and sup["std_days"] is not None else 0.0
         std_cost = float(item.get("unit_cost_krw", item.get("unit_cost")) or 0.0)
         sup_krw = sup.get("mean_unit_cost_krw", sup.get("mean_unit_cost")) if sup else None
         price = sup_krw if sup_krw is not None else std_cost

@@ -5,7 +5,6 @@ the stock the last one left), so one partition per week could not be recomputed 
 table is only meaningful whole. It is replaced whole on each run.
 """
 
-from __future__ import annotations
 
 import io
 from datetime import date

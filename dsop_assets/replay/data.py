@@ -42,12 +42,14 @@ class ReplayData:
 
 
 def replay_origins(warehouse: Warehouse, weeks: int, last_origin: date | None = None) -> list[date]:
-    """The latest ``weeks`` forecast origins whose execution week (W + 7) has fully happened."""
+    """The latest ``weeks`` forecast origins whose execution week (W + 7) has happened."""
     last_day = warehouse.query("select max(order_date) as d from daily_order")["d"][0]
     found = warehouse.query(
         "select distinct origin_date as w from forecast_result where cadence = 'weekly' and level = 'product' "
         "order by w")["w"].to_list() if warehouse.table_exists("forecast_result") else []
-    usable = [w for w in found if as_of(w + timedelta(days=7)) <= last_day and (last_origin is None or w <= last_origin)]
+    # The execution week has happened once the orders reach its Friday (the plants ship Monday to Friday;
+    # a history ending on a Sunday often has no weekend order).
+    usable = [w for w in found if w + timedelta(days=11) <= last_day and (last_origin is None or w <= last_origin)]
     return usable[-weeks:]
 
 

@@ -5,10 +5,10 @@ Weekly buckets, Monday..Sunday:
 
 1. purchase lines whose arrival day falls in the week (or earlier) add to stock: production uses
    them in the week they arrive;
-2. production: first cut to each line's regular + overtime hours (``fit_to_lines``), then made
-   deepest BOM level first (sub-assemblies before the goods that consume them), each item scaled
-   to the components actually on hand (a scarce component is shared in proportion to the need, cut
-   to whole lots), consuming qty_per / (1 - scrap_rate) of every component;
+2. production: the most urgent items first (``urgency_order``: open orders due and not covered by
+   stock), first cut to each line's regular + overtime hours (``fit_to_lines``), then made deepest
+   BOM level first (sub-assemblies before the goods that consume them), each cut to the components
+   actually on hand in whole lots (``produce``), consuming qty_per / (1 - scrap_rate) of each;
 3. shipping: open order lines requested by the week's Sunday, oldest requested date first, take
    what stock there is; a line not shipped in full stays open (backlog) and ships later;
 4. the week's figures (``WeekFigures``), priced as the production plan prices them (``Costs``).
@@ -98,46 +98,63 @@ def floor_lot(qty: float, lot: float | None) -> float:
     return math.floor(qty / lot + 1e-9) * lot
 
 
-def fit_to_lines(wanted: dict[str, float], costs: Costs) -> dict[str, float]:
-    """``wanted`` with each over-full line's items scaled down to its regular + overtime hours and
-    cut to whole lots (the same cut for every policy; items without a known line are not limited)."""
-    hours: dict[str, float] = {}
-    for item, qty in wanted.items():
-        line = costs.line_of.get(item)
-        if line in costs.regular:
-            hours[line] = hours.get(line, 0.0) + qty * costs.hours.get(item, 0.0)
+def urgency_order(state: State, wanted: dict[str, float], sunday: date,
+                  components: dict[str, list[tuple[str, float]]]) -> list[str]:
+    """Items by open order quantity requested by ``sunday`` and not covered by stock, largest first
+    (then by id): who gets scarce hours or components first, for every policy alike. A
+    sub-assembly ranks with the most urgent good it is made for this week."""
+    due: dict[str, float] = {}
+    for o in state.orders:
+        if o.requested <= sunday:
+            due[o.product_id] = due.get(o.product_id, 0.0) + o.open_qty
+    score = {i: due.get(i, 0.0) - max(state.stock.get(i, 0.0), 0.0) for i in wanted}
+    for parent in sorted(wanted):
+        for comp, _ in components.get(parent, []):
+            if comp in score and comp not in due:
+                score[comp] = max(score[comp], score[parent])
+    return sorted(wanted, key=lambda i: (-score[i], i))
+
+
+def fit_to_lines(wanted: dict[str, float], costs: Costs, order: list[str] | None = None) -> dict[str, float]:
+    """``wanted`` cut to each line's regular + overtime hours: items in ``order`` (default: by id)
+    take whole lots while hours remain. Cutting every item in proportion would floor many of them
+    below one lot and leave the hours unused. Items without a known line are not limited."""
+    left = {line: costs.regular[line] + costs.overtime.get(line, 0.0) for line in costs.regular}
     out = {}
-    for item, qty in wanted.items():
-        line = costs.line_of.get(item)
-        cap = costs.regular.get(line, 0.0) + costs.overtime.get(line, 0.0) if line in costs.regular else None
-        if cap is not None and hours[line] > cap + 1e-6:
-            qty = floor_lot(qty * cap / hours[line], costs.lot.get(item))
+    for item in order if order is not None else sorted(wanted):
+        qty, line = wanted[item], costs.line_of.get(item)
+        per = costs.hours.get(item, 0.0)
+        if line in left and per > 0 and qty * per > left[line] + 1e-6:
+            qty = floor_lot(max(left[line], 0.0) / per, costs.lot.get(item))
+        if line in left:
+            left[line] -= qty * per
         if qty > 1e-9:
             out[item] = qty
     return out
 
 
 def produce(state: State, wanted: dict[str, float], components: dict[str, list[tuple[str, float]]],
-            levels: dict[str, int], costs: Costs, limit_by_materials: bool = True) -> tuple[dict[str, float], float]:
-    """Makes what the components on hand allow, deepest level first; returns (made, units short)."""
+            levels: dict[str, int], costs: Costs, order: list[str], limit_by_materials: bool = True
+            ) -> tuple[dict[str, float], float]:
+    """Makes what the components on hand allow, deepest level first, items of a level in ``order``,
+    each the whole lots its components allow (sharing a short component in proportion would cut
+    every item below a lot and waste it all); returns (made, units short of components)."""
     made: dict[str, float] = {}
     short = 0.0
+    rank = {item: k for k, item in enumerate(order)}
     for level in sorted({levels.get(i, 0) for i in wanted}, reverse=True):
-        items = sorted(i for i in wanted if levels.get(i, 0) == level)
-        need: dict[str, float] = {}
-        for item in items:
-            for comp, per in components.get(item, []):
-                need[comp] = need.get(comp, 0.0) + wanted[item] * per
-        ratio = {c: 1.0 if not limit_by_materials or q <= 1e-12 else min(1.0, max(state.stock.get(c, 0.0), 0.0) / q)
-                 for c, q in need.items()}
-        for item in items:
-            share = min((ratio[c] for c, _ in components.get(item, [])), default=1.0)
-            qty = wanted[item] if share >= 1.0 - 1e-12 else floor_lot(wanted[item] * share, costs.lot.get(item))
+        for item in sorted((i for i in wanted if levels.get(i, 0) == level), key=lambda i: (rank.get(i, len(rank)), i)):
+            qty = wanted[item]
+            if limit_by_materials:
+                room = min((max(state.stock.get(c, 0.0), 0.0) / per for c, per in components.get(item, []) if per > 0),
+                           default=qty)
+                if room < qty - 1e-9:
+                    qty = floor_lot(room, costs.lot.get(item))
             short += wanted[item] - qty
             for comp, per in components.get(item, []):
                 left = state.stock.get(comp, 0.0) - qty * per
                 # The ERP's own production really happened: a component its stock estimate missed is floored at 0.
-                state.stock[comp] = left if limit_by_materials else max(left, 0.0)
+                state.stock[comp] = max(left, 0.0) if not limit_by_materials or left > -1e-9 else left
             if qty > 1e-9:
                 made[item] = qty
                 state.stock[item] = state.stock.get(item, 0.0) + qty
@@ -155,8 +172,10 @@ def execute_week(state: State, week: date, wanted: dict[str, float], new_orders:
     for r in arrived:
         state.stock[r.product_id] = state.stock.get(r.product_id, 0.0) + r.qty
 
-    wanted = fit_to_lines(wanted, costs) if limit_by_materials else wanted
-    made, figures.made_short_of_materials = produce(state, wanted, components, levels, costs, limit_by_materials)
+    state.orders.extend(new_orders)
+    order = urgency_order(state, wanted, sunday, components)
+    wanted = fit_to_lines(wanted, costs, order) if limit_by_materials else wanted
+    made, figures.made_short_of_materials = produce(state, wanted, components, levels, costs, order, limit_by_materials)
     line_hours: dict[str, float] = {}
     for item, qty in made.items():
         figures.setups += 1
@@ -169,7 +188,6 @@ def execute_week(state: State, week: date, wanted: dict[str, float], new_orders:
         figures.overtime_hours += over
         figures.overtime_cost += over * costs.overtime_cost.get(line, 0.0)
 
-    state.orders.extend(new_orders)
     state.orders.sort(key=lambda o: (o.requested, o.order_id))
     for line in state.orders:
         if line.requested > sunday or line.order_date > sunday:

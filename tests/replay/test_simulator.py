@@ -9,7 +9,7 @@ from dsop_assets.planning.config import PlanConfig
 from dsop_assets.replay.data import bom_structure, costs_of, real_lead_days
 from dsop_assets.replay.policies import moving_average
 from dsop_assets.replay.run import run_replay, summarise, verdict
-from dsop_assets.replay.simulator import OrderLine, Receipt, State, execute_week, fit_to_lines
+from dsop_assets.replay.simulator import OrderLine, Receipt, State, execute_week, fit_to_lines, urgency_order
 from tests.replay.world import ORIGINS, W0, products, world
 
 MON = date(2025, 2, 3)
@@ -64,12 +64,17 @@ def test_stock_left_is_valued_and_held():
     assert fig.fill_rate is None and fig.total_cost == pytest.approx(20.0)
 
 
-def test_over_full_line_is_cut_in_proportion_to_whole_lots():
+def test_over_full_line_serves_the_most_urgent_first_in_whole_lots():
     costs = _costs(regular=10.0, overtime=0.0)
     costs.lot["G1"], costs.lot["G2"] = 4.0, 4.0
-    # 8 + 12 = 20 h on a 10 h line: halved to 4 and 6, then down to whole lots of 4: 4 and 4.
-    assert fit_to_lines({"G1": 8.0, "G2": 12.0}, costs) == {"G1": 4.0, "G2": 4.0}
+    # 8 + 12 = 20 h on a 10 h line. G2 first: 12 h > 10 -> 10 -> 8 (two lots); G1 then has 2 h, under a lot.
+    assert fit_to_lines({"G1": 8.0, "G2": 12.0}, costs, ["G2", "G1"]) == {"G2": 8.0}
+    assert fit_to_lines({"G1": 8.0, "G2": 12.0}, costs, ["G1", "G2"]) == {"G1": 8.0}
     assert fit_to_lines({"G1": 4.0, "G2": 4.0}, costs) == {"G1": 4.0, "G2": 4.0}
+    # Urgency: G2 has 9 due and 1 on hand (8 uncovered), G1 5 due and 0 on hand; the order due next week waits.
+    state = State({"G2": 1.0}, [OrderLine("a", "G1", MON, MON, 5.0), OrderLine("b", "G2", MON, MON, 9.0),
+                                OrderLine("c", "G1", MON, MON + timedelta(days=7), 50.0)])
+    assert urgency_order(state, {"G1": 1.0, "G2": 1.0}, MON + timedelta(days=6), {}) == ["G2", "G1"]
 
 
 def test_real_lead_time_is_the_closest_real_po():
