@@ -41,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--policies", default=",".join(POLICIES))
     parser.add_argument("--plan", action="append", default=[], metavar="FIELD=VALUE", help="PlanConfig override")
     parser.add_argument("--csv", help="also write the per-week table here")
+    parser.add_argument("--act-on-refused", action="store_true",
+                        help="diagnosis: make dsop act on plans its gate refused (the product never does)")
     args = parser.parse_args(argv)
 
     from dsop_resources import DuckDBWarehouse
@@ -56,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
         def info(self, msg: str) -> None:
             print(msg, file=sys.stderr, flush=True)
 
-    run = run_replay(data, config, policies=tuple(args.policies.split(",")), log=Log())
+    run = run_replay(data, config, policies=tuple(args.policies.split(",")), log=Log(),
+                     act_on_refused=args.act_on_refused)
     total = time.perf_counter() - began
     summary = summarise(run.table)
     pl.Config.set_tbl_rows(200)

@@ -28,6 +28,8 @@ class ReplayConfig(dg.Config):
     last_origin: str | None = None  # ISO Monday of the last decision week; default: the latest usable
     fill_target: float = 0.98
     cost_ratio: float = 0.85  # dsop must cost at most this share of the best rule at no higher fill
+    # Diagnosis only: dsop acts on plans its gate refused (the product keeps the previous plan).
+    act_on_refused_plan: bool = False
 
 
 def markdown(frame: pl.DataFrame) -> str:
@@ -82,7 +84,7 @@ def decision_replay(context: dg.AssetExecutionContext, config: ReplayConfig, war
         data = load_replay_data(warehouse, origins, plan_config)
     except ValueError as exc:
         raise dg.Failure(str(exc)) from exc
-    run = run_replay(data, plan_config, log=context.log)
+    run = run_replay(data, plan_config, log=context.log, act_on_refused=config.act_on_refused_plan)
     rows = warehouse.write(TABLE, run.table)
     summary = summarise(run.table)
     result = verdict(summary, config.fill_target, config.cost_ratio)

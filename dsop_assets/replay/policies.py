@@ -3,7 +3,8 @@
 * ``dsop``: the production plan (planning/assets.build_plan_inputs + solve_plan) made from the
   simulated stock and order book and the forecast of that origin, then the purchase
   recommendations (recommend_purchases) from it. A plan the gate refuses is not acted on: the
-  previous usable plan's week is made instead (nothing, if there is none), as in production.
+  previous usable plan's week is made instead (nothing, if there is none), as in production
+  (``act_on_refused`` overrides that, for diagnosis only).
 * ``order_up_to_{k}x_ma4``: make max(0, k x MA4 + overdue backlog - on hand) of each good, MA4 the
   mean weekly quantity ordered in the last 4 weeks (order dates known by the Sunday).
 * ``orders_plus_1wk_ma4``: make max(0, open orders requested by the next Sunday + MA4 - on hand).
@@ -50,6 +51,9 @@ class Context:
     plan_config: PlanConfig
     purchase_config: PurchaseConfig
     last_plan: pl.DataFrame | None = None  # dsop's last plan that passed the gate
+    # Diagnosis only: act on a plan the gate refused (the product never does); tells whether the
+    # plans themselves, rather than the gate's refusals, win or lose.
+    act_on_refused: bool = False
 
 
 def moving_average(data: ReplayData, origin: date) -> dict[str, float]:
@@ -120,15 +124,16 @@ def decide_dsop(ctx: Context, origin: date, state: State) -> Decision:
         inputs = build_plan_inputs(origin, forecast, orders_frame(state), stock_frame(state), products, data.bom,
                                    data.lines, config)
         outcome = solve_plan(inputs, config)
-        if outcome.usable:
-            ctx.last_plan = outcome.result.plan.select("product_id", "week_start", "production_qty")
-        else:
+        if not outcome.usable:
             status = outcome.failure or "gate refused: " + "; ".join(outcome.gate or [])
+        if outcome.usable or (ctx.act_on_refused and outcome.result is not None):
+            ctx.last_plan = outcome.result.plan.select("product_id", "week_start", "production_qty")
+            status = status if outcome.usable else status + " (acted on anyway)"
     plan = ctx.last_plan.filter(pl.col("week_start") >= execute) if ctx.last_plan is not None else None
     if plan is None or plan.is_empty():
         return Decision({}, [], status + " (no usable plan: nothing made or bought)" if status != "ok" else status,
                         time.perf_counter() - began)
-    if status != "ok":
+    if status != "ok" and not status.endswith("(acted on anyway)"):
         status += " (previous plan used)"
     production = dict(plan.filter(pl.col("week_start") == execute).select("product_id", "production_qty").iter_rows())
     planned = plan["product_id"].unique().to_list()

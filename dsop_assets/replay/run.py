@@ -38,14 +38,14 @@ class ReplayRun:
 
 
 def run_replay(data: ReplayData, plan_config: PlanConfig | None = None, purchase_config: PurchaseConfig | None = None,
-               policies: tuple[str, ...] = POLICIES, log=None) -> ReplayRun:
+               policies: tuple[str, ...] = POLICIES, log=None, act_on_refused: bool = False) -> ReplayRun:
     plan_config = plan_config or PlanConfig()
     components, levels = bom_structure(data.bom)
     opening = {p: max(float(q or 0.0), 0.0) for p, q in data.opening_stock.select("product_id", "on_hand_qty").iter_rows()}
     book = order_lines(data.opening_orders, "open_qty")
     rows, seconds = [], {p: [] for p in policies}
     for policy in policies:
-        ctx = Context(data, components, plan_config, purchase_config or PurchaseConfig())
+        ctx = Context(data, components, plan_config, purchase_config or PurchaseConfig(), act_on_refused=act_on_refused)
         state = State(dict(opening), copy.deepcopy(book), erp_receipts(data) if policy == ERP else opening_receipts(data))
         for origin in data.origins:
             week = origin + timedelta(days=7)
