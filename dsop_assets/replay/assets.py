@@ -54,6 +54,7 @@ def replay_chart(table: pl.DataFrame) -> bytes:
     fill.set_ylabel("OTIF fill rate")
     fill.legend(fontsize=7, loc="lower left")
     cost.set_ylabel("cumulative cost, bn KRW")
+    cost.set_yscale("log")  # a collapsing policy's backlog penalty dwarfs the others' costs
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=80)
