@@ -27,6 +27,7 @@ TABLE_SCHEMA = {
     "stock_value_krw": pl.Float64, "turns": pl.Float64, "setups": pl.Int64, "overtime_hours": pl.Float64,
     "holding_cost_krw": pl.Float64, "setup_cost_krw": pl.Float64, "backlog_cost_krw": pl.Float64,
     "overtime_cost_krw": pl.Float64, "total_cost_krw": pl.Float64, "short_of_materials_qty": pl.Float64,
+    "short_of_subassemblies_qty": pl.Float64,
     "purchases_placed": pl.Int64, "status": pl.String,
 }
 
@@ -63,7 +64,8 @@ def run_replay(data: ReplayData, plan_config: PlanConfig | None = None, purchase
                 "setups": fig.setups, "overtime_hours": fig.overtime_hours, "holding_cost_krw": fig.holding_cost,
                 "setup_cost_krw": fig.setup_cost, "backlog_cost_krw": fig.backlog_cost,
                 "overtime_cost_krw": fig.overtime_cost, "total_cost_krw": fig.total_cost,
-                "short_of_materials_qty": fig.made_short_of_materials, "purchases_placed": len(decision.purchases),
+                "short_of_materials_qty": fig.made_short_of_materials,
+                "short_of_subassemblies_qty": fig.made_short_of_subassemblies, "purchases_placed": len(decision.purchases),
                 "status": decision.status,
             })
             if log is not None:

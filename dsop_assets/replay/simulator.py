@@ -82,6 +82,7 @@ class WeekFigures:
     backlog_cost: float = 0.0
     overtime_cost: float = 0.0
     made_short_of_materials: float = 0.0  # units the policy asked for that components did not allow
+    made_short_of_subassemblies: float = 0.0  # of which the binding component was made in-house
 
     @property
     def fill_rate(self) -> float | None:
@@ -135,21 +136,23 @@ def fit_to_lines(wanted: dict[str, float], costs: Costs, order: list[str] | None
 
 def produce(state: State, wanted: dict[str, float], components: dict[str, list[tuple[str, float]]],
             levels: dict[str, int], costs: Costs, order: list[str], limit_by_materials: bool = True
-            ) -> tuple[dict[str, float], float]:
+            ) -> tuple[dict[str, float], float, float]:
     """Makes what the components on hand allow, deepest level first, items of a level in ``order``,
     each the whole lots its components allow (sharing a short component in proportion would cut
-    every item below a lot and waste it all); returns (made, units short of components)."""
+    every item below a lot and waste it all); returns (made, units short of components, of which
+    short because the binding component is an in-house sub-assembly rather than a bought material)."""
     made: dict[str, float] = {}
-    short = 0.0
+    short = short_sub = 0.0
     rank = {item: k for k, item in enumerate(order)}
     for level in sorted({levels.get(i, 0) for i in wanted}, reverse=True):
         for item in sorted((i for i in wanted if levels.get(i, 0) == level), key=lambda i: (rank.get(i, len(rank)), i)):
             qty = wanted[item]
             if limit_by_materials:
-                room = min((max(state.stock.get(c, 0.0), 0.0) / per for c, per in components.get(item, []) if per > 0),
-                           default=qty)
+                room, binding = min(((max(state.stock.get(c, 0.0), 0.0) / per, c) for c, per in components.get(item, [])
+                                     if per > 0), default=(qty, None))
                 if room < qty - 1e-9:
                     qty = floor_lot(room, costs.lot.get(item))
+                    short_sub += (wanted[item] - qty) if binding in components else 0.0
             short += wanted[item] - qty
             for comp, per in components.get(item, []):
                 left = state.stock.get(comp, 0.0) - qty * per
@@ -158,7 +161,7 @@ def produce(state: State, wanted: dict[str, float], components: dict[str, list[t
             if qty > 1e-9:
                 made[item] = qty
                 state.stock[item] = state.stock.get(item, 0.0) + qty
-    return made, short
+    return made, short, short_sub
 
 
 def execute_week(state: State, week: date, wanted: dict[str, float], new_orders: list[OrderLine],
@@ -175,7 +178,7 @@ def execute_week(state: State, week: date, wanted: dict[str, float], new_orders:
     state.orders.extend(new_orders)
     order = urgency_order(state, wanted, sunday, components)
     wanted = fit_to_lines(wanted, costs, order) if limit_by_materials else wanted
-    made, figures.made_short_of_materials = produce(state, wanted, components, levels, costs, order, limit_by_materials)
+    made, figures.made_short_of_materials, figures.made_short_of_subassemblies = produce(state, wanted, components, levels, costs, order, limit_by_materials)
     line_hours: dict[str, float] = {}
     for item, qty in made.items():
         figures.setups += 1

@@ -42,7 +42,7 @@ def test_one_week_by_hand():
     costs = _costs()
     costs.lot["G1"] = 10.0
     fig = execute_week(state, MON, {"G1": 12.0}, new, components, levels, costs)
-    assert fig.made_short_of_materials == pytest.approx(2.0)
+    assert fig.made_short_of_materials == pytest.approx(2.0) and fig.made_short_of_subassemblies == 0.0
     assert (fig.due_qty, fig.otif_qty, fig.shipped_qty, fig.backlog_qty) == (12.0, 5.0, 13.0, 1.0)
     assert fig.fill_rate == pytest.approx(5 / 12)
     assert state.stock == {"G1": 0.0, "M1": 0.0}
@@ -115,3 +115,15 @@ def test_materials_arrive_after_their_real_lead_time():
     assert slow["short_of_materials_qty"][0] > 0 and slow["setups"][0] == 0
     assert fast["short_of_materials_qty"][0] == 0 and fast["setups"][0] > 0
     assert slow["purchases_placed"][0] > 0
+
+
+def test_a_missing_sub_assembly_is_told_apart_from_a_missing_material():
+    """G1 <- SA1 (1 each) <- M1. 10 G1 wanted, 4 SA1 on hand, SA1 not made this week: 4 G1 made, 6 short,
+    all of them for want of the sub-assembly, although M1 is plentiful."""
+    bom = pl.DataFrame({"parent_product_id": ["G1", "SA1"], "component_product_id": ["SA1", "M1"],
+                        "qty_per": [1.0, 1.0], "scrap_rate": [0.0, 0.0]})
+    components, levels = bom_structure(bom)
+    state = State({"SA1": 4.0, "M1": 100.0}, [])
+    fig = execute_week(state, MON, {"G1": 10.0}, [], components, levels, _costs(regular=100.0))
+    assert (fig.made_short_of_materials, fig.made_short_of_subassemblies) == (6.0, 6.0)
+    assert state.stock["G1"] == 4.0 and state.stock["SA1"] == 0.0 and state.stock["M1"] == 100.0
