@@ -104,3 +104,16 @@ def test_recommendations_follow_textbook_numbers():
 def test_purchase_recommendations_are_deterministic():
     case = _purchase_case()
     assert recommend_purchases(*case, as_of=W0).equals(recommend_purchases(*case, as_of=W0))
+
+
+def test_a_supplier_with_only_open_lines_gets_the_default_lead_time():
+    """lead_time_stats leaves a pair's lead-time stats null until its first receipt: the default
+    (28 days) stands in, instead of a TypeError in the safety stock."""
+    plan, bom, products, on_hand, open_pos, _ = _purchase_case()
+    unseen = pl.DataFrame({"product_id": ["M"], "supplier_id": ["S_NEW"], "mean_days": [None], "p50_days": [None],
+                           "p90_days": [None], "std_days": [None], "on_time_rate": [None], "mean_unit_cost": [24.0]},
+                          schema_overrides={c: pl.Float64 for c in ("mean_days", "p50_days", "p90_days", "std_days",
+                                                                     "on_time_rate")})
+    first = recommend_purchases(plan, bom, products, on_hand, open_pos, unseen, as_of=W0).row(0, named=True)
+    assert first["supplier_id"] == "S_NEW" and first["lead_time_p90_days"] == 28.0
+    assert first["order_by_date"] == first["need_date"] - timedelta(days=28)
