@@ -25,9 +25,10 @@ def _scored(rows: list) -> pl.DataFrame:
 
 
 def test_a_spike_and_a_drop_are_found_once():
-    # a second steady customer keeps the product's other orders going
-    rows = _steady({30: 1000.0, 40: 0.0, 41: 0.0, 42: 0.0}) + _steady({}, customer="C2")
-    scored = _scored(rows).filter(pl.col("customer_id") == "C1")
+    # a second steady customer keeps the product's other orders going, a second product the customer's
+    rows = (_steady({30: 1000.0, 40: 0.0, 41: 0.0, 42: 0.0}) + _steady({}, customer="C2")
+            + _steady({}, product="P2"))
+    scored = _scored(rows).filter((pl.col("customer_id") == "C1") & (pl.col("product_id") == "P1"))
     found = scored.filter(pl.col("rule_kind").is_not_null()).select("rule_kind", "event_week").rows()
     assert found == [("spike", START + timedelta(days=7 * 30)), ("drop", START + timedelta(days=7 * 40))]
 
@@ -66,3 +67,31 @@ def test_scoring_counts_matches_within_a_week():
     result = evaluate.score(alerts, truth, date(2024, 1, 1), date(2024, 12, 31))
     assert result["spike"] == {"alerts": 2, "planted": 1, "precision": 0.5, "recall": 1.0}
     assert result["drop"]["recall"] == 0.0
+
+
+def test_a_level_shift_is_credited_within_three_weeks_of_its_onset():
+    truth = pl.DataFrame({"kind": ["level_shift"], "customer_id": [None], "product_id": ["P1"],
+                          "week_start": [date(2024, 3, 4)]}, schema_overrides={"customer_id": pl.String})
+    alerts = pl.DataFrame({"kind": ["level_shift"] * 2, "customer_id": [None, None], "product_id": ["P1"] * 2,
+                           "event_week": [date(2024, 3, 25), date(2024, 4, 1)]}, schema_overrides={"customer_id": pl.String})
+    result = evaluate.score(alerts, truth, date(2024, 1, 1), date(2024, 12, 31))
+    assert result["level_shift"] == {"alerts": 2, "planted": 1, "precision": 0.5, "recall": 1.0}
+
+
+def test_a_pause_of_a_pair_that_skips_weeks_needs_a_longer_run():
+    # a pair that skips one week in ten: three empty weeks happen by chance, five do not ((0.1)^5 = 1e-5)
+    skips = {w: 0.0 for w in range(3, 40, 10)}
+    rows = (_steady({**skips, 45: 0.0, 46: 0.0, 47: 0.0, 48: 0.0, 49: 0.0}) + _steady({}, customer="C2")
+            + _steady({}, product="P2"))
+    scored = _scored(rows).filter((pl.col("customer_id") == "C1") & (pl.col("product_id") == "P1"))
+    found = scored.filter(pl.col("rule_kind") == "drop")
+    assert found["week_start"].to_list() == [START + timedelta(days=7 * 49)]
+    assert found["event_week"].to_list() == [START + timedelta(days=7 * 45)]
+
+
+def test_a_product_whose_orders_stop_has_ended_not_shifted():
+    rng = np.random.default_rng(3)
+    rows = [(START + timedelta(days=7 * w), "C1", "P1", float(rng.integers(90, 110))) for w in range(40)]
+    orders = pl.DataFrame(rows, schema=["order_date", "customer_id", "product_id", "order_qty"], orient="row")
+    products = detect.product_rules(product_features(weekly_grid(orders, ["product_id"], START, START + timedelta(days=7 * 59))))
+    assert products.filter(pl.col("rule_kind") == "level_shift").is_empty()
