@@ -35,16 +35,18 @@ def order_alerts(warehouse: Warehouse, start: date, end: date) -> tuple[pl.DataF
     first = start - timedelta(days=7 * LOOKBACK_WEEKS)
     orders = warehouse.query("select order_date, customer_id, product_id, order_qty from daily_order "
                              "where order_date >= $a and order_date < $b", {"a": first, "b": end})
-    return order_alerts_from(orders, forecast_residuals(warehouse, start, end), start, end)
+    eol = warehouse.query("select product_id, eol_date from product_master where eol_date is not null")
+    return order_alerts_from(orders, forecast_residuals(warehouse, start, end), start, end, eol)
 
 
-def order_alerts_from(orders: pl.DataFrame, residuals: pl.DataFrame, start: date, end: date
-                      ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """``order_alerts`` on frames: orders from ``LOOKBACK_WEEKS`` before ``start``, residuals as ``forecast_residuals``."""
+def order_alerts_from(orders: pl.DataFrame, residuals: pl.DataFrame, start: date, end: date,
+                      eol: pl.DataFrame | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``order_alerts`` on frames: orders from ``LOOKBACK_WEEKS`` before ``start``, residuals as
+    ``forecast_residuals``, ``eol`` the product master's product_id, eol_date."""
     first = start - timedelta(days=7 * LOOKBACK_WEEKS)
     last = end - timedelta(days=7)
     weeks = weeks_in(start, end)
-    pairs = detect.pair_rules(pair_features(weekly_grid(orders, ["customer_id", "product_id"], first, last)))
+    pairs = detect.pair_rules(pair_features(weekly_grid(orders, ["customer_id", "product_id"], first, last)), eol)
     pairs = detect.isolation_scores(pairs, detect.PAIR_IF_FEATURES, weeks).with_columns(
         detect.if_kind_pairs(pairs).alias("if_kind"), pl.lit("customer_product").alias("level"))
     products = product_features(weekly_grid(orders, ["product_id"], first, last))
@@ -111,7 +113,7 @@ def stock_alerts(warehouse: Warehouse, start: date, end: date) -> pl.DataFrame:
     group_name=GROUP,
     partitions_def=weekly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    deps=["daily_order", "inventory", "daily_production", "daily_revenue", "purchase_order", "bom", "forecast_weekly"],
+    deps=["daily_order", "product_master", "inventory", "daily_production", "daily_revenue", "purchase_order", "bom", "forecast_weekly"],
     metadata={"partition_expr": "week_start"},
     kinds={"scikit-learn", "polars"},
     pool=WAREHOUSE_POOL,

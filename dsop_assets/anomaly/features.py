@@ -13,7 +13,9 @@ import polars as pl
 
 BASE_WEEKS = 13
 YEAR_WEEKS = 52  # a pair's record week and how regularly it orders are judged over the year before
-DROP_RUNS = tuple(range(3, 9))  # lengths of an order-less run that can make a drop (see detect.drop_run_weeks)
+# lengths of an order-less run that can make a drop (see detect.drop_run_weeks): at least a month, because
+# up to three quiet weeks is what a year-end break or a skipped order cycle looks like on any steady pair
+DROP_RUNS = tuple(range(4, 9))
 SHIFT_WEEKS = 4  # weeks after a change point that must agree before a level shift is called
 MAD_TO_SD = 1.4826
 
@@ -42,11 +44,15 @@ def pair_features(grid: pl.DataFrame) -> pl.DataFrame:
         pl.col("qty").shift(1).rolling_max(BASE_WEEKS).over(over).alias("prior_max"),
         (pl.col("qty") > 0).cast(pl.Float64).shift(1).rolling_mean(BASE_WEEKS).over(over).alias("presence"),
         pl.col("qty").shift(1).rolling_max(YEAR_WEEKS, min_samples=BASE_WEEKS).over(over).alias("year_max"),
-        (pl.col("qty") > 0).cast(pl.Float64).shift(1).rolling_mean(YEAR_WEEKS, min_samples=BASE_WEEKS).over(over)
-        .alias("year_presence"),
+        (pl.col("qty") > 0).cast(pl.Float64).shift(1).rolling_sum(YEAR_WEEKS, min_samples=1).over(over)
+        .alias("_year_orders"),
+        # weeks since the pair's first order (a pair that started this year is judged on its weeks since)
+        (pl.col("qty") > 0).cum_max().cast(pl.Int32).cum_sum().shift(1).over(over).alias("_active"),
         (pl.col("product_qty") - pl.col("qty")).alias("rest_qty"),
         (pl.col("customer_qty") - pl.col("qty")).alias("customer_rest_qty"),
     ).with_columns(
+        pl.when(pl.col("_active") >= BASE_WEEKS)
+        .then(pl.col("_year_orders") / pl.col("_active").clip(None, YEAR_WEEKS)).alias("year_presence"),
         (pl.col("qty") - pl.col("base")).abs().shift(1).rolling_median(BASE_WEEKS).over(over).alias("mad"),
         pl.col("rest_qty").shift(1).rolling_median(BASE_WEEKS).over(over).alias("rest_base"),
         pl.col("customer_rest_qty").shift(1).rolling_max(BASE_WEEKS).over(over).alias("customer_rest_max"),
@@ -64,7 +70,7 @@ def pair_features(grid: pl.DataFrame) -> pl.DataFrame:
         # how regularly the pair ordered in the year before a run of k empty weeks, for each k a drop may need
         *[pl.col("year_presence").shift(k - 1).over(over).alias(f"presence_before_{k}") for k in DROP_RUNS],
         *[pl.col("base").shift(k - 1).over(over).alias(f"base_before_{k}") for k in DROP_RUNS],
-    ).drop("_spell").drop_nulls(["base", "mad", "presence"])
+    ).drop("_spell", "_year_orders", "_active").drop_nulls(["base", "mad", "presence"])
 
 
 def product_features(grid: pl.DataFrame) -> pl.DataFrame:

@@ -15,6 +15,11 @@ anyone could tell from the noise, and neither is a three-week pause of a pair th
   of its own and is labelled as one (``factor`` = 1 / the shift's);
 * ``stock_mismatch``: one month-start stock count off by a factor, the flows around it untouched.
 
+Besides the planted events, the truth lists the drops the demand model itself makes: a customer leaving a
+product (``demand.pair_end_weeks``) that it had ordered in most weeks (``LEFT_PRESENCE`` of the half-year
+before) is, to a planner, the same event as a planted drop that never ends (``source`` = ``customer_left``;
+planted rows have ``planted``). Without them every correct alert on such a pair would count as a false one.
+
 Spikes and drops go to pairs that order almost every week, because on an intermittent pair neither is a
 recognisable event. Planted events never overlap on the same series, and sit at least ``MARGIN_WEEKS``
 from the history's ends so a detector has a baseline before and, for shifts, weeks after.
@@ -40,9 +45,11 @@ ORDER_TAIL_WEEKS = 28
 MIN_SHIFT_WEEKS = 8
 STEADY_SHARE = 0.95  # share of weeks with an order that makes a series "steady"
 SHARE_PLANTED = 0.1  # of the eligible series, per kind (a quarter of the items for stock counts)
+LEFT_PRESENCE, LEFT_WEEKS = 0.85, 26
 SHARE_PAIRS = 0.2  # of the steady pairs, per kind: enough events that a precision of 95 % can be measured
 
-TRUTH_COLUMNS = ["kind", "level", "customer_id", "product_id", "week_start", "snapshot_date", "factor", "weeks"]
+TRUTH_COLUMNS = ["kind", "level", "customer_id", "product_id", "week_start", "snapshot_date", "factor", "weeks",
+                 "source"]
 
 
 def _count(eligible: int) -> int:
@@ -54,8 +61,12 @@ def _weeks(start: date, n_weeks: int) -> list[date]:
 
 
 def plant_anomalies(rng: np.random.Generator, start: date, end: date, orders: pl.DataFrame,
-                    inventory: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """(orders, inventory, truth): the export frames with anomalies planted and the labels."""
+                    inventory: pl.DataFrame, left: list[tuple[str, str, float]] = ()
+                    ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """(orders, inventory, truth): the export frames with anomalies planted and the labels.
+
+    ``left``: (customer, product, history week from which the pair orders no more) of the demand model.
+    """
     n_weeks = ((end - start).days + 1) // 7
     first, last = MARGIN_WEEKS, n_weeks - ORDER_TAIL_WEEKS - DROP_WEEKS
     shift_end = n_weeks - ORDER_TAIL_WEEKS
@@ -109,6 +120,7 @@ def plant_anomalies(rng: np.random.Generator, start: date, end: date, orders: pl
         truth.append(dict(kind="level_shift", level="product", customer_id=None, product_id=prod,
                           week_start=weeks[shift_end], snapshot_date=None, factor=round(1 / factor, 4),
                           weeks=n_weeks - shift_end))
+    truth += _customers_left(orders, left, used_pairs, weeks, n_weeks)
     keep = ~pl.any_horizontal(dropped) if dropped else pl.lit(True)
     orders = (orders.with_columns((pl.col("order_qty") * scale).round(4).alias("order_qty"))
               .filter(keep).sort("_row").drop("_week", "_row"))
@@ -131,7 +143,28 @@ def plant_anomalies(rng: np.random.Generator, start: date, end: date, orders: pl
         truth.append(dict(kind="stock_mismatch", level="item", customer_id=None, product_id=items[i],
                           week_start=day - timedelta(days=day.weekday()), snapshot_date=day, factor=factor, weeks=1))
     inventory = inventory.with_columns((pl.col("on_hand_qty") * stock_scale).round(3).alias("on_hand_qty"))
+    truth = [{"source": "planted", **t} for t in truth]
     frame = pl.DataFrame(truth, schema={"kind": pl.String, "level": pl.String, "customer_id": pl.String,
                                         "product_id": pl.String, "week_start": pl.Date, "snapshot_date": pl.Date,
-                                        "factor": pl.Float64, "weeks": pl.Int64})
+                                        "factor": pl.Float64, "weeks": pl.Int64, "source": pl.String})
     return orders, inventory, frame.select(TRUTH_COLUMNS).sort("kind", "week_start", "product_id", "customer_id")
+
+
+def _customers_left(orders: pl.DataFrame, left, used: set, weeks: list[date], n_weeks: int) -> list[dict]:
+    """Drop rows for pairs that the demand model ends and that ordered in most weeks before: the silence
+    starts the week after their last order (before the model's end), and must last ``DROP_WEEKS``."""
+    out = []
+    for cust, prod, end_week in left:
+        if (cust, prod) in used:
+            continue
+        had = orders.filter((pl.col("customer_id") == cust) & (pl.col("product_id") == prod)
+                            & (pl.col("_week") < end_week))["_week"].unique()
+        if had.is_empty():
+            continue
+        silent = int(had.max()) + 1
+        recent = had.filter(had >= silent - LEFT_WEEKS).len()
+        if MARGIN_WEEKS <= silent <= n_weeks - DROP_WEEKS and recent >= LEFT_PRESENCE * LEFT_WEEKS:
+            out.append(dict(kind="drop", level="customer_product", customer_id=cust, product_id=prod,
+                            week_start=weeks[silent], snapshot_date=None, factor=0.0, weeks=n_weeks - silent,
+                            source="customer_left"))
+    return out
