@@ -5,8 +5,7 @@ Rules (the baseline, one per kind):
   ``1 / SPIKE_ALPHA`` pair-weeks: the size of record breaks (log of week / previous record, where > 0)
   is modelled as exponential, fitted each week on all steady pairs' weeks of the year before (leak-free;
   ``spike_thresholds``); on the demo that puts the bar at 3-7x the record (median 4-5x), above every natural
-  week. Only on a pair that orders in most weeks, and while the product's other customers stay near their
-  level (else the product moves);
+  week. Only on a pair that orders in most weeks;
 * drop: a run of k weeks without an order on a pair that ordered in a share p >= 85 % of its weeks of the
   year before it, where k is the shortest run that chance would give less than once in ``1 / DROP_ALPHA``
   pair-weeks ((1 - p)^k <= ``DROP_ALPHA``), and at least four weeks (``features.DROP_RUNS``); not when the
@@ -36,12 +35,12 @@ from sklearn.ensemble import IsolationForest
 from dsop_assets.anomaly.features import BASE_WEEKS, DROP_RUNS, YEAR_WEEKS
 
 SPIKE_ALPHA = 1e-5  # chance of a record break this large on a steady pair, per pair-week
-SPIKE_FLOOR = np.log(2.0)
-SPIKE_FIT_AT = np.log(1.5)  # about the 90th percentile of natural record breaks on the demo  # never less than twice the record, however quiet the book's year was
+SPIKE_FLOOR = np.log(2.0)  # never less than twice the record, however quiet the book's year was
+SPIKE_FIT_AT = np.log(1.5)  # about the 90th percentile of natural record breaks on the demo
+SPIKE_MIN_WEEKS = 4  # ~1,000 steady pair-weeks: enough for two counts, and the bar exists early in a history
 STEADY = 0.85
 DROP_PRESENCE = 0.85
 DROP_ALPHA = 1e-5  # chance of a run of empty weeks on a pair, judged as independent weeks
-REST_CALM = np.log(1.5)
 SHIFT_UP, SHIFT_DOWN = np.log(1.8), np.log(0.55)
 SHIFT_Z = 2.0
 SHIFT_PRESENCE = 0.9  # a product that was not ordered most weeks before is launching, not shifting
@@ -72,9 +71,9 @@ def spike_thresholds(f: pl.DataFrame) -> pl.DataFrame:
     weekly = f.group_by("week_start").agg(
         steady.sum().alias("n"), broke.sum().alias("k"),
         (broke & (pl.col("log_ratio_to_year_max") >= SPIKE_FIT_AT)).sum().alias("k_far")).sort("week_start")
-    n, k, k_far = [pl.col(c).shift(1).rolling_sum(YEAR_WEEKS, min_samples=BASE_WEEKS) for c in ("n", "k", "k_far")]
-    rate = (k / k_far.clip(1, None)).log() / SPIKE_FIT_AT
-    bar = ((k / n / SPIKE_ALPHA).log() / rate).clip(SPIKE_FLOOR, None)
+    n, k, k_far = [pl.col(c).shift(1).rolling_sum(YEAR_WEEKS, min_samples=SPIKE_MIN_WEEKS) for c in ("n", "k", "k_far")]
+    rate = ((k + 1) / (k_far + 0.5)).log() / SPIKE_FIT_AT  # smoothed: a quiet book gives a steep tail, not none
+    bar = ((k / n / SPIKE_ALPHA).log() / rate).fill_nan(None).clip(SPIKE_FLOOR, None).fill_null(SPIKE_FLOOR)
     return weekly.select("week_start", bar.alias("spike_bar"))
 
 
@@ -83,8 +82,10 @@ def pair_rules(f: pl.DataFrame, eol: pl.DataFrame | None = None) -> pl.DataFrame
     eol = eol if eol is not None else pl.DataFrame(schema={"product_id": pl.String, "eol_date": pl.Date})
     f = f.join(eol.select("product_id", pl.col("eol_date").cast(pl.Date)), on="product_id", how="left")
     f = f.join(spike_thresholds(f), on="week_start", how="left")
+    # No test on the product's other customers: with the bar this high a product-wide move does not reach
+    # it, and their own lumps coincided with 2 of 14 planted spikes on a held-out seed.
     spike = ((pl.col("log_ratio_to_year_max") >= pl.col("spike_bar")) & (pl.col("base") > 0)
-             & (pl.col("year_presence") >= STEADY) & (pl.col("rest_log_ratio").fill_null(0.0) < REST_CALM))
+             & (pl.col("year_presence") >= STEADY))
     # the product's other customers, and the customer's other products, where there are any, go on ordering
     # A product at its end of life (from a week before its eol_date on) stops by plan. Neither the product's
     # other customers nor the customer's other products are asked to go on ordering: on the demo that
