@@ -48,7 +48,7 @@ MIN_SHIFT_WEEKS = 8
 STEADY_SHARE = 0.95  # share of weeks with an order that makes a series "steady"
 SHARE_PLANTED = 0.1  # of the eligible series, per kind (a quarter of the items for stock counts)
 LEFT_PRESENCE, LEFT_WEEKS = 0.85, 26
-SHARE_PAIRS = 0.2  # of the steady pairs, per kind: enough events that a precision of 95 % can be measured
+SHARE_PAIRS = 0.2  # of the steady pairs, half spikes and half drops: enough events that 95 % precision is measurable
 
 TRUTH_COLUMNS = ["kind", "level", "customer_id", "product_id", "week_start", "snapshot_date", "factor", "weeks",
                  "source"]
