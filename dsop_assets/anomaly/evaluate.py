@@ -2,7 +2,9 @@
 
 An alert matches a planted anomaly of the same kind on the same series (customer x product for spikes
 and drops, product for level shifts, item for stock counts) whose start week is within
-``TOLERANCE_WEEKS`` of the alert's event week. Only planted anomalies starting inside the scored weeks count.
+``TOLERANCE_WEEKS`` of the alert's event week (``SHIFT_TOLERANCE_WEEKS`` for level shifts: a shift is
+credited at its onset, and a rule that needs four weeks of the new level to call it can place the change
+point only to within a few weeks). Only planted anomalies starting inside the scored weeks count.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 import polars as pl
 
 TOLERANCE_WEEKS = 1
+SHIFT_TOLERANCE_WEEKS = 3
 KINDS = ("spike", "drop", "level_shift", "stock_mismatch")
 
 
@@ -29,7 +32,8 @@ def _matches(alerts: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame:
     t = truth.select("kind", "product_id", pl.col("customer_id").fill_null(""), pl.col("week_start").alias("true_week")) \
         .with_row_index("truth")
     pairs = a.join(t, on=["kind", "product_id", "customer_id"])
-    return pairs.filter((pl.col("event_week") - pl.col("true_week")).dt.total_days().abs() <= 7 * TOLERANCE_WEEKS)
+    tolerance = pl.when(pl.col("kind") == "level_shift").then(SHIFT_TOLERANCE_WEEKS).otherwise(TOLERANCE_WEEKS)
+    return pairs.filter((pl.col("event_week") - pl.col("true_week")).dt.total_days().abs() <= 7 * tolerance)
 
 
 def score(alerts: pl.DataFrame, truth: pl.DataFrame, first: date, last: date) -> dict[str, dict]:

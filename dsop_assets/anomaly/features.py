@@ -12,7 +12,10 @@ from datetime import date, timedelta
 import polars as pl
 
 BASE_WEEKS = 13
-DROP_WEEKS = 3  # weeks without an order that make a drop (an outage, not a quiet week)
+YEAR_WEEKS = 52  # a pair's record week and how regularly it orders are judged over the year before
+# lengths of an order-less run that can make a drop (see detect.drop_run_weeks): at least a month, because
+# up to three quiet weeks is what a year-end break or a skipped order cycle looks like on any steady pair
+DROP_RUNS = tuple(range(4, 9))
 SHIFT_WEEKS = 4  # weeks after a change point that must agree before a level shift is called
 MAD_TO_SD = 1.4826
 
@@ -32,17 +35,27 @@ def _scale(base: pl.Expr, mad: pl.Expr) -> pl.Expr:
 
 
 def pair_features(grid: pl.DataFrame) -> pl.DataFrame:
-    """Customer x product weeks with ``base, scale, z, log_ratio, presence, zero_run, rest_log_ratio``."""
+    """Customer x product weeks with ``base, z, log_ratio(_to_max, _to_year_max), presence, zero_run, rest_log_ratio``."""
     over = ["customer_id", "product_id"]
     product = grid.group_by("product_id", "week_start").agg(pl.col("qty").sum().alias("product_qty"))
-    out = grid.join(product, on=["product_id", "week_start"]).sort(*over, "week_start").with_columns(
+    customer = grid.group_by("customer_id", "week_start").agg(pl.col("qty").sum().alias("customer_qty"))
+    out = grid.join(product, on=["product_id", "week_start"]).join(customer, on=["customer_id", "week_start"]).sort(*over, "week_start").with_columns(
         pl.col("qty").shift(1).rolling_median(BASE_WEEKS).over(over).alias("base"),
         pl.col("qty").shift(1).rolling_max(BASE_WEEKS).over(over).alias("prior_max"),
         (pl.col("qty") > 0).cast(pl.Float64).shift(1).rolling_mean(BASE_WEEKS).over(over).alias("presence"),
+        pl.col("qty").shift(1).rolling_max(YEAR_WEEKS, min_samples=BASE_WEEKS).over(over).alias("year_max"),
+        (pl.col("qty") > 0).cast(pl.Float64).shift(1).rolling_sum(YEAR_WEEKS, min_samples=1).over(over)
+        .alias("_year_orders"),
+        # weeks since the pair's first order (a pair that started this year is judged on its weeks since)
+        (pl.col("qty") > 0).cum_max().cast(pl.Int32).cum_sum().shift(1).over(over).alias("_active"),
         (pl.col("product_qty") - pl.col("qty")).alias("rest_qty"),
+        (pl.col("customer_qty") - pl.col("qty")).alias("customer_rest_qty"),
     ).with_columns(
+        pl.when(pl.col("_active") >= BASE_WEEKS)
+        .then(pl.col("_year_orders") / pl.col("_active").clip(None, YEAR_WEEKS)).alias("year_presence"),
         (pl.col("qty") - pl.col("base")).abs().shift(1).rolling_median(BASE_WEEKS).over(over).alias("mad"),
         pl.col("rest_qty").shift(1).rolling_median(BASE_WEEKS).over(over).alias("rest_base"),
+        pl.col("customer_rest_qty").shift(1).rolling_max(BASE_WEEKS).over(over).alias("customer_rest_max"),
         (pl.col("qty") > 0).cast(pl.Int32).cum_sum().over(over).alias("_spell"),
     ).with_columns(
         # weeks in a row without an order, ending this week
@@ -52,10 +65,12 @@ def pair_features(grid: pl.DataFrame) -> pl.DataFrame:
         ((pl.col("qty") - pl.col("base")) / _scale(pl.col("base"), pl.col("mad"))).alias("z"),
         ((pl.col("qty") + 1).log() - (pl.col("base") + 1).log()).alias("log_ratio"),
         ((pl.col("qty") + 1).log() - (pl.col("prior_max") + 1).log()).alias("log_ratio_to_max"),
+        ((pl.col("qty") + 1).log() - (pl.col("year_max") + 1).log()).alias("log_ratio_to_year_max"),
         ((pl.col("rest_qty") + 1).log() - (pl.col("rest_base") + 1).log()).alias("rest_log_ratio"),
-        pl.col("presence").shift(DROP_WEEKS - 1).over(over).alias("presence_before_run"),
-        pl.col("base").shift(DROP_WEEKS - 1).over(over).alias("base_before_run"),
-    ).drop("_spell").drop_nulls(["base", "mad", "presence"])
+        # how regularly the pair ordered in the year before a run of k empty weeks, for each k a drop may need
+        *[pl.col("year_presence").shift(k - 1).over(over).alias(f"presence_before_{k}") for k in DROP_RUNS],
+        *[pl.col("base").shift(k - 1).over(over).alias(f"base_before_{k}") for k in DROP_RUNS],
+    ).drop("_spell", "_year_orders", "_active").drop_nulls(["base", "mad", "presence"])
 
 
 def product_features(grid: pl.DataFrame) -> pl.DataFrame:

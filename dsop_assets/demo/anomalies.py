@@ -1,13 +1,26 @@
 """Labelled anomalies planted in the demo export, so anomaly detection can be scored against a truth.
 
-Four kinds, each written to ``ground_truth/planted_anomalies.csv`` with the week it starts:
+Four kinds, each written to ``ground_truth/planted_anomalies.csv`` with the week it starts. Each is sized
+to be what a planner would call anomalous *against this data's own noise*: the demo's weekly order
+quantities are lumpy (a pair's natural week reaches 10x its median some 50 times in 25,000 pair-weeks, and
+2.5-3x its previous year's largest week a few times), so "an order line times ten" on a quiet week is not an event
+anyone could tell from the noise, and neither is a three-week pause of a pair that skips one week in twenty.
 
-* ``spike``: one customer x product week ordered ``SPIKE_FACTOR`` times over (every line of that week);
-* ``drop``: one customer x product stops ordering for ``DROP_WEEKS`` weeks (its lines are removed; the
-  shipments of those orders stay, as for orders placed before the export window);
-* ``level_shift``: from one week on, every order line of a product is scaled by a factor (up or down),
-  until ``ORDER_TAIL_WEEKS`` before the end (see there why);
+* ``spike``: one customer x product week raised to ``SPIKE_OVER_MAX`` (5-10) times the pair's largest week
+  of the year before (every line of that week scaled alike): far more than that customer ever ordered.
+  Natural record breaks on the demo reach about 3x (a handful in 2.5 years), so anything less than that
+  could not be told from the noise; an "extra digit" (x10) on a quiet week often lands there;
+* ``drop``: one customer x product that orders almost every week stops for ``DROP_WEEKS`` (6) weeks (its
+  lines are removed; the shipments of those orders stay, as for orders placed before the export window);
+* ``level_shift``: from one week on, every order line of a product is scaled by a factor (x0.3 or x3),
+  until ``ORDER_TAIL_WEEKS`` before the end (see there why); the return to the old level is a level shift
+  of its own and is labelled as one (``factor`` = 1 / the shift's);
 * ``stock_mismatch``: one month-start stock count off by a factor, the flows around it untouched.
+
+Besides the planted events, the truth lists the drops the demand model itself makes: a customer leaving a
+product (``demand.pair_end_weeks``) that it had ordered in most weeks (``LEFT_PRESENCE`` of the half-year
+before) is, to a planner, the same event as a planted drop that never ends (``source`` = ``customer_left``;
+planted rows have ``planted``). Without them every correct alert on such a pair would count as a false one.
 
 Spikes and drops go to pairs that order almost every week, because on an intermittent pair neither is a
 recognisable event. Planted events never overlap on the same series, and sit at least ``MARGIN_WEEKS``
@@ -21,8 +34,9 @@ from datetime import date, timedelta
 import numpy as np
 import polars as pl
 
-SPIKE_FACTOR = 10.0  # an extra digit typed into a week's orders
-DROP_WEEKS = 3
+SPIKE_OVER_MAX = (5.0, 10.0)  # the spike week, in multiples of the pair's largest week of the year before
+SPIKE_BASE_WEEKS = 52
+DROP_WEEKS = 6
 SHIFT_FACTORS = (0.3, 3.0)
 STOCK_FACTORS = ((0.35, 0.6), (1.6, 2.2))
 MARGIN_WEEKS = 26
@@ -33,8 +47,11 @@ ORDER_TAIL_WEEKS = 28
 MIN_SHIFT_WEEKS = 8
 STEADY_SHARE = 0.95  # share of weeks with an order that makes a series "steady"
 SHARE_PLANTED = 0.1  # of the eligible series, per kind (a quarter of the items for stock counts)
+LEFT_PRESENCE, LEFT_WEEKS = 0.85, 26
+SHARE_PAIRS = 0.2  # of the steady pairs, half spikes and half drops: enough events that 95 % precision is measurable
 
-TRUTH_COLUMNS = ["kind", "level", "customer_id", "product_id", "week_start", "snapshot_date", "factor", "weeks"]
+TRUTH_COLUMNS = ["kind", "level", "customer_id", "product_id", "week_start", "snapshot_date", "factor", "weeks",
+                 "source"]
 
 
 def _count(eligible: int) -> int:
@@ -46,8 +63,12 @@ def _weeks(start: date, n_weeks: int) -> list[date]:
 
 
 def plant_anomalies(rng: np.random.Generator, start: date, end: date, orders: pl.DataFrame,
-                    inventory: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """(orders, inventory, truth): the export frames with anomalies planted and the labels."""
+                    inventory: pl.DataFrame, left: list[tuple[str, str, float]] = ()
+                    ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """(orders, inventory, truth): the export frames with anomalies planted and the labels.
+
+    ``left``: (customer, product, history week from which the pair orders no more) of the demand model.
+    """
     n_weeks = ((end - start).days + 1) // 7
     first, last = MARGIN_WEEKS, n_weeks - ORDER_TAIL_WEEKS - DROP_WEEKS
     shift_end = n_weeks - ORDER_TAIL_WEEKS
@@ -60,7 +81,7 @@ def plant_anomalies(rng: np.random.Generator, start: date, end: date, orders: pl
     used_pairs: set[tuple[str, str]] = set()
     pairs = steady.select("customer_id", "product_id").rows()
     order = rng.permutation(len(pairs))
-    n_pair = _count(len(pairs) // 2)
+    n_pair = _count(round(SHARE_PAIRS / SHARE_PLANTED * len(pairs)) // 2)
     scale = pl.lit(1.0)
     dropped: list[pl.Expr] = []
     for kind, picks in (("spike", order[:n_pair]), ("drop", order[n_pair: 2 * n_pair])):
@@ -73,9 +94,14 @@ def plant_anomalies(rng: np.random.Generator, start: date, end: date, orders: pl
                 # ten times an empty week is still empty: move to the pair's next week with orders
                 active = sorted(orders.filter(on & pl.col("_week").is_between(w, last))["_week"].unique())
                 w = int(active[0]) if active else w
-                scale = pl.when(on & (pl.col("_week") == w)).then(SPIKE_FACTOR).otherwise(scale)
+                per_week = orders.filter(on & pl.col("_week").is_between(w - SPIKE_BASE_WEEKS, w)) \
+                    .group_by("_week").agg(pl.col("order_qty").sum())
+                now = per_week.filter(pl.col("_week") == w)["order_qty"].sum()
+                before = per_week.filter(pl.col("_week") < w)["order_qty"].max() or now
+                factor = round(float(rng.uniform(*SPIKE_OVER_MAX)) * before / now, 3)
+                scale = pl.when(on & (pl.col("_week") == w)).then(factor).otherwise(scale)
                 truth.append(dict(kind=kind, level="customer_product", customer_id=cust, product_id=prod,
-                                  week_start=weeks[w], snapshot_date=None, factor=SPIKE_FACTOR, weeks=1))
+                                  week_start=weeks[w], snapshot_date=None, factor=factor, weeks=1))
             else:
                 dropped.append(on & pl.col("_week").is_between(w, w + DROP_WEEKS - 1))
                 truth.append(dict(kind=kind, level="customer_product", customer_id=cust, product_id=prod,
@@ -93,6 +119,10 @@ def plant_anomalies(rng: np.random.Generator, start: date, end: date, orders: pl
             .then(factor).otherwise(scale)
         truth.append(dict(kind="level_shift", level="product", customer_id=None, product_id=prod,
                           week_start=weeks[w], snapshot_date=None, factor=factor, weeks=shift_end - w))
+        truth.append(dict(kind="level_shift", level="product", customer_id=None, product_id=prod,
+                          week_start=weeks[shift_end], snapshot_date=None, factor=round(1 / factor, 4),
+                          weeks=n_weeks - shift_end))
+    truth += _customers_left(orders, left, used_pairs, weeks, n_weeks)
     keep = ~pl.any_horizontal(dropped) if dropped else pl.lit(True)
     orders = (orders.with_columns((pl.col("order_qty") * scale).round(4).alias("order_qty"))
               .filter(keep).sort("_row").drop("_week", "_row"))
@@ -115,7 +145,28 @@ def plant_anomalies(rng: np.random.Generator, start: date, end: date, orders: pl
         truth.append(dict(kind="stock_mismatch", level="item", customer_id=None, product_id=items[i],
                           week_start=day - timedelta(days=day.weekday()), snapshot_date=day, factor=factor, weeks=1))
     inventory = inventory.with_columns((pl.col("on_hand_qty") * stock_scale).round(3).alias("on_hand_qty"))
+    truth = [{"source": "planted", **t} for t in truth]
     frame = pl.DataFrame(truth, schema={"kind": pl.String, "level": pl.String, "customer_id": pl.String,
                                         "product_id": pl.String, "week_start": pl.Date, "snapshot_date": pl.Date,
-                                        "factor": pl.Float64, "weeks": pl.Int64})
+                                        "factor": pl.Float64, "weeks": pl.Int64, "source": pl.String})
     return orders, inventory, frame.select(TRUTH_COLUMNS).sort("kind", "week_start", "product_id", "customer_id")
+
+
+def _customers_left(orders: pl.DataFrame, left, used: set, weeks: list[date], n_weeks: int) -> list[dict]:
+    """Drop rows for pairs that the demand model ends and that ordered in most weeks before: the silence
+    starts the week after their last order (before the model's end), and must last ``DROP_WEEKS``."""
+    out = []
+    for cust, prod, end_week in left:
+        if (cust, prod) in used:
+            continue
+        had = orders.filter((pl.col("customer_id") == cust) & (pl.col("product_id") == prod)
+                            & (pl.col("_week") < end_week))["_week"].unique()
+        if had.is_empty():
+            continue
+        silent = int(had.max()) + 1
+        recent = had.filter(had >= silent - LEFT_WEEKS).len()
+        if MARGIN_WEEKS <= silent <= n_weeks - DROP_WEEKS and recent >= LEFT_PRESENCE * LEFT_WEEKS:
+            out.append(dict(kind="drop", level="customer_product", customer_id=cust, product_id=prod,
+                            week_start=weeks[silent], snapshot_date=None, factor=0.0, weeks=n_weeks - silent,
+                            source="customer_left"))
+    return out

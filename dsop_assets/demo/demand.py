@@ -86,9 +86,14 @@ def _life(tl: Timeline, items: dict, pairs: dict, nw: int) -> np.ndarray:
     life = np.where((w >= eol - 4) & (w < eol), 1.8, life) * (w < eol)
     lo, hi = tl.warmup_weeks + 4, tl.warmup_weeks + tl.history_weeks - 8
     p_start = np.where(pairs["u_start"] < 0.08, lo + pairs["w_start"] * (hi - lo), -1e9)[:, None]
-    p_end = np.where(pairs["u_end"] < 0.05, lo + 20 + pairs["w_end"] * max(1, hi - lo - 20), 1e9)[:, None]
-    life = life * np.clip((w - p_start + 1) / 6.0, 0.0, 1.0) * (w < p_end)
+    life = life * np.clip((w - p_start + 1) / 6.0, 0.0, 1.0) * (w < pair_end_weeks(tl, pairs)[:, None])
     return life
+
+
+def pair_end_weeks(tl: Timeline, pairs: dict) -> np.ndarray:
+    """Simulated week from which a pair orders no more (its customer left the product); 1e9 for most pairs."""
+    lo, hi = tl.warmup_weeks + 4, tl.warmup_weeks + tl.history_weeks - 8
+    return np.where(pairs["u_end"] < 0.05, lo + 20 + pairs["w_end"] * max(1, hi - lo - 20), 1e9)
 
 
 def draw_orders(rng: np.random.Generator, tl: Timeline, items: dict, pairs: dict, lam_w: np.ndarray,

@@ -18,7 +18,7 @@ from dsop_assets.erp.contract import CONTRACTS
 
 from .catalog import build_parties
 from .cycle import cycle_at, fx_daily, latent_cycle
-from .demand import build_pairs, draw_orders, order_prices, weekly_intensity
+from .demand import build_pairs, draw_orders, order_prices, pair_end_weeks, weekly_intensity
 from .external import build_external
 from .frames import inventory_frame, orders_frame, po_frame, production_frame, revenue_frame
 from .fulfil import draw_shipments
@@ -124,8 +124,11 @@ def generate(out_dir: Path, scale: str = "seed", seed: int = 7, end_date: date |
         "purchase_order": po_frame(tl, items, sup, raw, po, cycle, ext["_copper"], usd, rng(18)),
     })
     # Labelled anomalies for detection to be scored against; a stream of their own, so nothing else moves.
+    ends = pair_end_weeks(tl, pairs) - tl.warmup_weeks  # customers leaving a product: drops the truth lists too
+    left = [(cust["customer_id"][c], items["product_id"][p], float(e))
+            for c, p, e in zip(pairs["customer"], pairs["product"], ends) if 0 <= e < tl.history_weeks]
     erp["daily_order"], erp["inventory"], planted = plant_anomalies(
-        rng(20), tl.start, tl.end, erp["daily_order"], erp["inventory"])
+        rng(20), tl.start, tl.end, erp["daily_order"], erp["inventory"], left)
     tick("frames")
     weekly_truth, monthly_truth = build_truth(rng(19), tl, items, pairs, lam_w, mu_w)
     tick("ground truth")

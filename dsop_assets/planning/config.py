@@ -33,12 +33,27 @@ class PlanConfig:
     # firm_qty in the demand frame (confirmed orders) must be covered on time when True; this is
     # the "hard minimum" whose violation makes the plan infeasible and triggers the diagnosis.
     firm_orders_hard: bool = True
-    # HiGHS stopping rules: 1 % relative MIP gap or the time limit, whichever comes first. The
-    # limit is the whole budget (build and solve of every part); each line's model gets a share
-    # in proportion to its products, but never less than min_part_seconds.
+    # Stopping rules. The plan must not depend on how busy the machine is, so every part stops on
+    # deterministic work limits: HiGHS stops at mip_rel_gap or after mip_max_nodes branch-and-bound
+    # nodes; the large lines' search (local_search.py) once its proved gap is within mip_rel_gap or
+    # after search_windows exact windows of window_size products, each stopped at window_max_nodes
+    # nodes. time_limit_seconds is only a safety net per solve: a plan that hits it is marked
+    # ``time_capped`` and the plan gate refuses it.
     mip_rel_gap: float = 0.01
-    time_limit_seconds: float = 20.0
-    min_part_seconds: float = 1.0
+    mip_max_nodes: int = 20_000
+    # A line of SEARCH_MIN_PRODUCTS or more that sweeps and the Lagrangian bound leave open gets
+    # HiGHS at the root only (its heuristics there beat 40 exact windows on the demo's tightest
+    # line, and 100 nodes added nothing), then exact windows.
+    line_max_nodes: int = 1
+    search_windows: int = 16
+    window_size: int = 4
+    window_max_nodes: int = 50
+    bound_rounds: int = 60
+    time_limit_seconds: float = 300.0
+    # Backlog still open at the end of the horizon costs this many more weeks of its penalty: it
+    # will take at least that long to clear, and without the term the last weeks' demand would be
+    # left unmade because a single week of penalty is cheaper than a setup.
+    terminal_backlog_weeks: float = 4.0
     # The plan gate (planning/gate.py): the largest proved gap a plan may have and still be acted on.
     gate_max_gap: float = 0.02
     # Products only share their own line's capacity, so one model per line gives the same optimum

@@ -29,6 +29,7 @@ def plan_cost(data: PlanData, made: np.ndarray, among: np.ndarray | None = None)
     gap = np.clip(data.safety_stock - stock, 0.0, data.safety_stock)
     cost = (data.setup_cost[:, None] * (made > 1e-9) + data.hold_cost[:, None] * stock
             + data.shortage_cost[:, None] * backlog + data.ss_cost[:, None] * gap)[among].sum()
+    cost += (data.terminal_cost * backlog[:, -1])[among].sum()
     for l in np.unique(data.line_of[among & (data.line_of >= 0)]):
         on = data.line_of == l
         over = np.maximum((made[on] * data.hours[on, None]).sum(axis=0) - data.regular[l], 0.0)
@@ -36,14 +37,18 @@ def plan_cost(data: PlanData, made: np.ndarray, among: np.ndarray | None = None)
     return float(cost)
 
 
-def fits(data: PlanData, made: np.ndarray) -> bool:
-    """Within regular + overtime hours on every line and covering the firm orders on time."""
-    for l in range(len(data.lines)):
+def fits(data: PlanData, made: np.ndarray, line: int | None = None) -> bool:
+    """Within regular + overtime hours and covering the firm orders on time, on ``line`` (its
+    products only) or on every line. Lines share nothing, so a move on one line is judged by that
+    line alone: one line's shortfall must not freeze the others."""
+    lines = range(len(data.lines)) if line is None else [line] if line >= 0 else []
+    for l in lines:
         on = data.line_of == l
         if ((made[on] * data.hours[on, None]).sum(axis=0) > data.regular[l] + data.overtime[l] + 1e-6).any():
             return False
-    need = np.cumsum(data.firm, axis=1) - data.opening[:, None]
-    return bool((np.cumsum(made, axis=1) >= need - 1e-6).all())
+    rows = np.ones(len(data.products), dtype=bool) if line is None else data.line_of == line
+    need = np.cumsum(data.firm[rows], axis=1) - data.opening[rows, None]
+    return bool((np.cumsum(made[rows], axis=1) >= need - 1e-6).all())
 
 
 def _requirement(data: PlanData) -> tuple[np.ndarray, np.ndarray]:
@@ -91,33 +96,36 @@ def _round_batches(data: PlanData, req: np.ndarray, chosen: np.ndarray, bound: n
     return made
 
 
-def lot_sizing_plan(data: PlanData, bound: np.ndarray, rounds: int = 40) -> np.ndarray | None:
-    """Cheapest plan that fits over ``rounds`` capacity prices (Lagrangian), None if none fits.
+def lot_sizing_plan(data: PlanData, bound: np.ndarray, rounds: int = 40) -> np.ndarray:
+    """Per line, the cheapest plan that fits it over ``rounds`` capacity prices (Lagrangian).
 
     Hours past regular time get a price per line and week that rises while the line is over
     regular hours and falls when it is not, steering the per-product recursions apart in time.
+    A line no round fit keeps the last round's plan (the caller checks ``fits`` per line).
     """
     req, step = _requirement(data)
     capped = (data.line_of >= 0) & (data.hours > 0)
     lam = np.zeros((len(data.lines), len(data.weeks)))
-    best, best_cost = None, np.inf
+    groups = [*range(len(data.lines)), -1]
+    best = np.zeros_like(data.demand)
+    best_cost = dict.fromkeys(groups, np.inf)
     for k in range(rounds):
         price = np.where(capped[:, None], lam[np.maximum(data.line_of, 0)] * data.hours[:, None], 0.0)
         made = _round_batches(data, req, _wagner_whitin(data, step, price), bound)
         for l in range(len(data.lines)):
             _level(data, made, np.flatnonzero((data.line_of == l) & (data.hours > 0)), l)
-        if fits(data, made):
-            cost = plan_cost(data, made)
-            if cost < best_cost:
-                best, best_cost = made, cost
+        for l in groups:
+            on = data.line_of == l
+            cost = plan_cost(data, made, on)
+            if (cost < best_cost[l] and fits(data, made, l)) or (k == rounds - 1 and best_cost[l] == np.inf):
+                best[on], best_cost[l] = made[on], cost
         for l in range(len(data.lines)):
             on = data.line_of == l
             used = (made[on] * data.hours[on, None]).sum(axis=0)
             over = (used - data.regular[l]) / max(data.regular[l], 1e-9)
             lam[l] = np.maximum(lam[l] + data.overtime_cost[l] * 2.0 * 0.9**k * over, 0.0)
-    if best is not None:
-        for l in [*range(len(data.lines)), -1]:
-            _merge(data, best, data.line_of == l)
+    for l in groups:
+        _merge(data, best, l)
     return best
 
 
@@ -148,12 +156,13 @@ def _level(data: PlanData, made: np.ndarray, on: np.ndarray, l: int) -> None:
             made[best, t] = 0.0
 
 
-def _merge(data: PlanData, made: np.ndarray, on: np.ndarray) -> None:
+def _merge(data: PlanData, made: np.ndarray, line: int) -> None:
     """Folds a batch into the product's previous one wherever that lowers the line's cost.
 
     The recursion prices capacity only through the multipliers of its last rounds, so a batch
     it split off for a peak that levelling has since flattened often no longer pays its setup.
     """
+    on = data.line_of == line
     cost = plan_cost(data, made, on)
     for p in np.flatnonzero(on):
         weeks = list(np.flatnonzero(made[p] > 0))
@@ -164,7 +173,7 @@ def _merge(data: PlanData, made: np.ndarray, on: np.ndarray) -> None:
             made[p, first] += made[p, then]
             made[p, then] = 0.0
             trial = plan_cost(data, made, on)
-            if trial < cost - 1e-9 and fits(data, made):
+            if trial < cost - 1e-9 and fits(data, made, line):
                 cost = trial
                 weeks.pop(k)
             else:

@@ -13,8 +13,6 @@ less than one step, so the grid optimum minus T steps of holding is still a vali
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
 from dsop_assets.planning.plan_data import PlanData
@@ -54,7 +52,8 @@ def product_plan(data: PlanData, p: int, price: np.ndarray | None = None) -> tup
         net = data.opening[p] + made - cum[t]
         stock = np.maximum(net, 0.0)
         gap = np.clip(data.safety_stock[p, t] - stock, 0.0, data.safety_stock[p, t])
-        best = best + h * stock + b * np.maximum(-net, 0.0) + s * gap + made * (pi[t] - pi[t + 1])
+        late = b + (data.terminal_cost[p] if t == n_t - 1 else 0.0)
+        best = best + h * stock + late * np.maximum(-net, 0.0) + s * gap + made * (pi[t] - pi[t + 1])
         best[made < firm_need[t] - 1e-6] = np.inf
     k = int(np.argmin(best))
     value = float(best[k])
@@ -77,7 +76,7 @@ def bound(data: PlanData, members: list[int]) -> float:
     return float(sum(product_bound(data, p) for p in members))
 
 
-def line_bound(data: PlanData, members: list[int], line: int, upper: float, deadline: float,
+def line_bound(data: PlanData, members: list[int], line: int, upper: float,
                rounds: int = 60) -> tuple[float, np.ndarray | None]:
     """(bound, plan) for a line's products with its hours priced by Lagrangian relaxation.
 
@@ -114,7 +113,7 @@ def line_bound(data: PlanData, members: list[int], line: int, upper: float, dead
                 plan, plan_cost_ = made, real
         g = used - reg - over
         norm = float((g * g).sum())
-        if norm < 1e-12 or time.perf_counter() > deadline or step < 1e-3:
+        if norm < 1e-12 or step < 1e-3:
             break
         lam = np.maximum(lam + step * max(upper - value, 0.0) / norm * g, 0.0)
     return best, plan

@@ -37,6 +37,7 @@ class PlanData:
     lot: np.ndarray  # [p] lot size, nan = continuous production
     hold_cost: np.ndarray  # [p] per unit-week
     shortage_cost: np.ndarray  # [p] per unit-week backlogged
+    terminal_cost: np.ndarray  # [p] per unit still backlogged at the end of the horizon, on top
     ss_cost: np.ndarray  # [p] per unit-week below safety stock
     setup_cost: np.ndarray  # [p]
     regular: np.ndarray  # [l] hours per week
@@ -160,6 +161,7 @@ def prepare_plan_data(
         lot=prod["lot"].to_numpy().astype(float),
         hold_cost=cost * prod["rate"].to_numpy() / 52.0,
         shortage_cost=config.shortage_cost_multiple * prod["price"].to_numpy(),
+        terminal_cost=config.terminal_backlog_weeks * config.shortage_cost_multiple * prod["price"].to_numpy(),
         ss_cost=config.safety_stock_penalty_multiple * cost,
         setup_cost=prod["setup"].to_numpy(),
         regular=line_tab["regular"].to_numpy(),

@@ -47,13 +47,15 @@ def make_solver(config: PlanConfig, *, time_limit: float | None = None):
         "output_flag": False,
         "threads": int(config.threads),
         "random_seed": int(config.random_seed),
+        "mip_max_nodes": int(config.mip_max_nodes),
     }
     return solver
 
 
 def objective_scale(data: PlanData) -> float:
     # HiGHS warns about (and slows on) costs of 1e6 and more; KRW costs routinely reach that.
-    costs = np.concatenate([data.setup_cost, data.hold_cost, data.shortage_cost, data.ss_cost, data.overtime_cost])
+    costs = np.concatenate([data.setup_cost, data.hold_cost, data.shortage_cost, data.terminal_cost, data.ss_cost,
+                            data.overtime_cost])
     top = float(np.max(np.abs(costs), initial=1.0))
     return 10.0 ** max(0, int(np.floor(np.log10(max(top, 1.0)))) - 3)
 
@@ -111,7 +113,9 @@ def build_model(
         data.setup_cost[p] / scale * m.setup[p, t] + data.hold_cost[p] / scale * m.stock[p, t]
         + data.shortage_cost[p] / scale * m.backlog[p, t] + data.ss_cost[p] / scale * m.ss_gap[p, t]
         for p in members for t in range(n_t)
-    ) + sum(data.overtime_cost[l] / scale * m.overtime[l, t] for l in lines for t in range(n_t))
+    ) + sum(data.overtime_cost[l] / scale * m.overtime[l, t] for l in lines for t in range(n_t)) + sum(
+        data.terminal_cost[p] / scale * m.backlog[p, n_t - 1] for p in members
+    )
     if elastic:
         cost = cost + sum(CAPACITY_SLACK_COST / scale * m.cap_slack[l, t] for l in lines for t in range(n_t))
     m.cost = pyo.Objective(expr=cost, sense=pyo.minimize)

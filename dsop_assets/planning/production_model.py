@@ -10,19 +10,21 @@ cumulative supply must cover them on time. When they cannot be covered, ``PlanIn
 which line is short in which week and by how many hours; the caller keeps its previous plan.
 
 Products share nothing but their line's hours, so one model per line is solved (parts_of) and the
-gap is reported over the sum of incumbents and bounds. Parts still short of the gap get a second
-run with whatever time parts that closed early left over. On seed-scale lines HiGHS stayed at the
-root for the whole budget (its root cut separation ignores the time limit and overran it by
-5-15 s) and only proved a 17 % gap, so lines of SEARCH_MIN_PRODUCTS or more skip the MILP:
-local_search.py plans them (Lagrangian prices, one-product best responses, small exact windows)
-and lower_bound.py proves their bound; the seed benchmark then ends within the budget at ~1.3 %.
+gap is reported over the sum of incumbents and bounds. On seed-scale lines HiGHS stayed at the
+root for its whole budget (its root cut separation ignores the time limit) and only proved a 17 %
+gap, so lines of SEARCH_MIN_PRODUCTS or more skip the MILP: local_search.py plans them (Lagrangian
+prices, one-product best responses, small exact windows) and lower_bound.py proves their bound.
+
+Every part stops on deterministic work limits (node and round counts, PlanConfig), never on the
+clock, so the same inputs give the same plan on an idle machine and a busy one. End-of-horizon
+backlog pays ``terminal_backlog_weeks`` more weeks of penalty so the last weeks' demand is made.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import polars as pl
@@ -33,9 +35,9 @@ from dsop_assets.planning.config import PlanConfig
 from dsop_assets.planning.diagnosis import PlanInfeasible, diagnose
 from dsop_assets.planning.plan_data import UNCAPACITATED, PlanData, prepare_plan_data
 from dsop_assets.planning.plan_milp import build_model, lot_unit, make_solver, objective_scale, read_make, set_start
-from dsop_assets.planning.local_search import search_line
-from dsop_assets.planning.lot_heuristic import lot_sizing_plan, plan_cost
-from dsop_assets.planning.warm_start import heuristic_plan
+from dsop_assets.planning.local_search import improve_line, settle_line, sweep
+from dsop_assets.planning.lot_heuristic import fits, lot_sizing_plan, plan_cost
+from dsop_assets.planning.warm_start import firm_plan, heuristic_plan
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +54,8 @@ class PlanResult:
     build_seconds: float
     n_variables: int
     n_integer: int
-    # The wall-clock budget ended a part (HiGHS time limit or the search's deadline): such a plan may
-    # differ on a rerun or a busier machine, and the plan gate refuses it.
+    # The safety-net time limit ended a solve instead of a work limit: such a plan may differ on a
+    # rerun or a busier machine, and the plan gate refuses it.
     time_capped: bool = False
     avoidable_backlog_qty: float = 0.0  # backlog a line had the spare hours to make (must be 0)
     avoidable_backlog_products: int = 0
@@ -69,17 +71,30 @@ LOT_START_MIN_PRODUCTS = 20
 SEARCH_MIN_PRODUCTS = 20
 
 
-def warm_start(data: PlanData) -> np.ndarray:
-    """Per line, the cheaper of the two heuristic plans: lines share nothing, so mixing is free."""
+def warm_start(data: PlanData, config: PlanConfig) -> np.ndarray:
+    """Per line, the cheaper of the two heuristic plans that fits the line; lines share nothing, so
+    mixing is free. A line neither fits (their rules can miss a firm order when the line is tight)
+    starts from its firm orders made as late as possible, improved by one-product best responses;
+    when even that misses a firm order, the orders do not fit the line and the plan is infeasible.
+    """
     bound = data.max_production()
     plan = heuristic_plan(data, bound)
     other = lot_sizing_plan(data, bound)
-    if other is None:
-        return plan
     for l in [*range(len(data.lines)), UNCAPACITATED]:
         on = data.line_of == l
-        if on.sum() >= LOT_START_MIN_PRODUCTS and plan_cost(data, other, on) < plan_cost(data, plan, on):
+        if not on.any():
+            continue
+        other_fits, plan_fits = fits(data, other, l), fits(data, plan, l)
+        prefer_other = on.sum() >= LOT_START_MIN_PRODUCTS and plan_cost(data, other, on) < plan_cost(data, plan, on)
+        if other_fits and (prefer_other or not plan_fits):
             plan[on] = other[on]
+        elif not plan_fits and l != UNCAPACITATED:
+            made = firm_plan(data, l)
+            members = np.flatnonzero(on).tolist()
+            made, _ = sweep(data, made, members, l, on, plan_cost(data, made, on))
+            plan[on] = made[on]
+            if not fits(data, plan, l):
+                raise diagnose(data, config, f"the firm orders of line {data.lines[l]} do not fit its hours")
     return plan
 
 
@@ -110,87 +125,127 @@ def plan_production(
     """
     config = config or PlanConfig()
     data = prepare_plan_data(demand, products, lines, opening_stock, config)
-    started = time.perf_counter()
-    deadline = started + config.time_limit_seconds
     scale = objective_scale(data)
-    start_plan = warm_start(data)
-    steps = np.zeros_like(data.demand)
-    parts = parts_of(data, config.decompose_by_line)
-    left = sum(len(members) for members, _ in parts)
-    build = solve = 0.0
-    n_vars = n_int = 0
-    solved = []  # per part: [model, solver, incumbent, bound, termination]
-    searched = []  # per large part: [members, upper, lower, termination], costs scaled
-    for members, line_ids in parts:
-        t0 = time.perf_counter()
-        if line_ids and len(members) >= SEARCH_MIN_PRODUCTS:
-            share = (deadline - t0) * len(members) / left
-            start_plan, upper, lower = search_line(data, start_plan, members, line_ids[0], scale, config, t0 + share)
-            late = time.perf_counter() >= t0 + share - 0.1
-            searched.append([members, upper / scale, lower / scale,
-                             TerminationCondition.maxTimeLimit if late else TerminationCondition.unknown])
-            solve, left = solve + time.perf_counter() - t0, left - len(members)
-            n_vars += len(members) * len(data.weeks) * 5 + len(data.weeks)
-            n_int += (len(members) + int((~np.isnan(data.lot[members])).sum())) * len(data.weeks)
-            continue
-        try:
-            m = build_model(data, members, line_ids, ls_window=config.ls_window_weeks, scale=scale)
-            set_start(m, data, start_plan)
-            solver = make_solver(config)
-            solver.set_instance(m)  # Pyomo -> HiGHS translation, counted as build time
-            t1 = time.perf_counter()
-            # Split what is left by size, holding back what building the rest will likely take.
-            per_product = (build + t1 - t0) / (len(data.products) - left + len(members))
-            room = deadline - t1 - per_product * (left - len(members))
-            solver.config.time_limit = max(room * len(members) / left, config.min_part_seconds)
-            results = solver.solve(m)
-        except Exception as exc:  # noqa: BLE001 - any solver failure must end in a diagnosis
-            raise diagnose(data, config, f"solver error: {exc}") from exc
-        log.debug("part %s: %d products, %.1f s limit, %s, %s..%s", line_ids, len(members),
-                  solver.config.time_limit, results.termination_condition.name,
-                  results.best_objective_bound, results.best_feasible_objective)
-        t2 = time.perf_counter()
-        build, solve, left = build + t1 - t0, solve + t2 - t1, left - len(members)
-        if results.best_feasible_objective is None:
-            raise diagnose(data, config, f"no feasible plan ({results.termination_condition.name})")
-        results.solution_loader.load_vars()
-        bound = results.best_objective_bound
-        upper = results.best_feasible_objective
-        solved.append([m, solver, upper, upper if bound is None else min(bound, upper), results.termination_condition])
-        n_vars += m.nvariables()
-        n_int += sum(1 for v in m.component_data_objects(pyo.Var) if not v.is_continuous())
-    solve += _spend_leftover(solved, deadline, config)
-    for m, *_ in solved:
-        read_make(m, steps)
-    for members, *_ in searched:
-        steps[members] = start_plan[members] / lot_unit(data)[members, None]
-    upper = sum(part[2] for part in solved) + sum(part[1] for part in searched)
-    lower = sum(part[3] for part in solved) + sum(part[2] for part in searched)
+    started = time.perf_counter()
+    plan = warm_start(data, config)
+    upper = lower = 0.0
+    conditions, capped, work = [], False, _Work()
+    for members, line_ids in parts_of(data, config.decompose_by_line):
+        on = np.zeros(len(data.products), dtype=bool)
+        on[members] = True
+        up, low, condition = np.inf, -np.inf, TerminationCondition.unknown
+        if line_ids and config.decompose_by_line:
+            # Sweeps and the Lagrangian bound first: on most lines they prove the gap in a second.
+            plan, up, low = settle_line(data, plan, members, line_ids[0], config)
+        if up - low > config.mip_rel_gap * abs(up) + 1e-9:
+            large = line_ids and len(members) >= SEARCH_MIN_PRODUCTS
+            made, m_up, m_low, condition, hit = _solve_milp(
+                data, members, line_ids, plan, scale,
+                replace(config, mip_max_nodes=config.line_max_nodes) if large else config, work)
+            capped |= hit
+            if m_up < up and (not line_ids or fits(data, made, line_ids[0]) or not config.decompose_by_line):
+                plan, up = made, m_up
+            low = max(low, m_low)
+            if large and up - low > config.mip_rel_gap * abs(up) + 1e-9:
+                plan, hit = improve_line(data, plan, members, line_ids[0], scale, config, low)
+                up, capped = plan_cost(data, plan, on), capped or hit
+        low = min(low, up)
+        upper, lower = upper + up, lower + low
+        proved = up - low <= config.mip_rel_gap * abs(up) + 1e-9
+        conditions.append(TerminationCondition.optimal if proved else condition)
+    cleared = clear_avoidable_backlog(data, plan)
+    upper += plan_cost(data, cleared) - plan_cost(data, plan)
+    steps = cleared / lot_unit(data)[:, None]
     gap = (upper - lower) / abs(upper) if abs(upper) > 1e-12 else 0.0
-    conditions = [part[4] for part in solved]
-    for *_, up, low, condition in searched:
-        conditions.append(TerminationCondition.optimal if up - low <= config.mip_rel_gap * abs(up) + 1e-9 else condition)
     worst = next((c for c in conditions if c != TerminationCondition.optimal), TerminationCondition.optimal)
     qty, lots = _production(data, steps)
     avoidable = avoidable_backlog(data, qty)
-    capped = any(c == TerminationCondition.maxTimeLimit for c in [part[4] for part in solved] +
-                 [part[3] for part in searched])
-    log.debug("plan: %d part(s), build %.2f s, solve %.2f s, gap %.4f", len(parts), build, solve, gap)
+    log.debug("plan: gap %.4f (%.1f s in all)", gap, time.perf_counter() - started)
     return PlanResult(
         plan=_plan_frame(data, qty, lots),
         lines=_line_frame(data, qty),
         status="optimal" if gap <= config.mip_rel_gap + 1e-9 else "feasible",
         termination_condition=worst.name,
-        objective=upper * scale,
+        objective=upper,
         mip_gap=gap,
-        solve_seconds=solve,
-        build_seconds=build,
-        n_variables=n_vars,
-        n_integer=n_int,
+        solve_seconds=time.perf_counter() - started - work.build_seconds,
+        build_seconds=work.build_seconds,
+        n_variables=work.n_variables,
+        n_integer=work.n_integer,
         time_capped=capped,
         avoidable_backlog_qty=float(avoidable.sum()),
         avoidable_backlog_products=int((avoidable.sum(axis=1) > 1e-6).sum()),
     )
+
+
+@dataclass
+class _Work:
+    n_variables: int = 0
+    n_integer: int = 0
+    build_seconds: float = 0.0
+
+
+def _solve_milp(data: PlanData, members: list[int], line_ids: list[int], start: np.ndarray, scale: float,
+                config: PlanConfig, work: _Work) -> tuple[np.ndarray, float, float, TerminationCondition, bool]:
+    """(plan in units, its exact cost, HiGHS's proved bound, termination, hit the time limit) for
+    one part, warm-started from ``start``."""
+    t0 = time.perf_counter()
+    try:
+        m = build_model(data, members, line_ids, ls_window=config.ls_window_weeks, scale=scale)
+        set_start(m, data, start)
+        solver = make_solver(config)
+        solver.set_instance(m)  # Pyomo -> HiGHS translation, counted as build time
+        built = time.perf_counter() - t0
+        results = solver.solve(m)
+    except Exception as exc:  # noqa: BLE001 - any solver failure must end in a diagnosis
+        raise diagnose(data, config, f"solver error: {exc}") from exc
+    work.n_variables += m.nvariables()
+    work.n_integer += sum(1 for v in m.component_data_objects(pyo.Var) if not v.is_continuous())
+    work.build_seconds += built
+    if results.best_feasible_objective is None:
+        raise diagnose(data, config, f"no feasible plan ({results.termination_condition.name})")
+    results.solution_loader.load_vars()
+    steps = start / lot_unit(data)[:, None]
+    read_make(m, steps)
+    made, _ = _production(data, steps)
+    on = np.zeros(len(data.products), dtype=bool)
+    on[members] = True
+    cost = plan_cost(data, made, on)
+    bound = results.best_objective_bound
+    low = -np.inf if bound is None else bound * scale
+    return made, cost, low, results.termination_condition, \
+        results.termination_condition == TerminationCondition.maxTimeLimit
+
+
+def clear_avoidable_backlog(data: PlanData, made: np.ndarray) -> np.ndarray:
+    """``made`` with every avoidable backlog made, in the latest week up to it whose spare hours allow.
+
+    The optimum may leave a sliver of backlog (fractional forecast demand against whole lots) when
+    another lot costs more than its penalty; a planner reads any backlog on a line with spare hours
+    as a planning error, so the plan makes it anyway. A batch already running that week is grown
+    first (no new setup). The cost this adds is counted in the objective, so the gap stays honest.
+    """
+    made = made.copy()
+    unit = lot_unit(data)
+    for p in np.flatnonzero(avoidable_backlog(data, made).sum(axis=1) > 0):
+        for _ in range(len(data.weeks)):
+            avoidable = avoidable_backlog(data, made)[p]
+            late = np.flatnonzero(avoidable > 0)
+            if late.size == 0:
+                break
+            t, l = int(late[0]), data.line_of[p]
+            qty = np.ceil(avoidable[t] / unit[p] - 1e-9) * unit[p] if not np.isnan(data.lot[p]) else avoidable[t]
+            if l == UNCAPACITATED or data.hours[p] <= 0:
+                weeks = [t]
+            else:
+                on = data.line_of == l
+                spare = data.regular[l] + data.overtime[l] - (made[on] * data.hours[on, None]).sum(axis=0)
+                weeks = [s for s in range(t, -1, -1) if spare[s] >= qty * data.hours[p] - 1e-9]
+            if not weeks:
+                break
+            running = [s for s in weeks if made[p, s] > 0]
+            made[p, (running or weeks)[0]] += qty
+    return made
 
 
 def avoidable_backlog(data: PlanData, qty: np.ndarray) -> np.ndarray:
@@ -216,35 +271,6 @@ def avoidable_backlog(data: PlanData, qty: np.ndarray) -> np.ndarray:
             units = np.floor(units / data.lot[p] + 1e-9) * data.lot[p]
         out[p] = np.minimum(backlog[p], units)
     return out
-
-
-def _spend_leftover(solved: list, deadline: float, config: PlanConfig) -> float:
-    """Re-solves the parts still short of the gap, widest first, with the time earlier parts left.
-
-    Parts that close their gap early leave budget the time-limited ones could not see when their
-    share was fixed; a second run starts from their incumbent, and either run's bound is valid.
-    """
-    spent = 0.0
-    while True:
-        open_parts = [part for part in solved if part[2] - part[3] > config.mip_rel_gap * abs(part[2]) + 1e-9]
-        room = deadline - time.perf_counter()
-        if not open_parts or room < config.min_part_seconds:
-            return spent
-        part = max(open_parts, key=lambda q: q[2] - q[3])
-        m, solver = part[0], part[1]
-        solver.config.time_limit = room
-        t0 = time.perf_counter()
-        results = solver.solve(m)
-        spent += time.perf_counter() - t0
-        if results.best_feasible_objective is not None and results.best_feasible_objective < part[2]:
-            results.solution_loader.load_vars()
-            part[2], part[4] = results.best_feasible_objective, results.termination_condition
-        if results.best_objective_bound is not None:
-            part[3] = max(part[3], min(results.best_objective_bound, part[2]))
-        if part[2] - part[3] <= config.mip_rel_gap * abs(part[2]) + 1e-9:
-            part[4] = TerminationCondition.optimal
-        elif results.termination_condition == TerminationCondition.maxTimeLimit:
-            return spent
 
 
 def _production(data: PlanData, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -62,3 +62,35 @@ def heuristic_plan(data: PlanData, bound: np.ndarray) -> np.ndarray:
         made[:, t] = qty
         net = after + qty
     return made
+
+
+def firm_plan(data: PlanData, line: int) -> np.ndarray:
+    """[p, t] for the line's products: only the firm orders, each made as late as the line allows.
+
+    Week by week from the last, the hours left go to whole lots of whatever firm requirement is
+    still unmade and due that week or later; any such requirement may move earlier, so the order
+    among them does not matter for feasibility. A requirement left over at week 0 means the firm
+    orders do not fit the line (up to lot granularity): the caller reports it through the diagnosis.
+    """
+    made = np.zeros_like(data.demand)
+    on = np.flatnonzero(data.line_of == line)
+    need = np.maximum.accumulate(np.maximum(np.cumsum(data.firm[on], axis=1) - data.opening[on, None], 0.0), axis=1)
+    step = np.diff(need, axis=1, prepend=0.0)  # new firm requirement due in week t
+    lot = np.where(np.isnan(data.lot[on]), 0.0, data.lot[on])
+    open_qty = np.zeros(len(on))
+    for t in range(len(data.weeks) - 1, -1, -1):
+        open_qty += step[:, t]
+        room = data.regular[line] + data.overtime[line]
+        for i in np.argsort(-open_qty, kind="stable"):
+            if open_qty[i] <= 1e-9:
+                break
+            hours = data.hours[on[i]]
+            fit = np.inf if hours <= 0 else max(room, 0.0) / hours  # units the hours left allow
+            if lot[i] > 0:
+                qty = min(np.ceil(open_qty[i] / lot[i] - 1e-9), np.floor(fit / lot[i] + 1e-9)) * lot[i]
+            else:
+                qty = min(open_qty[i], fit)
+            made[on[i], t] = qty
+            open_qty[i] = max(open_qty[i] - qty, 0.0)
+            room -= qty * max(hours, 0.0)
+    return made

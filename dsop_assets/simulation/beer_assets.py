@@ -114,7 +114,7 @@ def order_shapes(warehouse: Warehouse, model) -> pl.DataFrame:
                                    description="Held-out accuracy of the better model >= 0.99.")],
     description=f"Predicts a beer-game member's tier from a {tm.WINDOW}-week window of its net inventory "
     f"(stride {tm.STRIDE}; train/test split by replication, 70/30). Baseline: scikit-learn MLP on the raw window; "
-    "model: LightGBM on window features. Writes tier_classifier_accuracy (overall and per rho) and "
+    "models: LightGBM on window features, and random 1-D convolution kernels under a logistic regression. Writes tier_classifier_accuracy (overall and per rho) and "
     "order_shape_classification: an EXPLORATORY table of which tier's ordering pattern each demo customer's and "
     "supplier's weekly order series most resembles (a classifier trained on scale-free beer-game order windows); "
     "dsop's customers are not beer-game tiers, so read it as a shape description, not a fact.",
@@ -132,9 +132,11 @@ def _tier_classifier(context: dg.AssetExecutionContext, warehouse: Warehouse) ->
     ds = tm.dataset(_series(table, "net_inventory"))
     train, test = ds["train"], ~ds["train"]
     mlp = tm.fit_mlp(ds["x"][train], ds["tier"][train])
-    features = tm.window_features(ds["x"])
+    features = tm.tier_features(ds["x"])
     lgbm = tm.fit_lgbm(features[train], ds["tier"][train])
-    preds = {"mlp_raw_window": mlp.predict(ds["x"][test]), "lightgbm_window_features": lgbm.predict(features[test])}
+    conv = tm.fit_conv(ds["x"][train], ds["tier"][train])
+    preds = {"mlp_raw_window": mlp.predict(ds["x"][test]), "lightgbm_window_features": lgbm.predict(features[test]),
+             "conv1d_random_kernels": conv.predict(ds["x"][test])}
     truth, rho = ds["tier"][test], ds["rho"][test]
     rows = []
     for model, p in preds.items():

@@ -25,9 +25,10 @@ def _scored(rows: list) -> pl.DataFrame:
 
 
 def test_a_spike_and_a_drop_are_found_once():
-    # a second steady customer keeps the product's other orders going
-    rows = _steady({30: 1000.0, 40: 0.0, 41: 0.0, 42: 0.0}) + _steady({}, customer="C2")
-    scored = _scored(rows).filter(pl.col("customer_id") == "C1")
+    # a week ten times the usual breaks the record by far; a month without orders on a weekly pair is a drop
+    rows = (_steady({30: 1000.0, 40: 0.0, 41: 0.0, 42: 0.0, 43: 0.0}) + _steady({}, customer="C2")
+            + _steady({}, product="P2"))
+    scored = _scored(rows).filter((pl.col("customer_id") == "C1") & (pl.col("product_id") == "P1"))
     found = scored.filter(pl.col("rule_kind").is_not_null()).select("rule_kind", "event_week").rows()
     assert found == [("spike", START + timedelta(days=7 * 30)), ("drop", START + timedelta(days=7 * 40))]
 
@@ -66,3 +67,82 @@ def test_scoring_counts_matches_within_a_week():
     result = evaluate.score(alerts, truth, date(2024, 1, 1), date(2024, 12, 31))
     assert result["spike"] == {"alerts": 2, "planted": 1, "precision": 0.5, "recall": 1.0}
     assert result["drop"]["recall"] == 0.0
+
+
+def test_a_level_shift_is_credited_within_three_weeks_of_its_onset():
+    truth = pl.DataFrame({"kind": ["level_shift"], "customer_id": [None], "product_id": ["P1"],
+                          "week_start": [date(2024, 3, 4)]}, schema_overrides={"customer_id": pl.String})
+    alerts = pl.DataFrame({"kind": ["level_shift"] * 2, "customer_id": [None, None], "product_id": ["P1"] * 2,
+                           "event_week": [date(2024, 3, 25), date(2024, 4, 1)]}, schema_overrides={"customer_id": pl.String})
+    result = evaluate.score(alerts, truth, date(2024, 1, 1), date(2024, 12, 31))
+    assert result["level_shift"] == {"alerts": 2, "planted": 1, "precision": 0.5, "recall": 1.0}
+
+
+def test_a_pause_of_a_pair_that_skips_weeks_needs_a_longer_run():
+    # a pair that skips one week in ten: three empty weeks happen by chance, five do not ((0.1)^5 = 1e-5)
+    skips = {w: 0.0 for w in range(3, 40, 10)}
+    rows = (_steady({**skips, 45: 0.0, 46: 0.0, 47: 0.0, 48: 0.0, 49: 0.0}) + _steady({}, customer="C2")
+            + _steady({}, product="P2"))
+    scored = _scored(rows).filter((pl.col("customer_id") == "C1") & (pl.col("product_id") == "P1"))
+    found = scored.filter(pl.col("rule_kind") == "drop")
+    assert found["week_start"].to_list() == [START + timedelta(days=7 * 49)]
+    assert found["event_week"].to_list() == [START + timedelta(days=7 * 45)]
+
+
+def test_a_product_whose_orders_stop_has_ended_not_shifted():
+    rng = np.random.default_rng(3)
+    rows = [(START + timedelta(days=7 * w), "C1", "P1", float(rng.integers(90, 110))) for w in range(40)]
+    orders = pl.DataFrame(rows, schema=["order_date", "customer_id", "product_id", "order_qty"], orient="row")
+    products = detect.product_rules(product_features(weekly_grid(orders, ["product_id"], START, START + timedelta(days=7 * 59))))
+    assert products.filter(pl.col("rule_kind") == "level_shift").is_empty()
+
+
+def test_spike_bar_follows_the_book_and_ignores_the_week_it_judges():
+    rng = np.random.default_rng(5)
+    weeks = [START + timedelta(days=7 * w) for w in range(40)]
+    # 300 steady pairs; 3 % of weeks break their record, by exponential amounts with mean log 0.2
+    rows = [(w, float(rng.exponential(0.2)) if rng.random() < 0.03 else -1.0) for w in weeks for _ in range(300)]
+    f = pl.DataFrame(rows, schema=["week_start", "log_ratio_to_year_max"], orient="row").with_columns(
+        pl.lit(1.0).alias("year_presence"), pl.lit(10.0).alias("base"))
+    bar = detect.spike_thresholds(f).filter(pl.col("week_start") == weeks[-1])["spike_bar"][0]
+    # exponential tail: log(0.03 / 1e-5) * 0.2 = 1.6, i.e. about 5x the record
+    assert 1.2 < bar < 2.1
+    later = f.with_columns(pl.when(pl.col("week_start") == weeks[-1]).then(9.0).otherwise(pl.col("log_ratio_to_year_max"))
+                           .alias("log_ratio_to_year_max"))
+    assert detect.spike_thresholds(later).filter(pl.col("week_start") == weeks[-1])["spike_bar"][0] == bar
+
+
+def test_a_product_at_its_end_of_life_is_not_a_drop():
+    rows = _steady({w: 0.0 for w in range(40, 60)}) + _steady({}, customer="C2", weeks=40)
+    orders = pl.DataFrame(rows, schema=["order_date", "customer_id", "product_id", "order_qty"], orient="row")
+    grid = weekly_grid(orders, ["customer_id", "product_id"], START, START + timedelta(days=7 * 59))
+    eol = pl.DataFrame({"product_id": ["P1"], "eol_date": [START + timedelta(days=7 * 40 - 1)]})
+    assert detect.pair_rules(pair_features(grid), eol).filter(pl.col("rule_kind") == "drop").is_empty()
+    assert detect.pair_rules(pair_features(grid)).filter(pl.col("rule_kind") == "drop").height == 2
+
+
+def test_planted_spikes_break_the_record_and_customers_leaving_are_labelled():
+    from dsop_assets.demo.anomalies import DROP_WEEKS, SPIKE_OVER_MAX, plant_anomalies
+
+    rng = np.random.default_rng(8)
+    n_weeks = 120
+    start = START
+    rows = [(start + timedelta(days=7 * w), f"C{c}", f"P{c % 6}", float(rng.integers(50, 150)))
+            for c in range(24) for w in range(n_weeks) if not (c == 23 and w >= 70)]
+    orders = pl.DataFrame(rows, schema=["order_date", "customer_id", "product_id", "order_qty"], orient="row")
+    inventory = pl.DataFrame({"snapshot_date": [start + timedelta(days=30 * m) for m in range(27)],
+                              "product_id": ["RM1"] * 27, "on_hand_qty": [100.0] * 27})
+    end = start + timedelta(days=7 * n_weeks - 1)
+    out, _, truth = plant_anomalies(np.random.default_rng(1), start, end, orders, inventory, [("C23", "P5", 70.0)])
+    weekly = weekly_grid(out, ["customer_id", "product_id"], start, end - timedelta(days=6))
+    assert truth.filter(pl.col("kind") == "spike").height == 2 and truth.filter(pl.col("kind") == "drop").height == 3
+    for t in truth.filter(pl.col("kind") == "spike").iter_rows(named=True):
+        s = weekly.filter((pl.col("customer_id") == t["customer_id"]) & (pl.col("product_id") == t["product_id"]))
+        record = s.filter(pl.col("week_start") < t["week_start"]).tail(52)["qty"].max()
+        assert s.filter(pl.col("week_start") == t["week_start"])["qty"][0] >= SPIKE_OVER_MAX[0] * record * 0.999
+    for t in truth.filter((pl.col("kind") == "drop") & (pl.col("source") == "planted")).iter_rows(named=True):
+        s = weekly.filter((pl.col("customer_id") == t["customer_id"]) & (pl.col("product_id") == t["product_id"])
+                          & (pl.col("week_start") >= t["week_start"]))
+        assert s.head(DROP_WEEKS)["qty"].sum() == 0 and s["qty"][DROP_WEEKS] > 0
+    left = truth.filter(pl.col("source") == "customer_left")
+    assert left.select("customer_id", "week_start").rows() == [("C23", start + timedelta(days=7 * 70))]

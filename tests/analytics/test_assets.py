@@ -57,8 +57,8 @@ def test_small_beer_game_and_classifier(tmp_path, instance):
                             selection=[tier_classifier])
     assert result.success
     accuracy = warehouse.query("select * from tier_classifier_accuracy where rho is null")
-    assert set(accuracy["model"]) == {"mlp_raw_window", "lightgbm_window_features"}
+    assert set(accuracy["model"]) == {"mlp_raw_window", "lightgbm_window_features", "conv1d_random_kernels"}
     assert accuracy["accuracy"].max() > 0.4  # four tiers: chance is 0.25 (tiny data: the real figure is in the README)
-    assert warehouse.query("select * from tier_classifier_accuracy where rho is not null").height == 4
+    assert warehouse.query("select * from tier_classifier_accuracy where rho is not null").height == 6
     shapes = warehouse.query("select * from order_shape_classification")
     assert shapes["entity_id"].to_list() == ["C1"]

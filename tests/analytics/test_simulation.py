@@ -38,3 +38,25 @@ def test_windows_split_by_replication():
     ds = tm.dataset({r: s["inventory"] - s["backlog"] for r, s in sims.items()})
     assert ds["x"].shape[1] == tm.WINDOW and 0 < ds["train"].mean() < 1
     assert set(np.unique(ds["tier"])) == {0, 1, 2, 3}
+
+
+def test_random_convolutions_are_seeded_and_see_shape():
+    from dsop_assets.simulation.conv_features import RandomConvolutions
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(6, 120))
+    a = RandomConvolutions(n_kernels=20, seed=3).fit(x).transform(x)
+    b = RandomConvolutions(n_kernels=20, seed=3).fit(x).transform(x)
+    assert a.shape == (6, 40) and np.array_equal(a, b)
+    assert np.all((a[:, ::2] >= 0) & (a[:, ::2] <= 1))  # PPV is a share of positions
+    # a slow and a fast oscillation of the same spread give different features
+    t = np.arange(120)
+    slow, fast = np.sin(2 * np.pi * t / 40)[None], np.sin(2 * np.pi * t / 4)[None]
+    conv = RandomConvolutions(n_kernels=20, seed=3).fit(slow)
+    assert not np.allclose(conv.transform(slow), conv.transform(fast), atol=0.05)
+
+
+def test_tier_features_are_finite_on_flat_and_moving_windows():
+    x = np.vstack([np.zeros(tm.WINDOW), np.sin(np.arange(tm.WINDOW) / 5.0) * 10 - 2])
+    f = tm.tier_features(x)
+    assert f.shape[0] == 2 and np.isfinite(f).all()

@@ -102,7 +102,7 @@ def test_infeasible_plan_records_diagnosis_and_keeps_previous_plan(warehouse):
                              "production_qty": [5.0], "balance_residual": [0.0]})
     warehouse.write("production_plan", previous)
     inputs = _impossible_week(week)
-    outcome = solve_plan(inputs, PlanConfig(time_limit_seconds=5))
+    outcome = solve_plan(inputs, PlanConfig())
     assert outcome.result is None and "L1" in outcome.failure
     assert record_plan(warehouse, inputs, outcome, logging.getLogger("test")) == 0
     assert warehouse.read_table("production_plan").equals(previous)
@@ -121,14 +121,14 @@ def test_a_plan_failing_the_gate_is_not_written(warehouse):
     warehouse.write("production_plan", previous)
     inputs = _impossible_week(week)
     inputs.lines = inputs.lines.with_columns(pl.lit(1_000.0).alias("regular_hours_per_week"))  # now feasible
-    outcome = solve_plan(inputs, PlanConfig(time_limit_seconds=5, gate_max_gap=-1.0))  # no gap can pass
+    outcome = solve_plan(inputs, PlanConfig(gate_max_gap=-1.0))  # no gap can pass
     assert outcome.result is not None and not outcome.usable and "proved gap" in outcome.gate[0]
     assert record_plan(warehouse, inputs, outcome, logging.getLogger("test")) == 0
     assert warehouse.read_table("production_plan").equals(previous)
     diagnosis = warehouse.read_table("production_plan_diagnosis")
     assert diagnosis["basis"].to_list() == ["plan gate"] and diagnosis["message"][0].startswith("plan gate failed")
     assert plan_metadata([outcome], 0)["status"] == "failed the plan gate (previous plan kept)"
-    assert solve_plan(inputs, PlanConfig(time_limit_seconds=5)).usable  # the default gate lets it through
+    assert solve_plan(inputs, PlanConfig()).usable  # the default gate lets it through
 
 
 def test_plan_without_forecast_fails_clearly(warehouse):

@@ -23,7 +23,7 @@ def test_lot_sizing_plan_fits_in_whole_lots(data):
 
 
 def test_warm_start_is_no_dearer_than_order_up_to(data):
-    start = warm_start(data)
+    start = warm_start(data, PlanConfig())
     assert fits(data, start)
     assert plan_cost(data, start) <= plan_cost(data, heuristic_plan(data, data.max_production())) + 1e-6
 
