@@ -214,7 +214,23 @@ def test_demand_in_the_last_week_is_made_not_left_to_the_open_end():
         pl.col("p50").alias("p10"), pl.col("p50").alias("p90"))
     products = products.with_columns(pl.lit(2_000.0).alias("setup_cost"))
     made = plan_production(demand, products, lines, opening, PlanConfig(horizon_weeks=3, mip_rel_gap=0.0))
-    dropped = plan_production(demand, products, lines, opening,
-                              PlanConfig(horizon_weeks=3, mip_rel_gap=0.0, terminal_backlog_weeks=0.0))
     assert made.plan["shortage_qty"].sum() == 0.0 and made.plan["production_qty"].sum() == 4.0
-    assert dropped.plan["shortage_qty"].sum() == 4.0  # what the model did before the terminal term
+    assert made.objective == pytest.approx(2_000.0)
+    from dsop_assets.planning.lot_heuristic import plan_cost
+    from dsop_assets.planning.plan_data import prepare_plan_data
+
+    for weeks, penalty in ((4.0, 1_200.0 + 4_800.0), (0.0, 1_200.0)):
+        data = prepare_plan_data(demand, products, lines, opening, PlanConfig(horizon_weeks=3, terminal_backlog_weeks=weeks))
+        assert plan_cost(data, np.zeros_like(data.demand)) == pytest.approx(penalty)  # leaving it open
+
+
+def test_backlog_the_line_had_hours_for_is_made():
+    from dsop_assets.planning.plan_data import prepare_plan_data
+    from dsop_assets.planning.production_model import avoidable_backlog, clear_avoidable_backlog
+
+    data = prepare_plan_data(*_tiny(), PlanConfig(horizon_weeks=3))
+    made = np.array([[8.0, 8, 4], [4.0, 4, 4]])  # A is 4 short in week 3; L1 has 15 h, uses 12 + 8
+    assert avoidable_backlog(data, made)[0, 2] == pytest.approx(4.0)
+    cleared = clear_avoidable_backlog(data, made)
+    assert avoidable_backlog(data, cleared).sum() == 0.0 and cleared[0].sum() == 24.0
+    assert ((cleared * data.hours[:, None]).sum(axis=0) <= 15.0 + 1e-9).all()
