@@ -407,13 +407,18 @@ def parse_table(
     typed = check_duplicates(check_references(typed, table, known), table)
     typed = typed.with_columns(partition_key_expr(table).alias("_partition_key"))
     bad = typed.filter(pl.col("_reasons").is_not_null())
-    good = typed.filter(pl.col("_reasons").is_null())
-    # A newer file replaces the rows of an older one that share a key.
-    good = good.sort(["_file_order", "source_line"])
-    newest = pl.struct(list(table.key)).is_last_distinct()
+    # Only what a valid row keeps is copied out (not the raw text of every cell). Rows are in (file,
+    # line) order already: the files were concatenated in order, each sorted by line.
+    good = typed.select(*table.column_names, "source_file", "source_line", "_partition_key", "_reasons").filter(
+        pl.col("_reasons").is_null())
     record_columns = [pl.col("source_file"), pl.col("source_line"), pl.col("_partition_key").alias("partition_key")]
-    superseded = good.filter(~newest).select(record_columns)
-    good = good.filter(newest)
+    if len(paths) > 1 or not all(table.column(k).required for k in table.key):
+        # A newer file replaces the rows of an older one that share a key.
+        newest = pl.struct(list(table.key)).is_last_distinct()
+        superseded = good.filter(~newest).select(record_columns)
+        good = good.filter(newest)
+    else:  # one file, keys never null: a repeated key was rejected above, nothing is replaced
+        superseded = good.head(0).select(record_columns)
     raw_json = (
         pl.when(pl.col("_problem").is_null())
         .then(pl.struct([pl.col(f"_raw_{c}").alias(c) for c in table.column_names]).struct.json_encode())
