@@ -209,7 +209,9 @@ def read_export(path: Path, table: TableContract, mapping: dict) -> tuple[pl.Dat
         if whole:
             data, skip = raw, 1
         else:
-            data, skip = bare(good["text"]).str.join("\n").item().encode(), 0
+            # Every good record still ends with its line break (only a file's cut-off last line
+            # has none, and that record is rejected): joined as they are, they are the CSV text.
+            data, skip = good["text"].str.join("").cast(pl.Binary).item(), 0
         del records, body, raw  # the file's copies go before the values arrive
         values = pl.read_csv(
             data, has_header=False, skip_lines=skip, new_columns=names, infer_schema=False,
@@ -222,10 +224,10 @@ def read_export(path: Path, table: TableContract, mapping: dict) -> tuple[pl.Dat
         values = pl.DataFrame(schema={n: pl.Utf8 for n in names})
     values = values.select([pl.col(f"_c{i}").alias(c) for i, c in renames.items()])
     frame = pl.concat([good.select("line"), values], how="horizontal")
-    if bad.height:
-        frame = pl.concat([frame, bad], how="diagonal_relaxed").sort("line")
-    else:  # already in line order
-        frame = frame.with_columns(pl.lit(None, pl.Utf8).alias("problem"), pl.lit(None, pl.Utf8).alias("text"))
+    frame = frame.with_columns(pl.lit(None, pl.Utf8).alias("problem"), pl.lit(None, pl.Utf8).alias("text"))
+    if bad.height:  # both in line order: merged, not re-sorted
+        bad = bad.select([pl.col(c) if c in bad.columns else pl.lit(None, pl.Utf8).alias(c) for c in frame.columns])
+        frame = frame.merge_sorted(bad.cast(frame.schema), key="line")
     for column in table.column_names:
         if column not in frame.columns:
             frame = frame.with_columns(pl.lit(None, dtype=pl.Utf8).alias(column))
