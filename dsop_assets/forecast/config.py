@@ -137,6 +137,9 @@ class ForecastConfig:
     calibration_min_rows: int = 200
     calibration_origins: int = 26
     calibration_bounds: tuple[float, float] = (0.5, 4.0)
+    # Origins forecast (not served) before a backfill's first origin when no stored forecast covers
+    # them, so its first origins are calibrated too (``forecasting.warmup_origins``).
+    calibration_warmup: int = 0
     external_series: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(EXTERNAL_SERIES))
     # Statistical ensemble members for product series (``members.py``): statsforecast AutoETS /
     # AutoTheta, seasonal with the cadence's year when the series has two seasons. Weekly is off by
@@ -171,6 +174,7 @@ def monthly_config(**overrides) -> ForecastConfig:
         max_train_rows=20_000,
         reuse_periods=3,
         calibration_origins=12,
+        calibration_warmup=6,
         stat_members=("auto_ets", "auto_theta"),
     )
     return ForecastConfig(**{**base, **overrides})

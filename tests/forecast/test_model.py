@@ -97,3 +97,22 @@ def test_monthly_forecast_runs():
     assert sorted(out["horizon"].unique()) == [1, 2, 3, 4, 5, 6]
     assert "lgbm_quantile" in set(out["model_id"])
     assert (out["target_start"].dt.day() == 1).all() and out.filter(pl.col("p10") > pl.col("p90")).is_empty()
+
+
+def test_a_backfill_warms_its_calibration_on_earlier_origins(weekly):
+    _, feats, targets, origin = weekly
+    config = weekly_config(n_estimators=15, max_train_rows=4_000, horizons=(1, 2, 3), min_data_in_leaf=20,
+                           calibration_min_rows=20)
+    # Stored forecasts cover two of the four origins before the first requested one: only the other two
+    # are forecast again, and neither an origin after the first nor one outside the store is added.
+    stored = feats.filter(pl.col("origin_period").is_in([origin - 2, origin - 1])).select("origin_date")
+    assert forecasting.warmup_origins(feats, [origin], stored, config, 4) == [origin - 4, origin - 3]
+    assert forecasting.warmup_origins(feats, [origin], None, config, 0) == []
+    first = int(feats["origin_period"].min())
+    assert forecasting.warmup_origins(feats, [first + 1], None, config, 4) == [first]
+    cold, _ = forecasting.forecast_many(feats, targets, [origin], config, created_at=STAMP, warmup=0)
+    warm, _ = forecasting.forecast_many(feats, targets, [origin], config, created_at=STAMP, warmup=4)
+    assert warm["origin_date"].n_unique() == 1 and warm.height == cold.height  # warm-up rows are not served
+    modelled = pl.col("model_id") == "lgbm_quantile"
+    assert set(cold.filter(modelled)["bias_scale"]) == {1.0}  # a cold first origin runs uncalibrated
+    assert set(warm.filter(modelled)["bias_scale"]) != {1.0}
