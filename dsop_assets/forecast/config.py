@@ -140,6 +140,8 @@ class ForecastConfig:
     # Origins forecast (not served) before a backfill's first origin when no stored forecast covers
     # them, so its first origins are calibrated too (``forecasting.warmup_origins``).
     calibration_warmup: int = 0
+    # The bias factor uses the latest this-many origins of the calibration window (0 = all of it).
+    bias_origins: int = 0
     external_series: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(EXTERNAL_SERIES))
     # Statistical ensemble members for product series (``members.py``): statsforecast AutoETS /
     # AutoTheta, seasonal with the cadence's year when the series has two seasons. Weekly is off by
@@ -175,6 +177,7 @@ def monthly_config(**overrides) -> ForecastConfig:
         reuse_periods=3,
         calibration_origins=12,
         calibration_warmup=6,
+        bias_origins=3,
         stat_members=("auto_ets", "auto_theta"),
     )
     return ForecastConfig(**{**base, **overrides})

@@ -8,7 +8,9 @@ Per origin each series gets exactly one source, recorded in ``method``:
   A pair that orders a few times a year has no learnable pattern of its own, while its product's
   series is dense; the bands are scaled the same way, which keeps them ordered;
 * ``short_history``: the moving average, for series younger than ``min_history_periods``;
-* ``model_error``: the moving average for every series, when training or prediction raised.
+* ``model_error``: the moving average for every series, when training or prediction raised;
+* ``inactive``: zero for series with past orders that the feature store left out (a year without
+  orders, or past end-of-life at the origin).
 
 ``model_id`` names the model that produced the numbers (``product_share`` rows inherit their
 product's), ``model_version`` hashes the configuration and the training cutoff. The model's bands
@@ -34,6 +36,7 @@ from .members import FittedMembers, fit_members, member_forecasts
 from .model import TrainedModel, eligible_for_model, predict, train
 
 log = logging.getLogger(__name__)
+MODEL_INACTIVE = "inactive_zero"
 
 OUTPUT_COLUMNS = [
     "model_id", "model_version", "cadence", "level", "product_id", "customer_id", "origin_date", "as_of",
@@ -95,8 +98,9 @@ def forecast(
     remaining = sparse.join(parts[-1].select(SERIES_KEYS).unique(), on=SERIES_KEYS, how="anti")
     if remaining.height:  # a sparse pair whose product has no forecast: moving average
         parts.append(_tag(moving_average_forecast(remaining, features_history, targets_history, config), MODEL_MA, ma_version, "short_history"))
-    out = _finish(pl.concat(parts, how="diagonal_relaxed"), config, created_at)
     as_of = pl.select(period_end(pl.lit(origin), config.cadence)).item()
+    parts.append(_inactive(origin_features, targets_history, origin, as_of, config, ma_version))
+    out = _finish(pl.concat(parts, how="diagonal_relaxed"), config, created_at)
     out = calibrate_origin(out, past_forecasts, targets_history, as_of, config)
     # Expected demand for planning: the bias-corrected point, which tracks volume (see calibration.py).
     return out.with_columns(mean=pl.col("p50")).select(OUTPUT_COLUMNS), model
@@ -116,6 +120,20 @@ def _with_members(model: TrainedModel, rows: pl.DataFrame, features: pl.DataFram
     as_of = pl.select(period_end(pl.lit(origin), config.cadence)).item()
     types = series_types(features, config)
     return combine(rows, extra, choose_member_sets(past, targets, as_of, types, config), types)
+
+
+def _inactive(origin_features: pl.DataFrame, targets: pl.DataFrame, origin: int, as_of, config: ForecastConfig,
+              version: str) -> pl.DataFrame:
+    """Zero demand for every series with orders before as_of that the feature store left out at this
+    origin (no order or open order for a year, or past its end-of-life date): a planner sees an explicit
+    0 for a discontinued product instead of no row, and the scorecard scores these rows for dsop too,
+    as it does for every peer that forecasts them."""
+    known = targets.filter(pl.col("target_start") <= as_of).select(SERIES_KEYS).unique()
+    dead = known.join(origin_features.select(SERIES_KEYS).unique(), on=SERIES_KEYS, how="anti")
+    horizons = pl.DataFrame({"horizon": list(config.horizons)}, schema={"horizon": pl.Int32})
+    return _tag(dead.join(horizons, how="cross").with_columns(
+        origin_period=pl.lit(origin, pl.Int32), p10=pl.lit(0.0), p50=pl.lit(0.0), p90=pl.lit(0.0)),
+        MODEL_INACTIVE, version, "inactive")
 
 
 def _tag(frame: pl.DataFrame, model_id: str, version: str, method: str) -> pl.DataFrame:
