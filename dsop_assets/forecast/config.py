@@ -144,8 +144,8 @@ class ForecastConfig:
     bias_origins: int = 0
     external_series: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(EXTERNAL_SERIES))
     # Statistical ensemble members for product series (``members.py``): statsforecast AutoETS /
-    # AutoTheta, seasonal with the cadence's year when the series has two seasons. Weekly is off by
-    # default: a 52-week season is slow to select for little gain on the demo's weekly noise.
+    # AutoTheta, seasonal with the cadence's year when the series has two seasons (ETS: up to 24
+    # periods, so weekly ETS is non-seasonal). weekly_config / monthly_config turn both on.
     stat_members: tuple[str, ...] = ()
     member_season: bool = True
     # Members are re-selected and re-fitted this often (in periods) in a backfill; in between each
@@ -161,7 +161,14 @@ class ForecastConfig:
 
 
 def weekly_config(**overrides) -> ForecastConfig:
-    return ForecastConfig(**{"cadence": "weekly", **overrides})
+    base = dict(
+        cadence="weekly",
+        # A LightGBM fit every 8 weeks instead of 4 pays for the statistical members (26 demo origins:
+        # 182 s vs 203 s) at no measurable cost (SPL 0.323 vs 0.322 at 1 week on the same rows).
+        reuse_periods=8,
+        stat_members=("auto_ets", "auto_theta"),
+    )
+    return ForecastConfig(**{**base, **overrides})
 
 
 def monthly_config(**overrides) -> ForecastConfig:
@@ -175,7 +182,7 @@ def monthly_config(**overrides) -> ForecastConfig:
         train_origins=24,
         max_train_rows=20_000,
         reuse_periods=3,
-        calibration_origins=12,
+        calibration_origins=6,
         calibration_warmup=6,
         bias_origins=3,
         stat_members=("auto_ets", "auto_theta"),

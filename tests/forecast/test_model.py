@@ -14,7 +14,8 @@ from dsop_assets.forecast.forecasting import OUTPUT_COLUMNS, forecast
 from dsop_assets.forecast.model import feature_importance, model_from_strings, model_strings, predict, training_set
 from tests.forecast.test_features import synthetic_erp, weekly_origins
 
-CONFIG = weekly_config(n_estimators=15, max_train_rows=4_000, horizons=tuple(range(1, 9)), min_data_in_leaf=20)
+CONFIG = weekly_config(n_estimators=15, max_train_rows=4_000, horizons=tuple(range(1, 9)), min_data_in_leaf=20,
+                       stat_members=())  # the LightGBM path; members: test_members.py
 STAMP = datetime(2024, 1, 1, tzinfo=timezone.utc)
 
 
@@ -102,7 +103,7 @@ def test_monthly_forecast_runs():
 def test_a_backfill_warms_its_calibration_on_earlier_origins(weekly):
     _, feats, targets, origin = weekly
     config = weekly_config(n_estimators=15, max_train_rows=4_000, horizons=(1, 2, 3), min_data_in_leaf=20,
-                           calibration_min_rows=20)
+                           calibration_min_rows=20, stat_members=())
     # Stored forecasts cover two of the four origins before the first requested one: only the other two
     # are forecast again, and neither an origin after the first nor one outside the store is added.
     stored = feats.filter(pl.col("origin_period").is_in([origin - 2, origin - 1])).select("origin_date")
