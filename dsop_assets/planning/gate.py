@@ -14,6 +14,7 @@ from dsop_assets.planning.config import PlanConfig
 from dsop_assets.planning.production_model import PlanResult
 
 PLAN_GATE_CHECK = "production_plan_gate"
+MIN_AVOIDABLE_UNITS = 0.5
 
 
 def gate_failures(result: PlanResult | None, failure: str | None, config: PlanConfig) -> list[str]:
@@ -23,7 +24,9 @@ def gate_failures(result: PlanResult | None, failure: str | None, config: PlanCo
     reasons = []
     if result.mip_gap > config.gate_max_gap + 1e-12:
         reasons.append(f"proved gap {result.mip_gap:.2%} > {config.gate_max_gap:.2%} ({result.termination_condition})")
-    if result.avoidable_backlog_qty > 1e-6:
+    # Demand is an expected, fractional quantity: a backlog under half a unit is rounding (the MILP may
+    # leave 0.03 units short a week rather than bring a 120-unit lot forward), not a plan to refuse.
+    if result.avoidable_backlog_qty >= MIN_AVOIDABLE_UNITS:
         reasons.append(f"avoidable backlog {result.avoidable_backlog_qty:,.1f} units on "
                        f"{result.avoidable_backlog_products} product(s) whose line had spare hours")
     return reasons
