@@ -117,7 +117,11 @@ def plan_weeks(warehouse: Path, weeks: list[date], config: PlanConfig) -> None:
 
     store = DuckDBWarehouse(path=str(warehouse))
     for week in weeks:
-        inputs = load_plan_inputs(store, week, config)
+        try:
+            inputs = load_plan_inputs(store, week, config)
+        except Exception as exc:  # noqa: BLE001 - e.g. a week whose stock estimate was never materialised
+            print(f"{week}: cannot plan ({exc})")
+            continue
         began = time.perf_counter()
         outcome = solve_plan(inputs, config)
         seconds = time.perf_counter() - began
