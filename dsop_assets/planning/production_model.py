@@ -32,7 +32,7 @@ import pyomo.environ as pyo
 from pyomo.contrib.appsi.base import TerminationCondition
 
 from dsop_assets.planning.config import PlanConfig
-from dsop_assets.planning.diagnosis import PlanInfeasible, diagnose
+from dsop_assets.planning.diagnosis import PlanInfeasible, diagnose, firm_capacity_shortfalls
 from dsop_assets.planning.plan_data import UNCAPACITATED, PlanData, prepare_plan_data
 from dsop_assets.planning.plan_milp import build_model, lot_unit, make_solver, objective_scale, read_make, set_start
 from dsop_assets.planning.local_search import improve_line, settle_line, sweep
@@ -59,6 +59,9 @@ class PlanResult:
     time_capped: bool = False
     avoidable_backlog_qty: float = 0.0  # backlog a line had the spare hours to make (must be 0)
     avoidable_backlog_products: int = 0
+    # Lines that cannot make their firm orders on time, and by how many hours (diagnosis rows): the
+    # plan makes those orders as early as it can and backlogs the rest.
+    late_firm: pl.DataFrame | None = None
 
 
 # Below this many products a line's model gets past the root within its share and HiGHS improves
@@ -75,8 +78,8 @@ WHOLE_UNIT = 1.0
 def warm_start(data: PlanData, config: PlanConfig) -> np.ndarray:
     """Per line, the cheaper of the two heuristic plans that fits the line; lines share nothing, so
     mixing is free. A line neither fits (their rules can miss a firm order when the line is tight)
-    starts from its firm orders made as late as possible, improved by one-product best responses;
-    when even that misses a firm order, the orders do not fit the line and the plan is infeasible.
+    starts from its firm orders made as late as possible, improved by one-product best responses.
+    ``data.firm`` must already fit every line (``soften_late_firm``).
     """
     bound = data.max_production()
     plan = heuristic_plan(data, bound)
@@ -94,9 +97,26 @@ def warm_start(data: PlanData, config: PlanConfig) -> np.ndarray:
             members = np.flatnonzero(on).tolist()
             made, _ = sweep(data, made, members, l, on, plan_cost(data, made, on))
             plan[on] = made[on]
-            if not fits(data, plan, l):
-                raise diagnose(data, config, f"the firm orders of line {data.lines[l]} do not fit its hours")
     return plan
+
+
+def soften_late_firm(data: PlanData, config: PlanConfig) -> pl.DataFrame:
+    """The short line-weeks of lines whose firm orders cannot be made on time; on those lines the
+    firm orders become ordinary demand (backlogged at the penalty). Raises ``PlanInfeasible``
+    instead when ``firm_orders_when_short`` is "refuse"."""
+    short = firm_capacity_shortfalls(data)
+    late = set(short["line_id"].to_list())
+    for l, line in enumerate(data.lines):  # lots can make orders that pass the arithmetic still miss
+        if line not in late and not fits(data, firm_plan(data, l), l):
+            late.add(line)
+            short = pl.concat([short, pl.DataFrame([(line, data.weeks[0], None, None, None, "firm orders in whole lots")],
+                                                   schema=short.schema, orient="row")])
+    if late and config.firm_orders_when_short == "refuse":
+        raise diagnose(data, config, "firm orders exceed line capacity")
+    for l, line in enumerate(data.lines):
+        if line in late:
+            data.firm[data.line_of == l] = 0.0
+    return short
 
 
 def parts_of(data: PlanData, decompose: bool) -> list[tuple[list[int], list[int]]]:
@@ -128,6 +148,7 @@ def plan_production(
     data = prepare_plan_data(demand, products, lines, opening_stock, config)
     scale = objective_scale(data)
     started = time.perf_counter()
+    late_firm = soften_late_firm(data, config)
     plan = warm_start(data, config)
     upper = lower = 0.0
     conditions, capped, work = [], False, _Work()
@@ -180,6 +201,7 @@ def plan_production(
         time_capped=capped,
         avoidable_backlog_qty=float(avoidable.sum()),
         avoidable_backlog_products=int((avoidable.sum(axis=1) > 1e-6).sum()),
+        late_firm=late_firm,
     )
 
 

@@ -115,7 +115,7 @@ def test_firm_orders_beyond_capacity_name_line_and_week():
     demand, products, lines, opening = _tiny(firm=[8.0, 40.0, 8.0, 4.0, 4.0, 4.0])
     demand = demand.with_columns(pl.max_horizontal("p50", "firm_qty").alias("p50"))
     with pytest.raises(PlanInfeasible) as err:
-        plan_production(demand, products, lines, opening, PlanConfig(horizon_weeks=3))
+        plan_production(demand, products, lines, opening, PlanConfig(horizon_weeks=3, firm_orders_when_short="refuse"))
     # Firm hours by week 2: A 48 + B 8 = 56 against 2 x 15 = 30 -> 26 h short.
     diag = err.value.diagnosis
     first = diag.sort("week_start").row(0, named=True)
@@ -234,3 +234,14 @@ def test_backlog_the_line_had_hours_for_is_made():
     cleared = clear_avoidable_backlog(data, made)
     assert avoidable_backlog(data, cleared).sum() == 0.0 and cleared[0].sum() == 24.0
     assert ((cleared * data.hours[:, None]).sum(axis=0) <= 15.0 + 1e-9).all()
+
+
+def test_firm_orders_beyond_capacity_are_planned_late_and_reported():
+    demand, products, lines, opening = _tiny(firm=[8.0, 40.0, 8.0, 4.0, 4.0, 4.0])
+    demand = demand.with_columns(pl.max_horizontal("p50", "firm_qty").alias("p50"))
+    res = plan_production(demand, products, lines, opening, PlanConfig(horizon_weeks=3))
+    late = res.late_firm.sort("week_start").row(0, named=True)
+    assert (late["line_id"], late["week_start"], late["short_hours"]) == ("L1", WEEKS[1], pytest.approx(26.0))
+    hours = res.lines["regular_hours_used"] + res.lines["overtime_hours"]
+    assert hours.to_list() == pytest.approx([12.0, 12.0, 12.0])  # whole lots of 4 h fill the 15 h line as far as they go
+    assert res.plan["shortage_qty"].sum() > 0 and res.avoidable_backlog_qty == 0.0
