@@ -4,6 +4,8 @@ Each stage runs in a child process so its peak RSS (``wait4`` rusage) is its own
 what the stages before it left behind. Right after the raw load and the aggregates, the same data
 work runs as a plain DuckDB script (``bench_yardstick``) on the same exports, and the table shows
 dsop's time as a multiple of it: ratios hold on a busy machine where absolute seconds do not.
+Each stage also reports its CPU seconds (user + system, all threads, from the same rusage): on a
+machine shared with other work, wall time stretches with the load average, CPU time much less.
 """
 
 from __future__ import annotations
@@ -25,14 +27,15 @@ STAGES = ("generate", "raw_load", "aggregates", "weekly_refresh", "forecasts", "
 YARDSTICK = {"raw_load": "raw", "aggregates": "all"}
 
 
-def _run_child(args: list[str], env: dict[str, str]) -> tuple[float, float]:
+def _run_child(args: list[str], env: dict[str, str]) -> tuple[float, float, float]:
+    """Wall seconds, peak RSS (MiB) and CPU seconds of one stage's process."""
     began = time.perf_counter()
     process = subprocess.Popen([sys.executable, "-m", "dsop_jobs.bench", *args], env=env)
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - began
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"bench stage {args[0]} failed (exit {os.waitstatus_to_exitcode(status)})")
-    return seconds, usage.ru_maxrss / 1024  # KiB -> MiB on Linux
+    return seconds, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime  # KiB -> MiB on Linux
 
 
 def source_rows(manifest: dict) -> int:
@@ -63,21 +66,24 @@ def run_bench(scale: str, seed: int, workdir: Path | None, stages: tuple[str, ..
     if (root / "erp" / "manifest.json").exists():  # a reused workdir: its data's history start
         env["DSOP_HISTORY_START"] = json.loads((root / "erp" / "manifest.json").read_text())["history_start"]
     for stage in stages:
-        seconds, peak_mib = _run_child([stage, scale, str(seed)], env)
+        seconds, peak_mib, cpu = _run_child([stage, scale, str(seed)], env)
         if stage == "generate":  # partitions start where the generated data starts
             env["DSOP_HISTORY_START"] = json.loads((root / "erp" / "manifest.json").read_text())["history_start"]
         plain = _run_child([f"yardstick_{YARDSTICK[stage]}", scale, str(seed)], env) if stage in YARDSTICK else None
-        results.append((stage, seconds, peak_mib, plain))
+        results.append((stage, seconds, peak_mib, cpu, plain))
         loads.append(os.getloadavg()[0])
-        versus = f"   plain DuckDB {plain[0]:6.1f} s   ratio {seconds / plain[0]:5.1f}x" if plain else ""
-        print(f"[bench] {stage:<22} {seconds:8.1f} s   peak {peak_mib:8.0f} MiB{versus}", file=sys.stderr, flush=True)
+        versus = (f"   plain DuckDB {plain[0]:6.1f} s ({plain[2]:.1f} s CPU)   ratio {seconds / plain[0]:5.1f}x"
+                  f" ({cpu / plain[2]:.1f}x CPU)" if plain else "")
+        print(f"[bench] {stage:<22} {seconds:8.1f} s ({cpu:.1f} s CPU)   peak {peak_mib:8.0f} MiB{versus}",
+              file=sys.stderr, flush=True)
     manifest = json.loads((root / "erp" / "manifest.json").read_text())
     rows = source_rows(manifest)
-    print("\n| stage | wall time (s) | peak memory (MiB) | plain DuckDB (s) | plain peak (MiB) | ratio |"
-          "\n|---|---:|---:|---:|---:|---:|")
-    for stage, seconds, peak, plain in results:
-        extra = f"{plain[0]:.1f} | {plain[1]:.0f} | {seconds / plain[0]:.1f}x" if plain else " | | "
-        print(f"| {stage} | {seconds:.1f} | {peak:.0f} | {extra} |")
+    print("\n| stage | wall time (s) | CPU (s) | peak memory (MiB) | plain DuckDB (s) | plain CPU (s) | plain peak (MiB) "
+          "| ratio | CPU ratio |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for stage, seconds, peak, cpu, plain in results:
+        extra = (f"{plain[0]:.1f} | {plain[2]:.1f} | {plain[1]:.0f} | {seconds / plain[0]:.1f}x | {cpu / plain[2]:.1f}x"
+                 if plain else " | | | | ")
+        print(f"| {stage} | {seconds:.1f} | {cpu:.1f} | {peak:.0f} | {extra} |")
     print(f"\n{scale} scale, seed {seed}: {rows:,} source rows, history {manifest['start_date']} .. {manifest['end_date']}; "
           f"load average {min(loads):.1f}..{max(loads):.1f} during the run ({os.cpu_count()} cores)")
     if "aggregates" in stages:

@@ -30,7 +30,6 @@ from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
-from sklearn.ensemble import IsolationForest
 
 from dsop_assets.anomaly.features import BASE_WEEKS, DROP_RUNS, YEAR_WEEKS
 
@@ -122,6 +121,8 @@ def product_rules(f: pl.DataFrame) -> pl.DataFrame:
 
 def isolation_scores(f: pl.DataFrame, features: list[str], weeks: list[date]) -> pl.DataFrame:
     """``f`` rows of ``weeks`` with ``if_score`` (lower = stranger) and ``if_flag``; one forest per week."""
+    from sklearn.ensemble import IsolationForest  # sklearn costs seconds to import: only when scoring
+
     out = []
     forest, fitted = None, None
     for week in weeks:

@@ -9,11 +9,13 @@ t + 3 <= b, score b, compare with what happened. The rule it must beat ranks by 
 from __future__ import annotations
 
 from datetime import date
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.metrics import roc_auc_score
+
+if TYPE_CHECKING:  # sklearn costs seconds to import: imported where a model is fitted or scored
+    from sklearn.ensemble import HistGradientBoostingClassifier
 
 from dsop_assets.customer.features import add_months, model_matrix
 
@@ -41,6 +43,8 @@ def label_churn(features: pl.DataFrame, orders: pl.DataFrame, last_month: date) 
 
 
 def _model() -> HistGradientBoostingClassifier:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
     return HistGradientBoostingClassifier(max_depth=3, learning_rate=0.05, max_iter=150, l2_regularization=1.0,
                                           early_stopping=False, random_state=SEED)
 
@@ -64,6 +68,8 @@ def _precision_at(scores: np.ndarray, truth: np.ndarray) -> tuple[int, int]:
 
 def backtest(labelled: pl.DataFrame, as_of: date) -> tuple[pl.DataFrame, dict]:
     """Per backtest month and pooled: ROC-AUC and precision@top10 % of the model and of recency."""
+    from sklearn.metrics import roc_auc_score
+
     rows, pooled = [], {"model": [], "recency": [], "truth": []}
     hits = {"model": [0, 0], "recency": [0, 0]}
     for back in range(BACKTEST_MONTHS + HORIZON_MONTHS - 1, HORIZON_MONTHS - 1, -1):

@@ -9,12 +9,13 @@ one that has gone quietest (recency), the fastest-growing, and the rest by size 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import polars as pl
-from scipy.optimize import linear_sum_assignment
-from sklearn.cluster import KMeans
-from sklearn.metrics import silhouette_score
-from sklearn.preprocessing import StandardScaler
+
+if TYPE_CHECKING:  # sklearn and scipy cost seconds to import: imported where a segment is fitted
+    from sklearn.cluster import KMeans
 
 from dsop_assets.customer.features import FEATURES, model_matrix
 
@@ -33,11 +34,15 @@ STRATEGIES = {
 
 
 def fit_kmeans(x: np.ndarray, k: int) -> KMeans:
+    from sklearn.cluster import KMeans
+
     return KMeans(n_clusters=k, n_init=10, random_state=SEED).fit(x)
 
 
 def choose_k(x: np.ndarray) -> tuple[int, dict[int, float]]:
     """k in 2..8 with the best silhouette (ties: the smaller k); k must leave >= 2 points per cluster."""
+    from sklearn.metrics import silhouette_score
+
     scores: dict[int, float] = {}
     for k in K_RANGE:
         if x.shape[0] < 2 * k + 1:
@@ -54,6 +59,8 @@ def choose_k(x: np.ndarray) -> tuple[int, dict[int, float]]:
 
 def segment_month(features: pl.DataFrame, k: int | None = None) -> tuple[pl.DataFrame, dict]:
     """``features`` (one month) with ``segment`` (0..k-1); info: k, silhouettes, scaler, centroids."""
+    from sklearn.preprocessing import StandardScaler
+
     x_raw = model_matrix(features)
     scaler = StandardScaler().fit(x_raw)
     x = scaler.transform(x_raw)
@@ -72,6 +79,8 @@ def segment_month(features: pl.DataFrame, k: int | None = None) -> tuple[pl.Data
 
 def align_labels(current: dict, previous_features: pl.DataFrame, previous_labels: np.ndarray) -> dict[int, int]:
     """Map each previous label to the current label whose centroid is nearest (Hungarian method)."""
+    from scipy.optimize import linear_sum_assignment
+
     x_prev = current["scaler"].transform(model_matrix(previous_features))
     prev_centroids = np.vstack([x_prev[previous_labels == j].mean(0) for j in np.unique(previous_labels)])
     cost = ((prev_centroids[:, None, :] - current["centroids"][None, :, :]) ** 2).sum(-1)

@@ -6,11 +6,14 @@ Only a file whose header lacks required columns stops the load, with a message n
 
 from __future__ import annotations
 
+import codecs
 import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import polars as pl
+import pyarrow as pa
 
 from dsop_assets.erp.contract import TableContract
 from dsop_assets.erp.mapping import _norm, find_files, header_lookup
@@ -78,31 +81,38 @@ _DATE = r"^(?:\d{4}-\d{2}-\d{2}|\d{4}/\d{2}/\d{2}|\d{4}\.\d{2}\.\d{2}|\d{8})$"
 _DATE_PREFIX = r"^(?:\d{4}[-/.]\d{2}[-/.]\d{2}|\d{8})"
 
 
-def split_records(text: str) -> pl.DataFrame:
+def split_records(data: bytes) -> pl.DataFrame:
     """Physical lines grouped into CSV records: ``line`` (first physical line, header = 1), ``text``
     and ``problem`` (a structural reason, or null), all computed column-wise.
 
     A quoted value may span lines, so a line continues the record before it while the quotes seen
     so far are unbalanced; line numbers stay those of the file, not of the records.
+
+    ``data`` is UTF-8. The lines are cut at the file's own line breaks by offsets into ``data``
+    (no per-line copies: splitting the decoded text cost ~5x the file in memory) and keep their
+    line break; ``bare`` drops it where the text itself is shown or matched.
     """
-    ends_with_break = text.endswith("\n")
-    lines = pl.Series("text", [text]).str.split("\n").explode()
-    if ends_with_break:
-        lines = lines.head(lines.len() - 1)
-    frame = pl.DataFrame({"text": lines}).with_row_index("line", offset=1).with_columns(
-        pl.col("line").cast(pl.Int64), pl.col("text").str.strip_suffix("\r")
-    )
+    ends_with_break = data.endswith(b"\n")
+    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == ord("\n")) + 1
+    if not ends_with_break:
+        ends = np.append(ends, len(data))
+    offsets = np.concatenate(([0], ends)).astype(np.int64)
+    lines = pl.from_arrow(pa.LargeStringArray.from_buffers(len(ends), pa.py_buffer(offsets), pa.py_buffer(data)))
+    frame = pl.DataFrame({"text": lines}).with_row_index("line", offset=1).with_columns(pl.col("line").cast(pl.Int64))
     quotes = pl.col("text").str.count_matches('"', literal=True)
     frame = frame.with_columns(((quotes.cum_sum() - quotes) % 2 == 1).alias("_continues"))
     unbalanced_at_end = bool(frame.height) and bool(
         (frame["text"].str.count_matches('"', literal=True).sum() % 2) == 1
     )
     if frame["_continues"].any():
+        # A record's lines joined as they are; "\r\n" inside becomes "\n" (each line's "\r" is
+        # part of its line break, not of the value).
         frame = (
             frame.with_columns((~pl.col("_continues")).cum_sum().alias("_record"))
             .group_by("_record", maintain_order=True)
-            .agg(pl.col("line").first(), pl.col("text").str.join("\n"))
+            .agg(pl.col("line").first(), pl.col("text").str.join(""))
             .drop("_record")
+            .with_columns(pl.col("text").str.replace_all("\r\n", "\n", literal=True))
         )
     else:
         frame = frame.drop("_continues")
@@ -117,8 +127,20 @@ def split_records(text: str) -> pl.DataFrame:
     )
 
 
+def bare(text: pl.Expr | pl.Series):
+    """A record's text without its line break."""
+    return text.str.strip_suffix("\n").str.strip_suffix("\r")
+
+
+def _utf8(raw: bytes, encoding: str) -> bytes:
+    """The file's bytes as UTF-8 without a BOM (the file itself when it is UTF-8 already)."""
+    if encoding == "utf-8":
+        return raw[3:] if raw.startswith(codecs.BOM_UTF8) else raw
+    return raw.decode(encoding).encode("utf-8")
+
+
 def _header(path: Path, record: str) -> list[str]:
-    fields = next(csv.reader([record]), [])
+    fields = next(csv.reader([record.removesuffix("\n").removesuffix("\r")]), [])
     if not any(f.strip() for f in fields):
         raise ErpContractError(f"{path.name}: first line is empty: a CSV export needs a header line")
     return fields
@@ -134,8 +156,9 @@ def read_export(path: Path, table: TableContract, mapping: dict) -> tuple[pl.Dat
     raw = path.read_bytes()
     if not raw.strip():
         raise ErpContractError(f"{path.name}: the file is empty ({len(raw)} bytes): no header line, no rows")
-    text, encoding = decode(raw, path)
-    records = split_records(text)
+    encoding = decode(raw, path)[1]  # the decoded text itself is not kept: the lines are cut from bytes
+    raw = _utf8(raw, encoding)
+    records = split_records(raw)
     header = _header(path, records["text"][0])
     width = len(header)
     lookup = header_lookup(table, mapping)
@@ -161,7 +184,7 @@ def read_export(path: Path, table: TableContract, mapping: dict) -> tuple[pl.Dat
     malformed = pl.repeat(False, body.height, eager=True)
     quoted = lines.str.contains('"', literal=True).arg_true()
     if quoted.len():
-        subset = lines.gather(quoted)
+        subset = bare(lines.gather(quoted))
         fields_read = fields_read.scatter(quoted, subset.str.replace_all(_QUOTED, "").str.count_matches(",", literal=True) + 1)
         malformed = malformed.scatter(quoted, ~subset.str.contains(_WELL_FORMED))
     body = body.with_columns(fields_read.alias("_fields"), malformed.alias("_malformed"))
@@ -175,25 +198,40 @@ def read_export(path: Path, table: TableContract, mapping: dict) -> tuple[pl.Dat
     )
     body = body.with_columns(problem.alias("problem")).drop("_fields", "_malformed")
     good = body.filter(pl.col("problem").is_null())
+    # Records with a structural problem keep their line's text for the quarantine; the others need
+    # only their line numbers (their values come from the CSV reader below).
+    bad = body.filter(pl.col("problem").is_not_null()).with_columns(bare(pl.col("text")))
     names = [f"_c{i}" for i in range(width)]
     if good.height:
-        # Usually every record is good and one line long: then the CSV reader reads the text as is.
+        # Usually every record is good and one line long: then the CSV reader reads the file's bytes
+        # as they are, past the header line.
         whole = good.height == records.height - 1 and good.height == int(records["line"][-1]) - 1
-        data = text.split("\n", 1)[1] if whole else good["text"].str.join("\n").item()
+        if whole:
+            data, skip = raw, 1
+        else:
+            # Every good record still ends with its line break (only a file's cut-off last line
+            # has none, and that record is rejected): joined as they are, they are the CSV text.
+            data, skip = good["text"].str.join("").cast(pl.Binary).item(), 0
+        del records, body, raw  # the file's copies go before the values arrive
         values = pl.read_csv(
-            data.encode(), has_header=False, new_columns=names, infer_schema=False, truncate_ragged_lines=False,
+            data, has_header=False, skip_lines=skip, new_columns=names, infer_schema=False,
+            truncate_ragged_lines=False,
         )
+        del data
         if values.height != good.height:  # the line analysis and the CSV reader must agree
             raise ErpContractError(f"{path.name}: {good.height} records found but {values.height} parsed")
     else:
         values = pl.DataFrame(schema={n: pl.Utf8 for n in names})
     values = values.select([pl.col(f"_c{i}").alias(c) for i, c in renames.items()])
-    good = pl.concat([good, values], how="horizontal")
-    frame = pl.concat([good, body.filter(pl.col("problem").is_not_null())], how="diagonal_relaxed")
+    frame = pl.concat([good.select("line"), values], how="horizontal")
+    frame = frame.with_columns(pl.lit(None, pl.Utf8).alias("problem"), pl.lit(None, pl.Utf8).alias("text"))
+    if bad.height:  # both in line order: merged, not re-sorted
+        bad = bad.select([pl.col(c) if c in bad.columns else pl.lit(None, pl.Utf8).alias(c) for c in frame.columns])
+        frame = frame.merge_sorted(bad.cast(frame.schema), key="line")
     for column in table.column_names:
         if column not in frame.columns:
             frame = frame.with_columns(pl.lit(None, dtype=pl.Utf8).alias(column))
-    frame = frame.sort("line").select(
+    frame = frame.select(
         *table.column_names,
         pl.col("line").alias("source_line"),
         pl.lit(path.name).alias("source_file"),
@@ -206,9 +244,11 @@ def read_export(path: Path, table: TableContract, mapping: dict) -> tuple[pl.Dat
 def parse_date(col: str) -> pl.Expr:
     """Strict: the whole value must be one of the accepted date layouts (null otherwise)."""
     text = pl.col(col).str.strip_chars()
-    # The regex admits exactly one layout per value; Polars' own parsers then read it (fast).
-    layouts = [text.str.to_date(f, strict=False) for f in ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d")]
-    return pl.when(text.str.contains(_DATE)).then(pl.coalesce(layouts))
+    # The regex admits exactly one layout per value; Polars' own parsers then read it (fast). The
+    # "/" and "." layouts become "-" first: two parses instead of four (the date parse dominated).
+    dashed = text.str.replace_all("/", "-", literal=True).str.replace_all(".", "-", literal=True)
+    value = pl.coalesce(dashed.str.to_date("%Y-%m-%d", strict=False), text.str.to_date("%Y%m%d", strict=False))
+    return pl.when(text.str.contains(_DATE)).then(value)
 
 
 def _parse_number(col: str, dtype: pl.DataType) -> pl.Expr:
@@ -369,13 +409,18 @@ def parse_table(
     typed = check_duplicates(check_references(typed, table, known), table)
     typed = typed.with_columns(partition_key_expr(table).alias("_partition_key"))
     bad = typed.filter(pl.col("_reasons").is_not_null())
-    good = typed.filter(pl.col("_reasons").is_null())
-    # A newer file replaces the rows of an older one that share a key.
-    good = good.sort(["_file_order", "source_line"])
-    newest = pl.struct(list(table.key)).is_last_distinct()
+    # Only what a valid row keeps is copied out (not the raw text of every cell). Rows are in (file,
+    # line) order already: the files were concatenated in order, each sorted by line.
+    good = typed.select(*table.column_names, "source_file", "source_line", "_partition_key", "_reasons").filter(
+        pl.col("_reasons").is_null())
     record_columns = [pl.col("source_file"), pl.col("source_line"), pl.col("_partition_key").alias("partition_key")]
-    superseded = good.filter(~newest).select(record_columns)
-    good = good.filter(newest)
+    if len(paths) > 1 or not all(table.column(k).required for k in table.key):
+        # A newer file replaces the rows of an older one that share a key.
+        newest = pl.struct(list(table.key)).is_last_distinct()
+        superseded = good.filter(~newest).select(record_columns)
+        good = good.filter(newest)
+    else:  # one file, keys never null: a repeated key was rejected above, nothing is replaced
+        superseded = good.head(0).select(record_columns)
     raw_json = (
         pl.when(pl.col("_problem").is_null())
         .then(pl.struct([pl.col(f"_raw_{c}").alias(c) for c in table.column_names]).struct.json_encode())

@@ -66,7 +66,7 @@ def run_dsop(orders: pl.DataFrame, origins: list[date], config) -> pl.DataFrame:
     features = features.filter(pl.col("level") == LEVEL_PRODUCT)
     targets = build_targets(orders, "monthly", up_to=orders["order_date"].max())
     periods = [o.year * 12 + o.month - 1 for o in origins]
-    result, _ = forecast_many(features, targets, periods, config)
+    result, _ = forecast_many(features, targets, periods, config, warmup=0)  # origins include --warmup
     return result.filter(pl.col("level") == LEVEL_PRODUCT).with_columns(model_id=pl.lit("dsop"))
 
 

@@ -41,7 +41,7 @@ BIAS_BOUNDS = (0.67, 1.5)
 PAST_COLUMNS = [*SERIES_KEYS, "model_id", "origin_date", "target_start", "horizon", "p10", "p50", "p90",
                 "band_scale", "band_scale_low", "bias_scale"]
 SCALE_COLUMNS = ("band_scale_low", "band_scale", "bias_scale")
-_SCORES_SCHEMA = {"level": pl.String, "horizon": pl.Int64, "y": pl.Float64, "raw_p50": pl.Float64,
+_SCORES_SCHEMA = {"level": pl.String, "horizon": pl.Int64, "origin_date": pl.Date, "y": pl.Float64, "raw_p50": pl.Float64,
                   "raw_lower": pl.Float64, "raw_upper": pl.Float64}
 
 
@@ -70,7 +70,7 @@ def past_scores(past: pl.DataFrame, targets: pl.DataFrame, as_of: date, config: 
         rows.with_columns(pl.col("target_start").cast(pl.Date))
         .join(known, on=[*SERIES_KEYS, "target_start"], how="left")
         .with_columns(pl.col("actual_qty").fill_null(0.0))  # absent target row = no demand
-        .select("level", pl.col("horizon").cast(pl.Int64), pl.col("actual_qty").alias("y"),
+        .select("level", pl.col("horizon").cast(pl.Int64), pl.col("origin_date").cast(pl.Date), pl.col("actual_qty").alias("y"),
                 (pl.col("p50") / bias).alias("raw_p50"), lower.alias("raw_lower"), upper.alias("raw_upper"))
     )
 
@@ -112,14 +112,28 @@ def _scales_for(pooled: pl.DataFrame, config: ForecastConfig) -> tuple[float, fl
     if pooled.height < config.calibration_min_rows:
         return 1.0, 1.0, 1.0
     lo_b, hi_b = config.calibration_bounds
-    raw = float(pooled["raw_p50"].sum())
-    bias = min(max(float(pooled["y"].sum()) / raw, BIAS_BOUNDS[0]), BIAS_BOUNDS[1]) if raw > 0 else 1.0
+    bias = _bias(pooled, config)
     side = 1 - (1 - config.calibration_coverage) / 2  # 0.9 for an 80 % band
     # Scores around the bias-corrected point, with widths scaled by the same factor.
     y, centre = pooled["y"].to_numpy(), bias * pooled["raw_p50"].to_numpy()
     k_lo = _conformal(_side_score(centre - y, bias * pooled["raw_lower"].to_numpy()), side)
     k_hi = _conformal(_side_score(y - centre, bias * pooled["raw_upper"].to_numpy()), side)
     return min(max(k_lo, lo_b), hi_b), min(max(k_hi, lo_b), hi_b), bias
+
+
+def _bias(pooled: pl.DataFrame, config: ForecastConfig) -> float:
+    """sum(actual) / sum(raw P50) over the latest ``bias_origins`` origins of the pool (all if 0).
+
+    A growing or shrinking market moves the level faster than a year of origins reflects: the bias
+    at horizon h is first seen h periods late, so a factor over the whole window lags twice. The
+    latest few origins track the level; the bands keep the whole window (they need the rows)."""
+    if config.bias_origins > 0:
+        latest = pooled["origin_date"].unique().sort(descending=True).head(config.bias_origins)
+        recent = pooled.filter(pl.col("origin_date").is_in(latest.implode()))
+        if recent.height >= config.calibration_min_rows // 2:
+            pooled = recent
+    raw = float(pooled["raw_p50"].sum())
+    return min(max(float(pooled["y"].sum()) / raw, BIAS_BOUNDS[0]), BIAS_BOUNDS[1]) if raw > 0 else 1.0
 
 
 def _side_score(distance: np.ndarray, width: np.ndarray) -> np.ndarray:

@@ -137,10 +137,15 @@ class ForecastConfig:
     calibration_min_rows: int = 200
     calibration_origins: int = 26
     calibration_bounds: tuple[float, float] = (0.5, 4.0)
+    # Origins forecast (not served) before a backfill's first origin when no stored forecast covers
+    # them, so its first origins are calibrated too (``forecasting.warmup_origins``).
+    calibration_warmup: int = 0
+    # The bias factor uses the latest this-many origins of the calibration window (0 = all of it).
+    bias_origins: int = 0
     external_series: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(EXTERNAL_SERIES))
     # Statistical ensemble members for product series (``members.py``): statsforecast AutoETS /
-    # AutoTheta, seasonal with the cadence's year when the series has two seasons. Weekly is off by
-    # default: a 52-week season is slow to select for little gain on the demo's weekly noise.
+    # AutoTheta, seasonal with the cadence's year when the series has two seasons (ETS: up to 24
+    # periods, so weekly ETS is non-seasonal). weekly_config / monthly_config turn both on.
     stat_members: tuple[str, ...] = ()
     member_season: bool = True
     # Members are re-selected and re-fitted this often (in periods) in a backfill; in between each
@@ -156,7 +161,14 @@ class ForecastConfig:
 
 
 def weekly_config(**overrides) -> ForecastConfig:
-    return ForecastConfig(**{"cadence": "weekly", **overrides})
+    base = dict(
+        cadence="weekly",
+        # A LightGBM fit every 8 weeks instead of 4 pays for the statistical members (26 demo origins:
+        # 182 s vs 203 s) at no measurable cost (SPL 0.323 vs 0.322 at 1 week on the same rows).
+        reuse_periods=8,
+        stat_members=("auto_ets", "auto_theta"),
+    )
+    return ForecastConfig(**{**base, **overrides})
 
 
 def monthly_config(**overrides) -> ForecastConfig:
@@ -170,7 +182,10 @@ def monthly_config(**overrides) -> ForecastConfig:
         train_origins=24,
         max_train_rows=20_000,
         reuse_periods=3,
-        calibration_origins=12,
+        # The level moves: 6 recent origins, not 12 (demo above-P90 at 6 months 0.129 vs 0.160; tourism equal).
+        calibration_origins=6,
+        calibration_warmup=6,
+        bias_origins=3,
         stat_members=("auto_ets", "auto_theta"),
     )
     return ForecastConfig(**{**base, **overrides})

@@ -8,7 +8,9 @@ Per origin each series gets exactly one source, recorded in ``method``:
   A pair that orders a few times a year has no learnable pattern of its own, while its product's
   series is dense; the bands are scaled the same way, which keeps them ordered;
 * ``short_history``: the moving average, for series younger than ``min_history_periods``;
-* ``model_error``: the moving average for every series, when training or prediction raised.
+* ``model_error``: the moving average for every series, when training or prediction raised;
+* ``inactive``: zero for series with past orders that the feature store left out (a year without
+  orders, or past end-of-life at the origin).
 
 ``model_id`` names the model that produced the numbers (``product_share`` rows inherit their
 product's), ``model_version`` hashes the configuration and the training cutoff. The model's bands
@@ -27,13 +29,14 @@ import polars as pl
 from .calibration import PAST_COLUMNS, SCALE_COLUMNS, calibrate_origin
 from .config import LEVEL_CUSTOMER_PRODUCT, LEVEL_PRODUCT, MODEL_LGBM, MODEL_MA, ForecastConfig
 from .fallback import moving_average_forecast
-from .features_calendar import period_end, period_start
+from .features_calendar import period_end, period_index, period_start
 from .features_panel import SERIES_KEYS
 from .combine import MEMBER_P50, MODEL_ENSEMBLE, choose_member_sets, combine, series_types
 from .members import FittedMembers, fit_members, member_forecasts
 from .model import TrainedModel, eligible_for_model, predict, train
 
 log = logging.getLogger(__name__)
+MODEL_INACTIVE = "inactive_zero"
 
 OUTPUT_COLUMNS = [
     "model_id", "model_version", "cadence", "level", "product_id", "customer_id", "origin_date", "as_of",
@@ -95,8 +98,9 @@ def forecast(
     remaining = sparse.join(parts[-1].select(SERIES_KEYS).unique(), on=SERIES_KEYS, how="anti")
     if remaining.height:  # a sparse pair whose product has no forecast: moving average
         parts.append(_tag(moving_average_forecast(remaining, features_history, targets_history, config), MODEL_MA, ma_version, "short_history"))
-    out = _finish(pl.concat(parts, how="diagonal_relaxed"), config, created_at)
     as_of = pl.select(period_end(pl.lit(origin), config.cadence)).item()
+    parts.append(_inactive(origin_features, targets_history, origin, as_of, config, ma_version))
+    out = _finish(pl.concat(parts, how="diagonal_relaxed"), config, created_at)
     out = calibrate_origin(out, past_forecasts, targets_history, as_of, config)
     # Expected demand for planning: the bias-corrected point, which tracks volume (see calibration.py).
     return out.with_columns(mean=pl.col("p50")).select(OUTPUT_COLUMNS), model
@@ -116,6 +120,20 @@ def _with_members(model: TrainedModel, rows: pl.DataFrame, features: pl.DataFram
     as_of = pl.select(period_end(pl.lit(origin), config.cadence)).item()
     types = series_types(features, config)
     return combine(rows, extra, choose_member_sets(past, targets, as_of, types, config), types)
+
+
+def _inactive(origin_features: pl.DataFrame, targets: pl.DataFrame, origin: int, as_of, config: ForecastConfig,
+              version: str) -> pl.DataFrame:
+    """Zero demand for every series with orders before as_of that the feature store left out at this
+    origin (no order or open order for a year, or past its end-of-life date): a planner sees an explicit
+    0 for a discontinued product instead of no row, and the scorecard scores these rows for dsop too,
+    as it does for every peer that forecasts them."""
+    known = targets.filter(pl.col("target_start") <= as_of).select(SERIES_KEYS).unique()
+    dead = known.join(origin_features.select(SERIES_KEYS).unique(), on=SERIES_KEYS, how="anti")
+    horizons = pl.DataFrame({"horizon": list(config.horizons)}, schema={"horizon": pl.Int32})
+    return _tag(dead.join(horizons, how="cross").with_columns(
+        origin_period=pl.lit(origin, pl.Int32), p10=pl.lit(0.0), p50=pl.lit(0.0), p90=pl.lit(0.0)),
+        MODEL_INACTIVE, version, "inactive")
 
 
 def _tag(frame: pl.DataFrame, model_id: str, version: str, method: str) -> pl.DataFrame:
@@ -162,17 +180,23 @@ def forecast_many(
     config: ForecastConfig,
     created_at: datetime | None = None,
     past_forecasts: pl.DataFrame | None = None,
+    warmup: int | None = None,
 ) -> tuple[pl.DataFrame, list[TrainedModel]]:
     """Backtest helper: one forecast per origin, retraining every ``reuse_periods`` origins.
 
     Each origin sees features and targets only up to its own as_of; a reused model was trained at
     an earlier origin, so it knows even less. Band calibration sees ``past_forecasts`` (stored
     outputs of earlier origins) plus this run's own earlier origins, so a backfill calibrates
-    as it goes, exactly as week-by-week production runs would have.
+    as it goes, exactly as week-by-week production runs would have. Origins missing from that history
+    just before the first one are forecast first and not returned (``warmup_origins``; ``warmup``
+    overrides ``config.calibration_warmup``).
     """
     outputs, models, model, members = [], [], None, None
     past = [_past_shape(past_forecasts)] if past_forecasts is not None and past_forecasts.height else []
-    for origin in sorted(origin_periods):
+    served = set(origin_periods)
+    warm = warmup_origins(features, sorted(served), past_forecasts, config,
+                          config.calibration_warmup if warmup is None else warmup)
+    for origin in sorted(served | set(warm)):
         if model is not None and origin - model.cutoff_period >= config.reuse_periods:
             model = None
         if members is not None and origin - members.cutoff_period >= config.member_refit_periods:
@@ -193,9 +217,31 @@ def forecast_many(
         if used is not None and used is not model:
             models.append(used)
         model = used
-        outputs.append(out)
+        if origin in served:
+            outputs.append(out)
         past.append(_past_shape(out))
     return pl.concat(outputs), models
+
+
+def warmup_origins(features: pl.DataFrame, origins: list[int], past_forecasts: pl.DataFrame | None,
+                   config: ForecastConfig, warmup: int) -> list[int]:
+    """The ``warmup`` origins before the first requested one that neither the stored forecasts nor
+    this request cover, and that the feature store holds: forecast only to seed the calibration.
+
+    Without them the first origins of a backfill would run uncalibrated: bias factor 1 (a P50 that
+    is a median on log scale, 7-18 % low on the demo's months) and raw bands. The longest horizon
+    first gets a past error ``max(horizons)`` origins later, so ``warmup`` >= that gives every
+    horizon its own scores from the first served origin on. Leak-free: they are earlier origins,
+    each seeing only its own past. A weekly production run (past stored) adds none.
+    """
+    if warmup <= 0 or not origins:
+        return []
+    wanted = set(range(origins[0] - warmup, origins[0])) - set(origins)
+    if past_forecasts is not None and past_forecasts.height:
+        stored = past_forecasts.select(period_index(pl.col("origin_date").cast(pl.Date), config.cadence)).to_series()
+        wanted -= set(stored.unique().to_list())
+    available = set(features["origin_period"].unique().to_list())
+    return sorted(wanted & available)
 
 
 def _past_shape(frame: pl.DataFrame) -> pl.DataFrame:

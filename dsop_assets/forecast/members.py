@@ -53,8 +53,8 @@ def dense_series(targets: pl.DataFrame, through_period: int) -> dict[tuple[str, 
 def _models(name: str, season: int):
     from statsforecast.models import AutoETS, AutoTheta
 
-    if name == "auto_ets":
-        return AutoETS(season_length=season)
+    if name == "auto_ets":  # ETS seasonality is limited to 24 periods (as in R's forecast::ets): weekly is non-seasonal
+        return AutoETS(season_length=season if season <= 24 else 1)
     if name == "auto_theta":
         return AutoTheta(season_length=season)
     raise ValueError(f"unknown statistical member {name!r}; choose auto_ets or auto_theta")

@@ -10,14 +10,22 @@ from __future__ import annotations
 import base64
 import io
 from datetime import timedelta
+from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import polars as pl
-from matplotlib.colors import LinearSegmentedColormap
-from matplotlib.dates import date2num
-from matplotlib.figure import Figure
+
+if TYPE_CHECKING:  # matplotlib costs ~1.5 s to import: only the functions that draw import it
+    from matplotlib.figure import Figure
 
 DPI = 80
-RISK_COLOURS = LinearSegmentedColormap.from_list("risk", ["#f7fbf3", "#fee08b", "#f46d43", "#a50026"])
+
+
+@lru_cache(maxsize=1)
+def risk_colours():
+    from matplotlib.colors import LinearSegmentedColormap
+
+    return LinearSegmentedColormap.from_list("risk", ["#f7fbf3", "#fee08b", "#f46d43", "#a50026"])
 
 
 def png(fig: Figure) -> bytes:
@@ -33,6 +41,8 @@ def data_uri(image: bytes) -> str:
 
 
 def bands_chart(series: list[dict], week) -> bytes | None:
+    from matplotlib.figure import Figure
+
     if not series:
         return None
     cols = 3
@@ -58,6 +68,8 @@ def bands_chart(series: list[dict], week) -> bytes | None:
 
 
 def risk_heatmap(risk: pl.DataFrame, risk_types: tuple[str, ...]) -> bytes | None:
+    from matplotlib.figure import Figure
+
     if risk.is_empty():
         return None
     values = risk.select([f"{r}_score" for r in risk_types]).to_numpy()
@@ -65,7 +77,7 @@ def risk_heatmap(risk: pl.DataFrame, risk_types: tuple[str, ...]) -> bytes | Non
     fig = Figure(figsize=(5.6, height))
     fig.subplots_adjust(left=1.3 / 5.6, right=0.86, top=1 - 0.45 / height, bottom=0.15 / height)
     ax = fig.add_subplot(1, 1, 1)
-    image = ax.imshow(values, cmap=RISK_COLOURS, vmin=0, vmax=100, aspect="auto")
+    image = ax.imshow(values, cmap=risk_colours(), vmin=0, vmax=100, aspect="auto")
     ax.set_xticks(range(len(risk_types)), risk_types, fontsize=8)
     labels = [f"{p}  {g}" for p, g in zip(risk["product_id"], risk["grade"])]
     ax.set_yticks(range(risk.height), labels, fontsize=7)
@@ -78,6 +90,9 @@ def risk_heatmap(risk: pl.DataFrame, risk_types: tuple[str, ...]) -> bytes | Non
 
 def gantt(plan: pl.DataFrame, lines: pl.DataFrame, per_line: int = 10) -> bytes | None:
     """One panel per line: a bar per product and week with production, labelled with the quantity."""
+    from matplotlib.figure import Figure
+    from matplotlib.dates import date2num
+
     if plan.is_empty():
         return None
     line_ids = sorted(plan["line_id"].drop_nulls().unique().to_list())
@@ -119,6 +134,8 @@ def gantt(plan: pl.DataFrame, lines: pl.DataFrame, per_line: int = 10) -> bytes 
 
 def trend_chart(trend: pl.DataFrame) -> bytes | None:
     """KPI trend panels for asset metadata: accuracy, risk counts, adoption and sync."""
+    from matplotlib.figure import Figure
+
     if trend.is_empty():
         return None
     fig = Figure(figsize=(10, 5))

@@ -106,6 +106,36 @@ def generated_instance(
     return demand, products, lines, opening
 
 
+def plan_weeks(warehouse: Path, weeks: list[date], config: PlanConfig) -> None:
+    """One line per week: the plan ``production_plan`` would write, its gap, gate and a digest of
+    the plan rows, so two runs (an idle machine, a busy one) can be compared at a glance."""
+    import hashlib
+    import time
+
+    from dsop_assets.planning.assets import load_plan_inputs, solve_plan
+    from dsop_resources.duckdb_warehouse import DuckDBWarehouse
+
+    store = DuckDBWarehouse(path=str(warehouse))
+    for week in weeks:
+        try:
+            inputs = load_plan_inputs(store, week, config)
+        except Exception as exc:  # noqa: BLE001 - e.g. a week whose stock estimate was never materialised
+            print(f"{week}: cannot plan ({exc})")
+            continue
+        began = time.perf_counter()
+        outcome = solve_plan(inputs, config)
+        seconds = time.perf_counter() - began
+        res = outcome.result
+        if res is None:
+            print(f"{week}: no plan ({outcome.failure})")
+            continue
+        digest = hashlib.sha256(res.plan.sort("product_id", "week_start").write_csv().encode()).hexdigest()[:12]
+        print(f"{week}: gap {res.mip_gap:.2%}  objective {res.objective:,.0f}  avoidable backlog "
+              f"{res.avoidable_backlog_qty:,.1f}  backlog units {res.plan['shortage_qty'].sum():,.1f}  "
+              f"gate {'passed' if not outcome.gate else '; '.join(outcome.gate)}  time_capped {res.time_capped}  "
+              f"plan {digest}  {seconds:.1f} s  load average {os.getloadavg()[0]:.2f}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--products", type=int, default=300)
@@ -113,11 +143,19 @@ def main() -> None:
     parser.add_argument("--weeks", type=int, default=12)
     parser.add_argument("--load", type=float, default=0.9)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--time-limit", type=float, default=20.0)
+    parser.add_argument("--time-limit", type=float, default=PlanConfig.time_limit_seconds,
+                        help="safety net only: the plan stops on its work limits (PlanConfig)")
     parser.add_argument("--from-generated", type=Path, metavar="DIR",
                         help="plan the demo generator's output in DIR instead of a random instance")
     parser.add_argument("--monolithic", action="store_true", help="one model for all lines")
+    parser.add_argument("--warehouse", type=Path, metavar="DUCKDB",
+                        help="plan the weeks of --week from this warehouse, as production_plan does (read-only copy)")
+    parser.add_argument("--week", action="append", default=[], help="plan week (ISO Monday), repeatable")
     args = parser.parse_args()
+    if args.warehouse:
+        plan_weeks(args.warehouse, [date.fromisoformat(w) for w in args.week],
+                   PlanConfig(horizon_weeks=args.weeks, time_limit_seconds=args.time_limit))
+        return
     if args.from_generated:
         inst = generated_instance(args.from_generated, args.weeks)
         args.products, args.lines = inst[0]["product_id"].n_unique(), inst[2].height

@@ -33,6 +33,13 @@ class PlanConfig:
     # firm_qty in the demand frame (confirmed orders) must be covered on time when True; this is
     # the "hard minimum" whose violation makes the plan infeasible and triggers the diagnosis.
     firm_orders_hard: bool = True
+    # When a line cannot make its firm orders on time (the backlog a closed loop carries into week 1
+    # often exceeds one week's hours): "plan_late" plans that line with those orders as backlog at
+    # the penalty, as early as the hours allow, and reports the short line-weeks beside the plan
+    # (PlanResult.late_firm); "refuse" raises PlanInfeasible and the caller keeps its old plan.
+    # Refusing left the replay of issue #16 on a 12-week-old plan (36.9 % fill); the order is late
+    # either way, and the best plan with it is what the planner needs.
+    firm_orders_when_short: str = "plan_late"
     # Stopping rules. The plan must not depend on how busy the machine is, so every part stops on
     # deterministic work limits: HiGHS stops at mip_rel_gap or after mip_max_nodes branch-and-bound
     # nodes; the large lines' search (local_search.py) once its proved gap is within mip_rel_gap or
@@ -70,6 +77,8 @@ class PlanConfig:
             raise ValueError(f"service_level must be in [0.5, 1), got {self.service_level}")
         if self.horizon_weeks < 1:
             raise ValueError("horizon_weeks must be at least 1")
+        if self.firm_orders_when_short not in ("plan_late", "refuse"):
+            raise ValueError(f"firm_orders_when_short must be 'plan_late' or 'refuse', got {self.firm_orders_when_short!r}")
 
 
 @dataclass(frozen=True)

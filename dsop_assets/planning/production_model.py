@@ -32,7 +32,7 @@ import pyomo.environ as pyo
 from pyomo.contrib.appsi.base import TerminationCondition
 
 from dsop_assets.planning.config import PlanConfig
-from dsop_assets.planning.diagnosis import PlanInfeasible, diagnose
+from dsop_assets.planning.diagnosis import PlanInfeasible, diagnose, firm_capacity_shortfalls
 from dsop_assets.planning.plan_data import UNCAPACITATED, PlanData, prepare_plan_data
 from dsop_assets.planning.plan_milp import build_model, lot_unit, make_solver, objective_scale, read_make, set_start
 from dsop_assets.planning.local_search import improve_line, settle_line, sweep
@@ -59,6 +59,9 @@ class PlanResult:
     time_capped: bool = False
     avoidable_backlog_qty: float = 0.0  # backlog a line had the spare hours to make (must be 0)
     avoidable_backlog_products: int = 0
+    # Lines that cannot make their firm orders on time, and by how many hours (diagnosis rows): the
+    # plan makes those orders as early as it can and backlogs the rest.
+    late_firm: pl.DataFrame | None = None
 
 
 # Below this many products a line's model gets past the root within its share and HiGHS improves
@@ -69,13 +72,14 @@ LOT_START_MIN_PRODUCTS = 20
 # 5-15 s at seed scale and closed less of the gap than the Lagrangian bound of lower_bound.py;
 # local_search.py plans it and proves its gap instead. Smaller lines keep HiGHS's exact solve.
 SEARCH_MIN_PRODUCTS = 20
+WHOLE_UNIT = 1.0
 
 
 def warm_start(data: PlanData, config: PlanConfig) -> np.ndarray:
     """Per line, the cheaper of the two heuristic plans that fits the line; lines share nothing, so
     mixing is free. A line neither fits (their rules can miss a firm order when the line is tight)
-    starts from its firm orders made as late as possible, improved by one-product best responses;
-    when even that misses a firm order, the orders do not fit the line and the plan is infeasible.
+    starts from its firm orders made as late as possible, improved by one-product best responses.
+    ``data.firm`` must already fit every line (``soften_late_firm``).
     """
     bound = data.max_production()
     plan = heuristic_plan(data, bound)
@@ -93,9 +97,26 @@ def warm_start(data: PlanData, config: PlanConfig) -> np.ndarray:
             members = np.flatnonzero(on).tolist()
             made, _ = sweep(data, made, members, l, on, plan_cost(data, made, on))
             plan[on] = made[on]
-            if not fits(data, plan, l):
-                raise diagnose(data, config, f"the firm orders of line {data.lines[l]} do not fit its hours")
     return plan
+
+
+def soften_late_firm(data: PlanData, config: PlanConfig) -> pl.DataFrame:
+    """The short line-weeks of lines whose firm orders cannot be made on time; on those lines the
+    firm orders become ordinary demand (backlogged at the penalty). Raises ``PlanInfeasible``
+    instead when ``firm_orders_when_short`` is "refuse"."""
+    short = firm_capacity_shortfalls(data)
+    late = set(short["line_id"].to_list())
+    for l, line in enumerate(data.lines):  # lots can make orders that pass the arithmetic still miss
+        if line not in late and not fits(data, firm_plan(data, l), l):
+            late.add(line)
+            short = pl.concat([short, pl.DataFrame([(line, data.weeks[0], None, None, None, "firm orders in whole lots")],
+                                                   schema=short.schema, orient="row")])
+    if late and config.firm_orders_when_short == "refuse":
+        raise diagnose(data, config, "firm orders exceed line capacity")
+    for l, line in enumerate(data.lines):
+        if line in late:
+            data.firm[data.line_of == l] = 0.0
+    return short
 
 
 def parts_of(data: PlanData, decompose: bool) -> list[tuple[list[int], list[int]]]:
@@ -127,9 +148,15 @@ def plan_production(
     data = prepare_plan_data(demand, products, lines, opening_stock, config)
     scale = objective_scale(data)
     started = time.perf_counter()
+    late_firm = soften_late_firm(data, config)
     plan = warm_start(data, config)
     upper = lower = 0.0
     conditions, capped, work = [], False, _Work()
+
+    def unproved(up: float, low: float) -> bool:
+        # HiGHS's own absolute gap (1e-6 on the scaled objective) and float noise count as closed.
+        return up - low > config.mip_rel_gap * abs(up) + 1e-6 * scale + 1e-9 * abs(up)
+
     for members, line_ids in parts_of(data, config.decompose_by_line):
         on = np.zeros(len(data.products), dtype=bool)
         on[members] = True
@@ -137,7 +164,7 @@ def plan_production(
         if line_ids and config.decompose_by_line:
             # Sweeps and the Lagrangian bound first: on most lines they prove the gap in a second.
             plan, up, low = settle_line(data, plan, members, line_ids[0], config)
-        if up - low > config.mip_rel_gap * abs(up) + 1e-9:
+        if not np.isfinite(up) or unproved(up, low):
             large = line_ids and len(members) >= SEARCH_MIN_PRODUCTS
             made, m_up, m_low, condition, hit = _solve_milp(
                 data, members, line_ids, plan, scale,
@@ -146,13 +173,12 @@ def plan_production(
             if m_up < up and (not line_ids or fits(data, made, line_ids[0]) or not config.decompose_by_line):
                 plan, up = made, m_up
             low = max(low, m_low)
-            if large and up - low > config.mip_rel_gap * abs(up) + 1e-9:
+            if large and unproved(up, low):
                 plan, hit = improve_line(data, plan, members, line_ids[0], scale, config, low)
                 up, capped = plan_cost(data, plan, on), capped or hit
         low = min(low, up)
         upper, lower = upper + up, lower + low
-        proved = up - low <= config.mip_rel_gap * abs(up) + 1e-9
-        conditions.append(TerminationCondition.optimal if proved else condition)
+        conditions.append(condition if unproved(up, low) else TerminationCondition.optimal)
     cleared = clear_avoidable_backlog(data, plan)
     upper += plan_cost(data, cleared) - plan_cost(data, plan)
     steps = cleared / lot_unit(data)[:, None]
@@ -164,7 +190,7 @@ def plan_production(
     return PlanResult(
         plan=_plan_frame(data, qty, lots),
         lines=_line_frame(data, qty),
-        status="optimal" if gap <= config.mip_rel_gap + 1e-9 else "feasible",
+        status="optimal" if worst == TerminationCondition.optimal else "feasible",
         termination_condition=worst.name,
         objective=upper,
         mip_gap=gap,
@@ -175,6 +201,7 @@ def plan_production(
         time_capped=capped,
         avoidable_backlog_qty=float(avoidable.sum()),
         avoidable_backlog_products=int((avoidable.sum(axis=1) > 1e-6).sum()),
+        late_firm=late_firm,
     )
 
 
@@ -218,12 +245,12 @@ def _solve_milp(data: PlanData, members: list[int], line_ids: list[int], start: 
 
 
 def clear_avoidable_backlog(data: PlanData, made: np.ndarray) -> np.ndarray:
-    """``made`` with every avoidable backlog made, in the latest week up to it whose spare hours allow.
+    """``made`` with every avoidable backlog made where the line's spare hours allow.
 
     The optimum may leave a sliver of backlog (fractional forecast demand against whole lots) when
     another lot costs more than its penalty; a planner reads any backlog on a line with spare hours
-    as a planning error, so the plan makes it anyway. A batch already running that week is grown
-    first (no new setup). The cost this adds is counted in the objective, so the gap stays honest.
+    as a planning error, so the plan makes it anyway, in the week (up to the backlog's) where it
+    costs least. The cost this adds is counted in the objective, so the gap stays honest.
     """
     made = made.copy()
     unit = lot_unit(data)
@@ -243,13 +270,19 @@ def clear_avoidable_backlog(data: PlanData, made: np.ndarray) -> np.ndarray:
                 weeks = [s for s in range(t, -1, -1) if spare[s] >= qty * data.hours[p] - 1e-9]
             if not weeks:
                 break
-            running = [s for s in weeks if made[p, s] > 0]
-            made[p, (running or weeks)[0]] += qty
+            on = data.line_of == l
+            costs = []
+            for s in weeks:
+                made[p, s] += qty
+                costs.append(plan_cost(data, made, on))
+                made[p, s] -= qty
+            made[p, weeks[int(np.argmin(costs))]] += qty
     return made
 
 
 def avoidable_backlog(data: PlanData, qty: np.ndarray) -> np.ndarray:
-    """[p, t] backlog the product's line had the spare hours to make in that week or before.
+    """[p, t] backlog of a whole unit or more the product's line had the spare hours to make in that
+    week or before.
 
     Per backlogged product-week: the most units (whole lots) the line's unused regular+overtime
     hours of any week up to t could have made, capped at the backlog. A product without a
@@ -257,7 +290,9 @@ def avoidable_backlog(data: PlanData, qty: np.ndarray) -> np.ndarray:
     """
     net = data.opening[:, None] + np.cumsum(qty - data.demand, axis=1)
     backlog = np.maximum(-net, 0.0)
-    backlog[backlog < 1e-6] = 0.0
+    # Forecast demand is fractional, goods ship in whole units: a backlog under one unit is the
+    # remainder of a fraction, not a shortage (clearing one such 0.07 on the demo cost a 94-unit lot).
+    backlog[backlog < WHOLE_UNIT - 1e-9] = 0.0
     out = np.zeros_like(backlog)
     for p in np.flatnonzero(backlog.sum(axis=1) > 0):
         l = data.line_of[p]

@@ -2,6 +2,11 @@
 
 great_expectations costs ~4 s and ~260 MB to import, so it is imported here, lazily, only when a
 check actually runs.
+
+GX validates the frame already in memory (its pandas engine; its SQL engine fails every metric on
+duckdb-engine, see docs/performance.md). What it is handed is kept cheap: only the columns the rules
+read, numbers as numpy, strings as Arrow-backed pandas columns (no Python object per value), and
+GX's whole-frame fingerprint switched off (see ``_batch_definition``).
 """
 
 from __future__ import annotations
@@ -71,6 +76,8 @@ def validate(
     import great_expectations as gx
 
     attribute = partition_column if partition_column in frame.columns else None
+    needed = {c for rule in applicable for c in rule.columns} | ({attribute} if attribute else set())
+    frame = frame.select([c for c in frame.columns if c in needed])
     batch = _batch_definition().get_batch(batch_parameters={"dataframe": _to_pandas(frame)})
     suite = gx.ExpectationSuite(name="dsop")
     rule_by_id = {}
@@ -112,7 +119,13 @@ def validate(
 def _batch_definition():
     """One ephemeral GX context per process: building one costs about a second, a batch nothing."""
     import great_expectations as gx
+    from great_expectations.execution_engine import pandas_execution_engine
 
+    # GX fingerprints every pandas batch under 1 GB (an md5 over ``hash_pandas_object`` of all rows)
+    # for the batch's metadata, which dsop never reads: it was over half of each validation (2 of
+    # 3.5 s CPU on 1.6 M orders). A threshold of 0 treats every frame as GX treats large ones.
+    # tests/quality/test_checks.py fails if a GX upgrade drops this knob.
+    pandas_execution_engine.HASH_THRESHOLD = 0
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = {"globally": False}
     return (
@@ -142,7 +155,16 @@ def _from_day_number(value) -> date | None:
 
 
 def _to_pandas(frame: pl.DataFrame):
-    # Dates as day numbers and every integer as int64: GX compares int64/float64 columns
-    # vectorised but anything else (timestamps, int32) row by row, seconds for 200k rows.
-    # Failing examples are turned back into dates for the report.
-    return frame.with_columns(cs.date().cast(pl.Int64), cs.integer().cast(pl.Int64)).to_pandas()
+    """Dates as day numbers and every integer as int64: GX compares int64/float64 columns
+    vectorised but anything else (timestamps, int32) row by row, seconds for 200k rows.
+    Failing examples are turned back into dates for the report. Strings stay Arrow arrays
+    (pandas ``ArrowDtype``): an object column costs a Python string per value, ~4x the memory."""
+    import pandas as pd
+
+    frame = frame.with_columns(cs.date().cast(pl.Int64), cs.integer().cast(pl.Int64))
+    columns = {
+        name: pd.Series(pd.arrays.ArrowExtensionArray(series.to_arrow()), name=name)
+        if series.dtype == pl.Utf8 else series.to_pandas()
+        for name, series in frame.to_dict().items()
+    }
+    return pd.DataFrame(columns)

@@ -100,3 +100,23 @@ def test_date_and_number_formats_erps_use(tmp_path):
     valid = _parse(folder, "daily_order", _known(folder)).valid.sort("order_id")
     assert valid["order_qty"].to_list() == [1234.5, 7.0]
     assert [d.isoformat() for d in valid["order_date"]] == ["2025-01-02", "2025-01-03"]
+
+
+def test_crlf_bom_and_quoted_line_breaks_read_like_a_plain_lf_file(tmp_path):
+    """Lines are cut from the file's bytes: a BOM, CRLF line ends and a quoted value spanning lines
+    give the same values and the same true line numbers as the plain LF file."""
+    header = "customer_id,customer_name,country,segment"
+    rows = ['C1,"Ace\nCorp",KR,fab', "C2,Beta,US,osat", "C3,Gamma,KR", 'C4,"Delta ""D""",JP,fab']
+    parsed = []
+    for name, data in (("lf", "\n".join([header, *rows]) + "\n"),
+                       ("crlf_bom", "\ufeff" + "\r\n".join([header, *rows]) + "\r\n")):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "customer.csv").write_bytes(data.encode("utf-8"))
+        parsed.append(_parse(folder, "customer"))
+    lf, crlf = parsed
+    assert lf.valid.equals(crlf.valid) and lf.rejected.equals(crlf.rejected)
+    assert lf.valid["customer_name"].to_list() == ["Ace\nCorp", "Beta", 'Delta "D"']
+    assert lf.valid["source_line"].to_list() == [2, 4, 6]
+    assert lf.rejected["line_number"].to_list() == [5]
+    assert lf.rejected["reason"].to_list() == ["too few fields: 3 (header has 4)"]

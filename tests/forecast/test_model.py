@@ -14,7 +14,8 @@ from dsop_assets.forecast.forecasting import OUTPUT_COLUMNS, forecast
 from dsop_assets.forecast.model import feature_importance, model_from_strings, model_strings, predict, training_set
 from tests.forecast.test_features import synthetic_erp, weekly_origins
 
-CONFIG = weekly_config(n_estimators=15, max_train_rows=4_000, horizons=tuple(range(1, 9)), min_data_in_leaf=20)
+CONFIG = weekly_config(n_estimators=15, max_train_rows=4_000, horizons=tuple(range(1, 9)), min_data_in_leaf=20,
+                       stat_members=())  # the LightGBM path; members: test_members.py
 STAMP = datetime(2024, 1, 1, tzinfo=timezone.utc)
 
 
@@ -40,7 +41,7 @@ def test_bands_ordered_non_negative_and_complete(weekly):
     series = out.select("level", "product_id", "customer_id").unique().height
     assert out.height == series * len(CONFIG.horizons)
     assert (out["target_start"] - out["origin_date"]).dt.total_days().to_list() == (out["horizon"] * 7).to_list()
-    assert set(out["model_id"]) <= {"lgbm_quantile", "moving_average"} and "lgbm_quantile" in set(out["model_id"])
+    assert set(out["model_id"]) <= {"lgbm_quantile", "moving_average", "inactive_zero"} and "lgbm_quantile" in set(out["model_id"])
     assert {"model", "product_share"} <= set(out["method"])
     imp = feature_importance(model)
     assert imp.columns == ["model_id", "model_version", "level", "quantile", "horizon", "feature", "importance"]
@@ -97,3 +98,41 @@ def test_monthly_forecast_runs():
     assert sorted(out["horizon"].unique()) == [1, 2, 3, 4, 5, 6]
     assert "lgbm_quantile" in set(out["model_id"])
     assert (out["target_start"].dt.day() == 1).all() and out.filter(pl.col("p10") > pl.col("p90")).is_empty()
+
+
+def test_a_backfill_warms_its_calibration_on_earlier_origins(weekly):
+    _, feats, targets, origin = weekly
+    config = weekly_config(n_estimators=15, max_train_rows=4_000, horizons=(1, 2, 3), min_data_in_leaf=20,
+                           calibration_min_rows=20, stat_members=())
+    # Stored forecasts cover two of the four origins before the first requested one: only the other two
+    # are forecast again, and neither an origin after the first nor one outside the store is added.
+    stored = feats.filter(pl.col("origin_period").is_in([origin - 2, origin - 1])).select("origin_date")
+    assert forecasting.warmup_origins(feats, [origin], stored, config, 4) == [origin - 4, origin - 3]
+    assert forecasting.warmup_origins(feats, [origin], None, config, 0) == []
+    first = int(feats["origin_period"].min())
+    assert forecasting.warmup_origins(feats, [first + 1], None, config, 4) == [first]
+    cold, _ = forecasting.forecast_many(feats, targets, [origin], config, created_at=STAMP, warmup=0)
+    warm, _ = forecasting.forecast_many(feats, targets, [origin], config, created_at=STAMP, warmup=4)
+    assert warm["origin_date"].n_unique() == 1 and warm.height == cold.height  # warm-up rows are not served
+    modelled = pl.col("model_id") == "lgbm_quantile"
+    assert set(cold.filter(modelled)["bias_scale"]) == {1.0}  # a cold first origin runs uncalibrated
+    assert set(warm.filter(modelled)["bias_scale"]) != {1.0}
+
+
+def test_year_growth_compares_the_year_to_the_origin_with_the_year_before():
+    from dsop_assets.forecast.model import with_year_growth
+
+    config = monthly_config()
+    keys = {"level": "product", "product_id": "P1", "customer_id": "ALL"}
+    # 10 a month in periods 100-111 (period 105 without orders), 20 a month in 112-123; period 124 is after the origin.
+    months = [p for p in range(100, 125) if p != 105]
+    targets = pl.DataFrame({**{k: [v] * len(months) for k, v in keys.items()}, "target_period": months,
+                            "actual_qty": [10.0 if p < 112 else 20.0 if p < 124 else 1e6 for p in months]})
+    frame = pl.DataFrame({**{k: [v] * 3 for k, v in keys.items()}, "origin_period": [123, 123, 120],
+                          "periods_since_first": [24, 24, 21], "mean_12": [20.0, 20.0, 17.5]})
+    out = with_year_growth(frame, targets.with_columns(pl.col("target_period").cast(pl.Int32)), config)
+    import math
+
+    assert out["year_growth"][0] == pytest.approx(math.log(21.0) - math.log(1 + 110.0 / 12))  # 11 months of 10
+    assert out["year_growth"][1] == out["year_growth"][0]
+    assert out["year_growth"][2] is None  # less than two years of history

@@ -115,7 +115,7 @@ def test_firm_orders_beyond_capacity_name_line_and_week():
     demand, products, lines, opening = _tiny(firm=[8.0, 40.0, 8.0, 4.0, 4.0, 4.0])
     demand = demand.with_columns(pl.max_horizontal("p50", "firm_qty").alias("p50"))
     with pytest.raises(PlanInfeasible) as err:
-        plan_production(demand, products, lines, opening, PlanConfig(horizon_weeks=3))
+        plan_production(demand, products, lines, opening, PlanConfig(horizon_weeks=3, firm_orders_when_short="refuse"))
     # Firm hours by week 2: A 48 + B 8 = 56 against 2 x 15 = 30 -> 26 h short.
     diag = err.value.diagnosis
     first = diag.sort("week_start").row(0, named=True)
@@ -214,7 +214,34 @@ def test_demand_in_the_last_week_is_made_not_left_to_the_open_end():
         pl.col("p50").alias("p10"), pl.col("p50").alias("p90"))
     products = products.with_columns(pl.lit(2_000.0).alias("setup_cost"))
     made = plan_production(demand, products, lines, opening, PlanConfig(horizon_weeks=3, mip_rel_gap=0.0))
-    dropped = plan_production(demand, products, lines, opening,
-                              PlanConfig(horizon_weeks=3, mip_rel_gap=0.0, terminal_backlog_weeks=0.0))
     assert made.plan["shortage_qty"].sum() == 0.0 and made.plan["production_qty"].sum() == 4.0
-    assert dropped.plan["shortage_qty"].sum() == 4.0  # what the model did before the terminal term
+    assert made.objective == pytest.approx(2_000.0)
+    from dsop_assets.planning.lot_heuristic import plan_cost
+    from dsop_assets.planning.plan_data import prepare_plan_data
+
+    for weeks, penalty in ((4.0, 1_200.0 + 4_800.0), (0.0, 1_200.0)):
+        data = prepare_plan_data(demand, products, lines, opening, PlanConfig(horizon_weeks=3, terminal_backlog_weeks=weeks))
+        assert plan_cost(data, np.zeros_like(data.demand)) == pytest.approx(penalty)  # leaving it open
+
+
+def test_backlog_the_line_had_hours_for_is_made():
+    from dsop_assets.planning.plan_data import prepare_plan_data
+    from dsop_assets.planning.production_model import avoidable_backlog, clear_avoidable_backlog
+
+    data = prepare_plan_data(*_tiny(), PlanConfig(horizon_weeks=3))
+    made = np.array([[8.0, 8, 4], [4.0, 4, 4]])  # A is 4 short in week 3; L1 has 15 h, uses 12 + 8
+    assert avoidable_backlog(data, made)[0, 2] == pytest.approx(4.0)
+    cleared = clear_avoidable_backlog(data, made)
+    assert avoidable_backlog(data, cleared).sum() == 0.0 and cleared[0].sum() == 24.0
+    assert ((cleared * data.hours[:, None]).sum(axis=0) <= 15.0 + 1e-9).all()
+
+
+def test_firm_orders_beyond_capacity_are_planned_late_and_reported():
+    demand, products, lines, opening = _tiny(firm=[8.0, 40.0, 8.0, 4.0, 4.0, 4.0])
+    demand = demand.with_columns(pl.max_horizontal("p50", "firm_qty").alias("p50"))
+    res = plan_production(demand, products, lines, opening, PlanConfig(horizon_weeks=3))
+    late = res.late_firm.sort("week_start").row(0, named=True)
+    assert (late["line_id"], late["week_start"], late["short_hours"]) == ("L1", WEEKS[1], pytest.approx(26.0))
+    hours = res.lines["regular_hours_used"] + res.lines["overtime_hours"]
+    assert hours.to_list() == pytest.approx([12.0, 12.0, 12.0])  # whole lots of 4 h fill the 15 h line as far as they go
+    assert res.plan["shortage_qty"].sum() > 0 and res.avoidable_backlog_qty == 0.0

@@ -76,3 +76,20 @@ def test_every_rule_kind_is_known():
     assert kinds <= {"not_null", "unique", "between", "in_set", "pair_ge", "in_partition"}
     with pytest.raises(ValueError):
         validate(pl.DataFrame({"x": [1]}), [Rule("bogus", ("x",))])
+
+
+def test_gx_skips_its_whole_frame_fingerprint():
+    """The fingerprint knob dsop turns off still exists (a GX upgrade renaming it would bring back
+    an md5 over every row of every validated frame), and validation works without it."""
+    from great_expectations.execution_engine import pandas_execution_engine
+
+    assert validate(GOOD_ORDERS, RULES["daily_order"], WINDOW).passed
+    assert pandas_execution_engine.HASH_THRESHOLD == 0
+
+
+def test_null_strings_and_keys_are_reported_from_arrow_backed_columns():
+    frame = pl.concat([GOOD_ORDERS, GOOD_ORDERS.head(1).with_columns(pl.lit(None, pl.Utf8).alias("customer_id"))])
+    outcome = validate(frame, RULES["daily_order"], WINDOW, "order_date")
+    failed = {f["rule"]: f["unexpected_count"] for f in outcome.failures}
+    assert failed == {"customer_id not null": 1, "order_id unique": 2}
+    assert outcome.unexpected_days["customer_id not null"] == [date(2025, 1, 6)]

@@ -75,7 +75,7 @@ def test_weekly_summary_puts_year_end_orders_in_their_iso_week(warehouse, instan
     warehouse.write("daily_revenue", pl.DataFrame(schema={"invoice_id": pl.Utf8, "revenue_date": pl.Date, "customer_id": pl.Utf8,
                     "product_id": pl.Utf8, "shipped_qty": pl.Float64, "revenue_amount": pl.Float64, "currency": pl.Utf8}))
     warehouse.write("daily_production", pl.DataFrame(schema={"production_date": pl.Date, "product_id": pl.Utf8, "produced_qty": pl.Float64}))
-    warehouse.write("product_master", pl.DataFrame({"product_id": ["P1"], "unit_cost": [5.0]}))
+    warehouse.write("product_master", pl.DataFrame({"product_id": ["P1"], "unit_cost": [5.0], "currency": ["KRW"]}))
     warehouse.write("exchange_rate", pl.DataFrame({"rate_date": [date(2025, 1, 1)], "currency": ["USD"], "krw_per_unit": [1400.0]}))
     staging = [build_model_asset(MODELS[n]) for n in ("stg_daily_order", "stg_daily_revenue", "stg_daily_production")]
     dg.materialize(staging, resources={"warehouse": warehouse}, instance=instance)
@@ -106,3 +106,19 @@ def test_partitioned_views_and_look_backs_are_declared():
     assert isinstance(mapping, dg.TimeWindowPartitionMapping) and mapping.start_offset == -1
     weekly = assets["weekly_product_summary"]
     assert weekly.get_partition_mapping(dg.AssetKey("stg_daily_order")) is None
+
+
+def test_production_is_valued_in_krw_at_the_production_day_rate(warehouse, instance):
+    import polars as pl
+
+    days = [date(2025, 1, 6), date(2025, 1, 7)]
+    warehouse.write("daily_production", pl.DataFrame({"production_date": days, "product_id": ["P1", "P2"],
+                                                      "produced_qty": [10.0, 3.0]}))
+    warehouse.write("product_master", pl.DataFrame({"product_id": ["P1", "P2"], "unit_cost": [5.0, 2_000.0],
+                                                    "currency": ["USD", "KRW"]}))
+    warehouse.write("exchange_rate", pl.DataFrame({"rate_date": days, "currency": ["USD", "USD"],
+                                                   "krw_per_unit": [1_400.0, 1_500.0]}))
+    dg.materialize([build_model_asset(MODELS["stg_daily_production"])], resources={"warehouse": warehouse}, instance=instance)
+    rows = warehouse.query("select product_id, currency, produced_cost, produced_cost_krw from stg_daily_production "
+                           "order by product_id").rows()
+    assert rows == [("P1", "USD", 50.0, 70_000.0), ("P2", "KRW", 6_000.0, 6_000.0)]
