@@ -154,8 +154,15 @@ def record_plan(warehouse: Warehouse, inputs: PlanInputs, outcome: PlanOutcome, 
         return 0
     rows = warehouse.write(PLAN_TABLE, plan_rows(inputs, outcome.result), window=week)
     warehouse.write(LINE_TABLE, outcome.result.lines.with_columns(plan_week=pl.lit(outcome.week)), window=week)
-    empty = pl.DataFrame(schema={"plan_week": pl.Date, **DIAGNOSIS_SCHEMA, "message": pl.String})
-    warehouse.write(DIAGNOSIS_TABLE, empty, window=week)  # a stale diagnosis would contradict the plan
+    # A stale diagnosis would contradict the plan; firm orders the lines cannot make on time are
+    # the one thing a usable plan still reports here (PlanResult.late_firm).
+    late = outcome.result.late_firm if outcome.result.late_firm is not None else pl.DataFrame(schema=DIAGNOSIS_SCHEMA)
+    if late.height:
+        log.warning(f"production plan for {outcome.week}: firm orders on {sorted(set(late['line_id']))} "
+                    "cannot be made on time; planned as early as the hours allow (see production_plan_diagnosis)")
+    late = late.with_columns(plan_week=pl.lit(outcome.week, dtype=pl.Date),
+                             message=pl.lit("firm orders late: planned as early as the line's hours allow"))
+    warehouse.write(DIAGNOSIS_TABLE, late.select("plan_week", *DIAGNOSIS_SCHEMA, "message"), window=week)
     return rows
 
 
@@ -177,6 +184,8 @@ def plan_metadata(outcomes: list[PlanOutcome], rows: int) -> dict:
     if last is not None:
         metadata |= {f: getattr(last, f) for f in _SOLVER_FIELDS}
         metadata["shortage_qty_total"] = float(last.plan["shortage_qty"].sum())
+        late = last.late_firm
+        metadata["firm_orders_late_lines"] = ", ".join(sorted(set(late["line_id"]))) if late is not None else ""
     if failed:
         metadata["status"] = ("infeasible (previous plan kept)" if any(o.result is None for o in failed)
                               else "failed the plan gate (previous plan kept)")

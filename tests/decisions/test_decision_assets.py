@@ -102,7 +102,7 @@ def test_infeasible_plan_records_diagnosis_and_keeps_previous_plan(warehouse):
                              "production_qty": [5.0], "balance_residual": [0.0]})
     warehouse.write("production_plan", previous)
     inputs = _impossible_week(week)
-    outcome = solve_plan(inputs, PlanConfig())
+    outcome = solve_plan(inputs, PlanConfig(firm_orders_when_short="refuse"))
     assert outcome.result is None and "L1" in outcome.failure
     assert record_plan(warehouse, inputs, outcome, logging.getLogger("test")) == 0
     assert warehouse.read_table("production_plan").equals(previous)
@@ -112,6 +112,18 @@ def test_infeasible_plan_records_diagnosis_and_keeps_previous_plan(warehouse):
     assert diagnosis["message"][0] == outcome.failure
     metadata = plan_metadata([outcome], 0)
     assert metadata["status"] == "infeasible (previous plan kept)" and "L1" in metadata["diagnosis"].value
+
+
+def test_firm_orders_the_line_cannot_make_are_planned_late_and_reported(warehouse):
+    week = date(2025, 6, 23)
+    inputs = _impossible_week(week)
+    outcome = solve_plan(inputs, PlanConfig())  # default: plan the late orders as early as the hours allow
+    assert outcome.usable
+    assert record_plan(warehouse, inputs, outcome, logging.getLogger("test")) > 0
+    diagnosis = warehouse.read_table("production_plan_diagnosis")
+    assert diagnosis["line_id"].unique().to_list() == ["L1"] and (diagnosis["short_hours"] > 0).all()
+    assert diagnosis["message"][0].startswith("firm orders late")
+    assert plan_metadata([outcome], 1)["firm_orders_late_lines"] == "L1"
 
 
 def test_a_plan_failing_the_gate_is_not_written(warehouse):
