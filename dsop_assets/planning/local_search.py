@@ -40,6 +40,11 @@ MAX_SWEEPS = 20
 
 
 def _window_solver(config: PlanConfig) -> Highs:
+    import highspy
+
+    # HiGHS sizes one task scheduler per process on the first solve; after a 2-thread line solve a
+    # 1-thread window otherwise fails at once with no solution (every window was silently lost).
+    highspy.Highs.resetGlobalScheduler(True)
     solver = Highs()
     solver.config.mip_gap = 1e-6
     solver.config.time_limit = float(config.time_limit_seconds)

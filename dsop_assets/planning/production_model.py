@@ -164,8 +164,8 @@ def plan_production(
         if line_ids and config.decompose_by_line:
             # Sweeps and the Lagrangian bound first: on most lines they prove the gap in a second.
             plan, up, low = settle_line(data, plan, members, line_ids[0], config)
-        if not np.isfinite(up) or unproved(up, low):
-            large = line_ids and len(members) >= SEARCH_MIN_PRODUCTS
+        large = bool(line_ids) and config.decompose_by_line and len(members) >= SEARCH_MIN_PRODUCTS
+        if not np.isfinite(up) or (unproved(up, low) and not (large and config.line_max_nodes <= 0)):
             made, m_up, m_low, condition, hit = _solve_milp(
                 data, members, line_ids, plan, scale,
                 replace(config, mip_max_nodes=config.line_max_nodes) if large else config, work)
@@ -173,9 +173,9 @@ def plan_production(
             if m_up < up and (not line_ids or fits(data, made, line_ids[0]) or not config.decompose_by_line):
                 plan, up = made, m_up
             low = max(low, m_low)
-            if large and unproved(up, low):
-                plan, hit = improve_line(data, plan, members, line_ids[0], scale, config, low)
-                up, capped = plan_cost(data, plan, on), capped or hit
+        if large and unproved(up, low):
+            plan, hit = improve_line(data, plan, members, line_ids[0], scale, config, low)
+            up, capped = plan_cost(data, plan, on), capped or hit
         low = min(low, up)
         upper, lower = upper + up, lower + low
         conditions.append(condition if unproved(up, low) else TerminationCondition.optimal)
