@@ -206,7 +206,7 @@ def _plan_spec(name: str, description: str) -> dg.AssetSpec:
                    "refused plan leaves the previous lines of W in place."),
         _plan_spec(DIAGNOSIS_TABLE, "Why the plan of W was refused: one row per short line-week (required vs "
                    "capacity hours, and how that was found), or one row naming the gate or 'none found'; every "
-                   "row carries the message. Empty for a week whose plan was made."),
+                   "row carries the message."),
     ],
     partitions_def=weekly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
@@ -218,8 +218,8 @@ def _plan_spec(name: str, description: str) -> dg.AssetSpec:
                                    description="No line-week of the run's plans uses more hours (regular + "
                                    f"overtime) than its capacity (tolerance {HOURS_TOLERANCE} h), none negative."),
                  dg.AssetCheckSpec(DIAGNOSIS_CHECK, asset=DIAGNOSIS_TABLE,
-                                   description="Each plan week of the run has either a stored plan and no "
-                                   "diagnosis, or (refused) diagnosis rows that all carry the reason.")],
+                                   description="Each plan week of the run has either its plan stored or (refused) "
+                                   "diagnosis rows; every diagnosis row carries its reason (message, basis).")],
     pool=WAREHOUSE_POOL,
     description="Solves the plan of each week W and writes production_plan, production_plan_line and "
     "production_plan_diagnosis together.",

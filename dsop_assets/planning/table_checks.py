@@ -1,8 +1,9 @@
 """Checks on the plan's side tables, read back from the warehouse after the plan run wrote them.
 
 ``production_plan_line``: no line-week uses more hours than it has (regular + overtime).
-``production_plan_diagnosis``: every plan week either has a plan and no diagnosis, or was refused and
-has diagnosis rows that each carry the reason; a week with neither would be a refusal nobody hears of.
+``production_plan_diagnosis``: every plan week either has its plan stored, or was refused and has
+diagnosis rows; a week with neither would be a refusal nobody hears of. Every diagnosis row carries its
+reason (message and basis), also the rows a usable plan may write (e.g. firm orders planned late).
 """
 
 from __future__ import annotations
@@ -33,12 +34,10 @@ def unexplained_weeks(usable: dict[date, bool], plan_rows: dict[date, int], diag
     problems = {}
     for week, made in usable.items():
         rows = diagnosis.filter(pl.col("plan_week") == week) if diagnosis.height else diagnosis
-        if made and rows.height:
-            problems[str(week)] = f"plan made but {rows.height} stale diagnosis row(s)"
-        elif made and not plan_rows.get(week):
+        if made and not plan_rows.get(week):
             problems[str(week)] = "plan made but no plan rows stored"
         elif not made and not rows.height:
             problems[str(week)] = "plan refused without a diagnosis row"
-        elif not made and (rows["message"].is_null().any() or rows["basis"].is_null().any()):
+        elif rows.height and (rows["message"].is_null().any() or rows["basis"].is_null().any()):
             problems[str(week)] = "diagnosis row without a reason (message/basis null)"
     return problems

@@ -23,7 +23,7 @@ def test_every_plan_week_has_a_plan_or_a_reason():
     assert unexplained_weeks({W: False}, {}, reason) == {}
     assert unexplained_weeks({W: True}, {W: 5}, reason.clear()) == {}
     assert "without a diagnosis" in unexplained_weeks({W: False}, {}, reason.clear())[str(W)]
-    assert "stale" in unexplained_weeks({W: True}, {W: 5}, reason)[str(W)]
+    assert "no plan rows" in unexplained_weeks({W: True}, {}, reason.clear())[str(W)]
     assert "without a reason" in unexplained_weeks({W: False}, {}, reason.with_columns(
         pl.lit(None, pl.Utf8).alias("message")))[str(W)]
 
