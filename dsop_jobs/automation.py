@@ -191,7 +191,7 @@ def refresh_targets(assets: list[dg.AssetsDefinition]) -> dict[str, dict[str, li
 
     A weekly export also refreshes the monthly aggregates built from it, in a monthly run.
     """
-    by_key = {a.key: a for a in assets}
+    by_key = {k: a for a in assets for k in a.keys}
     grain_of = {weekly_partitions: "week", monthly_partitions: "month", None: None}
     targets: dict[str, dict[str, list[dg.AssetKey]]] = {}
     for table in ALL_TABLES:

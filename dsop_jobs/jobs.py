@@ -29,7 +29,7 @@ EXECUTOR = dg.in_process_executor
 
 
 def _keys_with(assets: list[dg.AssetsDefinition], partitions_def) -> list[dg.AssetKey]:
-    return [a.key for a in assets if a.partitions_def == partitions_def]
+    return [k for a in assets if a.partitions_def == partitions_def for k in a.keys]  # multi-assets: every key
 
 
 def build_jobs(assets: list[dg.AssetsDefinition]) -> list[dg.UnresolvedAssetJobDefinition]:
@@ -55,7 +55,7 @@ def build_jobs(assets: list[dg.AssetsDefinition]) -> list[dg.UnresolvedAssetJobD
         optional.append(dg.define_asset_job(EVALUATION_JOB, selection=dg.AssetSelection.groups("evaluation"),
                                             description="Forecast vs actual: every stored forecast scored against "
                                             "what happened, next to the baselines, peers and the oracle.", tags=tags, executor_def=EXECUTOR))
-    if any(a.key == dg.AssetKey("pipeline_health") for a in assets):
+    if any(dg.AssetKey("pipeline_health") in a.keys for a in assets):
         optional.append(dg.define_asset_job(HEALTH_JOB, selection=dg.AssetSelection.assets("pipeline_health"),
                                             description="Run outcomes per asset group, from the Dagster instance.", tags=tags, executor_def=EXECUTOR))
     return optional + [

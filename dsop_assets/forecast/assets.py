@@ -18,6 +18,10 @@ from dsop_assets.forecast.forecasting import forecast_many
 from dsop_assets.forecast.hierarchy import LEVEL_CUSTOMER, coherent
 from dsop_assets.forecast.inputs import load_history
 from dsop_assets.forecast.model import feature_importance, model_strings
+from dsop_assets.forecast.model_tables import (
+    IMPORTANCE_TABLE, MODEL_TABLE, importance_problems, model_problems, stored_rows,
+)
+from dsop_assets.forecast.model_tables import check_name as model_check
 from dsop_assets.lineage import history_until_partition
 from dsop_assets.partitions import monthly_partitions, months_in, weekly_partitions, weeks_in, window_dates
 from dsop_resources import WAREHOUSE_POOL, Warehouse, Window, quote_identifier
@@ -84,22 +88,44 @@ def external_freshness(indicators: pl.DataFrame | None, end: date) -> dict:
 def _forecast(cadence: str) -> dg.AssetsDefinition:
     partitions_def, _, _, make_config = _CADENCES[cadence]
     store = f"feature_store_{cadence}"
+    deps = [history_until_partition(store, partitions_def), history_until_partition("daily_order", partitions_def)]
 
-    @dg.asset(
+    @dg.multi_asset(
         name=f"forecast_{cadence}",
-        group_name=GROUP,
+        specs=[
+            dg.AssetSpec(f"forecast_{cadence}", group_name=GROUP, deps=[*deps, "product_master"],
+                         kinds={"lightgbm", "polars"},
+                         metadata={"partition_expr": "origin_date", "dsop/table": result_table(cadence)},
+                         description=f"P10/P50/P90 and mean {cadence} demand per series for every horizon, as of "
+                         "each origin: LightGBM quantile regression (monthly products: averaged with "
+                         "AutoETS/AutoTheta), bias-corrected, bands calibrated per side, a moving-average fallback "
+                         "(see model_id/method); pairs reconciled to products, plus product-group and customer totals."),
+            # Both cadences write one forecast_model / forecast_feature_importance table (column
+            # cadence); an asset per cadence owns its rows and shares the forecast's partitions.
+            dg.AssetSpec(f"{MODEL_TABLE}_{cadence}", group_name=GROUP, deps=deps, kinds={"lightgbm", "duckdb"},
+                         metadata={"dsop/table": MODEL_TABLE, "dsop/rows": f"cadence = '{cadence}'"},
+                         description=f"The {cadence} LightGBM boosters fitted for the partition's origins: one row "
+                         "per (model_version, level, quantile, horizon) with the booster as a model string."),
+            dg.AssetSpec(f"{IMPORTANCE_TABLE}_{cadence}", group_name=GROUP, deps=deps, kinds={"lightgbm", "duckdb"},
+                         metadata={"dsop/table": IMPORTANCE_TABLE, "dsop/rows": f"cadence = '{cadence}'"},
+                         description=f"Gain importance of every feature in each {cadence} booster of "
+                         f"{MODEL_TABLE} (horizon 0 = pooled over horizons)."),
+        ],
         partitions_def=partitions_def,
         backfill_policy=dg.BackfillPolicy.single_run(),
-        deps=[history_until_partition(store, partitions_def), history_until_partition("daily_order", partitions_def)],
-        metadata={"partition_expr": "origin_date", "dsop/table": result_table(cadence)},
-        kinds={"lightgbm", "polars"},
+        check_specs=[
+            dg.AssetCheckSpec(model_check(MODEL_TABLE, cadence), asset=f"{MODEL_TABLE}_{cadence}",
+                              description="The run's model versions as stored: one row per booster, no empty "
+                              "model string, every configured quantile per (version, level, horizon)."),
+            dg.AssetCheckSpec(model_check(IMPORTANCE_TABLE, cadence), asset=f"{IMPORTANCE_TABLE}_{cadence}",
+                              description="Finite non-negative gains, one row per booster and "
+                              f"feature, for exactly the boosters {MODEL_TABLE} stores."),
+        ],
         pool=WAREHOUSE_POOL,
-        description=f"P10/P50/P90 and mean {cadence} demand per series for every horizon, as of each origin: "
-        "LightGBM quantile regression (monthly products: averaged with AutoETS/AutoTheta), bias-corrected, "
-        "bands calibrated per side, a moving-average fallback (see model_id/method); pairs reconciled to "
-        "products, plus product-group and customer totals.",
+        description=f"Forecasts every {cadence} origin of the partition and stores the fitted models and their "
+        "feature importance beside the result.",
     )
-    def _run(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+    def _run(context: dg.AssetExecutionContext, warehouse: Warehouse):
         start, end = window_dates(context)
         config = make_config()
         features = warehouse.query(f"select * from {quote_identifier(store)} where origin_date < $end", {"end": end})
@@ -116,15 +142,33 @@ def _forecast(cadence: str) -> dg.AssetsDefinition:
         written = warehouse.write(result_table(cadence), result, window=Window("origin_date", start, end))
         refresh_result_view(warehouse)
         importance = pl.concat([feature_importance(m) for m in models]) if models else pl.DataFrame()
+        versions = [m.version for m in models]
         if models:
-            versions = [m.version for m in models]
-            warehouse.write("forecast_model", pl.concat([model_strings(m) for m in models]).with_columns(
+            warehouse.write(MODEL_TABLE, pl.concat([model_strings(m) for m in models]).with_columns(
                 cadence=pl.lit(cadence)), keys={"model_version": versions})
-            warehouse.write("forecast_feature_importance", importance.with_columns(cadence=pl.lit(cadence)),
+            warehouse.write(IMPORTANCE_TABLE, importance.with_columns(cadence=pl.lit(cadence)),
                             keys={"model_version": versions})
-        return dg.MaterializeResult(metadata=_forecast_metadata(result, importance, written))
+        yield dg.MaterializeResult(asset_key=f"forecast_{cadence}",
+                                   metadata=_forecast_metadata(result, importance, written))
+        yield from _model_results(warehouse, cadence, versions, config.quantiles)
 
     return _run
+
+
+def _model_results(warehouse: Warehouse, cadence: str, versions: list[str], quantiles: tuple[float, ...]):
+    """Row counts and checks of the model and importance assets: the run's versions, read back as stored."""
+    models = stored_rows(warehouse, MODEL_TABLE, cadence, versions,
+                         "model_version, level, quantile, horizon, length(model_string) as chars")
+    importance = stored_rows(warehouse, IMPORTANCE_TABLE, cadence, versions,
+                             "model_version, level, quantile, horizon, feature, importance")
+    for table, rows, problems in ((MODEL_TABLE, models, model_problems(models, quantiles)),
+                                  (IMPORTANCE_TABLE, importance, importance_problems(importance, models))):
+        yield dg.MaterializeResult(
+            asset_key=f"{table}_{cadence}",
+            metadata={"dagster/row_count": rows.height, "model_versions": len(versions)},
+            check_results=[dg.AssetCheckResult(asset_key=f"{table}_{cadence}", check_name=model_check(table, cadence), passed=not problems,
+                                               metadata={"rows_checked": rows.height,
+                                                         "problems": dg.MetadataValue.json(problems)})])
 
 
 RESULT_VIEW = "forecast_result"

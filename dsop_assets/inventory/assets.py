@@ -17,24 +17,40 @@ GROUP = "inventory"
 _SNAPSHOT_LOOKBACK_DAYS = 62
 
 
-@dg.asset(
-    group_name=GROUP,
+# Counts from 62 days back to the Monday after (a count closes the week before it); receipts of
+# POs placed at any time before; production and shipments of the same 62 days.
+_ESTIMATE_DEPS = [window("inventory", weeks_covering(_SNAPSHOT_LOOKBACK_DAYS), 1),
+                  window("daily_production", weeks_covering(_SNAPSHOT_LOOKBACK_DAYS)),
+                  history_until_partition("purchase_order", weekly_partitions),
+                  window("daily_revenue", weeks_covering(_SNAPSHOT_LOOKBACK_DAYS)), "bom"]
+RECONCILIATION_TABLE = "inventory_reconciliation"
+RESIDUAL_CHECK = "inventory_reconciliation_residual"
+
+
+@dg.multi_asset(
+    name="daily_inventory_estimated",
+    specs=[
+        dg.AssetSpec("daily_inventory_estimated", group_name=GROUP, deps=_ESTIMATE_DEPS, kinds={"polars", "duckdb"},
+                     metadata={"partition_expr": "date"},
+                     description="Estimated on-hand per item and day of the week: the latest month-start count "
+                     "carried forward with production, receipts, shipments and one-level BOM consumption (not "
+                     "clipped at zero)."),
+        # Its rows are the counts dated (W, W+7]: the count on the Monday after closes week W, so
+        # snapshot_date is not a partition column of W (no partition_expr, no in-partition rule).
+        dg.AssetSpec(RECONCILIATION_TABLE, group_name=GROUP, deps=_ESTIMATE_DEPS, kinds={"polars", "duckdb"},
+                     description="The estimate against each stock count dated in (W, W+7]: estimated_qty (the "
+                     "closing estimate of the day before, carried from base_snapshot_date), snapshot_qty, "
+                     "error_qty = estimated - counted and error_pct."),
+    ],
     partitions_def=weekly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    # Counts from 62 days back to the Monday after (a count closes the week before it); receipts of
-    # POs placed at any time before; production and shipments of the same 62 days.
-    deps=[window("inventory", weeks_covering(_SNAPSHOT_LOOKBACK_DAYS), 1),
-          window("daily_production", weeks_covering(_SNAPSHOT_LOOKBACK_DAYS)),
-          history_until_partition("purchase_order", weekly_partitions),
-          window("daily_revenue", weeks_covering(_SNAPSHOT_LOOKBACK_DAYS)), "bom"],
-    metadata={"partition_expr": "date"},
-    kinds={"polars", "duckdb"},
+    check_specs=[dg.AssetCheckSpec(RESIDUAL_CHECK, asset=RECONCILIATION_TABLE,
+                                   description="Stored rows of the run's weeks: one per item and count date, "
+                                   "error_qty = estimated_qty - snapshot_qty, error_pct = 100 x error / count, "
+                                   "each count reconciled from an earlier one.")],
     pool=WAREHOUSE_POOL,
-    description="Estimated on-hand per item and day of the week: the latest month-start count carried "
-    "forward with production, receipts, shipments and one-level BOM consumption (not clipped at zero). "
-    "Also writes inventory_reconciliation: the estimate against each count dated inside the week.",
 )
-def daily_inventory_estimated(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+def daily_inventory_estimated(context: dg.AssetExecutionContext, warehouse: Warehouse):
     start, end = window_dates(context)
     since = start - timedelta(days=_SNAPSHOT_LOOKBACK_DAYS)
     params = {"since": since, "end": end}
@@ -56,18 +72,48 @@ def daily_inventory_estimated(context: dg.AssetExecutionContext, warehouse: Ware
     daily, reconciliation = estimate_daily_inventory(snapshots, production, receipts, shipments, bom, start, end)
     rows = warehouse.write("daily_inventory_estimated", daily, window=Window("date", start, end))
     # A count is reconciled by the week holding the day before it, so this run owns counts in (start, end].
-    warehouse.write("inventory_reconciliation", reconciliation,
-                    window=Window("snapshot_date", start + timedelta(days=1), end + timedelta(days=1)))
-    errors = reconciliation["error_qty"].abs()
-    return dg.MaterializeResult(metadata={
+    owned = Window("snapshot_date", start + timedelta(days=1), end + timedelta(days=1))
+    reconciled = warehouse.write(RECONCILIATION_TABLE, reconciliation, window=owned)
+    yield dg.MaterializeResult(asset_key="daily_inventory_estimated", metadata={
         "dagster/row_count": rows,
         "items": daily["item_id"].n_unique(),
         "negative_estimates": daily.filter(pl.col("closing_qty") < -1e-9).height,
-        "reconciled_counts": reconciliation.height,
-        "mean_abs_reconciliation_error": float(errors.mean()) if reconciliation.height else None,
-        "mean_abs_reconciliation_error_pct": float(reconciliation["error_pct"].abs().mean())
-        if reconciliation["error_pct"].drop_nulls().len() else None,
     })
+    yield reconciliation_result(warehouse.read_table(RECONCILIATION_TABLE, owned), reconciled)
+
+
+def residual_problems(stored: pl.DataFrame) -> dict[str, int]:
+    """Stored reconciliation rows that break its definition, counted per rule."""
+    if stored.is_empty():
+        return {}
+    residual = pl.col("estimated_qty") - pl.col("snapshot_qty")
+    scale = pl.max_horizontal(pl.lit(1.0), pl.col("snapshot_qty").abs(), pl.col("estimated_qty").abs())
+    pct = 100.0 * pl.col("error_qty") / pl.col("snapshot_qty")
+    problems = {
+        "duplicate item and count date": stored.height - stored.select("item_id", "snapshot_date").n_unique(),
+        "error_qty is not estimated - counted": stored.filter(
+            (pl.col("error_qty") - residual).abs() > 1e-9 * scale).height,
+        "error_pct off (or set for a zero count)": stored.filter(
+            pl.when(pl.col("snapshot_qty") == 0).then(pl.col("error_pct").is_not_null())
+            .otherwise((pl.col("error_pct") - pct).abs().fill_null(1.0) > 1e-6 * (1.0 + pct.abs()))).height,
+        "not carried from an earlier count": stored.filter(
+            pl.col("base_snapshot_date").is_null() | (pl.col("base_snapshot_date") >= pl.col("snapshot_date"))).height,
+    }
+    return {rule: n for rule, n in problems.items() if n}
+
+
+def reconciliation_result(stored: pl.DataFrame, written: int) -> dg.MaterializeResult:
+    problems = residual_problems(stored)
+    errors = stored["error_qty"].abs() if stored.height else pl.Series([], dtype=pl.Float64)
+    pct = stored["error_pct"].drop_nulls().abs() if stored.height else pl.Series([], dtype=pl.Float64)
+    return dg.MaterializeResult(
+        asset_key=RECONCILIATION_TABLE,
+        metadata={"dagster/row_count": written,
+                  "mean_abs_reconciliation_error": float(errors.mean()) if errors.len() else None,
+                  "mean_abs_reconciliation_error_pct": float(pct.mean()) if pct.len() else None},
+        check_results=[dg.AssetCheckResult(asset_key=RECONCILIATION_TABLE, check_name=RESIDUAL_CHECK, passed=not problems,
+                                           metadata={"rows_checked": stored.height,
+                                                     "problems": dg.MetadataValue.json(problems)})])
 
 
 @dg.asset(

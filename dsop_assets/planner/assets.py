@@ -40,7 +40,7 @@ def _markdown_images(images: dict[str, bytes | None]) -> str:
     group_name=GROUP,
     partitions_def=weekly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    deps=["action_queue", "risk_score", "production_plan", "purchase_recommendation", "forecast_weekly",
+    deps=["action_queue", "risk_score", "production_plan", "production_plan_line", "purchase_recommendation", "forecast_weekly",
           "daily_inventory_estimated", "weekly_product_summary", "pipeline_health", "action_status"],
     kinds={"html", "matplotlib"},
     pool=WAREHOUSE_POOL,

@@ -24,6 +24,9 @@ from dsop_assets.planning.diagnosis import DIAGNOSIS_SCHEMA, PlanInfeasible, dia
 from dsop_assets.planning.gate import PLAN_GATE_CHECK, gate_failures
 from dsop_assets.planning.plan_data import prepare_plan_data
 from dsop_assets.planning.purchasing import recommend_purchases
+from dsop_assets.planning.table_checks import (
+    DIAGNOSIS_CHECK, HOURS_TOLERANCE, LINE_CAPACITY_CHECK, lines_over_capacity, unexplained_weeks,
+)
 from dsop_resources import WAREHOUSE_POOL, Warehouse, Window
 
 if TYPE_CHECKING:  # pyomo (~1.5 s) loads only when a plan is solved
@@ -194,28 +197,51 @@ def plan_metadata(outcomes: list[PlanOutcome], rows: int) -> dict:
     return metadata
 
 
-@dg.asset(
-    group_name=GROUP,
+# What the solve reads (load_plan_inputs and the line capacity); the plan, its lines and its diagnosis
+# all come out of the same solve, so all three carry these dependencies.
+_PLAN_DEPS = ["forecast_weekly", "daily_inventory_estimated", "product_master", "production_line", "bom",
+              window("daily_order", weeks_covering(OPEN_ORDER_LOOKBACK_DAYS)),
+              history_until_partition("daily_revenue", weekly_partitions),
+              window("daily_production", weeks_covering(182))]  # line capacity without production_line
+
+
+def _plan_spec(name: str, description: str) -> dg.AssetSpec:
+    return dg.AssetSpec(name, group_name=GROUP, deps=_PLAN_DEPS, kinds={"pyomo", "highs", "polars"},
+                        metadata={"partition_expr": "plan_week"}, description=description)
+
+
+@dg.multi_asset(
+    name="production_plan",
+    specs=[
+        _plan_spec(PLAN_TABLE, "Weekly production plan for the 12 weeks after W (capacitated lot-sizing MILP, "
+                   "backlog allowed at a penalty, firm open orders hard): finished goods from the P50/P90 forecast "
+                   "made at W plus open orders, in-house sub-assemblies from the goods' demand through the BOM. "
+                   "balance_residual checks the stock balance. If no plan can be made the previous plan of W stays "
+                   "and production_plan_diagnosis says which line is short in which week."),
+        _plan_spec(LINE_TABLE, "Hours per production line and week of the plan made at W: regular hours used, "
+                   "overtime, capacity (regular + overtime) and utilisation. Kept with the plan it belongs to: a "
+                   "refused plan leaves the previous lines of W in place."),
+        _plan_spec(DIAGNOSIS_TABLE, "Why the plan of W was refused: one row per short line-week (required vs "
+                   "capacity hours, and how that was found), or one row naming the gate or 'none found'; every "
+                   "row carries the message."),
+    ],
     partitions_def=weekly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    deps=["forecast_weekly", "daily_inventory_estimated", "product_master", "production_line", "bom",
-          window("daily_order", weeks_covering(OPEN_ORDER_LOOKBACK_DAYS)),
-          history_until_partition("daily_revenue", weekly_partitions),
-          window("daily_production", weeks_covering(182))],  # line capacity without production_line
-    metadata={"partition_expr": "plan_week"},
-    kinds={"pyomo", "highs", "polars"},
-    check_specs=[dg.AssetCheckSpec(PLAN_GATE_CHECK, asset="production_plan", blocking=True,
+    check_specs=[dg.AssetCheckSpec(PLAN_GATE_CHECK, asset=PLAN_TABLE, blocking=True,
                                    description="Plan gate: no part ended by the time budget, "
                                    "proved gap <= PlanConfig.gate_max_gap (2 %) and no avoidable backlog. A failed "
-                                   "plan is not written (the previous one stays) and purchases/actions do not run on it.")],
+                                   "plan is not written (the previous one stays) and purchases/actions do not run on it."),
+                 dg.AssetCheckSpec(LINE_CAPACITY_CHECK, asset=LINE_TABLE,
+                                   description="No line-week of the run's plans uses more hours (regular + "
+                                   f"overtime) than its capacity (tolerance {HOURS_TOLERANCE} h), none negative."),
+                 dg.AssetCheckSpec(DIAGNOSIS_CHECK, asset=DIAGNOSIS_TABLE,
+                                   description="Each plan week of the run has either its plan stored or (refused) "
+                                   "diagnosis rows; every diagnosis row carries its reason (message, basis).")],
     pool=WAREHOUSE_POOL,
-    description="Weekly production plan for the 12 weeks after W (capacitated lot-sizing MILP, backlog "
-    "allowed at a penalty, firm open orders hard): finished goods from the P50/P90 forecast made at W plus "
-    "open orders, in-house sub-assemblies from the goods' demand through the BOM. balance_residual checks "
-    "the stock balance. If no plan can be made the previous plan of W stays and production_plan_diagnosis "
-    "says which line is short in which week.",
+    description="Solves the plan of each week W and writes production_plan, production_plan_line and "
+    "production_plan_diagnosis together.",
 )
-def production_plan(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+def production_plan(context: dg.AssetExecutionContext, warehouse: Warehouse):
     start, end = window_dates(context)
     config = PlanConfig()
     outcomes, rows = [], 0
@@ -225,11 +251,37 @@ def production_plan(context: dg.AssetExecutionContext, warehouse: Warehouse) -> 
         rows += record_plan(warehouse, inputs, outcome, context.log)
         outcomes.append(outcome)
     failed = {str(o.week): (o.failure or "; ".join(o.gate or [])) for o in outcomes if not o.usable}
-    check = dg.AssetCheckResult(
-        check_name=PLAN_GATE_CHECK, passed=not failed, severity=dg.AssetCheckSeverity.ERROR,
+    gate = dg.AssetCheckResult(
+        asset_key=PLAN_TABLE, check_name=PLAN_GATE_CHECK, passed=not failed, severity=dg.AssetCheckSeverity.ERROR,
         metadata={"weeks_failed": dg.MetadataValue.json(failed), "max_gap": config.gate_max_gap,
                   "weeks_checked": len(outcomes)})
-    return dg.MaterializeResult(metadata=plan_metadata(outcomes, rows), check_results=[check])
+    yield dg.MaterializeResult(asset_key=PLAN_TABLE, metadata=plan_metadata(outcomes, rows), check_results=[gate])
+    yield from side_table_results(warehouse, Window("plan_week", start, end), outcomes)
+
+
+def side_table_results(warehouse: Warehouse, weeks: Window, outcomes: list[PlanOutcome]):
+    """Row counts and checks of production_plan_line and production_plan_diagnosis, read back as stored."""
+    lines, diagnosis = warehouse.read_table(LINE_TABLE, weeks), warehouse.read_table(DIAGNOSIS_TABLE, weeks)
+    over = lines_over_capacity(lines)
+    yield dg.MaterializeResult(
+        asset_key=LINE_TABLE,
+        metadata={"dagster/row_count": lines.height,
+                  "max_utilisation": float(lines["utilisation"].max()) if lines.height else None},
+        check_results=[dg.AssetCheckResult(
+            asset_key=LINE_TABLE, check_name=LINE_CAPACITY_CHECK, passed=over.is_empty(),
+            metadata={"rows_checked": lines.height, "line_weeks_over_capacity": over.height,
+                      "examples": dg.MetadataValue.json([{k: str(v) for k, v in r.items()}
+                                                         for r in over.head(5).iter_rows(named=True)])})])
+    plan = warehouse.query(f"select plan_week, count(*) as n from {PLAN_TABLE} where {weeks.predicate()} "
+                           "group by 1") if warehouse.table_exists(PLAN_TABLE) else pl.DataFrame()
+    problems = unexplained_weeks({o.week: o.usable for o in outcomes}, dict(plan.rows()) if plan.height else {},
+                                 diagnosis)
+    yield dg.MaterializeResult(
+        asset_key=DIAGNOSIS_TABLE,
+        metadata={"dagster/row_count": diagnosis.height, "weeks_refused": sum(not o.usable for o in outcomes)},
+        check_results=[dg.AssetCheckResult(
+            asset_key=DIAGNOSIS_TABLE, check_name=DIAGNOSIS_CHECK, passed=not problems,
+            metadata={"weeks_checked": len(outcomes), "problems": dg.MetadataValue.json(problems)})])
 
 
 def supplier_costs_krw(warehouse: Warehouse, week: date) -> pl.DataFrame:

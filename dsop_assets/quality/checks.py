@@ -17,23 +17,28 @@ from dsop_assets.quality.rules import BLOCKING, RULES, check_name
 from dsop_resources import Warehouse, Window
 
 
-def table_of(asset: dg.AssetsDefinition) -> str:
-    """The warehouse table an asset writes (``dsop/table`` metadata, else the asset's name)."""
-    return asset.metadata_by_key[asset.key].get("dsop/table", asset.key.path[-1])
+def table_of(asset: dg.AssetsDefinition, key: dg.AssetKey | None = None) -> str:
+    """The warehouse table asset ``key`` writes (``dsop/table`` metadata, else the key's name).
+
+    ``key`` picks one spec of a multi-asset; a single-key asset needs none.
+    """
+    key = key or asset.key
+    return asset.metadata_by_key[key].get("dsop/table", key.path[-1])
 
 
-def build_quality_check(asset: dg.AssetsDefinition) -> dg.AssetChecksDefinition:
-    table = table_of(asset)
+def build_quality_check(asset: dg.AssetsDefinition, key: dg.AssetKey | None = None) -> dg.AssetChecksDefinition:
+    key = key or asset.key
+    table = table_of(asset, key)
     rules = RULES[table]
     blocking = table in BLOCKING
-    partition_column = asset.metadata_by_key[asset.key].get("partition_expr")
+    partition_column = asset.metadata_by_key[key].get("partition_expr")
     partitions_def = asset.partitions_def
     described = "; ".join(rule.describe() for rule in rules)
     severity = dg.AssetCheckSeverity.ERROR if blocking else dg.AssetCheckSeverity.WARN
-    name = check_name(asset.key.path[-1])
+    name = check_name(key.path[-1])
 
     @dg.asset_check(
-        asset=asset.key,
+        asset=key,
         name=name,
         blocking=blocking,
         partitions_def=partitions_def,
@@ -76,4 +81,5 @@ def _summary(outcome: PartitionOutcome) -> str:
 
 
 def build_quality_checks(assets: list[dg.AssetsDefinition]) -> list[dg.AssetChecksDefinition]:
-    return [build_quality_check(a) for a in assets if table_of(a) in RULES]
+    """One suite per asset key whose table has rules (each spec of a multi-asset on its own)."""
+    return [build_quality_check(a, key) for a in assets for key in sorted(a.keys) if table_of(a, key) in RULES]

@@ -62,6 +62,12 @@ OUTPUT_RULES: dict[str, list[Rule]] = {
     "production_plan": [Rule("unique", ("plan_week", "product_id", "week_start")), Rule("between", ("production_qty",), 0, None),
                         Rule("between", ("balance_residual",), -1e-6, 1e-6)],
     "purchase_recommendation": [Rule("between", ("recommended_qty",), 0, None), Rule("not_null", ("supplier_id",))],
+    # Hours within capacity and "a refusal has its reason" are checked in the plan run itself
+    # (planning/table_checks.py); these are the per-partition structure.
+    "production_plan_line": [Rule("unique", ("plan_week", "line_id", "week_start")), Rule("not_null", ("line_id",)),
+                             Rule("between", ("overtime_hours",), 0, None), Rule("in_partition", ("plan_week",))],
+    "production_plan_diagnosis": [Rule("not_null", ("message",)), Rule("not_null", ("basis",)),
+                                  Rule("in_partition", ("plan_week",))],
 }
 
 # The forecast assets write one table per cadence; forecast_result is the view over both.

@@ -11,7 +11,7 @@ BEER_GAME_JOB = "beer_game_job"
 
 
 def analytics_jobs(assets: list[dg.AssetsDefinition]) -> list[dg.UnresolvedAssetJobDefinition]:
-    if not any(a.key == dg.AssetKey("beer_game_simulation") for a in assets):
+    if not any(dg.AssetKey("beer_game_simulation") in a.keys for a in assets):
         return []
     return [dg.define_asset_job(
         BEER_GAME_JOB, selection=dg.AssetSelection.groups(GROUP), partitions_def=rho_partitions,

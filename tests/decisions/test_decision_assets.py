@@ -72,8 +72,11 @@ def test_rerun_keeps_action_ids_and_statuses(tiny_pipeline):
     chosen = before["action_id"][0]
     warehouse.execute("update action_queue set status = 'done' where action_id = $id", {"id": chosen})
     job = tiny_pipeline.defs.resolve_job_def("weekly_refresh_job")
+    # The stock estimate and the plan each write side tables in the same step (multi-assets that cannot
+    # be subset): the selection takes them along, as the UI does.
+    selection = dg.AssetSelection.assets(*DECISION_ASSETS).required_multi_asset_neighbors()
     result = job.execute_in_process(partition_key=LAST_WEEK.isoformat(), instance=tiny_pipeline.instance,
-                                    asset_selection=[dg.AssetKey(a) for a in DECISION_ASSETS])
+                                    asset_selection=sorted(selection.resolve(tiny_pipeline.defs.resolve_asset_graph())))
     assert result.success
     after = _week(warehouse, "action_queue", "week_start")
     assert sorted(after["action_id"].to_list()) == sorted(before["action_id"].to_list())
@@ -148,3 +151,56 @@ def test_plan_without_forecast_fails_clearly(warehouse):
 
     with pytest.raises(dg.Failure, match="materialise forecast_weekly for 2025-06-23 first"):
         load_plan_inputs(warehouse, date(2025, 6, 23), PlanConfig())
+
+
+def test_a_refused_plan_blocks_purchases_and_its_side_tables_explain_it(tiny_pipeline, monkeypatch):
+    """The gate stays blocking in the multi-asset; the diagnosis and line checks run on what was stored."""
+    import functools
+
+    import dsop_assets.planning.assets as planning
+
+    job = tiny_pipeline.defs.resolve_job_def("weekly_refresh_job")
+    chain = ["production_plan", "purchase_recommendation", "action_queue"]
+    selection = sorted(dg.AssetSelection.assets(*chain).required_multi_asset_neighbors().resolve(
+        tiny_pipeline.defs.resolve_asset_graph()))
+    run = functools.partial(job.execute_in_process, partition_key=LAST_WEEK.isoformat(),
+                            instance=tiny_pipeline.instance, asset_selection=selection, raise_on_error=False)
+    monkeypatch.setattr(planning, "PlanConfig", functools.partial(PlanConfig, gate_max_gap=-1.0))  # no gap passes
+    refused = run()
+    checks = {e.check_name: e.passed for e in refused.get_asset_check_evaluations()}
+    assert checks["production_plan_gate"] is False
+    assert checks["production_plan_diagnosis_explains_refusals"] is True  # the refusal has its row and reason
+    assert checks["production_plan_line_within_capacity"] is True  # the previous lines of the week stay
+    done = {e.asset_key.to_user_string() for e in refused.get_asset_materialization_events()}
+    assert "production_plan_diagnosis" in done and not done & {"purchase_recommendation", "action_queue"}
+    monkeypatch.undo()
+    restored = run()  # leave the shared pipeline's last week planned for the other tests
+    assert restored.success
+    assert _week(tiny_pipeline.warehouse, "production_plan_diagnosis", "plan_week").is_empty()
+
+
+SIDE_TABLE_CHECKS = {
+    "production_plan_line": "production_plan_line_within_capacity",
+    "production_plan_diagnosis": "production_plan_diagnosis_explains_refusals",
+    "inventory_reconciliation": "inventory_reconciliation_residual",
+    "forecast_model_weekly": "forecast_model_weekly_consistent",
+    "forecast_feature_importance_weekly": "forecast_feature_importance_weekly_consistent",
+    "forecast_model_monthly": "forecast_model_monthly_consistent",
+    "forecast_feature_importance_monthly": "forecast_feature_importance_monthly_consistent",
+}
+
+
+@pytest.mark.parametrize(("asset", "check"), SIDE_TABLE_CHECKS.items())
+def test_side_table_checks_ran_and_passed_on_the_pipeline(tiny_pipeline, asset, check):
+    from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+
+    history = tiny_pipeline.instance.event_log_storage.get_asset_check_execution_history(
+        dg.AssetCheckKey(dg.AssetKey(asset), check), limit=1000)
+    assert history, f"{check} never ran while the pipeline was built"
+    # Checked in the writing step, like production_plan_gate: one result per run (no partition), so a
+    # range run also leaves its per-partition PLANNED records (issue 11, item 4). None may have failed.
+    statuses = {r.status for r in history}
+    assert AssetCheckExecutionRecordStatus.SUCCEEDED in statuses
+    assert statuses <= {AssetCheckExecutionRecordStatus.SUCCEEDED, AssetCheckExecutionRecordStatus.PLANNED}
+    rows = tiny_pipeline.instance.get_latest_materialization_event(dg.AssetKey(asset))
+    assert "dagster/row_count" in rows.asset_materialization.metadata
