@@ -113,9 +113,22 @@ def validate(
                     _from_day_number(row.get(attribute)) for row in item.result.get("unexpected_index_list") or []
                 ]
     failures.sort(key=lambda f: f["rule"])
+    _forget_batch(batch)
     del batch, result
     _release_freed_memory()
     return Outcome(not failures, failures, len(rule_by_id), unexpected_days)
+
+
+def _forget_batch(batch) -> None:
+    """Drop the pandas copy GX's execution engine keeps of the last batch validated.
+
+    The engine's batch manager caches the batch and its frame per batch id, and every dsop batch has the same id, so the last
+    table checked stayed in memory until the next check of the process (at large scale, through the
+    whole feature-store build). tests/quality/test_checks.py fails if a GX upgrade moves the cache.
+    """
+    manager = batch.data.execution_engine.batch_manager
+    manager.reset_batch_cache()  # the Batch objects
+    manager._batch_data_cache.pop(batch.id, None)  # their data (no public way to drop it)
 
 
 def _release_freed_memory() -> None:
