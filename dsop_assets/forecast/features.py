@@ -34,7 +34,7 @@ from .config import (
 )
 from .features_calendar import period_end, period_index, period_start
 from .features_external import external_features
-from .features_panel import SERIES_KEYS, concentration, dense_panel, history_features, open_order_book
+from .features_panel import SERIES_KEYS, canonical_sum, concentration, dense_panel, history_features, open_order_book
 
 KEY_COLUMNS = [*SERIES_KEYS, "origin_date", "as_of", "origin_period"]
 EOL_NOTICE_DAYS = 182
@@ -54,6 +54,14 @@ def feature_columns(frame: pl.DataFrame) -> list[str]:
     return [c for c in frame.columns if c not in KEY_COLUMNS]
 
 
+# Rows of the dense (series x period) panel built at once. The panel with its ~50 lag and window
+# columns in float64 is the feature store's largest frame (large demo: 3,500 products, all pairs
+# over 3 years of weeks); building it one batch of whole products at a time bounds the peak
+# memory. Every feature of a row depends only on its own product (its series, its customers, its
+# product total), so the rows are the same whatever the batch size.
+PANEL_ROWS_PER_BATCH = 500_000
+
+
 def build_features(
     spec: FeatureSpec,
     orders: pl.DataFrame,
@@ -65,6 +73,7 @@ def build_features(
     origins: list[date],
     external_series: dict[str, tuple[str, ...]] = EXTERNAL_SERIES,
     external_transforms: dict[str, tuple[str, ...]] = EXTERNAL_TRANSFORMS,
+    panel_rows_per_batch: int = PANEL_ROWS_PER_BATCH,
 ) -> pl.DataFrame:
     cadence = spec.cadence
     origin_periods = sorted({int(p) for p in pl.Series(origins, dtype=pl.Date).to_frame("d").select(period_index(pl.col("d"), cadence))["d"]})
@@ -76,10 +85,63 @@ def build_features(
         return pl.DataFrame()
     shipments = _shipments(revenue, cadence, cutoff)
     per_period = order_rows.group_by("product_id", "customer_id", "period").agg(
-        pl.col("qty").sum(), (pl.col("qty") * pl.col("unit_price")).sum().alias("amount")
+        canonical_sum(pl.col("qty")), canonical_sum(pl.col("qty") * pl.col("unit_price")).alias("amount")
     )
-    panel = history_features(dense_panel(per_period, shipments, last), spec)
+    first = per_period["period"].min()
+    # External values depend on the as_of date alone: one row per origin, joined to every batch.
+    as_of_dates = pl.select(period_end(pl.Series(origin_periods, dtype=pl.Int32), cadence)).to_series().to_list()
+    ext = external_features(indicators, fx, as_of_dates, external_series, external_transforms)
+    parts = []
+    for batch in product_batches(per_period, last - first + 1, panel_rows_per_batch):
+        def mine(frame: pl.DataFrame) -> pl.DataFrame:
+            return frame.filter(pl.col("product_id").is_in(batch))
+
+        parts.append(_product_rows(spec, mine(per_period), mine(shipments), mine(order_rows), first, last,
+                                   origin_periods, products, customers, ext))
+    return _sorted_columnwise(parts, ["origin_period", "level", "product_id", "customer_id"])
+
+
+def _sorted_columnwise(parts: list[pl.DataFrame], by: list[str]) -> pl.DataFrame:
+    """The parts stacked and sorted by ``by``, holding one extra column at a time instead of a second
+    copy of the store (~70 float columns): each column is reordered, then its unsorted self released.
+    Empties ``parts`` so that nothing else keeps the unsorted buffers alive."""
+    frame = pl.concat(parts, rechunk=False)
+    parts.clear()
+    order = frame.select(pl.arg_sort_by(by)).to_series()
+    names, columns = frame.columns, []
+    for name in names:
+        columns.append(frame.get_column(name).gather(order))
+        frame = frame.drop(name)
+    return pl.DataFrame(columns)
+
+
+def product_batches(per_period: pl.DataFrame, periods: int, max_rows: int) -> list[pl.Series]:
+    """Product ids in sorted order, cut into batches whose dense panels hold about ``max_rows`` rows:
+    a batch starts where the rows before it reach the next multiple of ``max_rows``."""
+    series = per_period.group_by("product_id").agg(n=pl.col("customer_id").n_unique() + 1).sort("product_id")
+    rows_before = (series["n"] * periods).cum_sum() - series["n"] * periods
+    batch_of = rows_before // max(max_rows, 1)
+    batches = series.with_columns(batch=batch_of).partition_by("batch", maintain_order=True)
+    return [part["product_id"] for part in batches]
+
+
+def _product_rows(
+    spec: FeatureSpec,
+    per_period: pl.DataFrame,
+    shipments: pl.DataFrame,
+    order_rows: pl.DataFrame,
+    first: int,
+    last: int,
+    origin_periods: list[int],
+    products: pl.DataFrame | None,
+    customers: pl.DataFrame | None,
+    ext: pl.DataFrame,
+) -> pl.DataFrame:
+    """The feature rows of one batch of whole products (every series of each, both levels)."""
+    cadence = spec.cadence
+    panel = history_features(dense_panel(per_period, shipments, last, first), spec)
     rows = panel.filter(pl.col("period").is_in(origin_periods))
+    del panel
     book = open_order_book(order_rows, spec, origin_periods)
     rows = rows.join(book, on=[*SERIES_KEYS, "period"], how="left").with_columns(
         pl.col(f"book_{lead}").fill_null(0.0) for lead in spec.book_leads
@@ -91,12 +153,11 @@ def build_features(
         as_of=period_end(pl.col("period"), cadence),
     )
     rows = _attributes(rows, products, customers, spec)
-    ext = external_features(indicators, fx, rows["as_of"].unique().to_list(), external_series, external_transforms)
     rows = rows.join(ext, on="as_of", how="left")
     drop = ["qty", "amount", "ship_qty", "ship_amount", "sid", "_eol", f"_qs_{spec.short_window}", f"_qs_{spec.long_window}"]
     out = rows.rename({"period": "origin_period"}).drop(c for c in drop if c in rows.columns)
     features = sorted(c for c in out.columns if c not in KEY_COLUMNS)
-    return out.select(*KEY_COLUMNS, *features).sort("origin_period", "level", "product_id", "customer_id")
+    return out.select(*KEY_COLUMNS, *features)
 
 
 def build_targets(orders: pl.DataFrame, cadence: str, up_to: date) -> pl.DataFrame:
@@ -153,17 +214,19 @@ def _shipments(revenue: pl.DataFrame | None, cadence: str, cutoff: date) -> pl.D
         return pl.DataFrame(schema=schema)
     day = _as_date("revenue_date", revenue)
     return (
-        revenue.filter(day <= cutoff)
+        revenue.lazy()  # lazy: only the used columns of the (large) revenue table are filtered
+        .filter(day <= cutoff)
         .group_by(
             pl.col("product_id").cast(pl.String),
             pl.col("customer_id").cast(pl.String),
             period_index(day, cadence).alias("period"),
         )
         .agg(
-            ship_qty=pl.col("shipped_qty").cast(pl.Float64).sum(),
-            ship_amount=pl.col("revenue_amount").cast(pl.Float64).sum(),
+            ship_qty=canonical_sum(pl.col("shipped_qty").cast(pl.Float64)),
+            ship_amount=canonical_sum(pl.col("revenue_amount").cast(pl.Float64)),
         )
         .select(list(schema))
+        .collect()
     )
 
 

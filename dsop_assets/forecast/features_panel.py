@@ -15,15 +15,29 @@ from .config import ALL_CUSTOMERS, LEVEL_CUSTOMER_PRODUCT, LEVEL_PRODUCT, Featur
 SERIES_KEYS = ["level", "product_id", "customer_id"]
 
 
-def dense_panel(orders: pl.DataFrame, shipments: pl.DataFrame, last_period: int) -> pl.DataFrame:
-    """Both levels stacked; ``orders``/``shipments`` are per (product, customer, period) sums."""
-    first = orders["period"].min()
+def canonical_sum(values: pl.Expr) -> pl.Expr:
+    """A group's float sum taken in ascending order of its values.
+
+    Polars' grouped sums add a group's values in an order set by row order and by how the frame is
+    split among threads, so fractional quantities and amounts could differ in the last bit from run
+    to run and between a whole build and one batched by product. Sorting first makes the sum a
+    function of the group's values alone.
+    """
+    return values.sort().sum()
+
+
+def dense_panel(orders: pl.DataFrame, shipments: pl.DataFrame, last_period: int, first_period: int | None = None) -> pl.DataFrame:
+    """Both levels stacked; ``orders``/``shipments`` are per (product, customer, period) sums.
+
+    The panel starts at ``first_period`` (default: the first period in ``orders``); a batch of
+    products passes the first period of all products so its rows match an unbatched build."""
+    first = orders["period"].min() if first_period is None else first_period
     periods = pl.DataFrame({"period": pl.int_range(first, last_period + 1, eager=True).cast(pl.Int32)})
     values = orders.join(shipments, on=["product_id", "customer_id", "period"], how="full", coalesce=True)
     pairs = orders.select("product_id", "customer_id").unique()
     levels = []
     for level, keys in ((LEVEL_CUSTOMER_PRODUCT, ["product_id", "customer_id"]), (LEVEL_PRODUCT, ["product_id"])):
-        summed = values.group_by(*keys, "period").agg(pl.col("qty", "amount", "ship_qty", "ship_amount").sum())
+        summed = values.group_by(*keys, "period").agg(canonical_sum(pl.col(c)) for c in ("qty", "amount", "ship_qty", "ship_amount"))
         grid = pairs.select(keys).unique().join(periods, how="cross")
         frame = grid.join(summed, on=[*keys, "period"], how="left")
         if level == LEVEL_PRODUCT:
@@ -99,15 +113,15 @@ def open_order_book(orders: pl.DataFrame, spec: FeatureSpec, origin_periods: lis
     book = (
         orders.filter(pl.col("delivery_period") > pl.col("period"))
         .group_by("product_id", "customer_id", "period", "delivery_period")
-        .agg(pl.col("qty").sum())
+        .agg(canonical_sum(pl.col("qty")))
         .with_columns(lead=pl.int_ranges(1, max_lead + 1, dtype=pl.Int32))
         .explode("lead")
         .with_columns(origin=(pl.col("delivery_period") - pl.col("lead")).cast(pl.Int32))
         .filter(pl.col("origin") >= pl.col("period"), pl.col("origin").is_in(origin_periods))
     )
-    sums = [pl.col("qty").filter(pl.col("lead") <= lead).sum().alias(f"book_{lead}") for lead in spec.book_leads]
+    sums = [canonical_sum(pl.col("qty").filter(pl.col("lead") <= lead)).alias(f"book_{lead}") for lead in spec.book_leads]
     pair = book.group_by("product_id", "customer_id", "origin").agg(sums)
-    product = pair.group_by("product_id", "origin").agg(pl.col(f"book_{lead}").sum() for lead in spec.book_leads)
+    product = pair.group_by("product_id", "origin").agg(canonical_sum(pl.col(f"book_{lead}")) for lead in spec.book_leads)
     return pl.concat(
         [
             pair.with_columns(level=pl.lit(LEVEL_CUSTOMER_PRODUCT)),
@@ -127,9 +141,9 @@ def concentration(rows: pl.DataFrame, spec: FeatureSpec) -> pl.DataFrame:
     s, y = spec.short_window, spec.long_window
     pairs = rows.filter(pl.col("level") == LEVEL_CUSTOMER_PRODUCT)
     per_product = pairs.group_by("product_id", "period").agg(
-        _tot_s=pl.col(f"_qs_{s}").sum(),
+        _tot_s=canonical_sum(pl.col(f"_qs_{s}")),
         _top=pl.col(f"_qs_{s}").max(),
-        _sq=(pl.col(f"_qs_{s}") ** 2).sum(),
+        _sq=canonical_sum(pl.col(f"_qs_{s}") ** 2),
         **{f"n_active_cust_{s}": (pl.col(f"_qs_{s}") > 0).sum().cast(pl.Float64)},
     ).with_columns(
         _ratio(pl.col("_top"), pl.col("_tot_s")).alias(f"top_cust_share_{s}"),

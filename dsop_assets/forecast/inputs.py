@@ -24,9 +24,11 @@ def load_history(warehouse: Warehouse, until: date) -> dict[str, pl.DataFrame | 
         indicators = extra if indicators is None else pl.concat([indicators, extra], how="diagonal_relaxed")
     return {
         "orders": warehouse.query(
-            "select order_id, order_date, customer_id, product_id, order_qty, unit_price, currency, "
+            # only the columns the features read: order ids and currencies would add ~4 million
+            # strings at large scale
+            "select order_date, customer_id, product_id, order_qty, unit_price, "
             "requested_delivery_date from daily_order where order_date < $until", params),
-        "revenue": _table(warehouse, "select revenue_date, customer_id, product_id, shipped_qty, revenue_amount, currency "
+        "revenue": _table(warehouse, "select revenue_date, customer_id, product_id, shipped_qty, revenue_amount "
                           "from daily_revenue where revenue_date < $until", "daily_revenue", params),
         "products": warehouse.query("select * from product_master"),
         "customers": _table(warehouse, "select * from customer", "customer"),

@@ -169,3 +169,22 @@ def test_end_of_life_is_point_in_time(data):
     known = rows["periods_to_eol"].is_not_null()
     assert (known == (days_left <= EOL_NOTICE_DAYS)).all()
     assert known.any() and (~known).any()
+
+
+@pytest.mark.parametrize("cadence", ["weekly", "monthly"])
+def test_batches_of_products_build_the_same_rows(data, cadence):
+    """The store is built a batch of products at a time to bound memory: any batch size gives the
+    same frame, bit for bit (a brand-new product in its own batch still starts at the first period)."""
+    from dsop_assets.forecast.config import MONTHLY_SPEC, WEEKLY_SPEC
+    from dsop_assets.forecast.features import build_features, product_batches
+
+    # up to the data's end, so the brand-new product P0 has rows too
+    spec, origins = ((WEEKLY_SPEC, weekly_origins(56)) if cadence == "weekly"
+                     else (MONTHLY_SPEC, [date(2023, m, 1) for m in range(3, 13)] + [date(2024, 7, 1)]))
+    whole = build_features(spec, **data, origins=origins, panel_rows_per_batch=10**12)
+    per_pair = pl.DataFrame({"product_id": ["P0", "P0", "P1", "P2"], "customer_id": ["C0", "C1", "C0", "C0"]})
+    assert [b.to_list() for b in product_batches(per_pair, 10, 30)] == [["P0"], ["P1", "P2"]]
+    for rows in (1, 300, 2_000):
+        batched = build_features(spec, **data, origins=origins, panel_rows_per_batch=rows)
+        assert batched.equals(whole)
+    assert whole.height > 100 and whole["product_id"].n_unique() == 6

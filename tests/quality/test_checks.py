@@ -87,6 +87,19 @@ def test_gx_skips_its_whole_frame_fingerprint():
     assert pandas_execution_engine.HASH_THRESHOLD == 0
 
 
+def test_no_pandas_copy_of_a_validated_frame_stays_alive():
+    """GX's engine caches the last batch's frame; dsop drops it, so the last table checked is not
+    held through the rest of an in-process run (a GX upgrade moving that cache fails here)."""
+    import gc
+
+    import pandas as pd
+
+    frame = pl.concat([GOOD_ORDERS] * 50)  # a height no other frame of the test session has
+    assert validate(frame, [r for r in RULES["daily_order"] if r.kind != "unique"], WINDOW).passed
+    gc.collect()
+    assert not [o for o in gc.get_objects() if isinstance(o, pd.DataFrame) and len(o) == frame.height]
+
+
 def test_null_strings_and_keys_are_reported_from_arrow_backed_columns():
     frame = pl.concat([GOOD_ORDERS, GOOD_ORDERS.head(1).with_columns(pl.lit(None, pl.Utf8).alias("customer_id"))])
     outcome = validate(frame, RULES["daily_order"], WINDOW, "order_date")
