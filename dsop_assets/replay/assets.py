@@ -11,7 +11,6 @@ from datetime import date
 
 import dagster as dg
 import polars as pl
-from matplotlib.figure import Figure
 
 from dsop_assets.planner.charts import data_uri
 from dsop_assets.planning.config import PlanConfig
@@ -44,6 +43,8 @@ def markdown(frame: pl.DataFrame) -> str:
 
 
 def replay_chart(table: pl.DataFrame) -> bytes:
+    from matplotlib.figure import Figure  # matplotlib loads only when a replay is drawn
+
     fig = Figure(figsize=(10, 6))
     fill, cost = fig.add_subplot(2, 1, 1), fig.add_subplot(2, 1, 2, sharex=None)
     for policy in table["policy"].unique(maintain_order=True).to_list():
