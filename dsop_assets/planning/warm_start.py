@@ -31,6 +31,22 @@ def _round_down(qty: np.ndarray, lot: np.ndarray) -> np.ndarray:
     return out
 
 
+def _fill_by_value(data: PlanData, qty: np.ndarray, members: np.ndarray, room: float) -> None:
+    """Cuts the week's quantities to ``room`` hours keeping the dearest backlog per hour first.
+
+    A week past the line's hours leaves some of its orders in backlog whatever the plan does; a
+    proportional cut spreads that over every product, while backlog costs its price per unit-week,
+    so the hours go first to the products whose backlog costs most per hour (a fractional knapsack,
+    optimal for the week taken alone, in whole lots).
+    """
+    value = data.shortage_cost[members] / data.hours[members]
+    left = room
+    for p in members[np.argsort(-value, kind="stable")]:
+        fit = min(qty[p], max(left, 0.0) / data.hours[p])
+        qty[p] = _round_down(np.array([fit]), data.lot[[p]])[0]
+        left -= qty[p] * data.hours[p]
+
+
 def heuristic_plan(data: PlanData, bound: np.ndarray) -> np.ndarray:
     """Production quantity per [p, t] respecting lots, bounds and (mostly) line capacity."""
     n_p, n_t = data.demand.shape
@@ -58,7 +74,7 @@ def heuristic_plan(data: PlanData, bound: np.ndarray) -> np.ndarray:
                 qty[members] = np.minimum(qty[members], minimum[members])
             used = (qty[members] * data.hours[members]).sum()
             if used > room + 1e-9:
-                qty[members] = _round_down(qty[members] * room / used, data.lot[members])
+                _fill_by_value(data, qty, np.flatnonzero(members), room)
         made[:, t] = qty
         net = after + qty
     return made
