@@ -88,26 +88,40 @@ def _options(config) -> dict:
             "threads": config.threads, "random_seed": 0, "output_flag": False}
 
 
-def solve_highspy(milp: Milp, config) -> SolveResult:
+def _highs(milp: Milp, arrays: tuple, config, *, mip: bool):
+    """(a silent Highs with the config's options, the matrix as a column-wise HighsLp, not passed yet).
+
+    ``mip=False`` leaves out the MIP options (the LP relaxation of relax_and_fix).
+    """
     import highspy
 
-    began = time.perf_counter()
-    lb, ub, cost, integer, lo, hi, r, c, v = milp.arrays()
+    lb, ub, cost, _, lo, hi, r, c, v = arrays
     # HiGHS keeps one task scheduler per process, sized by the first solve's `threads`; a later solve
     # asking for another count fails outright (no solution at all) unless the scheduler is reset.
     highspy.Highs.resetGlobalScheduler(True)
     h = highspy.Highs()
     h.silent()
     for key, value in _options(config).items():
-        h.setOptionValue(key, value)
+        if mip or not key.startswith("mip_"):
+            h.setOptionValue(key, value)
     lp = highspy.HighsLp()
     lp.num_col_, lp.num_row_ = milp.n_vars, milp.n_rows
     lp.col_cost_, lp.col_lower_, lp.col_upper_ = cost, lb, ub
     lp.row_lower_, lp.row_upper_ = lo, hi
     order = np.lexsort((r, c))
-    starts = np.searchsorted(c[order], np.arange(milp.n_vars + 1)).astype(np.int32)
     lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = starts, r[order].astype(np.int32), v[order]
+    lp.a_matrix_.start_ = np.searchsorted(c[order], np.arange(milp.n_vars + 1)).astype(np.int32)
+    lp.a_matrix_.index_, lp.a_matrix_.value_ = r[order].astype(np.int32), v[order]
+    return h, lp
+
+
+def solve_highspy(milp: Milp, config) -> SolveResult:
+    import highspy
+
+    began = time.perf_counter()
+    arrays = milp.arrays()
+    integer = arrays[3]
+    h, lp = _highs(milp, arrays, config, mip=True)
     lp.integrality_ = [highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous for i in integer]
     h.passModel(lp)
     built = time.perf_counter()
@@ -189,21 +203,9 @@ def solve_lp_fix(milp: Milp, config) -> SolveResult:
     import highspy
 
     began = time.perf_counter()
-    lb, ub, cost, integer, lo, hi, r, c, v = milp.arrays()
-    highspy.Highs.resetGlobalScheduler(True)  # see solve_highspy
-    h = highspy.Highs()
-    h.silent()
-    for key, value in _options(config).items():
-        if not key.startswith("mip_"):
-            h.setOptionValue(key, value)
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = milp.n_vars, milp.n_rows
-    lp.col_cost_, lp.col_lower_, lp.col_upper_ = cost, lb, ub
-    lp.row_lower_, lp.row_upper_ = lo, hi
-    order = np.lexsort((r, c))
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = np.searchsorted(c[order], np.arange(milp.n_vars + 1)).astype(np.int32)
-    lp.a_matrix_.index_, lp.a_matrix_.value_ = r[order].astype(np.int32), v[order]
+    arrays = milp.arrays()
+    lb, ub, cost = arrays[0], arrays[1], arrays[2]
+    h, lp = _highs(milp, arrays, config, mip=False)
     h.passModel(lp)
     built = time.perf_counter()
     h.run()
