@@ -165,35 +165,6 @@ def firm_demand(orders: pl.DataFrame, first_week: date, weeks: int) -> pl.DataFr
     )
 
 
-def dependent_demand(demand: pl.DataFrame, stock: pl.DataFrame, bom: pl.DataFrame, in_house: list[str]) -> pl.DataFrame:
-    """Weekly need for in-house sub-assemblies implied by finished-good demand.
-
-    Finished-good demand (``max(p50, firm)``) is first netted against the goods' own stock, then
-    exploded one BOM level; the need falls in the week of the parent's demand (the plan has no
-    in-house lead time). Returned as quantiles with p10 = p50 = p90: the parents' safety stock
-    already buffers the forecast error, a second cushion on the sub-assembly would double it.
-    """
-    schema = {"product_id": pl.String, "week_start": pl.Date, "p10": pl.Float64, "p50": pl.Float64,
-              "p90": pl.Float64, "firm_qty": pl.Float64}
-    if not in_house or demand.is_empty():
-        return pl.DataFrame(schema=schema)
-    need = demand.select("product_id", "week_start", pl.max_horizontal("p50", "firm_qty").alias("qty"))
-    available = pl.col("product_id").replace_strict(
-        dict(stock.select("product_id", pl.col("on_hand_qty").clip(lower_bound=0.0)).iter_rows()),
-        default=0.0, return_dtype=pl.Float64)
-    cum = pl.col("qty").cum_sum().over("product_id")
-    net = (cum - available).clip(lower_bound=0.0) - (cum - pl.col("qty") - available).clip(lower_bound=0.0)
-    net_need = need.sort("product_id", "week_start").with_columns(net.alias("qty")).filter(pl.col("qty") > 0)
-    direct = bom.filter(pl.col("component_product_id").is_in(in_house))
-    if net_need.is_empty() or direct.is_empty():
-        return pl.DataFrame(schema=schema)
-    exploded = explode_bom(net_need, direct)
-    return exploded.filter(pl.col("product_id").is_in(in_house)).group_by("product_id", "week_start").agg(
-        pl.col("gross_qty").sum().alias("p50")
-    ).select("product_id", "week_start", pl.col("p50").alias("p10"), "p50", pl.col("p50").alias("p90"),
-             pl.lit(0.0).alias("firm_qty")).sort("product_id", "week_start")
-
-
 def material_links(bom: pl.DataFrame, products: list[str]) -> pl.DataFrame:
     """``product_id, material_id, qty_per_unit``: bought materials (BOM leaves) in one unit of each product."""
     schema = {"product_id": pl.String, "material_id": pl.String, "qty_per_unit": pl.Float64}

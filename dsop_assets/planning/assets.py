@@ -13,7 +13,7 @@ import dagster as dg
 import polars as pl
 
 from dsop_assets.decision_inputs import (
-    as_of, dependent_demand, firm_demand, in_krw, krw_rates, on_hand_at, open_orders, open_purchase_orders,
+    as_of, firm_demand, in_krw, krw_rates, on_hand_at, open_orders, open_purchase_orders,
     production_lines, products_in_krw, weekly_forecast,
 )
 from dsop_assets.decision_inputs import OPEN_ORDER_LOOKBACK_DAYS
@@ -49,6 +49,8 @@ class PlanInputs:
     products: pl.DataFrame
     lines: pl.DataFrame
     opening: pl.DataFrame  # product_id, on_hand_qty
+    # In-house sub-assemblies of the planned goods follow the goods' planned batches (multi_level.py).
+    bom: pl.DataFrame | None = None
 
 
 @dataclass
@@ -91,10 +93,22 @@ def build_plan_inputs(week: date, forecast: pl.DataFrame, orders: pl.DataFrame, 
         .join(firm, on=["product_id", "week_start"], how="full", coalesce=True)
         .with_columns(pl.col("p10", "p50", "p90", "firm_qty").fill_null(0.0))
     )
+    # Sub-assemblies get rows without demand of their own: the plan derives their need from the
+    # goods' planned batches, not from the goods' demand (multi_level.py).
     in_house = products.filter((pl.col("product_type") != "finished_good") & pl.col("production_line").is_not_null())
-    subs = dependent_demand(goods, opening, bom, in_house["product_id"].to_list())
-    demand = pl.concat([goods.select(subs.columns), subs], how="vertical_relaxed").sort("product_id", "week_start")
-    return PlanInputs(week, demand, products, lines, opening)
+    made_here, planned, found = set(in_house["product_id"].to_list()), set(goods["product_id"].to_list()), set()
+    while True:  # every level of in-house components below the planned goods
+        below = set(bom.filter(pl.col("parent_product_id").is_in(list(planned | found)))["component_product_id"].to_list())
+        new = (below & made_here) - found - planned
+        if not new:
+            break
+        found |= new
+    subs = pl.DataFrame({"product_id": sorted(found)}, schema={"product_id": pl.String}).join(
+        goods.select("week_start").unique(), how="cross").with_columns(
+        pl.lit(0.0).alias("p10"), pl.lit(0.0).alias("p50"), pl.lit(0.0).alias("p90"), pl.lit(0.0).alias("firm_qty"))
+    subs = subs.join(goods.select("product_id", "week_start"), on=["product_id", "week_start"], how="anti")
+    demand = pl.concat([goods, subs.select(goods.columns)], how="vertical_relaxed").sort("product_id", "week_start")
+    return PlanInputs(week, demand, products, lines, opening, bom)
 
 
 def solve_plan(inputs: PlanInputs, config: PlanConfig) -> PlanOutcome:
@@ -103,7 +117,7 @@ def solve_plan(inputs: PlanInputs, config: PlanConfig) -> PlanOutcome:
     from dsop_assets.planning.production_model import plan_production
 
     try:
-        result = plan_production(inputs.demand, inputs.products, inputs.lines, inputs.opening, config)
+        result = plan_production(inputs.demand, inputs.products, inputs.lines, inputs.opening, config, inputs.bom)
     except PlanInfeasible as exc:
         return PlanOutcome(inputs.week, None, exc.message, exc.diagnosis)
     except Exception as exc:  # noqa: BLE001 - a solver crash must keep the old plan, like infeasibility

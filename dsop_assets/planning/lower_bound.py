@@ -77,16 +77,17 @@ def bound(data: PlanData, members: list[int]) -> float:
 
 
 def line_bound(data: PlanData, members: list[int], line: int, upper: float,
-               rounds: int = 60) -> tuple[float, np.ndarray | None]:
+               rounds: int = 60, start: np.ndarray | None = None) -> tuple[float, np.ndarray | None]:
     """(bound, plan) for a line's products with its hours priced by Lagrangian relaxation.
 
     Any price vector lam >= 0 gives a bound: sum of the priced product optima, plus the best
     overtime choice at that price (full overtime where lam exceeds its cost, none otherwise),
-    minus lam times regular hours. Prices follow Polyak subgradient steps towards ``upper``. The
-    plan is the cheapest priced-plan set that happened to fit the line, None if none did.
+    minus lam times regular hours. Prices follow Polyak subgradient steps towards ``upper`` from
+    ``start`` (the LP's capacity prices, plan_milp.lp_prices; zero without). The plan is the
+    cheapest priced-plan set that happened to fit the line, None if none did.
     """
     n_t = len(data.weeks)
-    lam = np.zeros(n_t)
+    lam = np.zeros(n_t) if start is None else np.maximum(np.asarray(start, dtype=float), 0.0)
     reg, ot, cost = data.regular[line], data.overtime[line], data.overtime_cost[line]
     best, plan, plan_cost_ = -np.inf, None, np.inf
     hours = data.hours[members]

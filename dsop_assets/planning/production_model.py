@@ -37,6 +37,9 @@ from dsop_assets.planning.plan_data import UNCAPACITATED, PlanData, prepare_plan
 from dsop_assets.planning.plan_milp import build_model, lot_unit, make_solver, objective_scale, read_make, set_start
 from dsop_assets.planning.local_search import improve_line, settle_line, sweep
 from dsop_assets.planning.lot_heuristic import fits, lot_sizing_plan, plan_cost
+from dsop_assets.planning.multi_level import (
+    component_links, echelon_hours, follow_batches, levels_of, overloaded, subset,
+)
 from dsop_assets.planning.warm_start import firm_plan, heuristic_plan
 
 log = logging.getLogger(__name__)
@@ -138,16 +141,110 @@ def plan_production(
     lines: pl.DataFrame,
     opening_stock: pl.DataFrame,
     config: PlanConfig | None = None,
+    bom: pl.DataFrame | None = None,
 ) -> PlanResult:
     """Cheapest weekly plan over the horizon; raises ``PlanInfeasible`` with a diagnosis on failure.
 
     demand: product_id, week_start, p10, p50, p90 [, firm_qty]; products: product_master rows;
     lines: production_line rows; opening_stock: product_id, on_hand_qty (negative = backlog).
+    bom: when given, planned products that are components of other planned products (in-house
+    sub-assemblies) follow their parents' planned batches (multi_level.py) instead of being
+    planned against their own demand rows.
     """
     config = config or PlanConfig()
     data = prepare_plan_data(demand, products, lines, opening_stock, config)
-    scale = objective_scale(data)
     started = time.perf_counter()
+    links = component_links(data.products, bom)
+    subs = np.flatnonzero(links.sum(axis=0) > 0)
+    if subs.size == 0:
+        solved = _plan_parts(data, config)
+        full, qty = data, solved.qty
+    else:
+        levels = levels_of(data.products, bom)
+        tops = np.setdiff1d(np.arange(len(data.products)), subs)
+        top_data = subset(data, tops)
+        top_data.hours = echelon_hours(data, links, levels)[tops]
+        solved = _plan_parts(top_data, config)
+        full, qty, sub_bound = _with_sub_assemblies(data, solved.qty, tops, subs, links, levels)
+        solved.upper += plan_cost(full, qty) - plan_cost(top_data, solved.qty)
+        # The goods' bound is over echelon hours, so real sub-assembly timing can undercut it slightly.
+        solved.lower = min(solved.lower + sub_bound, solved.upper)
+    gap = (solved.upper - solved.lower) / abs(solved.upper) if abs(solved.upper) > 1e-12 else 0.0
+    worst = next((c for c in solved.conditions if c != TerminationCondition.optimal), TerminationCondition.optimal)
+    qty, lots = _production(full, qty / lot_unit(full)[:, None])
+    avoidable = avoidable_backlog(full, qty)
+    work = solved.work
+    log.debug("plan: gap %.4f (%.1f s in all)", gap, time.perf_counter() - started)
+    return PlanResult(
+        plan=_plan_frame(full, qty, lots),
+        lines=_line_frame(full, qty),
+        status="optimal" if worst == TerminationCondition.optimal else "feasible",
+        termination_condition=worst.name,
+        objective=solved.upper,
+        mip_gap=gap,
+        solve_seconds=time.perf_counter() - started - work.build_seconds,
+        build_seconds=work.build_seconds,
+        n_variables=work.n_variables,
+        n_integer=work.n_integer,
+        time_capped=solved.capped,
+        avoidable_backlog_qty=float(avoidable.sum()),
+        avoidable_backlog_products=int((avoidable.sum(axis=1) > 1e-6).sum()),
+        late_firm=solved.late_firm,
+    )
+
+
+def _with_sub_assemblies(data: PlanData, top_qty: np.ndarray, tops: np.ndarray, subs: np.ndarray, links: np.ndarray,
+                         levels: np.ndarray) -> tuple[PlanData, np.ndarray, float]:
+    """(data whose sub-assembly demand is their need, the whole plan, a bound on the sub-assemblies'
+    cost given the goods' plan): sub-assemblies follow the goods' batches; where a sub-assembly's lot
+    finds no hours up to its need, the line's lowest-value good loses a lot in that week until the
+    line fits (the good is then backlogged, not overbooked)."""
+    made = np.zeros_like(data.demand)
+    made[tops] = top_qty
+    unit = lot_unit(data)
+    for _ in range(MAX_SUB_REPAIRS):
+        full = subset(data, np.arange(len(data.products)))
+        planned, sub_bound = follow_batches(full, made, subs, links, levels)
+        over = overloaded(full, planned)
+        if not over:
+            break
+        l, t = over[0]
+        candidates = [p for p in tops if data.line_of[p] == l and made[p, t] > 1e-9 and data.hours[p] > 0]
+        if not candidates:
+            break
+        cut = {q: max(made[q, t] - unit[q], 0.0) if not np.isnan(data.lot[q]) else made[q, t] * 0.5 for q in candidates}
+
+        def cost_per_hour(q: int) -> float:
+            row = np.zeros(len(data.products), dtype=bool)
+            row[q] = True
+            before = plan_cost(data, made, row)
+            kept, made[q, t] = made[q, t], cut[q]
+            after = plan_cost(data, made, row)
+            made[q, t] = kept
+            return (after - before) / ((kept - cut[q]) * data.hours[q])
+
+        p = min(candidates, key=lambda q: (cost_per_hour(q), data.products[q]))
+        made[p, t] = cut[p]
+    return full, planned, sub_bound
+
+
+MAX_SUB_REPAIRS = 500
+
+
+@dataclass
+class _Solved:
+    qty: np.ndarray
+    upper: float
+    lower: float
+    conditions: list
+    capped: bool
+    work: "_Work"
+    late_firm: pl.DataFrame
+
+
+def _plan_parts(data: PlanData, config: PlanConfig) -> _Solved:
+    """Every line's plan (one model per line), the sum of their costs and proved bounds."""
+    scale = objective_scale(data)
     late_firm = soften_late_firm(data, config)
     plan = warm_start(data, config)
     upper = lower = 0.0
@@ -181,28 +278,7 @@ def plan_production(
         conditions.append(condition if unproved(up, low) else TerminationCondition.optimal)
     cleared = clear_avoidable_backlog(data, plan)
     upper += plan_cost(data, cleared) - plan_cost(data, plan)
-    steps = cleared / lot_unit(data)[:, None]
-    gap = (upper - lower) / abs(upper) if abs(upper) > 1e-12 else 0.0
-    worst = next((c for c in conditions if c != TerminationCondition.optimal), TerminationCondition.optimal)
-    qty, lots = _production(data, steps)
-    avoidable = avoidable_backlog(data, qty)
-    log.debug("plan: gap %.4f (%.1f s in all)", gap, time.perf_counter() - started)
-    return PlanResult(
-        plan=_plan_frame(data, qty, lots),
-        lines=_line_frame(data, qty),
-        status="optimal" if worst == TerminationCondition.optimal else "feasible",
-        termination_condition=worst.name,
-        objective=upper,
-        mip_gap=gap,
-        solve_seconds=time.perf_counter() - started - work.build_seconds,
-        build_seconds=work.build_seconds,
-        n_variables=work.n_variables,
-        n_integer=work.n_integer,
-        time_capped=capped,
-        avoidable_backlog_qty=float(avoidable.sum()),
-        avoidable_backlog_products=int((avoidable.sum(axis=1) > 1e-6).sum()),
-        late_firm=late_firm,
-    )
+    return _Solved(cleared, upper, lower, conditions, capped, work, late_firm)
 
 
 @dataclass
