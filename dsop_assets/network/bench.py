@@ -82,7 +82,7 @@ def run(data: Path, backend: str, months: int | None, compare: bool, out: Path |
 
 
 def main(args) -> int:
-    config = NetworkConfig(serve_from_nearest=args.nearest, mip_rel_gap=args.gap, mip_max_nodes=args.nodes,
+    config = NetworkConfig(serve_from_nearest=args.nearest, source_from_nearest=args.sources, mip_rel_gap=args.gap, mip_max_nodes=args.nodes,
                            prune_arcs=not getattr(args, "no_prune", False))
     result = run(Path(args.data), args.backend, args.months, args.compare, Path(args.out) if args.out else None, config)
     print(json.dumps(result, indent=2, default=str))

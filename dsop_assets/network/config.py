@@ -30,7 +30,8 @@ class NetworkConfig:
     lookahead_days: int = 7
     # Cities are served from their nearest open warehouses only (their own one free of transport).
     # 0 keeps every open warehouse: the exact model; see docs/network.md for what the limit costs.
-    serve_from_nearest: int = 4
+    serve_from_nearest: int = 2
+    source_from_nearest: int = 2
     # False builds the unpruned model for comparison: every (site, site-or-city, mode, day, SKU) arc
     # exists and the disallowed ones are fixed to zero. Same optimum, more variables and build time.
     prune_arcs: bool = True
