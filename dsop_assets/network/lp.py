@@ -43,7 +43,12 @@ class Milp:
     blocks: dict = field(default_factory=dict)
 
     def add_vars(self, name: str, keys: pl.DataFrame, lb=0.0, ub=INF, cost=0.0, integer=False) -> pl.DataFrame:
-        """One variable per row of ``keys``; lb/ub/cost are scalars or column names. Returns keys + ``col``."""
+        """One variable per row of ``keys``; lb/ub/cost are scalars or column names. Returns keys + ``col``.
+
+        Columns are numbered in key order: Polars joins and group-bys return rows in an order that
+        varies from run to run, and HiGHS's path (so the plan it stops at) depends on column order.
+        """
+        keys = keys.sort(keys.columns)
         n = keys.height
         cols = np.arange(self.n_vars, self.n_vars + n, dtype=np.int64)
         for store, value in ((self.lb, lb), (self.ub, ub), (self.cost, cost)):
@@ -59,7 +64,7 @@ class Milp:
         or columns of ``terms`` constant within a row. Returns the number of rows added."""
         if terms.height == 0:
             return 0
-        rows = terms.select(by).unique(maintain_order=True).with_row_index("row")
+        rows = terms.select(by).unique().sort(by).with_row_index("row")  # rows in key order, as columns
         joined = terms.join(rows, on=by, how="left")
         first = joined.group_by("row", maintain_order=True).first().sort("row")
         for store, value in ((self.row_lo, lo), (self.row_hi, hi)):
