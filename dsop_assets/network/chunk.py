@@ -88,7 +88,10 @@ def build_chunk(nd: NetworkData, facilities: pl.DataFrame, start: date, end: dat
         wc_all = pl.concat([_cheapest(wc_all.join(own, on="dst", how="anti"), "src", "dst", cfg.serve_from_nearest),
                             _cheapest(wc_all.join(own, on="dst"), "src", "dst", cfg.serve_from_nearest - 1)])
     if cfg.source_from_nearest > 0:
-        pw = _cheapest(pw, "src", "dst", cfg.source_from_nearest)
+        # Each warehouse's cheapest plants, and each plant's cheapest warehouses: a plant that is no
+        # warehouse's first choice would otherwise be stranded with its capacity while cities go short.
+        k = cfg.source_from_nearest
+        pw = pl.concat([_cheapest(pw, "src", "dst", k), _cheapest(pw, "dst", "src", k)]).unique(["src", "dst", "mode"])
     wh_usable = whs.select("site_id", "usable_from")
     arcs_pw = (pw.join(producing.rename({"site_id": "src"}), on="src")
                .with_columns((pl.col("t") + pl.col("transit_days")).alias("t_arr"))
@@ -106,7 +109,8 @@ def build_chunk(nd: NetworkData, facilities: pl.DataFrame, start: date, end: dat
         arcs_wc = arcs_wc.join(locks, on=["src", "dst", "weekday", "block"], how="left").filter(~clash).drop("lock_mode")
     life = sku.select("sku_id", "life_days", "labour_hours_per_unit", "shortage_penalty_usd",
                       (pl.col("carbon_factor_prod") * cfg.co2_price_per_tonne / 1000.0).alias("co2_usd"))
-    x_pw = arcs_pw.join(life, how="cross").filter(pl.col("transit_days") <= pl.col("life_days"))
+    # A unit made on day p is usable up to p + life - 1: it must arrive by then, not on the day after.
+    x_pw = arcs_pw.join(life, how="cross").filter(pl.col("transit_days") < pl.col("life_days"))
     x_wc = (arcs_wc.join(life, how="cross").filter(pl.col("transit_days") <= pl.col("life_days"))
             .join(demand.select(pl.col("city_id").alias("dst"), "sku_id", pl.col("t").alias("t_arr"), pl.col("open_qty").alias("dem")).filter(pl.col("dem") > 0),
                   on=["dst", "sku_id", "t_arr"]))

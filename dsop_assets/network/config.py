@@ -42,6 +42,12 @@ class NetworkConfig:
     # Deterministic solver limits; the time limit is only a safety net, and a result hitting it says so.
     mip_rel_gap: float = 0.01
     mip_max_nodes: int = 200
+    # lp_fix's relaxation stops after this many simplex iterations (a network chunk needs ~25-45k);
+    # a chunk stopped there is flagged (hit_work_limit) and planned from the LP's last point.
+    lp_iteration_limit: int = 200_000
+    # lp_fix after fixing modes: False pays each lane-day's LP containers rounded up (two more LPs);
+    # True runs a branch and bound over containers, which at network scale stalls at its root.
+    container_mip: bool = False
     time_limit_s: float = 300.0
     threads: int = 1
     lp_close_below: float = 1e-6  # lp_fix: lane-days the LP leaves empty are closed
