@@ -48,6 +48,7 @@ class NetworkConfig:
     # lp_fix after fixing modes: False pays each lane-day's LP containers rounded up (two more LPs);
     # True runs a branch and bound over containers, which at network scale stalls at its root.
     container_mip: bool = False
+    refill_containers: bool = False
     time_limit_s: float = 300.0
     threads: int = 1
     lp_close_below: float = 1e-6  # lp_fix: lane-days the LP leaves empty are closed
