@@ -146,6 +146,8 @@ def cmd_network(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from dsop_assets.network.config import NetworkConfig  # a tiny dataclass: the flags show its defaults
+
     parser = argparse.ArgumentParser(prog="dsop", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -165,7 +167,10 @@ def main(argv: list[str] | None = None) -> int:
                      help="pyomo/highspy: the chunk MILP by branch and bound; lp_fix: relax, fix modes, then branch")
     net.add_argument("--months", type=int, help="plan only the first N chunks (default: the whole horizon)")
     net.add_argument("--compare", action="store_true", help="also solve the horizon as one model (small instances)")
-    net.add_argument("--nearest", type=int, default=4, help="cities are served from their N nearest warehouses (0: all)")
+    net.add_argument("--nearest", type=int, default=NetworkConfig.serve_from_nearest,
+                     help="cities are served from their N cheapest-to-reach warehouses, their own counting as one (0: all)")
+    net.add_argument("--sources", type=int, default=NetworkConfig.source_from_nearest,
+                     help="warehouses are supplied by their N cheapest-to-reach plants (0: all)")
     net.add_argument("--gap", type=float, default=0.01, help="relative MIP gap at which a chunk stops")
     net.add_argument("--nodes", type=int, default=200, help="branch-and-bound node limit per chunk")
     net.add_argument("--no-prune", action="store_true", help="create every arc and fix the disallowed ones (for comparison)")

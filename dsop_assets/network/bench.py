@@ -62,7 +62,7 @@ def run(data: Path, backend: str, months: int | None, compare: bool, out: Path |
         "peak_mib": round(_peak_mib()), "cpu_s": round(resource.getrusage(resource.RUSAGE_SELF).ru_utime, 1), "load_avg_before": [round(x, 2) for x in load_before],
         "load_avg_after": [round(x, 2) for x in os.getloadavg()], "backend": backend,
         "max_vars": int(summary["n_vars"].max()), "max_integer": int(summary["n_integer"].max()),
-        "hit_time_limit": bool(summary["hit_time_limit"].any()), "worst_gap": float(summary["mip_gap"].max()),
+        "hit_time_limit": bool(summary["hit_time_limit"].any()), "hit_work_limit": bool(summary["hit_work_limit"].any()), "worst_gap": float(summary["mip_gap"].max()),
         "facilities": facilities.group_by("site_type").len().to_dicts(), "design": design,
         "violations": violations.height, "kpi": kpi["headline"],
     }
@@ -82,7 +82,7 @@ def run(data: Path, backend: str, months: int | None, compare: bool, out: Path |
 
 
 def main(args) -> int:
-    config = NetworkConfig(serve_from_nearest=args.nearest, mip_rel_gap=args.gap, mip_max_nodes=args.nodes,
+    config = NetworkConfig(serve_from_nearest=args.nearest, source_from_nearest=args.sources, mip_rel_gap=args.gap, mip_max_nodes=args.nodes,
                            prune_arcs=not getattr(args, "no_prune", False))
     result = run(Path(args.data), args.backend, args.months, args.compare, Path(args.out) if args.out else None, config)
     print(json.dumps(result, indent=2, default=str))

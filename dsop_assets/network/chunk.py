@@ -83,11 +83,15 @@ def build_chunk(nd: NetworkData, facilities: pl.DataFrame, start: date, end: dat
     wc_all = wc_all.filter(pl.col("src_city") != pl.col("dst_city"))
     stats["lanes_candidate"] = pw.height + wc_all.height
     if cfg.serve_from_nearest > 0:
-        rank = wc_all.group_by("src", "dst").agg(pl.col("km").first()).with_columns(
-            pl.col("km").rank("ordinal").over("dst").alias("r"))
-        own = whs.select(pl.col("city_id").alias("dst")).unique().with_columns(pl.lit(1).alias("own"))
-        rank = rank.join(own, on="dst", how="left").filter(pl.col("r") + pl.col("own").fill_null(0) <= cfg.serve_from_nearest)
-        wc_all = wc_all.join(rank.select("src", "dst"), on=["src", "dst"])
+        own = whs.select(pl.col("city_id").alias("dst")).unique()
+        # A city with its own warehouse is served locally, so it needs one lane fewer.
+        wc_all = pl.concat([_cheapest(wc_all.join(own, on="dst", how="anti"), "src", "dst", cfg.serve_from_nearest),
+                            _cheapest(wc_all.join(own, on="dst"), "src", "dst", cfg.serve_from_nearest - 1)])
+    if cfg.source_from_nearest > 0:
+        # Each warehouse's cheapest plants, and each plant's cheapest warehouses: a plant that is no
+        # warehouse's first choice would otherwise be stranded with its capacity while cities go short.
+        k = cfg.source_from_nearest
+        pw = pl.concat([_cheapest(pw, "src", "dst", k), _cheapest(pw, "dst", "src", k)]).unique(["src", "dst", "mode"])
     wh_usable = whs.select("site_id", "usable_from")
     arcs_pw = (pw.join(producing.rename({"site_id": "src"}), on="src")
                .with_columns((pl.col("t") + pl.col("transit_days")).alias("t_arr"))
@@ -103,13 +107,19 @@ def build_chunk(nd: NetworkData, facilities: pl.DataFrame, start: date, end: dat
         clash = pl.col("lock_mode").is_not_null() & (pl.col("lock_mode") != pl.col("mode"))
         arcs_pw = arcs_pw.join(locks, on=["src", "dst", "weekday", "block"], how="left").filter(~clash).drop("lock_mode")
         arcs_wc = arcs_wc.join(locks, on=["src", "dst", "weekday", "block"], how="left").filter(~clash).drop("lock_mode")
-    life = sku.select("sku_id", "life_days", "labour_hours_per_unit", "shortage_penalty_usd")
-    x_pw = arcs_pw.join(life, how="cross").filter(pl.col("transit_days") <= pl.col("life_days"))
+    life = sku.select("sku_id", "life_days", "labour_hours_per_unit", "shortage_penalty_usd",
+                      (pl.col("carbon_factor_prod") * cfg.co2_price_per_tonne / 1000.0).alias("co2_usd"))
+    # A unit made on day p is usable up to p + life - 1: it must arrive by then, not on the day after.
+    x_pw = arcs_pw.join(life, how="cross").filter(pl.col("transit_days") < pl.col("life_days"))
     x_wc = (arcs_wc.join(life, how="cross").filter(pl.col("transit_days") <= pl.col("life_days"))
             .join(demand.select(pl.col("city_id").alias("dst"), "sku_id", pl.col("t").alias("t_arr"), pl.col("open_qty").alias("dem")).filter(pl.col("dem") > 0),
                   on=["dst", "sku_id", "t_arr"]))
     stats["arcs_after_pruning"] = x_pw.height + x_wc.height
-    x_pw = m.add_vars("x_pw", x_pw.select("src", "dst", "mode", "sku_id", "t", "t_arr", "life_days", "labour_hours_per_unit"))
+    # CO2 is priced per kg in the objective: one row summing every arc into integer tonnes would be a
+    # dense row the simplex pays for at every iteration, and rounding up moves the optimum by < 200 USD.
+    # The plan's charge is still ceil(kg / 1000) x 200 USD (solution.extract).
+    x_pw = m.add_vars("x_pw", x_pw.select("src", "dst", "mode", "sku_id", "t", "t_arr", "life_days", "labour_hours_per_unit", "co2_usd"),
+                      cost="co2_usd")
     x_wc = m.add_vars("x_wc", x_wc.select("src", "dst", "mode", "sku_id", "t", "t_arr", "dem", "shortage_penalty_usd"),
                       ub="dem", cost=0.0)
     # Delivering a unit saves its shortage penalty: cost -penalty, constant added back in the report.
@@ -127,10 +137,12 @@ def build_chunk(nd: NetworkData, facilities: pl.DataFrame, start: date, end: dat
               .join(mult.rename({"city_id": "src_city"}).drop("day"), on=["t", "src_city"], how="left")
               .with_columns(
                   (pl.col("cost_per_container") * pl.col("multiplier").fill_null(1.0) + pl.col("border_usd")).alias("unit_cost"),
+                  (pl.col("co2_kg_per_container") * cfg.co2_price_per_tonne / 1000.0).alias("co2_usd"),
                   pl.when(pl.col("src").is_in(plants["site_id"].implode())).then(pl.lit(cap_units)).otherwise(pl.col("d"))
                   .truediv(cfg.container_units).ceil().clip(1).alias("n_max")))
-    n = m.add_vars("n", n_keys.select(*lane_keys, "day", "weekday", "block", "unit_cost", "n_max", "co2_kg_per_container", "km", "transit_days", "border_usd", "multiplier"),
-                   ub="n_max", cost="unit_cost", integer=True)
+    n_keys = n_keys.with_columns((pl.col("unit_cost") + pl.col("co2_usd")).alias("cost"))
+    n = m.add_vars("n", n_keys.select(*lane_keys, "day", "weekday", "block", "unit_cost", "n_max", "co2_kg_per_container", "km", "transit_days", "border_usd", "multiplier", "cost"),
+                   ub="n_max", cost="cost", integer=True)
     loads = [ship.select(*lane_keys, "col", pl.lit(1.0).alias("coef")), n.select(*lane_keys, "col", pl.lit(-cfg.container_units).alias("coef"))]
     if dead is not None:
         loads.append(dead.join(n.select(lane_keys), on=lane_keys).select(*lane_keys, "col", pl.lit(1.0).alias("coef")))
@@ -201,17 +213,26 @@ def build_chunk(nd: NetworkData, facilities: pl.DataFrame, start: date, end: dat
                       slack.select("week_start", "col", pl.lit(1.0).alias("coef"))]).join(weeks, on="week_start")
     m.add_rows(fill, ["week_start"], lo="need")
 
-    # --- closing cover, CO2 tonnes --------------------------------------------------------------
+    # --- closing cover --------------------------------------------------------------------------
     _terminal_cover(m, nd, days, inv, whs, window_end)
-    co2 = pl.concat([x_pw.join(sku.select("sku_id", "carbon_factor_prod"), on="sku_id").select("col", pl.col("carbon_factor_prod").alias("coef")),
-                     n.select("col", pl.col("co2_kg_per_container").alias("coef"))]).with_columns(pl.lit(0).cast(pl.Int64).alias("k"))
-    tonnes = m.add_vars("co2_tonnes", pl.DataFrame({"k": [0]}), cost=cfg.co2_price_per_tonne, integer=True)
-    m.add_rows(pl.concat([co2.select("k", "col", (pl.col("coef") / 1000.0).alias("coef")), tonnes.select("k", "col", pl.lit(-1.0).alias("coef"))]), ["k"], hi=0.0)
 
     constant = float(demand.join(sku.select("sku_id", "shortage_penalty_usd"), on="sku_id").select(
         pl.col("open_qty") * pl.col("shortage_penalty_usd")).sum().item() or 0.0) if demand.height else 0.0
     stats.update(n_vars=m.n_vars, n_rows=m.n_rows, n_integer=m.n_integer, nnz=m.nnz())
     return ChunkModel(m, start, end, window_end, (end - start).days + 1, days, facilities, constant, stats)
+
+
+def _cheapest(lanes_: pl.DataFrame, keep: str, per: str, k: int) -> pl.DataFrame:
+    """Every mode of the lanes from the ``k`` cheapest ``keep`` ends of each ``per`` end.
+
+    Cheapest = the lowest cost of one container on its cheapest mode, border included, ties by km:
+    distance alone would pick a warehouse across a border over a domestic one a little further away.
+    """
+    if k <= 0:
+        return lanes_.clear()
+    rank = (lanes_.group_by(keep, per).agg((pl.col("cost_per_container") + pl.col("border_usd")).min().alias("c"), pl.col("km").min())
+            .sort(per, "c", "km", keep).with_columns(pl.int_range(pl.len()).over(per).alias("r")))
+    return lanes_.join(rank.filter(pl.col("r") < k).select(keep, per), on=[keep, per])
 
 
 def _max_daily_units(plants: pl.DataFrame, sku: pl.DataFrame) -> float:

@@ -30,7 +30,8 @@ class NetworkConfig:
     lookahead_days: int = 7
     # Cities are served from their nearest open warehouses only (their own one free of transport).
     # 0 keeps every open warehouse: the exact model; see docs/network.md for what the limit costs.
-    serve_from_nearest: int = 4
+    serve_from_nearest: int = 2
+    source_from_nearest: int = 2
     # False builds the unpruned model for comparison: every (site, site-or-city, mode, day, SKU) arc
     # exists and the disallowed ones are fixed to zero. Same optimum, more variables and build time.
     prune_arcs: bool = True
@@ -41,6 +42,13 @@ class NetworkConfig:
     # Deterministic solver limits; the time limit is only a safety net, and a result hitting it says so.
     mip_rel_gap: float = 0.01
     mip_max_nodes: int = 200
+    # lp_fix's relaxation stops after this many simplex iterations (a network chunk needs ~25-45k);
+    # a chunk stopped there is flagged (hit_work_limit) and planned from the LP's last point.
+    lp_iteration_limit: int = 200_000
+    # lp_fix after fixing modes: False pays each lane-day's LP containers rounded up (two more LPs);
+    # True runs a branch and bound over containers, which at network scale stalls at its root.
+    container_mip: bool = False
+    refill_containers: bool = False
     time_limit_s: float = 300.0
     threads: int = 1
     lp_close_below: float = 1e-6  # lp_fix: lane-days the LP leaves empty are closed

@@ -15,6 +15,7 @@ import numpy as np
 import polars as pl
 
 INF = float("inf")
+_NO_LIMIT = 2_147_483_647  # HiGHS's "no limit" for integer options
 
 
 @dataclass
@@ -27,6 +28,7 @@ class SolveResult:
     build_s: float  # backend model construction (Pyomo objects or highspy arrays)
     solve_s: float
     hit_time_limit: bool
+    hit_work_limit: bool = False  # a deterministic cap (LP iterations) stopped a stage short of optimal
 
 
 @dataclass
@@ -43,7 +45,12 @@ class Milp:
     blocks: dict = field(default_factory=dict)
 
     def add_vars(self, name: str, keys: pl.DataFrame, lb=0.0, ub=INF, cost=0.0, integer=False) -> pl.DataFrame:
-        """One variable per row of ``keys``; lb/ub/cost are scalars or column names. Returns keys + ``col``."""
+        """One variable per row of ``keys``; lb/ub/cost are scalars or column names. Returns keys + ``col``.
+
+        Columns are numbered in key order: Polars joins and group-bys return rows in an order that
+        varies from run to run, and HiGHS's path (so the plan it stops at) depends on column order.
+        """
+        keys = keys.sort(keys.columns)
         n = keys.height
         cols = np.arange(self.n_vars, self.n_vars + n, dtype=np.int64)
         for store, value in ((self.lb, lb), (self.ub, ub), (self.cost, cost)):
@@ -59,7 +66,7 @@ class Milp:
         or columns of ``terms`` constant within a row. Returns the number of rows added."""
         if terms.height == 0:
             return 0
-        rows = terms.select(by).unique(maintain_order=True).with_row_index("row")
+        rows = terms.select(by).unique().sort(by).with_row_index("row")  # rows in key order, as columns
         joined = terms.join(rows, on=by, how="left")
         first = joined.group_by("row", maintain_order=True).first().sort("row")
         for store, value in ((self.row_lo, lo), (self.row_hi, hi)):
@@ -104,6 +111,8 @@ def _highs(milp: Milp, arrays: tuple, config, *, mip: bool):
     for key, value in _options(config).items():
         if mip or not key.startswith("mip_"):
             h.setOptionValue(key, value)
+    if not mip:
+        h.setOptionValue("simplex_iteration_limit", int(config.lp_iteration_limit))
     lp = highspy.HighsLp()
     lp.num_col_, lp.num_row_ = milp.n_vars, milp.n_rows
     lp.col_cost_, lp.col_lower_, lp.col_upper_ = cost, lb, ub
@@ -210,8 +219,10 @@ def solve_lp_fix(milp: Milp, config) -> SolveResult:
     built = time.perf_counter()
     h.run()
     lp_status = h.modelStatusToString(h.getModelStatus())
-    # An LP stopped by the safety-net time limit gives no bound and a poor vote: the result says so.
-    lp_cut_short = lp_status != "Optimal"
+    # An LP stopped by its iteration cap (or the safety-net time limit) gives no bound and a poorer
+    # vote; the plan is still made from it, and the result says so.
+    lp_capped = lp_status == "Iteration limit reached"
+    lp_timed_out = lp_status == "Time limit reached"
     bound = float(h.getInfo().objective_function_value)
     x = np.asarray(h.getSolution().col_value)
     lb2, ub2 = lb.copy(), ub.copy()
@@ -234,6 +245,9 @@ def solve_lp_fix(milp: Milp, config) -> SolveResult:
         lost = blocks["n"].join(blocks["y"].rename({"col": "ycol"}), on=["src", "dst", "weekday", "block", "mode"], how="left")["ycol"].to_numpy()
         has = ~np.isnan(lost.astype(float))
         n_round[has] = np.where(ub2[lost[has].astype(np.int64)] > 0.5, n_round[has], 0.0)
+    if not config.container_mip:
+        x2, status, nodes = _round_containers(h, milp, lb2, ub2, n_cols, config)
+        return _finish(milp, cost, x2, bound, lp_status, status, nodes, began, built, lp_timed_out, lp_capped, config)
     # Lane-days the LP barely uses are closed; the rest stay integer for a small branch and bound.
     closed = x[n_cols] < config.lp_close_below
     ub2[n_cols[closed]] = 0.0
@@ -248,6 +262,7 @@ def solve_lp_fix(milp: Milp, config) -> SolveResult:
                             np.where(open_int, highspy.HighsVarType.kInteger, highspy.HighsVarType.kContinuous))
     for key, value in _options(config).items():
         h.setOptionValue(key, value)
+    h.setOptionValue("simplex_iteration_limit", _NO_LIMIT)  # the branch and bound is capped by nodes instead
     h.silent()
     h.run()
     status = h.modelStatusToString(h.getModelStatus())
@@ -260,6 +275,37 @@ def solve_lp_fix(milp: Milp, config) -> SolveResult:
         status = "rounded:" + h.modelStatusToString(h.getModelStatus())
     x2 = np.asarray(h.getSolution().col_value)
     nodes = int(h.getInfo().mip_node_count)
+    return _finish(milp, cost, x2, bound, lp_status, status, nodes, began, built, lp_timed_out, lp_capped, config)
+
+
+def _round_containers(h, milp: Milp, lb2: np.ndarray, ub2: np.ndarray, n_cols: np.ndarray, config):
+    """Modes fixed: re-solve the LP; every lane-day then pays its containers rounded up.
+
+    The branch and bound over containers stalls at its root for minutes on a network chunk (no node
+    cap applies there); an LP from the previous basis is cheap and bounded by the same iteration cap.
+    ``refill_containers`` adds a third LP with the rounded-up containers fixed, so flows may fill what
+    is paid for: a little cheaper, but at network scale it costs more than the first LP.
+    """
+    every = np.arange(milp.n_vars, dtype=np.int32)
+    h.changeColsBounds(milp.n_vars, every, lb2, ub2)
+    h.run()
+    first = h.modelStatusToString(h.getModelStatus())
+    x = np.asarray(h.getSolution().col_value)
+    if not config.refill_containers:
+        return x, f"round:{first}", 0  # containers are recounted from these flows (_finish)
+    paid = np.ceil(np.maximum(x[n_cols], 0.0) - 1e-6)
+    lb3, ub3 = lb2.copy(), ub2.copy()
+    lb3[n_cols] = ub3[n_cols] = np.minimum(paid, ub2[n_cols])
+    h.changeColsBounds(milp.n_vars, every, lb3, ub3)
+    h.run()
+    status = f"round:{first}/{h.modelStatusToString(h.getModelStatus())}"
+    return np.asarray(h.getSolution().col_value), status, 0
+
+
+def _finish(milp: Milp, cost, x2, bound, lp_status, status, nodes, began, built, lp_timed_out, lp_capped, config) -> SolveResult:
+    blocks = milp.blocks
+    n_cols = blocks["n"]["col"].to_numpy()
+    tonnes = blocks.get("co2_tonnes")
     load = x2.copy()
     n_final = _recount(milp, load, config)
     load[n_cols] = n_final
@@ -270,7 +316,7 @@ def solve_lp_fix(milp: Milp, config) -> SolveResult:
     solved = time.perf_counter()
     gap = (objective - bound) / max(abs(objective), 1e-9)
     return SolveResult(load, objective, f"lp_fix:lp {lp_status}, mip {status}", gap, max(nodes, 0), built - began, solved - built,
-                       lp_cut_short or status == "Time limit reached")
+                       lp_timed_out or "Time limit reached" in status, lp_capped or "Iteration limit reached" in status)
 
 
 def _recount(milp: Milp, x: np.ndarray, config) -> np.ndarray:

@@ -84,7 +84,7 @@ def extract(cm: ChunkModel, res: SolveResult, nd, carry_in: Carry) -> dict[str, 
         "total_cost_usd": sum(costs.values()),
         "fill_slack_units": slack, "fill_slack_penalty_usd": slack * cfg.fill_slack_penalty, "cover_penalty_usd": cover,
         "model_objective_usd": res.objective + cm.constant, "window_end": cm.window_end, "co2_kg": co2_kg, "co2_tonnes_charged": tonnes,
-        "status": res.status, "mip_gap": res.mip_gap, "nodes": res.nodes, "hit_time_limit": res.hit_time_limit,
+        "status": res.status, "mip_gap": res.mip_gap, "nodes": res.nodes, "hit_time_limit": res.hit_time_limit, "hit_work_limit": res.hit_work_limit,
         **{k: int(val) for k, val in cm.stats.items()},
     }])
     return {"production": production, "plant_day": plant_day, "shipment": shipment, "lane_day": lane_day,

@@ -1,0 +1,74 @@
+"""What keeps a network chunk small and its plan reproducible (issue #14's time target)."""
+
+from datetime import timedelta
+
+import numpy as np
+import polars as pl
+
+from dsop_assets.network.chunk import Carry, _cheapest, build_chunk
+from dsop_assets.network.config import NetworkConfig
+from dsop_assets.network.lp import solve
+
+
+def _chunk(nd, facilities):
+    return build_chunk(nd, facilities, nd.start, nd.start + timedelta(days=9), Carry())
+
+
+def test_the_same_chunk_gives_the_same_matrix_and_plan(tiny_network):
+    nd, facilities = tiny_network
+    first, second = _chunk(nd, facilities), _chunk(nd, facilities)
+    for a, b in zip(first.milp.arrays(), second.milp.arrays()):
+        assert np.array_equal(a, b)
+    one, two = solve(first.milp, nd.config, "lp_fix"), solve(second.milp, nd.config, "lp_fix")
+    assert one.objective == two.objective and np.array_equal(one.values, two.values)
+
+
+def test_co2_is_priced_per_kg_not_summed_in_one_row(tiny_network):
+    nd, facilities = tiny_network
+    cm = _chunk(nd, facilities)
+    assert "co2_tonnes" not in cm.milp.blocks
+    lb, ub, cost, *_ = cm.milp.arrays()
+    x_pw = cm.milp.blocks["x_pw"].join(nd.skus.select("sku_id", "carbon_factor_prod"), on="sku_id")
+    expected = x_pw["carbon_factor_prod"].to_numpy() * nd.config.co2_price_per_tonne / 1000.0
+    assert np.allclose(cost[x_pw["col"].to_numpy()], expected)
+    n = cm.milp.blocks["n"]
+    assert np.allclose(cost[n["col"].to_numpy()], n["unit_cost"].to_numpy() + n["co2_kg_per_container"].to_numpy() * 0.2)
+
+
+def test_no_plant_shipment_arrives_already_expired(tiny_network):
+    nd, facilities = tiny_network
+    x_pw = _chunk(nd, facilities).milp.blocks["x_pw"]
+    assert x_pw.height and (x_pw["t_arr"] - x_pw["t"] < x_pw["life_days"]).all()
+
+
+def test_cheapest_lanes_prefer_a_domestic_warehouse_over_a_nearer_one_across_a_border():
+    lanes = pl.DataFrame({
+        "src": ["W_FRA", "W_FRA", "W_DEU", "W_FAR"], "dst": ["C1"] * 4, "mode": ["ship", "air", "truck", "truck"],
+        "km": [100.0, 100.0, 150.0, 900.0], "cost_per_container": [55.0, 900.0, 240.0, 1440.0], "border_usd": [4000.0, 4000.0, 0.0, 0.0]})
+    kept = _cheapest(lanes, "src", "dst", 1)
+    assert kept["src"].unique().to_list() == ["W_DEU"]
+    two = _cheapest(lanes, "src", "dst", 2)
+    assert sorted(two["src"].unique().to_list()) == ["W_DEU", "W_FAR"]
+    assert _cheapest(lanes, "src", "dst", 0).height == 0
+
+
+def test_every_plant_keeps_a_lane_when_warehouses_take_their_cheapest_plants(tiny_network):
+    nd, facilities = tiny_network
+    cm = build_chunk(nd, facilities, nd.start, nd.start + timedelta(days=9), Carry())
+    plants = facilities.filter(pl.col("site_type") == "plant")["site_id"].to_list()
+    nd.config = NetworkConfig(mip_rel_gap=0.03, source_from_nearest=1)
+    try:
+        strict = build_chunk(nd, facilities, nd.start, nd.start + timedelta(days=9), Carry())
+    finally:
+        nd.config = NetworkConfig(mip_rel_gap=0.03)
+    working = cm.milp.blocks["reg"]["site_id"].unique().to_list()
+    assert set(strict.milp.blocks["x_pw"]["src"].unique().to_list()) == set(working) and set(working) <= set(plants)
+
+
+def test_an_lp_stopped_by_its_iteration_cap_is_flagged(tiny_network):
+    nd, facilities = tiny_network
+    cm = _chunk(nd, facilities)
+    capped = solve(cm.milp, NetworkConfig(lp_iteration_limit=5), "lp_fix")
+    assert capped.hit_work_limit and "Iteration limit" in capped.status and not capped.hit_time_limit
+    full = solve(cm.milp, NetworkConfig(), "lp_fix")
+    assert not full.hit_work_limit
