@@ -55,7 +55,7 @@ class PlanConfig:
     search_windows: int = 16
     window_size: int = 4
     window_max_nodes: int = 50
-    bound_rounds: int = 60
+    bound_rounds: int = 15
     time_limit_seconds: float = 300.0
     # Backlog still open at the end of the horizon costs this many more weeks of its penalty: it
     # will take at least that long to clear, and without the term the last weeks' demand would be

@@ -165,14 +165,22 @@ def plan_production(
         top_data = subset(data, tops)
         top_data.hours = echelon_hours(data, links, levels)[tops]
         solved = _plan_parts(top_data, config)
+        unit_hours = echelon_hours(data, links, levels)
         full, qty, sub_bound = _with_sub_assemblies(data, solved.qty, tops, subs, links, levels)
+        # The goods were planned on echelon hours; the sub-assemblies' stock usually leaves real hours
+        # spare, and backlog a line could have made there is a planning error (the gate's rule).
+        for _ in range(MAX_CLEARING_ROUNDS):
+            cleared = clear_avoidable_backlog(full, qty, unit_hours)
+            if np.array_equal(cleared[tops], qty[tops]):
+                break
+            full, qty, sub_bound = _with_sub_assemblies(data, cleared[tops], tops, subs, links, levels)
         solved.upper += plan_cost(full, qty) - plan_cost(top_data, solved.qty)
         # The goods' bound is over echelon hours, so real sub-assembly timing can undercut it slightly.
         solved.lower = min(solved.lower + sub_bound, solved.upper)
     gap = (solved.upper - solved.lower) / abs(solved.upper) if abs(solved.upper) > 1e-12 else 0.0
     worst = next((c for c in solved.conditions if c != TerminationCondition.optimal), TerminationCondition.optimal)
     qty, lots = _production(full, qty / lot_unit(full)[:, None])
-    avoidable = avoidable_backlog(full, qty)
+    avoidable = avoidable_backlog(full, qty, unit_hours if subs.size else None)
     work = solved.work
     log.debug("plan: gap %.4f (%.1f s in all)", gap, time.perf_counter() - started)
     return PlanResult(
@@ -229,6 +237,7 @@ def _with_sub_assemblies(data: PlanData, top_qty: np.ndarray, tops: np.ndarray, 
 
 
 MAX_SUB_REPAIRS = 500
+MAX_CLEARING_ROUNDS = 5
 
 
 @dataclass
@@ -320,7 +329,7 @@ def _solve_milp(data: PlanData, members: list[int], line_ids: list[int], start: 
         results.termination_condition == TerminationCondition.maxTimeLimit
 
 
-def clear_avoidable_backlog(data: PlanData, made: np.ndarray) -> np.ndarray:
+def clear_avoidable_backlog(data: PlanData, made: np.ndarray, unit_hours: np.ndarray | None = None) -> np.ndarray:
     """``made`` with every avoidable backlog made where the line's spare hours allow.
 
     The optimum may leave a sliver of backlog (fractional forecast demand against whole lots) when
@@ -330,9 +339,10 @@ def clear_avoidable_backlog(data: PlanData, made: np.ndarray) -> np.ndarray:
     """
     made = made.copy()
     unit = lot_unit(data)
-    for p in np.flatnonzero(avoidable_backlog(data, made).sum(axis=1) > 0):
+    need = data.hours if unit_hours is None else unit_hours
+    for p in np.flatnonzero(avoidable_backlog(data, made, unit_hours).sum(axis=1) > 0):
         for _ in range(len(data.weeks)):
-            avoidable = avoidable_backlog(data, made)[p]
+            avoidable = avoidable_backlog(data, made, unit_hours)[p]
             late = np.flatnonzero(avoidable > 0)
             if late.size == 0:
                 break
@@ -343,7 +353,7 @@ def clear_avoidable_backlog(data: PlanData, made: np.ndarray) -> np.ndarray:
             else:
                 on = data.line_of == l
                 spare = data.regular[l] + data.overtime[l] - (made[on] * data.hours[on, None]).sum(axis=0)
-                weeks = [s for s in range(t, -1, -1) if spare[s] >= qty * data.hours[p] - 1e-9]
+                weeks = [s for s in range(t, -1, -1) if spare[s] >= qty * need[p] - 1e-9]
             if not weeks:
                 break
             on = data.line_of == l
@@ -356,14 +366,17 @@ def clear_avoidable_backlog(data: PlanData, made: np.ndarray) -> np.ndarray:
     return made
 
 
-def avoidable_backlog(data: PlanData, qty: np.ndarray) -> np.ndarray:
+def avoidable_backlog(data: PlanData, qty: np.ndarray, unit_hours: np.ndarray | None = None) -> np.ndarray:
     """[p, t] backlog of a whole unit or more the product's line had the spare hours to make in that
     week or before.
 
     Per backlogged product-week: the most units (whole lots) the line's unused regular+overtime
     hours of any week up to t could have made, capped at the backlog. A product without a
     capacity-bound line could always have been made, so all its backlog is avoidable.
+    ``unit_hours`` [p]: the hours one more unit takes, when more than its own (a good's in-house
+    sub-assemblies, multi_level.echelon_hours); the spare hours are always the line's real ones.
     """
+    need = data.hours if unit_hours is None else unit_hours
     net = data.opening[:, None] + np.cumsum(qty - data.demand, axis=1)
     backlog = np.maximum(-net, 0.0)
     # Forecast demand is fractional, goods ship in whole units: a backlog under one unit is the
@@ -377,7 +390,7 @@ def avoidable_backlog(data: PlanData, qty: np.ndarray) -> np.ndarray:
             continue
         on = data.line_of == l
         spare = data.regular[l] + data.overtime[l] - (qty[on] * data.hours[on, None]).sum(axis=0)
-        units = np.maximum.accumulate(np.maximum(spare, 0.0)) / data.hours[p]
+        units = np.maximum.accumulate(np.maximum(spare, 0.0)) / need[p]
         if not np.isnan(data.lot[p]):
             units = np.floor(units / data.lot[p] + 1e-9) * data.lot[p]
         out[p] = np.minimum(backlog[p], units)
