@@ -67,6 +67,25 @@ def echelon_hours(data: PlanData, links: np.ndarray, levels: np.ndarray) -> np.n
     return hours
 
 
+def lot_hours(data: PlanData, links: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """[p] line hours per unit of p when one more lot of p is made together with whole lots of its
+    same-line sub-assemblies: what a line's spare hours must hold for the extra lot to be made
+    whatever stock of sub-assemblies is left over (the avoidable-backlog rule's yardstick)."""
+    hours = echelon_hours(data, links, levels)
+    for p in np.flatnonzero((links > 0).any(axis=1)):
+        if np.isnan(data.lot[p]):
+            continue
+        step = data.lot[p] * data.hours[p]
+        for c in np.flatnonzero(links[p] > 0):
+            if data.line_of[c] != data.line_of[p] or data.line_of[c] == UNCAPACITATED:
+                continue
+            need = links[p, c] * data.lot[p]
+            made = np.ceil(need / data.lot[c] - 1e-9) * data.lot[c] if not np.isnan(data.lot[c]) else need
+            step += made * hours[c]
+        hours[p] = max(hours[p], step / data.lot[p])
+    return hours
+
+
 def follow_batches(data: PlanData, made: np.ndarray, subs: np.ndarray, links: np.ndarray, levels: np.ndarray
                    ) -> tuple[np.ndarray, float]:
     """(made with every sub-assembly row filled, a lower bound on the sub-assemblies' cost).

@@ -38,7 +38,7 @@ from dsop_assets.planning.plan_milp import build_model, lot_unit, make_solver, o
 from dsop_assets.planning.local_search import improve_line, settle_line, sweep
 from dsop_assets.planning.lot_heuristic import fits, lot_sizing_plan, plan_cost
 from dsop_assets.planning.multi_level import (
-    component_links, echelon_hours, follow_batches, levels_of, overloaded, subset,
+    component_links, echelon_hours, follow_batches, levels_of, lot_hours, overloaded, subset,
 )
 from dsop_assets.planning.warm_start import firm_plan, heuristic_plan
 
@@ -165,7 +165,7 @@ def plan_production(
         top_data = subset(data, tops)
         top_data.hours = echelon_hours(data, links, levels)[tops]
         solved = _plan_parts(top_data, config)
-        unit_hours = echelon_hours(data, links, levels)
+        unit_hours = lot_hours(data, links, levels)
         full, qty, sub_bound = _with_sub_assemblies(data, solved.qty, tops, subs, links, levels)
         # The goods were planned on echelon hours; the sub-assemblies' stock usually leaves real hours
         # spare, and backlog a line could have made there is a planning error (the gate's rule).
