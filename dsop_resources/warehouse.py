@@ -12,7 +12,7 @@ import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, Iterable
 
 import dagster as dg
 import polars as pl
@@ -77,6 +77,15 @@ class Warehouse(dg.ConfigurableResource, ABC):
     @abstractmethod
     def write_select(self, table: str, select_sql: str, window: Window | None = None) -> int:
         """Like ``write`` but the rows come from a ``select`` run inside the warehouse."""
+
+    def write_batches(self, table: str, batches: Iterable[pl.DataFrame], window: Window, order_by: list[str]) -> int:
+        """Like ``write`` with ``window`` for a frame that comes in batches of one schema, stored in
+        ``order_by`` order. This default stacks and sorts the batches in memory; DuckDB stages them
+        in the warehouse instead, so the whole frame is never held in Python."""
+        parts = list(batches)
+        frame = pl.concat(parts).sort(order_by) if parts else pl.DataFrame()
+        parts.clear()
+        return self.write(table, frame, window=window)
 
     @abstractmethod
     def execute(self, sql: str, params: dict[str, Any] | None = None) -> None:
