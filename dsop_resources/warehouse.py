@@ -97,13 +97,17 @@ class Warehouse(dg.ConfigurableResource, ABC):
     @abstractmethod
     def columns(self, table: str) -> list[str]: ...
 
-    def read_table(self, table: str, window: Window | None = None, where: str = "") -> pl.DataFrame:
-        """Whole table or one window of it; empty frame (no columns) when the table does not exist."""
+    def read_table(self, table: str, window: Window | None = None, where: str = "",
+                   columns: set[str] | None = None) -> pl.DataFrame:
+        """Whole table or one window of it; empty frame (no columns) when the table does not exist.
+        With ``columns``, only those of them the table has, in the table's order."""
         if not self.table_exists(table):
             return pl.DataFrame()
         clauses = [c for c in (window.predicate() if window else "", where) if c]
         condition = f" where {' and '.join(clauses)}" if clauses else ""
-        return self.query(f"select * from {quote_identifier(table)}{condition}")
+        listed = "*" if columns is None else ", ".join(
+            quote_identifier(c) for c in self.columns(table) if c in columns) or "*"
+        return self.query(f"select {listed} from {quote_identifier(table)}{condition}")
 
     def row_count(self, table: str, window: Window | None = None) -> int:
         if not self.table_exists(table):
