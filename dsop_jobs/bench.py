@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 # weekly_refresh: the steady state, one new week through raw -> marts -> feature stores on the
@@ -36,6 +36,26 @@ def _run_child(args: list[str], env: dict[str, str]) -> tuple[float, float, floa
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"bench stage {args[0]} failed (exit {os.waitstatus_to_exitcode(status)})")
     return seconds, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime  # KiB -> MiB on Linux
+
+
+def check_seconds(dagster_home: Path, since: float) -> float:
+    """Seconds the runs created since ``since`` spent in quality-check steps (``*_quality``, from
+    their step start and end events; the first check of a process also pays GX's import)."""
+    import dagster as dg
+    from dagster._core.storage.dagster_run import RunsFilter
+
+    previous = os.environ.get("DAGSTER_HOME")
+    os.environ["DAGSTER_HOME"] = str(dagster_home)  # the shipped instance config reads it
+    try:
+        with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+            runs = instance.get_run_records(RunsFilter(created_after=datetime.fromtimestamp(since, timezone.utc)))
+            return sum(s.end_time - s.start_time for r in runs for s in instance.get_run_step_stats(r.dagster_run.run_id)
+                       if s.step_key.endswith("_quality") and s.start_time and s.end_time)
+    finally:
+        if previous is None:
+            os.environ.pop("DAGSTER_HOME")
+        else:
+            os.environ["DAGSTER_HOME"] = previous
 
 
 def source_rows(manifest: dict) -> int:
@@ -66,24 +86,26 @@ def run_bench(scale: str, seed: int, workdir: Path | None, stages: tuple[str, ..
     if (root / "erp" / "manifest.json").exists():  # a reused workdir: its data's history start
         env["DSOP_HISTORY_START"] = json.loads((root / "erp" / "manifest.json").read_text())["history_start"]
     for stage in stages:
+        began = time.time()
         seconds, peak_mib, cpu = _run_child([stage, scale, str(seed)], env)
+        checks = check_seconds(root / "dagster_home", began) if stage != "generate" else 0.0
         if stage == "generate":  # partitions start where the generated data starts
             env["DSOP_HISTORY_START"] = json.loads((root / "erp" / "manifest.json").read_text())["history_start"]
         plain = _run_child([f"yardstick_{YARDSTICK[stage]}", scale, str(seed)], env) if stage in YARDSTICK else None
-        results.append((stage, seconds, peak_mib, cpu, plain))
+        results.append((stage, seconds, peak_mib, cpu, plain, checks))
         loads.append(os.getloadavg()[0])
         versus = (f"   plain DuckDB {plain[0]:6.1f} s ({plain[2]:.1f} s CPU)   ratio {seconds / plain[0]:5.1f}x"
                   f" ({cpu / plain[2]:.1f}x CPU)" if plain else "")
-        print(f"[bench] {stage:<22} {seconds:8.1f} s ({cpu:.1f} s CPU)   peak {peak_mib:8.0f} MiB{versus}",
-              file=sys.stderr, flush=True)
+        print(f"[bench] {stage:<22} {seconds:8.1f} s ({cpu:.1f} s CPU)   peak {peak_mib:8.0f} MiB   "
+              f"checks {checks:.1f} s ({checks / seconds:.0%}){versus}", file=sys.stderr, flush=True)
     manifest = json.loads((root / "erp" / "manifest.json").read_text())
     rows = source_rows(manifest)
-    print("\n| stage | wall time (s) | CPU (s) | peak memory (MiB) | plain DuckDB (s) | plain CPU (s) | plain peak (MiB) "
-          "| ratio | CPU ratio |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for stage, seconds, peak, cpu, plain in results:
+    print("\n| stage | wall time (s) | CPU (s) | peak memory (MiB) | check steps (s, share of wall) | plain DuckDB (s) "
+          "| plain CPU (s) | plain peak (MiB) | ratio | CPU ratio |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for stage, seconds, peak, cpu, plain, checks in results:
         extra = (f"{plain[0]:.1f} | {plain[2]:.1f} | {plain[1]:.0f} | {seconds / plain[0]:.1f}x | {cpu / plain[2]:.1f}x"
                  if plain else " | | | | ")
-        print(f"| {stage} | {seconds:.1f} | {cpu:.1f} | {peak:.0f} | {extra} |")
+        print(f"| {stage} | {seconds:.1f} | {cpu:.1f} | {peak:.0f} | {checks:.1f} ({checks / seconds:.0%}) | {extra} |")
     print(f"\n{scale} scale, seed {seed}: {rows:,} source rows, history {manifest['start_date']} .. {manifest['end_date']}; "
           f"load average {min(loads):.1f}..{max(loads):.1f} during the run ({os.cpu_count()} cores)")
     if "aggregates" in stages:

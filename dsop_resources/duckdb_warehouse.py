@@ -15,7 +15,7 @@ import shutil
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import duckdb
 import polars as pl
@@ -35,6 +35,13 @@ class DuckDBWarehouse(Warehouse):
     )
     lock_report_seconds: float = Field(
         default=5.0, description="While waiting for the lock, log who holds it this often."
+    )
+    memory_limit: str | None = Field(
+        default="512MB",
+        description="DuckDB's buffer-pool cap for this process (DuckDB's own default is 80 % of the machine's "
+        "memory). DuckDB keeps every block it wrote or read cached up to the cap, so an in-process history "
+        "build held the raw tables it had loaded while Polars built the feature stores beside them; above "
+        "the cap DuckDB evicts written blocks and spills sorts and joins to disk. None keeps DuckDB's default.",
     )
     publish_path: str | None = Field(
         default=None,
@@ -117,7 +124,7 @@ class DuckDBWarehouse(Warehouse):
         delay = 0.05
         while True:
             try:
-                return duckdb.connect(self.path)
+                return self._configured(duckdb.connect(self.path))
             except duckdb.IOException as error:
                 if not any(m in str(error) for m in _LOCK_MESSAGES):
                     raise
@@ -136,6 +143,13 @@ class DuckDBWarehouse(Warehouse):
                     next_report = now + self.lock_report_seconds
                 time.sleep(delay * (1 + random.random()))
                 delay = min(delay * 2, 2.0, self.lock_report_seconds / 2)
+
+    def _configured(self, con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+        # SET rather than a connect-time config: DuckDB refuses a second in-process connection to the
+        # file whose config differs (a test or tool opening it plainly while a run holds it).
+        if self.memory_limit:
+            con.execute("set memory_limit = $limit", {"limit": self.memory_limit})
+        return con
 
     def _logger(self) -> logging.Logger:
         return self._log or logging.getLogger("dsop.warehouse")
@@ -178,7 +192,45 @@ class DuckDBWarehouse(Warehouse):
             except Exception:
                 con.execute("rollback")
                 raise
+            finally:
+                # A registered frame stays referenced by the connection, which a run keeps open: the
+                # last frame written (a whole feature store) stayed in memory until the next write.
+                con.unregister("dsop_incoming")
         return frame.height
+
+    def write_batches(self, table: str, batches: Iterable[pl.DataFrame], window: Window, order_by: list[str]) -> int:
+        """Each batch goes to a temporary table as it comes (DuckDB spills it past ``memory_limit``),
+        then the window is replaced from it in ``order_by`` order in one transaction."""
+        name, stage = quote_identifier(table), quote_identifier(f"dsop_stage_{table}")
+        with self.connect() as con:
+            con.execute(f"drop table if exists temp.main.{stage}")
+            staged = False
+            try:
+                for batch in batches:
+                    con.register("dsop_incoming", batch.to_arrow())
+                    try:
+                        con.execute(f"insert into temp.main.{stage} select * from dsop_incoming" if staged else
+                                    f"create temp table {stage} as select * from dsop_incoming")
+                    finally:
+                        con.unregister("dsop_incoming")
+                    staged = True
+                    del batch
+                if not staged:
+                    return self.write(table, pl.DataFrame(), window=window)
+                ordered = f"select * from temp.main.{stage} order by {', '.join(quote_identifier(c) for c in order_by)}"
+                con.execute("begin transaction")
+                try:
+                    _prepare(con, table, f"select * from temp.main.{stage}")
+                    con.execute(f"delete from {name} where {window.predicate()}")
+                    con.execute(f"insert into {name} by name {ordered}")
+                    written = con.execute(f"select count(*) from temp.main.{stage}").fetchone()[0]
+                    con.execute("commit")
+                except Exception:
+                    con.execute("rollback")
+                    raise
+            finally:
+                con.execute(f"drop table if exists temp.main.{stage}")
+        return int(written)
 
     def write_select(self, table: str, select_sql: str, window: Window | None = None) -> int:
         name = quote_identifier(table)

@@ -19,7 +19,8 @@ def warehouse_resource() -> dg.ConfigurableResource:
 
         # The URL can hold a password: resolved at launch, hidden in the UI and metadata.
         return PostgresWarehouse(url=dg.EnvVar("DSOP_POSTGRES_URL"), schema=os.getenv("DSOP_POSTGRES_SCHEMA", "dsop"))
-    return DuckDBWarehouse(path=settings.duckdb_path(), publish_path=settings.duckdb_read_path())
+    return DuckDBWarehouse(path=settings.duckdb_path(), publish_path=settings.duckdb_read_path(),
+                           memory_limit=settings.duckdb_memory_limit())
 
 
 def core_resources(erp_dir: str | None = None, warehouse: dg.ConfigurableResource | None = None) -> dict[str, object]:

@@ -26,6 +26,13 @@ def duckdb_read_path() -> str | None:
     return value or None
 
 
+def duckdb_memory_limit() -> str | None:
+    """DuckDB's memory cap per process (``DSOP_DUCKDB_MEMORY_LIMIT``, e.g. ``2GB``; empty: DuckDB's
+    default of 80 % of the machine). 512 MB keeps a large-scale history build under 2 GiB."""
+    value = os.getenv("DSOP_DUCKDB_MEMORY_LIMIT", "512MB")
+    return value or None
+
+
 def warehouse_kind() -> str:
     kind = os.getenv("DSOP_WAREHOUSE", "duckdb").strip().lower()
     if kind not in {"duckdb", "postgres"}:

@@ -12,7 +12,7 @@ import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, Iterable
 
 import dagster as dg
 import polars as pl
@@ -78,6 +78,15 @@ class Warehouse(dg.ConfigurableResource, ABC):
     def write_select(self, table: str, select_sql: str, window: Window | None = None) -> int:
         """Like ``write`` but the rows come from a ``select`` run inside the warehouse."""
 
+    def write_batches(self, table: str, batches: Iterable[pl.DataFrame], window: Window, order_by: list[str]) -> int:
+        """Like ``write`` with ``window`` for a frame that comes in batches of one schema, stored in
+        ``order_by`` order. This default stacks and sorts the batches in memory; DuckDB stages them
+        in the warehouse instead, so the whole frame is never held in Python."""
+        parts = list(batches)
+        frame = pl.concat(parts).sort(order_by) if parts else pl.DataFrame()
+        parts.clear()
+        return self.write(table, frame, window=window)
+
     @abstractmethod
     def execute(self, sql: str, params: dict[str, Any] | None = None) -> None:
         """Run a statement that changes the warehouse (DDL, view creation, updates)."""
@@ -88,13 +97,17 @@ class Warehouse(dg.ConfigurableResource, ABC):
     @abstractmethod
     def columns(self, table: str) -> list[str]: ...
 
-    def read_table(self, table: str, window: Window | None = None, where: str = "") -> pl.DataFrame:
-        """Whole table or one window of it; empty frame (no columns) when the table does not exist."""
+    def read_table(self, table: str, window: Window | None = None, where: str = "",
+                   columns: set[str] | None = None) -> pl.DataFrame:
+        """Whole table or one window of it; empty frame (no columns) when the table does not exist.
+        With ``columns``, only those of them the table has, in the table's order."""
         if not self.table_exists(table):
             return pl.DataFrame()
         clauses = [c for c in (window.predicate() if window else "", where) if c]
         condition = f" where {' and '.join(clauses)}" if clauses else ""
-        return self.query(f"select * from {quote_identifier(table)}{condition}")
+        listed = "*" if columns is None else ", ".join(
+            quote_identifier(c) for c in self.columns(table) if c in columns) or "*"
+        return self.query(f"select {listed} from {quote_identifier(table)}{condition}")
 
     def row_count(self, table: str, window: Window | None = None) -> int:
         if not self.table_exists(table):

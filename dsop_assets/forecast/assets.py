@@ -11,8 +11,10 @@ from datetime import date, timedelta
 import dagster as dg
 import polars as pl
 
-from dsop_assets.forecast.config import MODEL_LGBM, monthly_config, weekly_config
-from dsop_assets.forecast.features import build_monthly_features, build_targets, build_weekly_features
+from dsop_assets.forecast.config import MODEL_LGBM, MONTHLY_SPEC, WEEKLY_SPEC, monthly_config, weekly_config
+from dsop_assets.forecast.features import (
+    KEY_COLUMNS, ROW_ORDER, build_monthly_features, build_targets, build_weekly_features, feature_batches,
+)
 from dsop_assets.forecast.alerts import ALERT_COLUMNS, customer_alerts
 from dsop_assets.forecast.forecasting import forecast_many
 from dsop_assets.forecast.hierarchy import LEVEL_CUSTOMER, coherent
@@ -37,7 +39,8 @@ _CADENCES = {
 
 
 def _feature_store(cadence: str) -> dg.AssetsDefinition:
-    partitions_def, periods_in, build, _ = _CADENCES[cadence]
+    partitions_def, periods_in, _, _ = _CADENCES[cadence]
+    spec = WEEKLY_SPEC if cadence == "weekly" else MONTHLY_SPEC
     name = f"feature_store_{cadence}"
 
     @dg.asset(
@@ -55,18 +58,23 @@ def _feature_store(cadence: str) -> dg.AssetsDefinition:
     def _features(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
         start, end = window_dates(context)
         history = load_history(warehouse, until=end)
-        features = build(**history, **{"origins" if cadence == "weekly" else "months": periods_in(start, end)})
-        rows = warehouse.write(name, features, window=Window("origin_date", start, end))
         freshness = external_freshness(history["indicators"], end)
+        # Batches go to the warehouse as they are built and the history is handed over whole (``pop``),
+        # so neither the whole store nor the raw order lines stay in memory through the build.
+        batches = feature_batches(spec, *(history.pop(k) for k in ("orders", "revenue", "products", "customers",
+                                                                     "indicators", "fx")), periods_in(start, end))
+        window = Window("origin_date", start, end)
+        rows = warehouse.write_batches(name, batches, window, ROW_ORDER)
         if freshness["stale_providers"]:
             context.log.warning(f"external indicators older than {STALE_AFTER_DAYS} days at {end}: "
                                 f"{freshness['stale_providers']}; features use the last known values")
         return dg.MaterializeResult(metadata={
             "external_last_known": dg.MetadataValue.json(freshness),
             "dagster/row_count": rows,
-            "features": len([c for c in features.columns if c not in ("level", "product_id", "customer_id",
-                                                                      "origin_date", "as_of", "origin_period")]),
-            "series_by_level": dict(features.group_by("level").len().rows()) if rows else {},
+            "features": len([c for c in warehouse.columns(name) if c not in KEY_COLUMNS]) if rows else 0,
+            "series_by_level": dict(warehouse.query(
+                f"select level, count(*) as n from {quote_identifier(name)} where {window.predicate()} "
+                "group by level order by level").rows()) if rows else {},
         })
 
     return _features

@@ -18,6 +18,7 @@ the model decides how to serve them (see ``model.py``).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 
 import polars as pl
@@ -62,7 +63,17 @@ def feature_columns(frame: pl.DataFrame) -> list[str]:
 PANEL_ROWS_PER_BATCH = 500_000
 
 
-def build_features(
+# The store's row order (the forecast reads it as stored): origin, then series.
+ROW_ORDER = ["origin_period", "level", "product_id", "customer_id"]
+
+
+def build_features(spec: FeatureSpec, orders: pl.DataFrame, *args, **kwargs) -> pl.DataFrame:
+    """The whole store as one frame in ``ROW_ORDER`` (the asset writes ``feature_batches`` instead)."""
+    parts = list(feature_batches(spec, orders, *args, **kwargs))
+    return _sorted_columnwise(parts, ROW_ORDER) if parts else pl.DataFrame()
+
+
+def feature_batches(
     spec: FeatureSpec,
     orders: pl.DataFrame,
     revenue: pl.DataFrame | None,
@@ -74,7 +85,9 @@ def build_features(
     external_series: dict[str, tuple[str, ...]] = EXTERNAL_SERIES,
     external_transforms: dict[str, tuple[str, ...]] = EXTERNAL_TRANSFORMS,
     panel_rows_per_batch: int = PANEL_ROWS_PER_BATCH,
-) -> pl.DataFrame:
+) -> Iterator[pl.DataFrame]:
+    """The store's rows one batch of whole products at a time, each batch unsorted; none without
+    orders. A consumer that writes each batch as it comes never holds the whole store in memory."""
     cadence = spec.cadence
     origin_periods = sorted({int(p) for p in pl.Series(origins, dtype=pl.Date).to_frame("d").select(period_index(pl.col("d"), cadence))["d"]})
     last = origin_periods[-1]
@@ -82,8 +95,11 @@ def build_features(
 
     order_rows = _orders(orders, cadence, cutoff)
     if order_rows.is_empty():
-        return pl.DataFrame()
+        return
     shipments = _shipments(revenue, cadence, cutoff)
+    # The raw rows are not read again: a caller that handed over its only references (the feature
+    # store asset) gets their memory back before the batches are built.
+    del orders, revenue
     per_period = order_rows.group_by("product_id", "customer_id", "period").agg(
         canonical_sum(pl.col("qty")), canonical_sum(pl.col("qty") * pl.col("unit_price")).alias("amount")
     )
@@ -91,14 +107,12 @@ def build_features(
     # External values depend on the as_of date alone: one row per origin, joined to every batch.
     as_of_dates = pl.select(period_end(pl.Series(origin_periods, dtype=pl.Int32), cadence)).to_series().to_list()
     ext = external_features(indicators, fx, as_of_dates, external_series, external_transforms)
-    parts = []
     for batch in product_batches(per_period, last - first + 1, panel_rows_per_batch):
         def mine(frame: pl.DataFrame) -> pl.DataFrame:
             return frame.filter(pl.col("product_id").is_in(batch))
 
-        parts.append(_product_rows(spec, mine(per_period), mine(shipments), mine(order_rows), first, last,
-                                   origin_periods, products, customers, ext))
-    return _sorted_columnwise(parts, ["origin_period", "level", "product_id", "customer_id"])
+        yield _product_rows(spec, mine(per_period), mine(shipments), mine(order_rows), first, last,
+                            origin_periods, products, customers, ext)
 
 
 def _sorted_columnwise(parts: list[pl.DataFrame], by: list[str]) -> pl.DataFrame:

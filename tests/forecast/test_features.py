@@ -188,3 +188,23 @@ def test_batches_of_products_build_the_same_rows(data, cadence):
         batched = build_features(spec, **data, origins=origins, panel_rows_per_batch=rows)
         assert batched.equals(whole)
     assert whole.height > 100 and whole["product_id"].n_unique() == 6
+
+
+def test_the_store_written_batch_by_batch_is_the_frame_built_whole(data, tmp_path):
+    """The asset writes each batch as it is built and lets DuckDB put the rows in store order under
+    a small memory cap: the stored table is the whole frame's, row for row and bit for bit, and a
+    second write of the window replaces it."""
+    from dsop_assets.forecast.config import WEEKLY_SPEC
+    from dsop_assets.forecast.features import ROW_ORDER, build_features, feature_batches
+    from dsop_resources import DuckDBWarehouse, Window
+
+    origins = weekly_origins(40)
+    whole = build_features(WEEKLY_SPEC, **data, origins=origins)
+    warehouse = DuckDBWarehouse(path=str(tmp_path / "w.duckdb"), memory_limit="64MB")
+    window = Window("origin_date", origins[0], origins[-1] + timedelta(days=7))
+    for _ in range(2):
+        batches = feature_batches(WEEKLY_SPEC, **data, origins=origins, panel_rows_per_batch=300)
+        assert warehouse.write_batches("store", batches, window, ROW_ORDER) == whole.height
+    stored = warehouse.query("select * from store")
+    assert stored.equals(whole)
+    assert whole.height > 500 and whole["product_id"].n_unique() == 5  # several batches of whole products
