@@ -18,8 +18,10 @@ every horizon (the first origins of a backfill) keeps the raw forecast (scales 1
 
 Only model rows (LightGBM and the ensemble) are calibrated: moving-average rows take their bands
 from their own past errors (``fallback.band_ratios``). Raw values of stored forecasts are recovered
-from the recorded scales; where a scaled P10 was clipped at zero the recovered lower width is too
-small, which can only widen the next lower band.
+from the recorded scales and ``p10_unclipped``, the calibrated P10 before it was clipped at zero:
+recovering the lower width from the clipped P10 shrank it, inflated every lower score of a
+low-volume row, and so widened the next lower bands (4.9-6.3 % of demo actuals fell below P10
+instead of 10 %). Rows stored before that column existed fall back to the clipped P10.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ CALIBRATED_MODELS = (MODEL_LGBM, "dsop_ensemble")
 _UNCOVERABLE = 1e9
 BIAS_BOUNDS = (0.67, 1.5)
 PAST_COLUMNS = [*SERIES_KEYS, "model_id", "origin_date", "target_start", "horizon", "p10", "p50", "p90",
-                "band_scale", "band_scale_low", "bias_scale"]
+                "p10_unclipped", "band_scale", "band_scale_low", "bias_scale"]
 SCALE_COLUMNS = ("band_scale_low", "band_scale", "bias_scale")
 _SCORES_SCHEMA = {"level": pl.String, "horizon": pl.Int64, "origin_date": pl.Date, "y": pl.Float64, "raw_p50": pl.Float64,
                   "raw_lower": pl.Float64, "raw_upper": pl.Float64}
@@ -55,6 +57,8 @@ def past_scores(past: pl.DataFrame, targets: pl.DataFrame, as_of: date, config: 
     for c in SCALE_COLUMNS:
         if c not in past.columns:  # rows written before that scale existed
             past = past.with_columns(pl.lit(1.0).alias(c))
+    if "p10_unclipped" not in past.columns:
+        past = past.with_columns(p10_unclipped=pl.lit(None, pl.Float64))
     rows = past.filter(
         pl.col("model_id").is_in(CALIBRATED_MODELS),
         pl.col("origin_date") < as_of,
@@ -64,7 +68,7 @@ def past_scores(past: pl.DataFrame, targets: pl.DataFrame, as_of: date, config: 
     # Re-filtered here so a caller passing later actuals cannot leak them into this origin.
     known = targets.filter(pl.col("target_start") <= as_of).select(*SERIES_KEYS, "target_start", "actual_qty")
     bias = pl.col("bias_scale").fill_null(1.0)
-    lower = (pl.col("p50") - pl.col("p10")) / pl.col("band_scale_low").fill_null(1.0) / bias
+    lower = (pl.col("p50") - pl.col("p10_unclipped").fill_null(pl.col("p10"))) / pl.col("band_scale_low").fill_null(1.0) / bias
     upper = (pl.col("p90") - pl.col("p50")) / pl.col("band_scale").fill_null(1.0) / bias
     return (
         rows.with_columns(pl.col("target_start").cast(pl.Date))
@@ -145,7 +149,7 @@ def _side_score(distance: np.ndarray, width: np.ndarray) -> np.ndarray:
 
 def calibrate(out: pl.DataFrame, scales: pl.DataFrame) -> pl.DataFrame:
     """Model rows: P10/P50/P90 times their bias_scale, then each side scaled around P50; others keep
-    their forecast with every scale 1."""
+    their forecast with every scale 1. ``p10_unclipped`` keeps the scaled P10 before the clip at zero."""
     is_model = pl.col("model_id").is_in(CALIBRATED_MODELS)
     joined = out.join(
         scales.rename({c: f"_{c}" for c in SCALE_COLUMNS}).with_columns(pl.col("horizon").cast(out.schema["horizon"])),
@@ -156,9 +160,10 @@ def calibrate(out: pl.DataFrame, scales: pl.DataFrame) -> pl.DataFrame:
         joined.with_columns(scale_exprs)
         .with_columns(pl.col("p10", "p50", "p90") * b)
         .with_columns(
-            p10=(pl.col("p50") - pl.col("band_scale_low") * (pl.col("p50") - pl.col("p10"))).clip(lower_bound=0.0),
+            p10_unclipped=pl.col("p50") - pl.col("band_scale_low") * (pl.col("p50") - pl.col("p10")),
             p90=pl.col("p50") + pl.col("band_scale") * (pl.col("p90") - pl.col("p50")),
         )
+        .with_columns(p10=pl.col("p10_unclipped").clip(lower_bound=0.0))
         .drop(f"_{c}" for c in SCALE_COLUMNS)
     )
 
@@ -167,7 +172,7 @@ def calibrate_origin(
     out: pl.DataFrame, past: pl.DataFrame | None, targets: pl.DataFrame, as_of: date, config: ForecastConfig
 ) -> pl.DataFrame:
     if not config.calibrate_bands:
-        return out.with_columns(pl.lit(1.0).alias(c) for c in SCALE_COLUMNS)
+        return out.with_columns(*(pl.lit(1.0).alias(c) for c in SCALE_COLUMNS), p10_unclipped=pl.col("p10"))
     scores = past_scores(past, targets, as_of, config)
     return calibrate(out, band_scales(scores, out["level"].unique().sort().to_list(), config))
 

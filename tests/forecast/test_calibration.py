@@ -140,3 +140,37 @@ def test_a_skewed_miss_widens_only_its_side():
     # The bias factor moves the centre up a little (mean of the skewed actuals > median): the lower side
     # then needs a bit more than 1, the upper side about 3 x.
     assert row["band_scale"] > 2.0 and row["band_scale_low"] < 1.8
+
+
+def test_a_p10_clipped_at_zero_does_not_widen_the_next_lower_band():
+    """Small series (P50 = 5, raw lower width 4) whose actual sits just under the raw P10 at scale 1:
+    with a stored lower scale of 2 their P10 was clipped at zero. Recovered from the clipped P10 the raw
+    lower width would be 2.5, not 4, and every later lower scale 1.6x too wide; ``p10_unclipped``
+    makes the recovered scores those of the raw forecast."""
+    rng = np.random.default_rng(6)
+    raw = []
+    for week in range(8):
+        origin = MONDAY + timedelta(days=7 * week)
+        rows = pl.DataFrame({"level": "product", "product_id": [f"P{i}" for i in range(100)], "customer_id": "ALL",
+                             "model_id": "lgbm_quantile"}).join(
+            pl.DataFrame({"horizon": list(CONFIG.horizons)}, schema={"horizon": pl.Int64}), how="cross").with_columns(
+            origin_date=pl.lit(origin), target_start=pl.lit(origin) + pl.duration(days=pl.col("horizon") * 7),
+            p10=pl.lit(1.0), p50=pl.lit(5.0), p90=pl.lit(9.0))
+        raw.append(rows)
+    raw = pl.concat(raw)
+    # Actual = P50 - u x raw width, u uniform on [0, 1.25]: 20 % fall below the raw P10 (k = 1 covers 80 %).
+    actual = raw.select("level", "product_id", "customer_id", "target_start").unique().with_columns(
+        actual_qty=pl.Series(5.0 - 4.0 * rng.uniform(0, 1.25, raw.select("target_start", "product_id").unique().height)))
+    actual = actual.group_by("level", "product_id", "customer_id", "target_start").agg(pl.col("actual_qty").first())
+    scales = pl.DataFrame({"level": ["product"] * 3, "horizon": list(CONFIG.horizons), "band_scale_low": [2.0] * 3,
+                           "band_scale": [1.0] * 3, "bias_scale": [1.0] * 3})
+    stored = calibrate(raw, scales)
+    assert stored["p10"].max() == 0.0 and stored["p10_unclipped"].min() == pytest.approx(-3.0)
+    as_of = _as_of(MONDAY + timedelta(days=7 * 10))
+    from_raw = band_scales(past_scores(raw.with_columns(band_scale=pl.lit(1.0), band_scale_low=pl.lit(1.0),
+                                                        bias_scale=pl.lit(1.0)), actual, as_of, CONFIG), ["product"], CONFIG)
+    from_stored = band_scales(past_scores(stored, actual, as_of, CONFIG), ["product"], CONFIG)
+    assert from_stored["band_scale_low"].to_list() == pytest.approx(from_raw["band_scale_low"].to_list())
+    # Without the column (rows stored before it) the clipped P10 still over-widens: the old behaviour.
+    legacy = band_scales(past_scores(stored.drop("p10_unclipped"), actual, as_of, CONFIG), ["product"], CONFIG)
+    assert min(legacy["band_scale_low"]) > 1.4 * max(from_raw["band_scale_low"])
