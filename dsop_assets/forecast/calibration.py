@@ -13,6 +13,13 @@ as_of, so a backtest of the calibrated forecast is as leak-free as the raw one.
   is that side's scale, so about 10 % of actuals fall below P10 and 10 % above P90 - not 1.6 % and
   13 % as one symmetric factor gave. ``band_scale_low`` / ``band_scale`` record them.
 
+The lower side is split (Mondrian conformal) by whether the raw P10 is zero. Where the model puts
+P10 at zero it expects zero demand to be likely; its rows' scores are 1 exactly when the actual is
+zero, and that atom held the pooled 90 % quantile at 1, so the rows with a positive P10 never got
+their own lower width (monthly demo: 8 % below P10 on them, 0 % where P10 = 0). Each group now has its
+own lower scale (the pooled one when a group is thin). A zero-floor row whose actuals are rarely
+zero gets a scale below 1, lifting its P10 off zero.
+
 Thin horizons pool their neighbours' scores; an origin with too little history even pooled over
 every horizon (the first origins of a backfill) keeps the raw forecast (scales 1).
 
@@ -44,7 +51,9 @@ PAST_COLUMNS = [*SERIES_KEYS, "model_id", "origin_date", "target_start", "horizo
                 "p10_unclipped", "band_scale", "band_scale_low", "bias_scale"]
 SCALE_COLUMNS = ("band_scale_low", "band_scale", "bias_scale")
 _SCORES_SCHEMA = {"level": pl.String, "horizon": pl.Int64, "origin_date": pl.Date, "y": pl.Float64, "raw_p50": pl.Float64,
-                  "raw_lower": pl.Float64, "raw_upper": pl.Float64}
+                  "raw_lower": pl.Float64, "raw_upper": pl.Float64, "floor": pl.Boolean}
+# A raw P10 this close to zero (relative to the P50) counts as the zero floor.
+_FLOOR_TOL = 1e-9
 
 
 def past_scores(past: pl.DataFrame, targets: pl.DataFrame, as_of: date, config: ForecastConfig) -> pl.DataFrame:
@@ -76,11 +85,17 @@ def past_scores(past: pl.DataFrame, targets: pl.DataFrame, as_of: date, config: 
         .with_columns(pl.col("actual_qty").fill_null(0.0))  # absent target row = no demand
         .select("level", pl.col("horizon").cast(pl.Int64), pl.col("origin_date").cast(pl.Date), pl.col("actual_qty").alias("y"),
                 (pl.col("p50") / bias).alias("raw_p50"), lower.alias("raw_lower"), upper.alias("raw_upper"))
+        .with_columns(floor=_floor(pl.col("raw_p50") - pl.col("raw_lower"), pl.col("raw_p50")))
     )
 
 
+def _floor(raw_p10: pl.Expr, raw_p50: pl.Expr) -> pl.Expr:
+    return raw_p10 <= _FLOOR_TOL * raw_p50.abs()
+
+
 def band_scales(scores: pl.DataFrame, levels: list[str], config: ForecastConfig) -> pl.DataFrame:
-    """Per (level, horizon): band_scale_low, band_scale (upper) and bias_scale."""
+    """Per (level, horizon): band_scale_low, band_scale (upper), bias_scale, and the lower scales of
+    rows whose raw P10 is zero (band_scale_low_floor) and positive (band_scale_low_open)."""
     out = []
     for level in levels:
         by_h = {h: s for (h,), s in scores.filter(pl.col("level") == level).group_by("horizon")}
@@ -88,7 +103,7 @@ def band_scales(scores: pl.DataFrame, levels: list[str], config: ForecastConfig)
             pooled = _pooled(by_h, h, config)
             out.append((level, h, *_scales_for(pooled, config)))
     schema = {"level": pl.String, "horizon": pl.Int64, "band_scale_low": pl.Float64, "band_scale": pl.Float64,
-              "bias_scale": pl.Float64}
+              "bias_scale": pl.Float64, "band_scale_low_floor": pl.Float64, "band_scale_low_open": pl.Float64}
     return pl.DataFrame(out, schema=schema, orient="row")
 
 
@@ -112,17 +127,25 @@ def _conformal(values: np.ndarray, coverage: float) -> float:
     return float(np.quantile(values, q, method="higher"))
 
 
-def _scales_for(pooled: pl.DataFrame, config: ForecastConfig) -> tuple[float, float, float]:
+def _scales_for(pooled: pl.DataFrame, config: ForecastConfig) -> tuple[float, ...]:
     if pooled.height < config.calibration_min_rows:
-        return 1.0, 1.0, 1.0
-    lo_b, hi_b = config.calibration_bounds
+        return 1.0, 1.0, 1.0, 1.0, 1.0
     bias = _bias(pooled, config)
     side = 1 - (1 - config.calibration_coverage) / 2  # 0.9 for an 80 % band
     # Scores around the bias-corrected point, with widths scaled by the same factor.
     y, centre = pooled["y"].to_numpy(), bias * pooled["raw_p50"].to_numpy()
-    k_lo = _conformal(_side_score(centre - y, bias * pooled["raw_lower"].to_numpy()), side)
-    k_hi = _conformal(_side_score(y - centre, bias * pooled["raw_upper"].to_numpy()), side)
-    return min(max(k_lo, lo_b), hi_b), min(max(k_hi, lo_b), hi_b), bias
+    lower = _side_score(centre - y, bias * pooled["raw_lower"].to_numpy())
+    k_lo = _bounded(_conformal(lower, side), config)
+    k_hi = _bounded(_conformal(_side_score(y - centre, bias * pooled["raw_upper"].to_numpy()), side), config)
+    floor = pooled["floor"].to_numpy()
+    by_group = [_bounded(_conformal(lower[g], side), config) if g.sum() >= config.calibration_min_rows else k_lo
+                for g in (floor, ~floor)]
+    return k_lo, k_hi, bias, *by_group
+
+
+def _bounded(k: float, config: ForecastConfig) -> float:
+    lo_b, hi_b = config.calibration_bounds
+    return min(max(k, lo_b), hi_b)
 
 
 def _bias(pooled: pl.DataFrame, config: ForecastConfig) -> float:
@@ -148,12 +171,19 @@ def _side_score(distance: np.ndarray, width: np.ndarray) -> np.ndarray:
 
 
 def calibrate(out: pl.DataFrame, scales: pl.DataFrame) -> pl.DataFrame:
-    """Model rows: P10/P50/P90 times their bias_scale, then each side scaled around P50; others keep
-    their forecast with every scale 1. ``p10_unclipped`` keeps the scaled P10 before the clip at zero."""
+    """Model rows: P10/P50/P90 times their bias_scale, then each side scaled around P50 (the lower one
+    by the scale of the row's group: raw P10 zero or positive); others keep their forecast with every
+    scale 1. ``p10_unclipped`` keeps the scaled P10 before the clip at zero."""
     is_model = pl.col("model_id").is_in(CALIBRATED_MODELS)
+    for c in ("band_scale_low_floor", "band_scale_low_open"):  # scales from before the split
+        if c not in scales.columns:
+            scales = scales.with_columns(pl.col("band_scale_low").alias(c))
     joined = out.join(
         scales.rename({c: f"_{c}" for c in SCALE_COLUMNS}).with_columns(pl.col("horizon").cast(out.schema["horizon"])),
         on=["level", "horizon"], how="left")
+    low = pl.when(_floor(pl.col("p10"), pl.col("p50"))).then(pl.col("band_scale_low_floor")).otherwise(
+        pl.col("band_scale_low_open"))
+    joined = joined.with_columns(_band_scale_low=low.fill_null(pl.col("_band_scale_low")))
     scale_exprs = [pl.when(is_model).then(pl.col(f"_{c}").fill_null(1.0)).otherwise(1.0).alias(c) for c in SCALE_COLUMNS]
     b = pl.col("bias_scale")
     return (
@@ -164,7 +194,7 @@ def calibrate(out: pl.DataFrame, scales: pl.DataFrame) -> pl.DataFrame:
             p90=pl.col("p50") + pl.col("band_scale") * (pl.col("p90") - pl.col("p50")),
         )
         .with_columns(p10=pl.col("p10_unclipped").clip(lower_bound=0.0))
-        .drop(f"_{c}" for c in SCALE_COLUMNS)
+        .drop(*(f"_{c}" for c in SCALE_COLUMNS), "band_scale_low_floor", "band_scale_low_open")
     )
 
 
