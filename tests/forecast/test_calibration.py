@@ -202,3 +202,31 @@ def test_rows_with_a_zero_raw_p10_get_their_own_lower_scale():
     smooth = hit.filter(~pl.col("product_id").str.ends_with("s"))
     assert 0.06 <= (smooth["actual_qty"] < smooth["p10"]).mean() <= 0.14
     assert hit.filter(pl.col("product_id").str.ends_with("s"))["p10"].max() == 0.0
+
+
+def test_small_rows_keep_a_median_while_the_volume_rows_track_volume():
+    """Ten large series (P50 1000) run 20 % low; 290 small ones (P50 2, 3 % of the volume) mostly order
+    1.6 and now and then 40. With the tiers the large rows get 1.2 and the small ones their median
+    ratio 0.8; one volume factor over everything would lift the small P50s far above their median."""
+    rng = np.random.default_rng(8)
+    config = weekly_config(horizons=(1, 2, 3), calibration_min_rows=200, bias_top_share=0.9)
+    pasts, actuals = [], []
+    for week in range(10):
+        rows, _ = _origin_rows(MONDAY + timedelta(days=7 * week), 300, rng, width=1.0)
+        big = pl.col("product_id").is_in([f"P{i}" for i in range(10)])
+        rows = rows.with_columns(pl.when(big).then(pl.col(c) * 10).otherwise(pl.col(c) / 50) for c in ("p10", "p50", "p90"))
+        y = rows.select("level", "product_id", "customer_id", "target_start", "p50").with_columns(
+            actual_qty=pl.when(big).then(pl.col("p50") * 1.2)
+            .otherwise(pl.when(pl.Series(rng.uniform(size=rows.height) < 0.1)).then(40.0).otherwise(1.6))).drop("p50")
+        pasts.append(rows)
+        actuals.append(y)
+    past = pl.concat(pasts).with_columns(band_scale=pl.lit(1.0), band_scale_low=pl.lit(1.0), bias_scale=pl.lit(1.0))
+    as_of = _as_of(MONDAY + timedelta(days=70))
+    scales = band_scales(past_scores(past, pl.concat(actuals), as_of, config), ["product"], config)
+    assert scales["bias_scale"].to_list() == pytest.approx([1.2] * 3, rel=0.02)
+    assert scales["bias_scale_small"].to_list() == pytest.approx([0.8] * 3, rel=0.02)
+    out = calibrate(pasts[0], scales, config.bias_top_share)
+    assert sorted(set(out["bias_scale"].round(3).to_list())) == pytest.approx([0.8, 1.2], rel=0.02)
+    single = weekly_config(horizons=(1, 2, 3), calibration_min_rows=200, bias_top_share=1.0)
+    one = band_scales(past_scores(past, pl.concat(actuals), as_of, single), ["product"], single)
+    assert one["bias_scale"][0] > 1.25  # volume over every row: the small rows' 40s pull it up
