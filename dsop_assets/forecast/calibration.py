@@ -211,7 +211,8 @@ def _side_score(distance: np.ndarray, width: np.ndarray) -> np.ndarray:
 def calibrate(out: pl.DataFrame, scales: pl.DataFrame, top_share: float = 1.0) -> pl.DataFrame:
     """Model rows: P10/P50/P90 times their tier's bias factor, then each side scaled around P50 (the
     lower one by the scale of the row's group: raw P10 zero or positive); others keep their forecast
-    with every scale 1. ``p10_unclipped`` keeps the scaled P10 before the clip at zero."""
+    with every scale 1. ``p10_unclipped`` keeps the scaled P10 before the clip at zero; ``mean`` is the
+    raw P50 times the volume factor on every model row (the P50 itself on the others)."""
     is_model = pl.col("model_id").is_in(CALIBRATED_MODELS)
     for c in ("band_scale_low_floor", "band_scale_low_open"):  # scales from before the split
         if c not in scales.columns:
@@ -229,7 +230,11 @@ def calibrate(out: pl.DataFrame, scales: pl.DataFrame, top_share: float = 1.0) -
         pl.col("band_scale_low_open"))
     bias = pl.when(pl.col("top")).then(pl.col("_bias_scale")).otherwise(pl.col("bias_scale_small"))
     joined = joined.with_columns(_band_scale_low=low.fill_null(pl.col("_band_scale_low")),
-                                 _bias_scale=bias.fill_null(pl.col("_bias_scale")))
+                                 _bias_scale=bias.fill_null(pl.col("_bias_scale")), _bias_scale_top=pl.col("_bias_scale"))
+    # Expected demand tracks volume on every row: the raw P50 times the volume (top-tier) factor, which
+    # the small rows' median P50 does not use.
+    volume = pl.when(is_model).then(pl.col("_bias_scale_top").fill_null(1.0)).otherwise(1.0)
+    joined = joined.with_columns(mean=pl.col("p50") * volume)
     scale_exprs = [pl.when(is_model).then(pl.col(f"_{c}").fill_null(1.0)).otherwise(1.0).alias(c) for c in SCALE_COLUMNS]
     b = pl.col("bias_scale")
     return (
@@ -240,7 +245,7 @@ def calibrate(out: pl.DataFrame, scales: pl.DataFrame, top_share: float = 1.0) -
             p90=pl.col("p50") + pl.col("band_scale") * (pl.col("p90") - pl.col("p50")),
         )
         .with_columns(p10=pl.col("p10_unclipped").clip(lower_bound=0.0))
-        .drop(*(f"_{c}" for c in SCALE_COLUMNS), *extra, "_raw", "top")
+        .drop(*(f"_{c}" for c in SCALE_COLUMNS), *extra, "_raw", "top", "_bias_scale_top")
     )
 
 
@@ -248,7 +253,8 @@ def calibrate_origin(
     out: pl.DataFrame, past: pl.DataFrame | None, targets: pl.DataFrame, as_of: date, config: ForecastConfig
 ) -> pl.DataFrame:
     if not config.calibrate_bands:
-        return out.with_columns(*(pl.lit(1.0).alias(c) for c in SCALE_COLUMNS), p10_unclipped=pl.col("p10"))
+        return out.with_columns(*(pl.lit(1.0).alias(c) for c in SCALE_COLUMNS), p10_unclipped=pl.col("p10"),
+                                mean=pl.col("p50"))
     scores = past_scores(past, targets, as_of, config)
     return calibrate(out, band_scales(scores, out["level"].unique().sort().to_list(), config), config.bias_top_share)
 

@@ -102,8 +102,8 @@ def forecast(
     parts.append(_inactive(origin_features, targets_history, origin, as_of, config, ma_version))
     out = _finish(pl.concat(parts, how="diagonal_relaxed"), config, created_at)
     out = calibrate_origin(out, past_forecasts, targets_history, as_of, config)
-    # Expected demand for planning: the bias-corrected point, which tracks volume (see calibration.py).
-    return out.with_columns(mean=pl.col("p50")).select(OUTPUT_COLUMNS), model
+    # Expected demand for planning (``mean``): the volume-tracking point (see calibration.py).
+    return out.select(OUTPUT_COLUMNS), model
 
 
 def _with_members(model: TrainedModel, rows: pl.DataFrame, features: pl.DataFrame, targets: pl.DataFrame,

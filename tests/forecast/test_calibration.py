@@ -227,6 +227,8 @@ def test_small_rows_keep_a_median_while_the_volume_rows_track_volume():
     assert scales["bias_scale_small"].to_list() == pytest.approx([0.8] * 3, rel=0.02)
     out = calibrate(pasts[0], scales, config.bias_top_share)
     assert sorted(set(out["bias_scale"].round(3).to_list())) == pytest.approx([0.8, 1.2], rel=0.02)
+    # Planning's mean tracks volume on every row: raw P50 x the volume factor, also where P50 is a median.
+    assert (out["mean"] / (out["p50"] / out["bias_scale"])).to_list() == pytest.approx([scales["bias_scale"][0]] * out.height)
     single = weekly_config(horizons=(1, 2, 3), calibration_min_rows=200, bias_top_share=1.0)
     one = band_scales(past_scores(past, pl.concat(actuals), as_of, single), ["product"], single)
     assert one["bias_scale"][0] > 1.25  # volume over every row: the small rows' 40s pull it up
