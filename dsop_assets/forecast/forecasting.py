@@ -40,7 +40,7 @@ MODEL_INACTIVE = "inactive_zero"
 
 OUTPUT_COLUMNS = [
     "model_id", "model_version", "cadence", "level", "product_id", "customer_id", "origin_date", "as_of",
-    "target_start", "horizon", "p10", "p50", "p90", "mean", "band_scale", "band_scale_low", "bias_scale", "method",
+    "target_start", "horizon", "p10", "p50", "p90", "mean", "p10_unclipped", "band_scale", "band_scale_low", "bias_scale", "method",
     "member_set", *MEMBER_P50, "created_at",
 ]
 
@@ -102,8 +102,8 @@ def forecast(
     parts.append(_inactive(origin_features, targets_history, origin, as_of, config, ma_version))
     out = _finish(pl.concat(parts, how="diagonal_relaxed"), config, created_at)
     out = calibrate_origin(out, past_forecasts, targets_history, as_of, config)
-    # Expected demand for planning: the bias-corrected point, which tracks volume (see calibration.py).
-    return out.with_columns(mean=pl.col("p50")).select(OUTPUT_COLUMNS), model
+    # Expected demand for planning (``mean``): the volume-tracking point (see calibration.py).
+    return out.select(OUTPUT_COLUMNS), model
 
 
 def _with_members(model: TrainedModel, rows: pl.DataFrame, features: pl.DataFrame, targets: pl.DataFrame,
@@ -168,7 +168,7 @@ def _finish(out: pl.DataFrame, config: ForecastConfig, created_at: datetime) -> 
             target_start=period_start(pl.col("origin_period") + pl.col("horizon"), cadence),
             created_at=pl.lit(created_at, pl.Datetime("us", "UTC")),
         )
-        .select(c for c in OUTPUT_COLUMNS if c not in (*SCALE_COLUMNS, "mean"))
+        .select(c for c in OUTPUT_COLUMNS if c not in (*SCALE_COLUMNS, "mean", "p10_unclipped"))
         .sort("level", "product_id", "customer_id", "horizon")
     )
 
@@ -248,13 +248,14 @@ def _past_shape(frame: pl.DataFrame) -> pl.DataFrame:
     for c in SCALE_COLUMNS:  # rows written before a scale existed hold that side raw
         if c not in frame.columns:
             frame = frame.with_columns(pl.lit(1.0).alias(c))
-    for c in MEMBER_P50:
+    for c in ("p10_unclipped", *MEMBER_P50):
         if c not in frame.columns:
             frame = frame.with_columns(pl.lit(None, pl.Float64).alias(c))
+    floats = ("p10_unclipped", *SCALE_COLUMNS, *MEMBER_P50)
     return frame.select(
-        *(pl.col(c) for c in PAST_COLUMNS if c not in ("origin_date", "target_start", "horizon", *SCALE_COLUMNS)),
+        *(pl.col(c) for c in PAST_COLUMNS if c not in ("origin_date", "target_start", "horizon", *floats)),
         pl.col("origin_date").cast(pl.Date), pl.col("target_start").cast(pl.Date),
-        pl.col("horizon").cast(pl.Int64), *(pl.col(c).cast(pl.Float64) for c in (*SCALE_COLUMNS, *MEMBER_P50)),
+        pl.col("horizon").cast(pl.Int64), *(pl.col(c).cast(pl.Float64) for c in floats),
     )
 
 

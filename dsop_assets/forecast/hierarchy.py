@@ -35,7 +35,7 @@ def reconcile_pairs(result: pl.DataFrame) -> pl.DataFrame:
     scaled = (
         pairs.join(totals, on=["product_id", *_ORIGIN_KEYS], how="left")
         .join(products, on=["product_id", *_ORIGIN_KEYS], how="left")
-        .with_columns(pl.col("p10", "p50", "p90", "mean") * factor)
+        .with_columns(pl.col(c for c in ("p10", "p50", "p90", "mean", "p10_unclipped") if c in pairs.columns) * factor)
         .drop("_pairs_mean", "_product_mean")
     )
     return pl.concat([result.filter(pl.col("level") != LEVEL_CUSTOMER_PRODUCT), scaled.select(result.columns)])

@@ -140,3 +140,95 @@ def test_a_skewed_miss_widens_only_its_side():
     # The bias factor moves the centre up a little (mean of the skewed actuals > median): the lower side
     # then needs a bit more than 1, the upper side about 3 x.
     assert row["band_scale"] > 2.0 and row["band_scale_low"] < 1.8
+
+
+def test_a_p10_clipped_at_zero_does_not_widen_the_next_lower_band():
+    """Small series (P50 = 5, raw lower width 4) whose actual sits just under the raw P10 at scale 1:
+    with a stored lower scale of 2 their P10 was clipped at zero. Recovered from the clipped P10 the raw
+    lower width would be 2.5, not 4, and every later lower scale 1.6x too wide; ``p10_unclipped``
+    makes the recovered scores those of the raw forecast."""
+    rng = np.random.default_rng(6)
+    raw = []
+    for week in range(8):
+        origin = MONDAY + timedelta(days=7 * week)
+        rows = pl.DataFrame({"level": "product", "product_id": [f"P{i}" for i in range(100)], "customer_id": "ALL",
+                             "model_id": "lgbm_quantile"}).join(
+            pl.DataFrame({"horizon": list(CONFIG.horizons)}, schema={"horizon": pl.Int64}), how="cross").with_columns(
+            origin_date=pl.lit(origin), target_start=pl.lit(origin) + pl.duration(days=pl.col("horizon") * 7),
+            p10=pl.lit(1.0), p50=pl.lit(5.0), p90=pl.lit(9.0))
+        raw.append(rows)
+    raw = pl.concat(raw)
+    # Actual = P50 - u x raw width, u uniform on [0, 1.25]: 20 % fall below the raw P10 (k = 1 covers 80 %).
+    actual = raw.select("level", "product_id", "customer_id", "target_start").unique().with_columns(
+        actual_qty=pl.Series(5.0 - 4.0 * rng.uniform(0, 1.25, raw.select("target_start", "product_id").unique().height)))
+    actual = actual.group_by("level", "product_id", "customer_id", "target_start").agg(pl.col("actual_qty").first())
+    scales = pl.DataFrame({"level": ["product"] * 3, "horizon": list(CONFIG.horizons), "band_scale_low": [2.0] * 3,
+                           "band_scale": [1.0] * 3, "bias_scale": [1.0] * 3})
+    stored = calibrate(raw, scales)
+    assert stored["p10"].max() == 0.0 and stored["p10_unclipped"].min() == pytest.approx(-3.0)
+    as_of = _as_of(MONDAY + timedelta(days=7 * 10))
+    from_raw = band_scales(past_scores(raw.with_columns(band_scale=pl.lit(1.0), band_scale_low=pl.lit(1.0),
+                                                        bias_scale=pl.lit(1.0)), actual, as_of, CONFIG), ["product"], CONFIG)
+    from_stored = band_scales(past_scores(stored, actual, as_of, CONFIG), ["product"], CONFIG)
+    assert from_stored["band_scale_low"].to_list() == pytest.approx(from_raw["band_scale_low"].to_list())
+    # Without the column (rows stored before it) the clipped P10 still over-widens: the old behaviour.
+    legacy = band_scales(past_scores(stored.drop("p10_unclipped"), actual, as_of, CONFIG), ["product"], CONFIG)
+    assert min(legacy["band_scale_low"]) > 1.4 * max(from_raw["band_scale_low"])
+
+
+def test_rows_with_a_zero_raw_p10_get_their_own_lower_scale():
+    """Half the rows are intermittent (raw P10 = 0, actual zero 40 % of the time), half are smooth with a
+    raw lower band twice too wide. Pooled, the atom of zero actuals at score 1 held the lower scale at 1
+    and the smooth rows missed below P10 about 2 % of the time; split, they get ~0.5 and miss ~10 %,
+    while the intermittent rows keep P10 = 0."""
+    rng = np.random.default_rng(7)
+    pasts, actuals = [], []
+    for week in range(12):
+        smooth, y_smooth = _origin_rows(MONDAY + timedelta(days=7 * week), 200, rng, width=2.0)
+        sparse = smooth.with_columns(product_id=pl.col("product_id") + "s", p10=pl.lit(0.0), p50=pl.lit(4.0), p90=pl.lit(12.0))
+        y_sparse = sparse.select("level", "product_id", "customer_id", "target_start").with_columns(
+            actual_qty=pl.Series(np.where(rng.uniform(size=sparse.height) < 0.4, 0.0, rng.uniform(1, 12, sparse.height))))
+        pasts += [smooth, sparse]
+        actuals += [y_smooth, y_sparse]
+    past = pl.concat(pasts).with_columns(band_scale=pl.lit(1.0), band_scale_low=pl.lit(1.0), bias_scale=pl.lit(1.0))
+    actual = pl.concat(actuals)
+    as_of = _as_of(MONDAY + timedelta(days=7 * 14))
+    scales = band_scales(past_scores(past, actual, as_of, CONFIG), ["product"], CONFIG)
+    assert scales["band_scale_low_floor"].to_list() == [1.0] * 3  # 40 % zeros: P10 = 0 is right
+    assert scales["band_scale_low_open"].to_list() == pytest.approx([0.5] * 3, abs=0.12)
+    test = pl.concat(pasts[:2])
+    out = calibrate(test, scales)
+    hit = out.join(actual, on=["level", "product_id", "customer_id", "target_start"])
+    smooth = hit.filter(~pl.col("product_id").str.ends_with("s"))
+    assert 0.06 <= (smooth["actual_qty"] < smooth["p10"]).mean() <= 0.14
+    assert hit.filter(pl.col("product_id").str.ends_with("s"))["p10"].max() == 0.0
+
+
+def test_small_rows_keep_a_median_while_the_volume_rows_track_volume():
+    """Ten large series (P50 1000) run 20 % low; 290 small ones (P50 2, 3 % of the volume) mostly order
+    1.6 and now and then 40. With the tiers the large rows get 1.2 and the small ones their median
+    ratio 0.8; one volume factor over everything would lift the small P50s far above their median."""
+    rng = np.random.default_rng(8)
+    config = weekly_config(horizons=(1, 2, 3), calibration_min_rows=200, bias_top_share=0.9)
+    pasts, actuals = [], []
+    for week in range(10):
+        rows, _ = _origin_rows(MONDAY + timedelta(days=7 * week), 300, rng, width=1.0)
+        big = pl.col("product_id").is_in([f"P{i}" for i in range(10)])
+        rows = rows.with_columns(pl.when(big).then(pl.col(c) * 10).otherwise(pl.col(c) / 50) for c in ("p10", "p50", "p90"))
+        y = rows.select("level", "product_id", "customer_id", "target_start", "p50").with_columns(
+            actual_qty=pl.when(big).then(pl.col("p50") * 1.2)
+            .otherwise(pl.when(pl.Series(rng.uniform(size=rows.height) < 0.1)).then(40.0).otherwise(1.6))).drop("p50")
+        pasts.append(rows)
+        actuals.append(y)
+    past = pl.concat(pasts).with_columns(band_scale=pl.lit(1.0), band_scale_low=pl.lit(1.0), bias_scale=pl.lit(1.0))
+    as_of = _as_of(MONDAY + timedelta(days=70))
+    scales = band_scales(past_scores(past, pl.concat(actuals), as_of, config), ["product"], config)
+    assert scales["bias_scale"].to_list() == pytest.approx([1.2] * 3, rel=0.02)
+    assert scales["bias_scale_small"].to_list() == pytest.approx([0.8] * 3, rel=0.02)
+    out = calibrate(pasts[0], scales, config.bias_top_share)
+    assert sorted(set(out["bias_scale"].round(3).to_list())) == pytest.approx([0.8, 1.2], rel=0.02)
+    # Planning's mean tracks volume on every row: raw P50 x the volume factor, also where P50 is a median.
+    assert (out["mean"] / (out["p50"] / out["bias_scale"])).to_list() == pytest.approx([scales["bias_scale"][0]] * out.height)
+    single = weekly_config(horizons=(1, 2, 3), calibration_min_rows=200, bias_top_share=1.0)
+    one = band_scales(past_scores(past, pl.concat(actuals), as_of, single), ["product"], single)
+    assert one["bias_scale"][0] > 1.25  # volume over every row: the small rows' 40s pull it up

@@ -1,0 +1,50 @@
+"""The moving-average fallback: young series start from their periods since launch, and the point
+tracks volume."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from dsop_assets.forecast.config import monthly_config
+from dsop_assets.forecast.fallback import moving_average_forecast
+
+CONFIG = monthly_config()  # min_history_periods 6, ma_window 6, horizons 1-6
+
+
+def _features(prefix: str, origins: range, since: int, lags: tuple[float, float, float], n: int) -> pl.DataFrame:
+    return pl.DataFrame([
+        {"level": "product", "product_id": f"{prefix}{i}", "customer_id": "ALL", "origin_period": o,
+         "periods_since_first": float(since), "lag_1": lags[0], "lag_2": lags[1], "lag_3": lags[2],
+         "mean_6": sum(lags) / 6}
+        for i in range(n) for o in origins])
+
+
+def test_a_young_series_starts_from_its_periods_since_launch_with_past_young_ratios():
+    """Past young products (two months old, 10 a month) then ordered 12 a month; mature ones ordered
+    their average or nothing (the median ratio of actual / MA over them is 0). A product two months old
+    ordering 30 a month is forecast at 30 x 1.2, not at mean_6 = 10 times everyone's median ratio."""
+    past_origins = range(100, 120)
+    young = _features("Y", past_origins, 2, (10.0, 10.0, 0.0), 10)
+    mature = _features("M", past_origins, 30, (10.0, 10.0, 10.0), 20)
+    history = pl.concat([young, mature])
+    targets = pl.concat([
+        young.select("level", "product_id", "customer_id", "origin_period").join(
+            pl.DataFrame({"h": list(CONFIG.horizons)}), how="cross").select(
+            "level", "product_id", "customer_id", target_period=pl.col("origin_period") + pl.col("h"),
+            actual_qty=pl.lit(12.0)),
+        # Mature series: 60 % of the time nothing, else 25 (average 10, median ratio 0).
+        mature.select("level", "product_id", "customer_id", "origin_period").join(
+            pl.DataFrame({"h": list(CONFIG.horizons)}), how="cross").filter(
+            (pl.col("origin_period") + pl.col("h")) % 5 < 2).select(
+            "level", "product_id", "customer_id", target_period=pl.col("origin_period") + pl.col("h"),
+            actual_qty=pl.lit(25.0)),
+    ]).unique(["level", "product_id", "customer_id", "target_period"])
+    rows = _features("N", range(120, 121), 2, (30.0, 30.0, 0.0), 1)
+    out = moving_average_forecast(rows, history, targets.filter(pl.col("target_period") <= 120), CONFIG)
+    assert out["p50"].to_list() == pytest.approx([36.0] * len(CONFIG.horizons))
+    assert (out["p10"] <= out["p50"]).all() and (out["p50"] <= out["p90"]).all()
+    # A mature series keeps mean_6 and takes everyone's volume ratio: sum(actual) / sum(MA) ~ 1.
+    old = moving_average_forecast(_features("O", range(120, 121), 30, (10.0, 10.0, 10.0), 1), history,
+                                  targets.filter(pl.col("target_period") <= 120), CONFIG)
+    assert old.filter(pl.col("horizon") == 1)["p50"][0] == pytest.approx(10.0, rel=0.25)
