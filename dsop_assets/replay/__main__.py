@@ -4,7 +4,9 @@
 
 needs a warehouse where forecast_weekly ran for the replayed origins and daily_inventory_estimated
 for the first of them (``dsop demo`` then ``dagster asset materialize --select
-daily_inventory_estimated --partition <first origin>``).
+forecast_baseline_weekly,forecast_weekly,forecast_model_weekly,forecast_feature_importance_weekly,
+daily_inventory_estimated,inventory_reconciliation --partition <first origin>``: the side tables are
+written by the same steps, so Dagster wants them selected together).
 """
 
 from __future__ import annotations
