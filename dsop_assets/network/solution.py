@@ -9,6 +9,7 @@ import polars as pl
 
 from dsop_assets.network.chunk import Carry, ChunkModel
 from dsop_assets.network.lp import SolveResult
+from dsop_assets.network.shelf import fefo_closing_lots
 
 EPS = 1e-6
 
@@ -92,21 +93,21 @@ def extract(cm: ChunkModel, res: SolveResult, nd, carry_in: Carry) -> dict[str, 
 
 
 def next_carry(cm: ChunkModel, tables: dict[str, pl.DataFrame], carry: Carry, nd) -> Carry:
-    """Closing stock as FEFO lots (the youngest units stay), hours used this week, recent lane use."""
+    """Closing stock as FEFO lots (replayed from the plan's tables), hours used this week, recent lane use."""
     end = cm.end
-    receipts = pl.concat([
-        carry.lots.select("site_id", "sku_id", "produced", "qty"),
-        tables["shipment"].filter((pl.col("leg") == "plant_to_warehouse") & (pl.col("arrival_date") <= end)).select(
-            pl.col("dst").alias("site_id"), "sku_id", pl.col("ship_date").alias("produced"), "qty"),
-        carry.in_transit.filter(pl.col("arrival") <= end).select("site_id", "sku_id", "produced", "qty"),
-        _openings(cm, nd),
-    ]).group_by("site_id", "sku_id", "produced").agg(pl.col("qty").sum())
-    closing = tables["stock"].filter(pl.col("stock_date") == end).select("site_id", "sku_id", pl.col("closing_qty").alias("left"))
-    lots = (receipts.sort("produced", descending=True)
-            .with_columns(pl.col("qty").cum_sum().over("site_id", "sku_id").alias("cum"))
-            .join(closing, on=["site_id", "sku_id"])
-            .with_columns(pl.min_horizontal(pl.col("qty"), pl.col("left") - (pl.col("cum") - pl.col("qty"))).alias("keep"))
-            .filter(pl.col("keep") > EPS).select("site_id", "sku_id", "produced", pl.col("keep").alias("qty")))
+    ship = tables["shipment"]
+    arrivals = pl.concat([
+        ship.filter(pl.col("leg") == "plant_to_warehouse").select(pl.col("dst").alias("site_id"), "sku_id", pl.col("arrival_date").alias("day"),
+                                                                   pl.col("ship_date").alias("produced"), "qty"),
+        carry.in_transit.select("site_id", "sku_id", pl.col("arrival").alias("day"), "produced", "qty"),
+        _openings(cm, nd).select("site_id", "sku_id", pl.col("produced").alias("day"), "produced", "qty"),
+    ])
+    stock = tables["stock"]
+    outflows = pl.concat([
+        ship.filter(pl.col("leg") == "warehouse_to_city").select(pl.col("src").alias("site_id"), "sku_id", pl.col("ship_date").alias("day"), "qty"),
+        stock.select("site_id", "sku_id", pl.col("stock_date").alias("day"), (pl.col("served_locally_qty") + pl.col("discarded_qty")).alias("qty")),
+    ])
+    lots = fefo_closing_lots(cm.start, end, carry.lots.select("site_id", "sku_id", "produced", "qty"), arrivals, outflows)
     week = end + timedelta(days=1)
     week = week - timedelta(days=week.weekday())
     hours = tables["plant_day"].filter(pl.col("production_date") >= week).group_by("site_id").agg(
