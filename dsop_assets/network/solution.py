@@ -84,7 +84,9 @@ def extract(cm: ChunkModel, res: SolveResult, nd, carry_in: Carry) -> dict[str, 
         "chunk_start": cm.start, "chunk_end": cm.end, **costs,
         "total_cost_usd": sum(costs.values()),
         "fill_slack_units": slack, "fill_slack_penalty_usd": slack * cfg.fill_slack_penalty, "cover_penalty_usd": cover,
-        "model_objective_usd": res.objective + cm.constant, "window_end": cm.window_end, "co2_kg": co2_kg, "co2_tonnes_charged": tonnes,
+        "model_objective_usd": res.objective + cm.constant,
+        "model_bound_usd": res.bound + cm.constant,  # the solver's proven lower bound, same units
+        "window_end": cm.window_end, "co2_kg": co2_kg, "co2_tonnes_charged": tonnes,
         "status": res.status, "mip_gap": res.mip_gap, "nodes": res.nodes, "hit_time_limit": res.hit_time_limit, "hit_work_limit": res.hit_work_limit,
         **{k: int(val) for k, val in cm.stats.items()},
     }])
