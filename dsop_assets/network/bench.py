@@ -87,7 +87,7 @@ def run(data: Path, backend: str, months: int | None, compare: bool, out: Path |
 
 def main(args) -> int:
     config = NetworkConfig(serve_from_nearest=args.nearest, source_from_nearest=args.sources, mip_rel_gap=args.gap, mip_max_nodes=args.nodes,
-                           prune_arcs=not getattr(args, "no_prune", False))
+                           prune_arcs=not getattr(args, "no_prune", False), time_limit_s=getattr(args, "time_limit", NetworkConfig.time_limit_s))
     result = run(Path(args.data), args.backend, args.months, args.compare, Path(args.out) if args.out else None, config)
     print(json.dumps(result, indent=2, default=str))
     return 0 if result["violations"] == 0 else 1
