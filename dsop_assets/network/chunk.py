@@ -36,6 +36,9 @@ class Carry:
     hours: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema={"site_id": pl.Utf8, "week_start": pl.Date, "regular_hours": pl.Float64, "overtime_hours": pl.Float64}))
     lane_days: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema={"ship_date": pl.Date, "src": pl.Utf8, "dst": pl.Utf8, "mode": pl.Utf8, "containers": pl.Float64, "transport_cost_usd": pl.Float64}))
     city_transit: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema={"city_id": pl.Utf8, "sku_id": pl.Utf8, "arrival": pl.Date, "qty": pl.Float64}))
+    # The week a chunk boundary cuts: its demand and deliveries before the boundary, so the next chunk
+    # holds the whole week (not just its own days) to the 95 % line, as the checker does.
+    week_fill: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema={"week_start": pl.Date, "qty": pl.Float64, "delivered_qty": pl.Float64}))
 
 
 @dataclass
@@ -206,8 +209,10 @@ def build_chunk(nd: NetworkData, facilities: pl.DataFrame, start: date, end: dat
                            local.select("city_id", "sku_id", "t", "col")])
     m.add_rows(delivered.join(demand.select("city_id", "sku_id", "t", "open_qty"), on=["city_id", "sku_id", "t"]).with_columns(pl.lit(1.0).alias("coef")),
                ["city_id", "sku_id", "t"], hi="open_qty")
+    before = carry.week_fill.select("week_start", pl.col("qty").alias("q0"), pl.col("delivered_qty").alias("d0"))
     weeks = demand.join(days.select("t", "week_start"), on="t").group_by("week_start").agg(
-        (pl.col("qty").sum() * cfg.fill_target - pl.col("pre").sum()).alias("need"), pl.col("qty").sum().alias("wq"))
+        pl.col("qty").sum().alias("wq"), pl.col("pre").sum()).join(before, on="week_start", how="left").with_columns(
+        ((pl.col("wq") + pl.col("q0").fill_null(0.0)) * cfg.fill_target - pl.col("pre") - pl.col("d0").fill_null(0.0)).alias("need"))
     slack = m.add_vars("fill_slack", weeks.select("week_start", "wq"), cost=cfg.fill_slack_penalty)
     fill = pl.concat([delivered.join(days.select("t", "week_start"), on="t").select("week_start", "col", pl.lit(1.0).alias("coef")),
                       slack.select("week_start", "col", pl.lit(1.0).alias("coef"))]).join(weeks, on="week_start")

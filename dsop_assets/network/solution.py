@@ -69,7 +69,9 @@ def extract(cm: ChunkModel, res: SolveResult, nd, carry_in: Carry) -> dict[str, 
     tonnes = float(np.ceil(co2_kg / 1000.0 - 1e-9))
     fee = float(_val(b["fee"], v).filter(pl.col("block") * cfg.lock_days <= (cm.end - nd.start).days)["value"].sum()) if "fee" in b else 0.0
     cover = float(_val(b["cover_gap"], v).select(pl.col("value") * pl.col("pen")).sum().item()) if "cover_gap" in b else 0.0
-    slack = float(_val(b["fill_slack"], v).filter(pl.col("week_start") <= cm.end)["value"].sum()) if "fill_slack" in b else 0.0
+    # A week the chunk's end cuts is counted by the next chunk, which sees all of it (carry.week_fill).
+    counted = (pl.col("week_start") + pl.duration(days=6) <= cm.end) | pl.lit(cm.end >= nd.end)
+    slack = float(_val(b["fill_slack"], v).filter(counted)["value"].sum()) if "fill_slack" in b else 0.0
     costs = {
         "production_usd": float(plant_day["labour_cost_usd"].sum()),
         "transport_usd": float((lane_day["transport_cost_usd"] - lane_day["containers"] * lane_day["border_usd"]).sum()),
@@ -123,7 +125,18 @@ def next_carry(cm: ChunkModel, tables: dict[str, pl.DataFrame], carry: Carry, nd
                              pl.col("dst").alias("site_id"), "sku_id", pl.col("arrival_date").alias("arrival"), pl.col("ship_date").alias("produced"), "qty")])
     city_transit = late.filter(pl.col("leg") == "warehouse_to_city").group_by(
         pl.col("dst").alias("city_id"), "sku_id", pl.col("arrival_date").alias("arrival")).agg(pl.col("qty").sum())
-    return Carry(lots, transit, hours, recent, city_transit)
+    return Carry(lots, transit, hours, recent, city_transit, _week_fill(tables["service"], carry, end))
+
+
+def _week_fill(service: pl.DataFrame, carry: Carry, end: date) -> pl.DataFrame:
+    """Demand and deliveries so far of the week that goes on past ``end`` (none if a week ends there)."""
+    nxt = end + timedelta(days=1)
+    week = nxt - timedelta(days=nxt.weekday())
+    if week == nxt:
+        return carry.week_fill.clear()
+    part = service.filter(pl.col("demand_date") >= week).select(pl.lit(week).alias("week_start"), pl.col("demand_qty").alias("qty"), "delivered_qty")
+    return pl.concat([carry.week_fill.filter(pl.col("week_start") == week), part]).group_by("week_start").agg(
+        pl.col("qty").sum(), pl.col("delivered_qty").sum())
 
 
 def _openings(cm: ChunkModel, nd) -> pl.DataFrame:
