@@ -141,7 +141,9 @@ def solve_highspy(milp: Milp, config) -> SolveResult:
     info = h.getInfo()
     values = np.asarray(h.getSolution().col_value) if info.primal_solution_status else np.full(milp.n_vars, np.nan)
     return SolveResult(values, float(info.objective_function_value), status, float(info.mip_gap), int(info.mip_node_count),
-                       built - began, solved - built, status == "Time limit reached", bound=float(info.mip_dual_bound))
+                       built - began, solved - built, status == "Time limit reached",
+                       # Without integers HiGHS solves an LP and leaves mip_dual_bound unset: the optimum is the bound.
+                       bound=float(info.mip_dual_bound) if integer.any() else float(info.objective_function_value))
 
 
 def solve_pyomo(milp: Milp, config) -> SolveResult:
