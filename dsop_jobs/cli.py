@@ -173,6 +173,9 @@ def main(argv: list[str] | None = None) -> int:
                      help="warehouses are supplied by their N cheapest-to-reach plants (0: all)")
     net.add_argument("--gap", type=float, default=0.01, help="relative MIP gap at which a chunk stops")
     net.add_argument("--nodes", type=int, default=200, help="branch-and-bound node limit per chunk")
+    net.add_argument("--time-limit", type=float, default=NetworkConfig.time_limit_s,
+                     help="safety net in seconds per solve (a result that hits it says so); raise it when a run must "
+                          "stop on its node and gap limits only, e.g. for --compare under load")
     net.add_argument("--no-prune", action="store_true", help="create every arc and fix the disallowed ones (for comparison)")
     net.add_argument("--out", help="write the plan tables as Parquet here")
     net.set_defaults(func=cmd_network)

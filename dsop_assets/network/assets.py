@@ -133,6 +133,7 @@ def carry_rows(carry: Carry, for_date: date) -> pl.DataFrame:
         carry.in_transit.select(pl.lit("in_transit").alias("kind"), "site_id", "sku_id", "produced", "arrival", "qty"),
         carry.city_transit.select(pl.lit("city_transit").alias("kind"), "city_id", "sku_id", "arrival", "qty"),
         carry.hours.select(pl.lit("hours").alias("kind"), "site_id", "week_start", "regular_hours", "overtime_hours"),
+        carry.week_fill.select(pl.lit("week_fill").alias("kind"), "week_start", "qty", "delivered_qty"),
     ]
     return pl.concat(parts, how="diagonal_relaxed").with_columns(pl.lit(for_date).alias("for_date"))
 
@@ -150,7 +151,7 @@ def read_carry(warehouse: Warehouse, nd: NetworkData, first: date) -> Carry:
                              "where ship_date >= $a and ship_date < $b", {"a": first - timedelta(days=2 * nd.config.lock_days), "b": first})
     return Carry(pick("lot", empty.lots), pick("in_transit", empty.in_transit), pick("hours", empty.hours),
                  recent.select([pl.col(c).cast(t) for c, t in empty.lane_days.schema.items()]) if recent.height else empty.lane_days,
-                 pick("city_transit", empty.city_transit))
+                 pick("city_transit", empty.city_transit), pick("week_fill", empty.week_fill))
 
 
 @dg.asset(

@@ -11,8 +11,8 @@ it arrives inside the chunk, its transit fits the SKU's shelf life, its plant wo
 warehouse → city, the city wants that SKU on the arrival day (cities hold no stock). A lane-weekday
 whose mode is locked by an earlier chunk only gets arcs of that mode.
 
-Shelf life uses FEFO with cumulative receipts (linear size): the stock of a warehouse at the end of
-day t may not exceed what it received that was produced within the last life_days.
+Shelf life is exact under first-expiring-first-out (shelf.py): cumulative fresh-receipt rows where a
+warehouse receives an SKU in production order, stock split by production day where lanes can overtake.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-import numpy as np
 import polars as pl
 
-from dsop_assets.network.lp import INF, Milp
+from dsop_assets.network.lp import Milp
 from dsop_assets.network.prep import NetworkData, day_multipliers, lanes
+from dsop_assets.network.shelf import shelf_life_rows
 
 
 @dataclass
@@ -36,6 +36,9 @@ class Carry:
     hours: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema={"site_id": pl.Utf8, "week_start": pl.Date, "regular_hours": pl.Float64, "overtime_hours": pl.Float64}))
     lane_days: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema={"ship_date": pl.Date, "src": pl.Utf8, "dst": pl.Utf8, "mode": pl.Utf8, "containers": pl.Float64, "transport_cost_usd": pl.Float64}))
     city_transit: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema={"city_id": pl.Utf8, "sku_id": pl.Utf8, "arrival": pl.Date, "qty": pl.Float64}))
+    # The week a chunk boundary cuts: its demand and deliveries before the boundary, so the next chunk
+    # holds the whole week (not just its own days) to the 95 % line, as the checker does.
+    week_fill: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema={"week_start": pl.Date, "qty": pl.Float64, "delivered_qty": pl.Float64}))
 
 
 @dataclass
@@ -199,15 +202,17 @@ def build_chunk(nd: NetworkData, facilities: pl.DataFrame, start: date, end: dat
     ]).join(inv.select("site_id", "sku_id", "t"), on=["site_id", "sku_id", "t"]).join(supply, on=["site_id", "sku_id", "t"], how="left") \
         .with_columns(pl.col("q").fill_null(0.0))
     m.add_rows(bal, ["site_id", "sku_id", "t"], lo="q", hi="q")
-    stats["fefo_rows"] = _shelf_life(m, nd, days, inv, x_pw, carry, opening)
+    stats.update(shelf_life_rows(m, nd, days, inv, x_pw, carry, opening))
 
     # --- service: daily deliveries <= demand; weekly fill >= 95 % with penalised slack ------------
     delivered = pl.concat([x_wc.select(pl.col("dst").alias("city_id"), "sku_id", pl.col("t_arr").alias("t"), "col"),
                            local.select("city_id", "sku_id", "t", "col")])
     m.add_rows(delivered.join(demand.select("city_id", "sku_id", "t", "open_qty"), on=["city_id", "sku_id", "t"]).with_columns(pl.lit(1.0).alias("coef")),
                ["city_id", "sku_id", "t"], hi="open_qty")
+    before = carry.week_fill.select("week_start", pl.col("qty").alias("q0"), pl.col("delivered_qty").alias("d0"))
     weeks = demand.join(days.select("t", "week_start"), on="t").group_by("week_start").agg(
-        (pl.col("qty").sum() * cfg.fill_target - pl.col("pre").sum()).alias("need"), pl.col("qty").sum().alias("wq"))
+        pl.col("qty").sum().alias("wq"), pl.col("pre").sum()).join(before, on="week_start", how="left").with_columns(
+        ((pl.col("wq") + pl.col("q0").fill_null(0.0)) * cfg.fill_target - pl.col("pre") - pl.col("d0").fill_null(0.0)).alias("need"))
     slack = m.add_vars("fill_slack", weeks.select("week_start", "wq"), cost=cfg.fill_slack_penalty)
     fill = pl.concat([delivered.join(days.select("t", "week_start"), on="t").select("week_start", "col", pl.lit(1.0).alias("coef")),
                       slack.select("week_start", "col", pl.lit(1.0).alias("coef"))]).join(weeks, on="week_start")
@@ -291,43 +296,6 @@ def _change_fees(m: Milp, nd: NetworkData, days: pl.DataFrame, n: pl.DataFrame, 
         chg.join(bigm, on=keys).select(*keys, "col", (-pl.col("M")).alias("coef")),
     ]).join(bigm.select(*keys, (cfg.mode_change_fee_share * pl.col("known").fill_null(0) - pl.col("M")).alias("lo")), on=keys)
     return count + m.add_rows(fee_rows, keys, lo="lo")
-
-
-def _shelf_life(m: Milp, nd: NetworkData, days: pl.DataFrame, inv: pl.DataFrame, x_pw: pl.DataFrame, carry: Carry, opening: pl.DataFrame) -> int:
-    """stock[t] <= fresh receipts, with cumulative inbound (by arrival and by production day)."""
-    T = days.height
-    lots = pl.concat([carry.lots.select("site_id", "sku_id", "produced", pl.col("produced").alias("arrival"), "qty"),
-                      carry.in_transit.select("site_id", "sku_id", "produced", "arrival", "qty"),
-                      opening.join(days.select("t", "day"), on="t").select("site_id", "sku_id", pl.col("day").alias("produced"),
-                                                                          pl.col("day").alias("arrival"), pl.col("q").alias("qty"))])
-    lots = lots.join(nd.skus.select("sku_id", "life_days"), on="sku_id").with_columns(
-        (pl.col("produced") + pl.duration(days=pl.col("life_days") - 1)).alias("last_day"))
-    # Only (warehouse, SKU) pairs where something can expire inside the chunk need rows.
-    short = nd.skus.filter(pl.col("life_days") < T)["sku_id"].implode()
-    expiring = lots.filter(pl.col("last_day") < days["day"].max()).select("site_id", "sku_id").unique()
-    need = inv.select("site_id", "sku_id").unique().filter(pl.col("sku_id").is_in(short)).vstack(expiring).unique()
-    if need.height == 0:
-        return 0
-    cells = inv.join(need, on=["site_id", "sku_id"])
-    arr = m.add_vars("arr_cum", cells.select("site_id", "sku_id", "t", "life_days"))
-    dep = m.add_vars("dep_cum", cells.select("site_id", "sku_id", "t", "life_days"))
-    inbound = x_pw.rename({"dst": "site_id"}).join(need, on=["site_id", "sku_id"])
-    count = 0
-    for var, flow_t in ((arr, "t_arr"), (dep, "t")):
-        count += m.add_rows(pl.concat([
-            var.select("site_id", "sku_id", "t", "col", pl.lit(1.0).alias("coef")),
-            var.select("site_id", "sku_id", (pl.col("t") + 1).alias("t"), "col", pl.lit(-1.0).alias("coef")).filter(pl.col("t") < T),
-            inbound.select("site_id", "sku_id", pl.col(flow_t).alias("t"), "col", pl.lit(-1.0).alias("coef")),
-        ]).join(var.select("site_id", "sku_id", "t"), on=["site_id", "sku_id", "t"]), ["site_id", "sku_id", "t"], lo=0.0, hi=0.0)
-    fresh = cells.select("site_id", "sku_id", "t", "day", "life_days").join(lots.select("site_id", "sku_id", "last_day", "arrival", "qty"), on=["site_id", "sku_id"], how="left") \
-        .group_by("site_id", "sku_id", "t").agg(
-            pl.when((pl.col("last_day") >= pl.col("day")) & (pl.col("arrival") <= pl.col("day"))).then(pl.col("qty")).otherwise(0.0).sum().alias("fresh"))
-    rows = pl.concat([
-        inv.join(need, on=["site_id", "sku_id"]).select("site_id", "sku_id", "t", "col", pl.lit(1.0).alias("coef")),
-        arr.select("site_id", "sku_id", "t", "col", pl.lit(-1.0).alias("coef")),
-        dep.select("site_id", "sku_id", (pl.col("t") + pl.col("life_days")).alias("t"), "col", pl.lit(1.0).alias("coef")).filter(pl.col("t") < T),
-    ]).join(fresh, on=["site_id", "sku_id", "t"], how="left").with_columns(pl.col("fresh").fill_null(0.0))
-    return count + m.add_rows(rows, ["site_id", "sku_id", "t"], hi="fresh")
 
 
 def _terminal_cover(m: Milp, nd: NetworkData, days: pl.DataFrame, inv: pl.DataFrame, whs: pl.DataFrame, end: date) -> None:

@@ -2,8 +2,8 @@
 
 Single source of truth for ``docs/network_contract.md`` (``python -m dsop_assets.network.contract >
 docs/network_contract.md``; a test keeps them in step). The column and table types are the ERP
-contract's, so the two read alike; the reader (``inputs.py``) is stricter than the ERP one on purpose:
-a number must be written exactly (``1,5`` or ``1,234`` is rejected, never guessed).
+contract's, and the files are parsed by the ERP reader itself (``inputs.py`` adds only the network's
+cross-column rules), so the two read alike: ``1,5``, ``NaN`` or a cut-off line is rejected, never guessed.
 """
 
 from __future__ import annotations
@@ -126,8 +126,11 @@ def render_markdown() -> str:
         "# Supply-network data contract",
         "",
         "Generated from `dsop_assets/network/contract.py`. One CSV per table, named `<table>.csv`, in",
-        "`<DSOP_ERP_DIR>/network/`, UTF-8 (with or without BOM). Dates are `YYYY-MM-DD`; numbers are plain",
-        "decimals (`1234.5`): thousands separators, decimal commas, `NaN` or `inf` are rejected, not guessed.",
+        "`<DSOP_ERP_DIR>/network/`, UTF-8 (with or without BOM) or CP949, parsed by the ERP reader (the same",
+        "rules as docs/erp_contract.md). Dates are `YYYY-MM-DD` (or `YYYY/MM/DD`, `YYYY.MM.DD`, `YYYYMMDD`);",
+        "numbers are plain decimals (`1234.5`, or quoted `\"1,234.5\"` with correctly grouped thousands):",
+        "decimal commas (`1,5`), exponents, `NaN` or `inf` are rejected, not guessed; so are ragged, truncated",
+        "or cut-off lines.",
         "A row that breaks a rule goes to `network_rejected_rows` with its file, line and reason; the other",
         "rows load. A file without a required column stops the load with a message naming it.",
         "",

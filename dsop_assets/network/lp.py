@@ -29,6 +29,7 @@ class SolveResult:
     solve_s: float
     hit_time_limit: bool
     hit_work_limit: bool = False  # a deterministic cap (LP iterations) stopped a stage short of optimal
+    bound: float = float("nan")  # the solver's proven lower bound on ``objective`` (nan if none)
 
 
 @dataclass
@@ -140,7 +141,9 @@ def solve_highspy(milp: Milp, config) -> SolveResult:
     info = h.getInfo()
     values = np.asarray(h.getSolution().col_value) if info.primal_solution_status else np.full(milp.n_vars, np.nan)
     return SolveResult(values, float(info.objective_function_value), status, float(info.mip_gap), int(info.mip_node_count),
-                       built - began, solved - built, status == "Time limit reached")
+                       built - began, solved - built, status == "Time limit reached",
+                       # Without integers HiGHS solves an LP and leaves mip_dual_bound unset: the optimum is the bound.
+                       bound=float(info.mip_dual_bound) if integer.any() else float(info.objective_function_value))
 
 
 def solve_pyomo(milp: Milp, config) -> SolveResult:
@@ -186,7 +189,8 @@ def solve_pyomo(milp: Milp, config) -> SolveResult:
         gap = abs(res.incumbent_objective - res.objective_bound) / max(abs(res.incumbent_objective), 1e-9)
     nodes = int(getattr(res.extra_info, "mip_node_count", -1) or -1)
     return SolveResult(values, float(res.incumbent_objective or np.nan), status, float(gap), nodes,
-                       built - began, solved - built, "maxTimeLimit" in status)
+                       built - began, solved - built, "maxTimeLimit" in status,
+                       bound=float(res.objective_bound) if res.objective_bound is not None else float("nan"))
 
 
 def solve(milp: Milp, config, backend: str = "pyomo") -> SolveResult:
@@ -316,7 +320,8 @@ def _finish(milp: Milp, cost, x2, bound, lp_status, status, nodes, began, built,
     solved = time.perf_counter()
     gap = (objective - bound) / max(abs(objective), 1e-9)
     return SolveResult(load, objective, f"lp_fix:lp {lp_status}, mip {status}", gap, max(nodes, 0), built - began, solved - built,
-                       lp_timed_out or "Time limit reached" in status, lp_capped or "Iteration limit reached" in status)
+                       lp_timed_out or "Time limit reached" in status, lp_capped or "Iteration limit reached" in status,
+                       bound=bound if lp_status == "Optimal" else float("nan"))
 
 
 def _recount(milp: Milp, x: np.ndarray, config) -> np.ndarray:

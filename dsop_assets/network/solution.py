@@ -9,6 +9,7 @@ import polars as pl
 
 from dsop_assets.network.chunk import Carry, ChunkModel
 from dsop_assets.network.lp import SolveResult
+from dsop_assets.network.shelf import fefo_closing_lots
 
 EPS = 1e-6
 
@@ -68,7 +69,9 @@ def extract(cm: ChunkModel, res: SolveResult, nd, carry_in: Carry) -> dict[str, 
     tonnes = float(np.ceil(co2_kg / 1000.0 - 1e-9))
     fee = float(_val(b["fee"], v).filter(pl.col("block") * cfg.lock_days <= (cm.end - nd.start).days)["value"].sum()) if "fee" in b else 0.0
     cover = float(_val(b["cover_gap"], v).select(pl.col("value") * pl.col("pen")).sum().item()) if "cover_gap" in b else 0.0
-    slack = float(_val(b["fill_slack"], v).filter(pl.col("week_start") <= cm.end)["value"].sum()) if "fill_slack" in b else 0.0
+    # A week the chunk's end cuts is counted by the next chunk, which sees all of it (carry.week_fill).
+    counted = (pl.col("week_start") + pl.duration(days=6) <= cm.end) | pl.lit(cm.end >= nd.end)
+    slack = float(_val(b["fill_slack"], v).filter(counted)["value"].sum()) if "fill_slack" in b else 0.0
     costs = {
         "production_usd": float(plant_day["labour_cost_usd"].sum()),
         "transport_usd": float((lane_day["transport_cost_usd"] - lane_day["containers"] * lane_day["border_usd"]).sum()),
@@ -83,7 +86,9 @@ def extract(cm: ChunkModel, res: SolveResult, nd, carry_in: Carry) -> dict[str, 
         "chunk_start": cm.start, "chunk_end": cm.end, **costs,
         "total_cost_usd": sum(costs.values()),
         "fill_slack_units": slack, "fill_slack_penalty_usd": slack * cfg.fill_slack_penalty, "cover_penalty_usd": cover,
-        "model_objective_usd": res.objective + cm.constant, "window_end": cm.window_end, "co2_kg": co2_kg, "co2_tonnes_charged": tonnes,
+        "model_objective_usd": res.objective + cm.constant,
+        "model_bound_usd": res.bound + cm.constant,  # the solver's proven lower bound, same units
+        "window_end": cm.window_end, "co2_kg": co2_kg, "co2_tonnes_charged": tonnes,
         "status": res.status, "mip_gap": res.mip_gap, "nodes": res.nodes, "hit_time_limit": res.hit_time_limit, "hit_work_limit": res.hit_work_limit,
         **{k: int(val) for k, val in cm.stats.items()},
     }])
@@ -92,21 +97,21 @@ def extract(cm: ChunkModel, res: SolveResult, nd, carry_in: Carry) -> dict[str, 
 
 
 def next_carry(cm: ChunkModel, tables: dict[str, pl.DataFrame], carry: Carry, nd) -> Carry:
-    """Closing stock as FEFO lots (the youngest units stay), hours used this week, recent lane use."""
+    """Closing stock as FEFO lots (replayed from the plan's tables), hours used this week, recent lane use."""
     end = cm.end
-    receipts = pl.concat([
-        carry.lots.select("site_id", "sku_id", "produced", "qty"),
-        tables["shipment"].filter((pl.col("leg") == "plant_to_warehouse") & (pl.col("arrival_date") <= end)).select(
-            pl.col("dst").alias("site_id"), "sku_id", pl.col("ship_date").alias("produced"), "qty"),
-        carry.in_transit.filter(pl.col("arrival") <= end).select("site_id", "sku_id", "produced", "qty"),
-        _openings(cm, nd),
-    ]).group_by("site_id", "sku_id", "produced").agg(pl.col("qty").sum())
-    closing = tables["stock"].filter(pl.col("stock_date") == end).select("site_id", "sku_id", pl.col("closing_qty").alias("left"))
-    lots = (receipts.sort("produced", descending=True)
-            .with_columns(pl.col("qty").cum_sum().over("site_id", "sku_id").alias("cum"))
-            .join(closing, on=["site_id", "sku_id"])
-            .with_columns(pl.min_horizontal(pl.col("qty"), pl.col("left") - (pl.col("cum") - pl.col("qty"))).alias("keep"))
-            .filter(pl.col("keep") > EPS).select("site_id", "sku_id", "produced", pl.col("keep").alias("qty")))
+    ship = tables["shipment"]
+    arrivals = pl.concat([
+        ship.filter(pl.col("leg") == "plant_to_warehouse").select(pl.col("dst").alias("site_id"), "sku_id", pl.col("arrival_date").alias("day"),
+                                                                   pl.col("ship_date").alias("produced"), "qty"),
+        carry.in_transit.select("site_id", "sku_id", pl.col("arrival").alias("day"), "produced", "qty"),
+        _openings(cm, nd).select("site_id", "sku_id", pl.col("produced").alias("day"), "produced", "qty"),
+    ])
+    stock = tables["stock"]
+    outflows = pl.concat([
+        ship.filter(pl.col("leg") == "warehouse_to_city").select(pl.col("src").alias("site_id"), "sku_id", pl.col("ship_date").alias("day"), "qty"),
+        stock.select("site_id", "sku_id", pl.col("stock_date").alias("day"), (pl.col("served_locally_qty") + pl.col("discarded_qty")).alias("qty")),
+    ])
+    lots = fefo_closing_lots(cm.start, end, carry.lots.select("site_id", "sku_id", "produced", "qty"), arrivals, outflows)
     week = end + timedelta(days=1)
     week = week - timedelta(days=week.weekday())
     hours = tables["plant_day"].filter(pl.col("production_date") >= week).group_by("site_id").agg(
@@ -120,7 +125,18 @@ def next_carry(cm: ChunkModel, tables: dict[str, pl.DataFrame], carry: Carry, nd
                              pl.col("dst").alias("site_id"), "sku_id", pl.col("arrival_date").alias("arrival"), pl.col("ship_date").alias("produced"), "qty")])
     city_transit = late.filter(pl.col("leg") == "warehouse_to_city").group_by(
         pl.col("dst").alias("city_id"), "sku_id", pl.col("arrival_date").alias("arrival")).agg(pl.col("qty").sum())
-    return Carry(lots, transit, hours, recent, city_transit)
+    return Carry(lots, transit, hours, recent, city_transit, _week_fill(tables["service"], carry, end))
+
+
+def _week_fill(service: pl.DataFrame, carry: Carry, end: date) -> pl.DataFrame:
+    """Demand and deliveries so far of the week that goes on past ``end`` (none if a week ends there)."""
+    nxt = end + timedelta(days=1)
+    week = nxt - timedelta(days=nxt.weekday())
+    if week == nxt:
+        return carry.week_fill.clear()
+    part = service.filter(pl.col("demand_date") >= week).select(pl.lit(week).alias("week_start"), pl.col("demand_qty").alias("qty"), "delivered_qty")
+    return pl.concat([carry.week_fill.filter(pl.col("week_start") == week), part]).group_by("week_start").agg(
+        pl.col("qty").sum(), pl.col("delivered_qty").sum())
 
 
 def _openings(cm: ChunkModel, nd) -> pl.DataFrame:

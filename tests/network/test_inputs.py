@@ -1,5 +1,6 @@
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from dsop_assets.network.contract import render_markdown
@@ -26,16 +27,20 @@ def test_bad_rows_are_rejected_with_reasons_and_nothing_is_lost(tmp_path):
         "C3,Lyon,FRA,NaN,4.8\n"
         "C4,Rome,ITA,95.0,12.5\n"
         "C1,Berlin again,DEU,52.5,13.4\n"
-        "C5,Madrid,ESP\n", encoding="utf-8")
+        "C5,Madrid,ESP\n"
+        "C6,Oslo,NOR,59.9,10.7", encoding="utf-8")  # cut off: no line break after the last line
     valid, rejected = parse_network_table(tmp_path / "network_city.csv", CITY, {})
     assert valid["city_id"].to_list() == ["C1"]
-    assert valid.height + rejected.height == 6
+    assert valid.height + rejected.height == 7
     reasons = dict(zip(rejected["line_number"], rejected["reason"]))
-    assert "not an exact float in latitude: '48,86'" in reasons[3]
-    assert "not an exact float in latitude: 'NaN'" in reasons[4]
+    assert "badly grouped thousands in latitude: '48,86'" in reasons[3]
+    assert "non-finite number in latitude: 'NaN'" in reasons[4]
     assert "latitude outside -90..90" in reasons[5]
     assert "duplicate key city_id=C1 (first on line 2)" in reasons[6]
-    assert "truncated line" in reasons[7]
+    assert "too few fields: 3 (header has 5)" in reasons[7]
+    assert reasons[8].startswith("truncated line")
+    # The ERP reader's record split, typing and reasons are the ones used (one strict parser).
+    assert rejected.filter(pl.col("line_number") == 7)["raw_values"].item() == '{"raw_line":"C5,Madrid,ESP"}'
 
 
 def test_site_rules_and_references(tmp_path):
@@ -47,8 +52,6 @@ def test_site_rules_and_references(tmp_path):
         "W1,C9,warehouse,500,,,,,,0.01\n"
         "W2,C1,depot,500,,,,,,0.01\n"
         "W3,C1,warehouse,-5,,,,,,0.01\n", encoding="utf-8")
-    import polars as pl
-
     valid, rejected = parse_network_table(tmp_path / "network_site.csv", SITE, {"network_city.city_id": pl.Series(["C1"])})
     assert valid["site_id"].to_list() == ["P1"]
     reasons = dict(zip(rejected["line_number"], rejected["reason"]))
