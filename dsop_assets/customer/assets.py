@@ -171,7 +171,8 @@ def _customer_churn_risk(context: dg.AssetExecutionContext, warehouse: Warehouse
     warehouse.write("customer_churn_backtest", pl.concat(backtests), window=Window("month_start", start, end))
     write_evaluation(warehouse, "customer_churn_risk", start, end, [
         dict(asset="customer_churn_risk", period_start=m, metric=metric, method=method, value=s.get(f"{metric}_{method}"))
-        for m, s in summaries.items() for metric in ("auc", "precision_top10") for method in ("model", "recency")])
+        for m, s in summaries.items() for metric in ("auc", "auc_pooled", "precision_top10")
+        for method in ("model", "recency")])
     last = summaries[months[-1]]
     # ">=": on data where recency is the answer the model ships recency (same ranking), which is not a failure
     beats = last.get("auc_model") is not None and last["auc_model"] >= last["auc_recency"]
