@@ -10,7 +10,7 @@ histories, with ~2 % of customers churning a quarter, i.e. 2-4 churners a month)
 features lost to it on three of four, logistic regression on three of four, by 0.004-0.02. So the model
 is chosen, leak-free, inside its own training labels: the last ``SELECT_MONTHS`` labelled months are
 scored by a booster trained on the labels complete before them, and by recency; the booster is used only
-where it ranked better there. Otherwise the probability is a logistic fit on log recency alone, which
+where it ranked better there by more than one standard error of recency's AUC (Hanley-McNeil). Otherwise the probability is a logistic fit on log recency alone, which
 ranks exactly as recency does: the shipped model cannot rank worse than recency by construction of the
 fallback, only by a booster that won its inner check and then loses the month scored.
 """
@@ -84,7 +84,17 @@ def _booster_beats_recency(train: pl.DataFrame) -> bool:
         return False
     probs = _model().fit(model_matrix(inner), inner["churned"].to_numpy()).predict_proba(model_matrix(val))[:, 1]
     truth = val["churned"].to_numpy()
-    return roc_auc_score(truth, probs) > roc_auc_score(truth, val["recency_days"].to_numpy())
+    recency = roc_auc_score(truth, val["recency_days"].to_numpy())
+    # by more than the noise: one Hanley-McNeil standard error of recency's AUC on these few churners (a 0-2
+    # point win on ~12 churners is chance; with a bare ">" the booster won 2-3 inner checks per backtest on
+    # two of four histories and then lost those months)
+    return roc_auc_score(truth, probs) > recency + _auc_standard_error(recency, int(truth.sum()), int((1 - truth).sum()))
+
+
+def _auc_standard_error(auc: float, positives: int, negatives: int) -> float:
+    q1, q2 = auc / (2 - auc), 2 * auc ** 2 / (1 + auc)
+    var = (auc * (1 - auc) + (positives - 1) * (q1 - auc ** 2) + (negatives - 1) * (q2 - auc ** 2)) / (positives * negatives)
+    return float(np.sqrt(max(var, 0.0)))
 
 
 def fit_predict(labelled: pl.DataFrame, as_of: date) -> tuple[np.ndarray | None, str]:
