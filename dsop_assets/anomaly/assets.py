@@ -9,7 +9,7 @@ import dagster as dg
 import polars as pl
 from threadpoolctl import threadpool_limits
 
-from dsop_assets.anomaly import detect, evaluate
+from dsop_assets.anomaly import detect, evaluate, shift
 from dsop_assets.anomaly.features import SHIFT_WEEKS, YEAR_WEEKS, pair_features, product_features, weekly_grid
 from dsop_assets.anomaly.messages import with_messages
 from dsop_assets.customer.assets import write_evaluation
@@ -24,7 +24,7 @@ NO_ALERTS = "no_anomaly_alerts"
 PLANTED_FOUND = "planted_anomalies_found"
 TARGET_PRECISION, TARGET_RECALL = 0.95, 0.70
 # a year of baseline behind every row the forest is fitted on, so a week scores alike in any run range
-LOOKBACK_WEEKS = YEAR_WEEKS + detect.IF_WEEKS + detect.IF_REFIT_WEEKS + SHIFT_WEEKS + 3
+LOOKBACK_WEEKS = max(YEAR_WEEKS + detect.IF_WEEKS + detect.IF_REFIT_WEEKS + SHIFT_WEEKS + 3, shift.LOOKBACK)
 STOCK_LOOKBACK_DAYS = 100
 ALERT_COLUMNS = ["week_start", "event_week", "kind", "level", "customer_id", "product_id", "observed", "expected",
                  "z_score", "if_score", "method", "message_en", "message_ko"]
@@ -36,39 +36,54 @@ def order_alerts(warehouse: Warehouse, start: date, end: date) -> tuple[pl.DataF
     orders = warehouse.query("select order_date, customer_id, product_id, order_qty from daily_order "
                              "where order_date >= $a and order_date < $b", {"a": first, "b": end})
     eol = warehouse.query("select product_id, eol_date from product_master where eol_date is not null")
-    return order_alerts_from(orders, forecast_residuals(warehouse, start, end), start, end, eol)
+    groups = warehouse.query("select product_id, product_group from product_master")
+    return order_alerts_from(orders, forecast_residuals(warehouse, start, end), start, end, eol, groups)
 
 
 def order_alerts_from(orders: pl.DataFrame, residuals: pl.DataFrame, start: date, end: date,
-                      eol: pl.DataFrame | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+                      eol: pl.DataFrame | None = None, groups: pl.DataFrame | None = None
+                      ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """``order_alerts`` on frames: orders from ``LOOKBACK_WEEKS`` before ``start``, residuals as
-    ``forecast_residuals``, ``eol`` the product master's product_id, eol_date."""
+    ``forecast_residuals``, ``eol`` the product master's product_id, eol_date, ``groups`` its product_id,
+    product_group (the market a product's level shifts are measured against).
+
+    Spikes and drops are alerts where the rule and the forest agree; level shifts come from the change-point
+    test alone (``shift``): as a confirmation the forest removed most true shifts."""
     first = start - timedelta(days=7 * LOOKBACK_WEEKS)
     last = end - timedelta(days=7)
     weeks = weeks_in(start, end)
-    pairs = detect.pair_rules(pair_features(weekly_grid(orders, ["customer_id", "product_id"], first, last)), eol)
+    pair_grid = weekly_grid(orders, ["customer_id", "product_id"], first, last)
+    shifts = shift.level_shifts(pair_grid, groups).filter(pl.col("week_start").is_in(weeks))
+    pairs = detect.pair_rules(pair_features(pair_grid), eol)
     pairs = detect.isolation_scores(pairs, detect.PAIR_IF_FEATURES, weeks).with_columns(
         detect.if_kind_pairs(pairs).alias("if_kind"), pl.lit("customer_product").alias("level"))
     products = product_features(weekly_grid(orders, ["product_id"], first, last))
-    products = detect.product_rules(products.join(residuals,
-                                                  on=["product_id", "week_start"], how="left")
-                                    .with_columns(((pl.col("qty") - pl.col("_p50")) / pl.max_horizontal(
-                                        pl.col("_band"), pl.lit(1.0))).fill_null(0.0).alias("forecast_residual")))
+    products = products.drop("event_week").join(residuals, on=["product_id", "week_start"], how="left").with_columns(
+        ((pl.col("qty") - pl.col("_p50")) / pl.max_horizontal(pl.col("_band"), pl.lit(1.0))).fill_null(0.0)
+        .alias("forecast_residual"))
+    products = products.join(
+        shifts.select("product_id", "week_start", pl.lit("level_shift").alias("rule_kind"), "event_week", "expected",
+                      pl.col("observed").alias("shift_observed"), "shift_z"),
+        on=["product_id", "week_start"], how="left").with_columns(
+        pl.col("event_week").fill_null(pl.col("week_start") - pl.duration(weeks=SHIFT_WEEKS - 1)),
+        pl.col("expected").fill_null(pl.col("pre_median")))
     products = detect.isolation_scores(products, detect.PRODUCT_IF_FEATURES, weeks).with_columns(
         pl.when(pl.col("if_flag") & (pl.col("level_log_ratio").abs() >= detect.SHIFT_UP))
         .then(pl.lit("level_shift")).otherwise(None).alias("if_kind"),
         pl.lit(None, pl.String).alias("customer_id"), pl.lit("product").alias("level"),
-        pl.col("post_median").alias("observed_level"))
+        pl.col("shift_observed").fill_null(pl.col("post_median")).alias("observed_level"),
+        pl.col("shift_z").fill_null(pl.col("z")).alias("z"))
     keep = ["week_start", "event_week", "level", "customer_id", "product_id", "qty", "expected", "z", "if_score",
             "if_flag", "rule_kind", "if_kind"]
     scored = pl.concat([
         pairs.select(keep),
         products.with_columns(pl.col("observed_level").alias("qty")).select(keep),
     ], how="vertical_relaxed")
-    alerts = scored.filter(pl.col("rule_kind").is_not_null() & pl.col("if_flag")).select(
+    shift_rows = pl.col("rule_kind") == "level_shift"
+    alerts = scored.filter(pl.col("rule_kind").is_not_null() & (pl.col("if_flag") | shift_rows)).select(
         "week_start", "event_week", pl.col("rule_kind").alias("kind"), "level", "customer_id", "product_id",
         pl.col("qty").alias("observed"), "expected", pl.col("z").alias("z_score"), "if_score",
-        pl.lit("rule+isolation_forest").alias("method"))
+        pl.when(shift_rows).then(pl.lit("change_point")).otherwise(pl.lit("rule+isolation_forest")).alias("method"))
     return alerts, scored
 
 

@@ -27,8 +27,10 @@ def main(erp_dir: str) -> None:
                                                                          "product_id": pl.String}).select(
         pl.col("order_date").str.to_date(), "customer_id", "product_id", pl.col("order_qty").cast(pl.Float64))
     truth = evaluate.read_planted(erp_dir)
-    eol = pl.read_csv(f"{erp_dir}/product_master.csv", schema_overrides={"eol_date": pl.String}).select(
-        pl.col("product_id").cast(pl.String), pl.col("eol_date").str.to_date())
+    master = pl.read_csv(f"{erp_dir}/product_master.csv", schema_overrides={"eol_date": pl.String,
+                                                                          "product_id": pl.String})
+    eol = master.select("product_id", pl.col("eol_date").str.to_date())
+    groups = master.select("product_id", "product_group")
     first, last = orders["order_date"].min(), orders["order_date"].max()
     first, last = first - timedelta(days=first.weekday()), last - timedelta(days=last.weekday())
     start, end = first + timedelta(days=7 * WARM_UP_WEEKS), last + timedelta(days=7)
@@ -36,16 +38,16 @@ def main(erp_dir: str) -> None:
                                        "_band": pl.Float64})
     began = time.perf_counter()
     with threadpool_limits(1):
-        alerts, scored = order_alerts_from(orders, no_forecast, start, end, eol)
+        alerts, scored = order_alerts_from(orders, no_forecast, start, end, eol, groups)
     print(f"weeks {start} .. {end - timedelta(days=7)}: {time.perf_counter() - began:.1f} s")
-    methods = {"rule+isolation_forest": alerts,
+    methods = {"shipped (rule+isolation_forest; change_point for shifts)": alerts,
                "rule": scored.filter(pl.col("rule_kind").is_not_null()).rename({"rule_kind": "kind"}),
                "isolation_forest": scored.filter(pl.col("if_kind").is_not_null()).rename({"if_kind": "kind"})}
     for method, found in methods.items():
         result = evaluate.score(found, truth, start, end - timedelta(days=1))
         for kind in ("spike", "drop", "level_shift"):
             v = result[kind]
-            print(f"{method:22s} {kind:12s} alerts {v['alerts']:5d} planted {v['planted']:3d} "
+            print(f"{method[:22]:22s} {kind:12s} alerts {v['alerts']:5d} planted {v['planted']:3d} "
                   f"precision {v['precision']} recall {v['recall']}")
 
 

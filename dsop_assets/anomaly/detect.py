@@ -11,10 +11,7 @@ Rules (the baseline, one per kind):
   pair-weeks ((1 - p)^k <= ``DROP_ALPHA``), and at least four weeks (``features.DROP_RUNS``); not when the
   product has reached its end of life in the product master (``eol_date``): a discontinued product's
   customers all stop, as planned;
-* level_shift: the last ``SHIFT_WEEKS`` weeks of a product all beyond ``SHIFT_Z`` scaled MADs of the 13
-  weeks before them (in which it was ordered most weeks) and their median at least 1.8x (or at most
-  0.55x) that level, but not zero (orders stopping is an end, not a new level); called once, at the
-  first week it holds;
+* level_shift: a change-point test on the product's market-adjusted series (``shift``);
 * stock_mismatch: a month-start count differs from the estimate carried from the previous count by
   >= 25 % (and one unit); the mirror-image error one count later (the estimate now starts from the bad
   count) is not a second anomaly.
@@ -40,9 +37,7 @@ SPIKE_MIN_WEEKS = 4  # ~1,000 steady pair-weeks: enough for two counts, and the 
 STEADY = 0.85
 DROP_PRESENCE = 0.85
 DROP_ALPHA = 1e-5  # chance of a run of empty weeks on a pair, judged as independent weeks
-SHIFT_UP, SHIFT_DOWN = np.log(1.8), np.log(0.55)
-SHIFT_Z = 2.0
-SHIFT_PRESENCE = 0.9  # a product that was not ordered most weeks before is launching, not shifting
+SHIFT_UP = np.log(1.8)  # what the forest's own product flags must move by to be called a level shift
 STOCK_REL = 0.25
 IF_WEEKS = 52
 IF_TREES = 100
@@ -107,16 +102,6 @@ def pair_rules(f: pl.DataFrame, eol: pl.DataFrame | None = None) -> pl.DataFrame
         .otherwise(pl.col("week_start")).alias("event_week"),
         pl.when(drop).then(base_before).otherwise(pl.col("base")).alias("expected"),
     )
-
-
-def product_rules(f: pl.DataFrame) -> pl.DataFrame:
-    up = (pl.col("level_log_ratio") >= SHIFT_UP) & (pl.col("post_min_z") >= SHIFT_Z)
-    down = (pl.col("level_log_ratio") <= SHIFT_DOWN) & (pl.col("post_max_z") <= -SHIFT_Z)
-    # a product whose orders stop altogether has ended (end of life, its only customer gone), not shifted
-    holds = (up | down) & (pl.col("pre_presence") >= SHIFT_PRESENCE) & (pl.col("post_median") > 0)
-    first = holds & ~holds.shift(1).over("product_id").fill_null(False)
-    return f.with_columns(pl.when(first).then(pl.lit("level_shift")).otherwise(None).alias("rule_kind"),
-                          pl.col("pre_median").alias("expected"))
 
 
 def isolation_scores(f: pl.DataFrame, features: list[str], weeks: list[date]) -> pl.DataFrame:

@@ -134,9 +134,12 @@ def top_products(orders: pl.DataFrame) -> pl.DataFrame:
     kinds={"scikit-learn", "polars"},
     pool=WAREHOUSE_POOL,
     check_specs=[dg.AssetCheckSpec(CHURN_BEATS_RECENCY, asset="customer_churn_risk",
-                                   description="Backtest ROC-AUC of the model is above the recency-only rule's.")],
+                                   description="Backtest ROC-AUC of the shipped model is at least the recency-only rule's (the "
+                                   "model falls back to recency where its booster did not beat recency on its own "
+                                   "training labels).")],
     description=f"P(no order in the next {churn.HORIZON_MONTHS} months) per customer as of each month's end "
-    f"(gradient boosting on the segment features, trained only on labels complete by then). Customers at "
+    f"(gradient boosting on the segment features where it beat recency on its own training labels, else a "
+    f"logistic fit on recency alone; trained only on labels complete by then). Customers at "
     f">= {churn.THRESHOLD} get account_review = true (an action in the weekly action queue). Also writes "
     "customer_churn_backtest: ROC-AUC and precision@top-10 % per past month, model vs recency alone.",
 )
@@ -168,9 +171,11 @@ def _customer_churn_risk(context: dg.AssetExecutionContext, warehouse: Warehouse
     warehouse.write("customer_churn_backtest", pl.concat(backtests), window=Window("month_start", start, end))
     write_evaluation(warehouse, "customer_churn_risk", start, end, [
         dict(asset="customer_churn_risk", period_start=m, metric=metric, method=method, value=s.get(f"{metric}_{method}"))
-        for m, s in summaries.items() for metric in ("auc", "precision_top10") for method in ("model", "recency")])
+        for m, s in summaries.items() for metric in ("auc", "auc_pooled", "precision_top10")
+        for method in ("model", "recency")])
     last = summaries[months[-1]]
-    beats = last.get("auc_model") is not None and last["auc_model"] > last["auc_recency"]
+    # ">=": on data where recency is the answer the model ships recency (same ranking), which is not a failure
+    beats = last.get("auc_model") is not None and last["auc_model"] >= last["auc_recency"]
     return dg.MaterializeResult(
         metadata={"dagster/row_count": written, "backtest_latest": last,
                   "account_reviews_latest": int(result.filter(pl.col("month_start") == months[-1])["account_review"].sum()),

@@ -4,6 +4,15 @@ For an as-of month M the model learns from rows (features as of month t, label =
 t+1..t+3) with t + 3 <= M, so every label it sees was complete by M's end. The backtest repeats that
 for each of the ``BACKTEST_MONTHS`` months b before M whose outcome is known (b + 3 <= M): train on
 t + 3 <= b, score b, compare with what happened. The rule it must beat ranks by recency alone.
+
+Recency is nearly the whole answer on the demo (pooled backtest AUC 0.94-0.997 on four generated
+histories, with ~2 % of customers churning a quarter, i.e. 2-4 churners a month); gradient boosting on all
+features lost to it on three of four, logistic regression on three of four, by 0.004-0.02. So the model
+is chosen, leak-free, inside its own training labels: the last ``SELECT_MONTHS`` labelled months are
+scored by a booster trained on the labels complete before them, and by recency; the booster is used only
+where it ranked better there by more than one standard error of recency's AUC (Hanley-McNeil). Otherwise the probability is a logistic fit on log recency alone, which
+ranks exactly as recency does: the shipped model cannot rank worse than recency by construction of the
+fallback, only by a booster that won its inner check and then loses the month scored.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ from dsop_assets.customer.features import add_months, model_matrix
 HORIZON_MONTHS = 3
 BACKTEST_MONTHS = 12
 MIN_TRAIN_MONTHS = 6
+SELECT_MONTHS = 6
 TOP_SHARE = 0.10
 THRESHOLD = 0.5  # probability above which a customer gets an account review
 SEED = 0
@@ -49,6 +59,44 @@ def _model() -> HistGradientBoostingClassifier:
                                           early_stopping=False, random_state=SEED)
 
 
+def _recency_model():
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(max_iter=1000)
+
+
+def _recency_matrix(rows: pl.DataFrame) -> np.ndarray:
+    return rows.select(pl.col("recency_days").log1p()).to_numpy().astype(float)
+
+
+def _booster_beats_recency(train: pl.DataFrame) -> bool:
+    """On the last ``SELECT_MONTHS`` labelled months of ``train``, does a booster trained on the labels complete
+    before them rank churners better than recency? (pooled ROC-AUC)"""
+    from sklearn.metrics import roc_auc_score
+
+    months = train["month_start"].unique().sort()
+    if len(months) < SELECT_MONTHS + HORIZON_MONTHS + MIN_TRAIN_MONTHS:
+        return False
+    first_val = months[-SELECT_MONTHS]
+    inner = train.filter(pl.col("month_start") <= add_months(first_val, -HORIZON_MONTHS))
+    val = train.filter(pl.col("month_start") >= first_val)
+    if inner["churned"].n_unique() < 2 or val["churned"].n_unique() < 2:
+        return False
+    probs = _model().fit(model_matrix(inner), inner["churned"].to_numpy()).predict_proba(model_matrix(val))[:, 1]
+    truth = val["churned"].to_numpy()
+    recency = roc_auc_score(truth, val["recency_days"].to_numpy())
+    # by more than the noise: one Hanley-McNeil standard error of recency's AUC on these few churners (a 0-2
+    # point win on ~12 churners is chance; with a bare ">" the booster won 2-3 inner checks per backtest on
+    # two of four histories and then lost those months)
+    return roc_auc_score(truth, probs) > recency + _auc_standard_error(recency, int(truth.sum()), int((1 - truth).sum()))
+
+
+def _auc_standard_error(auc: float, positives: int, negatives: int) -> float:
+    q1, q2 = auc / (2 - auc), 2 * auc ** 2 / (1 + auc)
+    var = (auc * (1 - auc) + (positives - 1) * (q1 - auc ** 2) + (negatives - 1) * (q2 - auc ** 2)) / (positives * negatives)
+    return float(np.sqrt(max(var, 0.0)))
+
+
 def fit_predict(labelled: pl.DataFrame, as_of: date) -> tuple[np.ndarray | None, str]:
     """Probabilities for the rows of ``as_of`` from a model trained on labels complete by ``as_of``."""
     train = labelled.filter((pl.col("month_start") <= add_months(as_of, -HORIZON_MONTHS))
@@ -56,8 +104,11 @@ def fit_predict(labelled: pl.DataFrame, as_of: date) -> tuple[np.ndarray | None,
     score = labelled.filter(pl.col("month_start") == as_of)
     if train["month_start"].n_unique() < MIN_TRAIN_MONTHS or train["churned"].n_unique() < 2 or score.is_empty():
         return None, "recency_rule"
-    model = _model().fit(model_matrix(train), train["churned"].to_numpy())
-    return model.predict_proba(model_matrix(score))[:, 1], "hist_gradient_boosting"
+    if _booster_beats_recency(train):
+        model = _model().fit(model_matrix(train), train["churned"].to_numpy())
+        return model.predict_proba(model_matrix(score))[:, 1], "hist_gradient_boosting"
+    model = _recency_model().fit(_recency_matrix(train), train["churned"].to_numpy())
+    return model.predict_proba(_recency_matrix(score))[:, 1], "recency_logistic"
 
 
 def _precision_at(scores: np.ndarray, truth: np.ndarray) -> tuple[int, int]:
@@ -67,10 +118,11 @@ def _precision_at(scores: np.ndarray, truth: np.ndarray) -> tuple[int, int]:
 
 
 def backtest(labelled: pl.DataFrame, as_of: date) -> tuple[pl.DataFrame, dict]:
-    """Per backtest month and pooled: ROC-AUC and precision@top10 % of the model and of recency."""
+    """Per backtest month and over them: ROC-AUC (mean of the months, and pooled) and precision@top10 % of the
+    model and of recency."""
     from sklearn.metrics import roc_auc_score
 
-    rows, pooled = [], {"model": [], "recency": [], "truth": []}
+    rows, methods, pooled = [], [], {"model": [], "recency": [], "truth": []}
     hits = {"model": [0, 0], "recency": [0, 0]}
     for back in range(BACKTEST_MONTHS + HORIZON_MONTHS - 1, HORIZON_MONTHS - 1, -1):
         month = add_months(as_of, -back)
@@ -81,6 +133,7 @@ def backtest(labelled: pl.DataFrame, as_of: date) -> tuple[pl.DataFrame, dict]:
         truth = scored["churned"].to_numpy()
         recency = scored["recency_days"].to_numpy()
         row = {"eval_month": month, "customers": len(truth), "churned": int(truth.sum())}
+        methods.append(method)
         for name, s in (("model", probs), ("recency", recency)):
             row[f"auc_{name}"] = float(roc_auc_score(truth, s))
             h, n = _precision_at(s, truth)
@@ -94,10 +147,15 @@ def backtest(labelled: pl.DataFrame, as_of: date) -> tuple[pl.DataFrame, dict]:
     if rows:
         truth = np.concatenate(pooled["truth"])
         for name in ("model", "recency"):
-            # Pooled AUC ranks across months; per-month AUCs are in the table too.
-            summary[f"auc_{name}"] = round(float(roc_auc_score(truth, np.concatenate(pooled[name]))), 4)
+            # The headline is the mean of the monthly AUCs: a review list is drawn within a month, and a pooled
+            # AUC also ranks one month's scores against another's, so it rewards or punishes the probabilities'
+            # month-to-month calibration, which raw recency days do not have. Pooled is kept beside it.
+            summary[f"auc_{name}"] = round(float(np.mean([r[f"auc_{name}"] for r in rows])), 4)
+            summary[f"auc_pooled_{name}"] = round(float(roc_auc_score(truth, np.concatenate(pooled[name]))), 4)
             summary[f"precision_top10_{name}"] = round(hits[name][0] / hits[name][1], 4)
         summary["churn_rate"] = round(float(truth.mean()), 4)
+    if rows:
+        summary["booster_months"] = methods.count("hist_gradient_boosting")
     schema = {"eval_month": pl.Date, "customers": pl.Int64, "churned": pl.Int64, "auc_model": pl.Float64,
               "precision_top10_model": pl.Float64, "auc_recency": pl.Float64, "precision_top10_recency": pl.Float64}
     return pl.DataFrame(rows, schema=schema), summary

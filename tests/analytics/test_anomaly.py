@@ -5,8 +5,8 @@ from datetime import date, timedelta
 import numpy as np
 import polars as pl
 
-from dsop_assets.anomaly import detect, evaluate
-from dsop_assets.anomaly.features import pair_features, product_features, weekly_grid
+from dsop_assets.anomaly import detect, evaluate, shift
+from dsop_assets.anomaly.features import pair_features, weekly_grid
 from dsop_assets.anomaly.messages import with_messages
 
 START = date(2024, 1, 1)
@@ -33,14 +33,53 @@ def test_a_spike_and_a_drop_are_found_once():
     assert found == [("spike", START + timedelta(days=7 * 30)), ("drop", START + timedelta(days=7 * 40))]
 
 
-def test_level_shift_is_called_at_its_first_week():
+def _orders(rows: list) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema=["order_date", "customer_id", "product_id", "order_qty"], orient="row")
+
+
+def _shifts(rows: list, groups: pl.DataFrame | None = None, weeks: int = 80) -> pl.DataFrame:
+    grid = weekly_grid(_orders(rows), ["customer_id", "product_id"], START, START + timedelta(days=7 * (weeks - 1)))
+    return shift.level_shifts(grid, groups)
+
+
+def _noisy(w: int, rng, level: float = 100.0) -> float:
+    return float(level * np.exp(rng.normal(0, 0.25)))
+
+
+def test_level_shift_is_called_once_near_its_onset():
     rng = np.random.default_rng(2)
-    rows = [(START + timedelta(days=7 * w), "C1", "P1", float(rng.integers(90, 110)) * (3.0 if w >= 35 else 1.0))
-            for w in range(60)]
-    orders = pl.DataFrame(rows, schema=["order_date", "customer_id", "product_id", "order_qty"], orient="row")
-    products = detect.product_rules(product_features(weekly_grid(orders, ["product_id"], START, START + timedelta(days=7 * 59))))
-    calls = products.filter(pl.col("rule_kind") == "level_shift")
-    assert calls["event_week"].to_list() == [START + timedelta(days=7 * 35)]
+    rows = [(START + timedelta(days=7 * w), "C1", "P1", _noisy(w, rng) * (3.0 if w >= 35 else 1.0)) for w in range(80)]
+    calls = _shifts(rows)
+    assert calls.height == 1
+    assert abs((calls["event_week"][0] - (START + timedelta(days=7 * 35))).days) <= 7
+    # called only once the new level has held for MIN_WEEKS: never from the weeks before it
+    assert calls["week_start"][0] >= START + timedelta(days=7 * (35 + shift.MIN_WEEKS - 1))
+
+
+def test_a_product_whose_orders_stop_has_ended_not_shifted():
+    rng = np.random.default_rng(3)
+    rows = [(START + timedelta(days=7 * w), "C1", "P1", _noisy(w, rng)) for w in range(40)]
+    assert _shifts(rows).is_empty()
+
+
+def test_a_move_of_the_whole_product_group_is_the_market_not_a_shift():
+    rng = np.random.default_rng(4)
+    rows = [(START + timedelta(days=7 * w), "C1", p, _noisy(w, rng) * (0.3 if w >= 35 else 1.0))
+            for w in range(80) for p in ("P1", "P2", "P3")]
+    groups = pl.DataFrame({"product_id": ["P1", "P2", "P3"], "product_group": ["G"] * 3})
+    assert _shifts(rows).height == 3  # without the market: each product "shifts"
+    assert _shifts(rows, groups).is_empty()
+
+
+def test_a_product_whose_main_customer_leaves_is_an_account_event_not_a_shift():
+    rng = np.random.default_rng(5)
+    rows = [(START + timedelta(days=7 * w), "C1", "P1", _noisy(w, rng, 400.0)) for w in range(35)]
+    rows += [(START + timedelta(days=7 * w), "C2", "P1", _noisy(w, rng)) for w in range(80)]
+    assert _shifts(rows).is_empty()
+    # the same total fall spread over every customer is a level shift
+    rows = [(START + timedelta(days=7 * w), c, "P1", _noisy(w, rng, lvl) * (0.2 if w >= 35 else 1.0))
+            for w in range(80) for c, lvl in (("C1", 400.0), ("C2", 100.0))]
+    assert _shifts(rows).height == 1
 
 
 def test_the_count_after_a_bad_count_is_not_a_second_anomaly():
@@ -87,14 +126,6 @@ def test_a_pause_of_a_pair_that_skips_weeks_needs_a_longer_run():
     found = scored.filter(pl.col("rule_kind") == "drop")
     assert found["week_start"].to_list() == [START + timedelta(days=7 * 49)]
     assert found["event_week"].to_list() == [START + timedelta(days=7 * 45)]
-
-
-def test_a_product_whose_orders_stop_has_ended_not_shifted():
-    rng = np.random.default_rng(3)
-    rows = [(START + timedelta(days=7 * w), "C1", "P1", float(rng.integers(90, 110))) for w in range(40)]
-    orders = pl.DataFrame(rows, schema=["order_date", "customer_id", "product_id", "order_qty"], orient="row")
-    products = detect.product_rules(product_features(weekly_grid(orders, ["product_id"], START, START + timedelta(days=7 * 59))))
-    assert products.filter(pl.col("rule_kind") == "level_shift").is_empty()
 
 
 def test_spike_bar_follows_the_book_and_ignores_the_week_it_judges():

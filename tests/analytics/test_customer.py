@@ -74,3 +74,23 @@ def test_recommendations_exclude_bought_and_knn_finds_co_bought():
     recs = recommend.recommend(orders, date(2024, 1, 31), date(2024, 1, 1))
     mine = recs.filter(pl.col("customer_id") == "C20").sort("rank")
     assert "A" not in mine["product_id"].to_list() and mine["product_id"][0] == "B"
+
+
+def test_where_the_booster_does_not_beat_recency_the_model_ranks_as_recency_does():
+    # churn here is decided by recency alone (a customer quiet for 60+ days never comes back): the booster
+    # cannot win its inner check, and the fallback's probabilities must order customers exactly as recency
+    rng = np.random.default_rng(7)
+    months = [date(2022, 1, 1).replace(year=2022 + i // 12, month=i % 12 + 1) for i in range(30)]
+    rows = []
+    for m in months:
+        recency = rng.integers(0, 200, 120).astype(float)
+        rows += [dict(month_start=m, customer_id=f"C{i}", recency_days=r, frequency=float(rng.integers(1, 50)),
+                      monetary_krw=float(rng.integers(1, 10 ** 6)), volatility=float(rng.random()), breadth=1.0,
+                      growth=0.0, top_product_share=1.0, churned=int(r >= 150 and rng.random() < 0.7))
+                 for i, r in enumerate(recency)]
+    labelled = pl.DataFrame(rows).with_columns(pl.col("churned").cast(pl.Int8))
+    probs, method = churn.fit_predict(labelled, months[-1])
+    assert method == "recency_logistic"
+    recency = labelled.filter(pl.col("month_start") == months[-1])["recency_days"].to_numpy()
+    order = np.argsort(recency, kind="stable")
+    assert np.all(np.diff(probs[order]) >= 0)  # monotone in recency: the same ranking

@@ -25,6 +25,18 @@ def test_fill_rate_rises_with_the_reorder_point_and_the_search_reaches_the_targe
     assert best["reached_on_grid"] and best["search_fill"] >= 0.95 and abs(best["fill"] - 0.95) < 0.03
 
 
+def test_a_large_order_quantity_does_not_overshoot_the_target():
+    # EOQ covers 20 weeks of demand and ordering is dear: starting every path full (s + Q), any s gave ~100 %
+    rng = np.random.default_rng(2)
+    demand = rng.gamma(4.0, 25.0, (2000, mc.WEEKS))
+    lead = rng.integers(1, 4, (2000, mc.WEEKS))
+    check_demand = np.random.default_rng(3).gamma(4.0, 25.0, (2000, mc.WEEKS))
+    check_lead = np.random.default_rng(4).integers(1, 4, (2000, mc.WEEKS))
+    best = mc.best_policy(demand, lead, check_demand, check_lead, eoq=2000.0, target=0.95, holding_per_week=0.01,
+                          ordering_cost=5000.0)
+    assert abs(best["fill"] - 0.95) <= 0.02
+
+
 def test_bullwhip_grows_upstream_and_the_run_repeats():
     a = bg.simulate(0.3, reps=3, weeks=300)
     b = bg.simulate(0.3, reps=3, weeks=300)
