@@ -205,8 +205,9 @@ def _with_sub_assemblies(data: PlanData, top_qty: np.ndarray, tops: np.ndarray, 
                          levels: np.ndarray) -> tuple[PlanData, np.ndarray, float]:
     """(data whose sub-assembly demand is their need, the whole plan, a bound on the sub-assemblies'
     cost given the goods' plan): sub-assemblies follow the goods' batches; where a sub-assembly's lot
-    finds no hours up to its need, the line's lowest-value good loses a lot in that week until the
-    line fits (the good is then backlogged, not overbooked)."""
+    finds no hours up to its need, the good on that line-week whose lot costs least per hour freed
+    loses one until the line fits (the good is then backlogged, not overbooked). After
+    MAX_SUB_REPAIRS cuts a line may still be over; ``production_plan_line_within_capacity`` says so."""
     made = np.zeros_like(data.demand)
     made[tops] = top_qty
     unit = lot_unit(data)
@@ -374,7 +375,7 @@ def avoidable_backlog(data: PlanData, qty: np.ndarray, unit_hours: np.ndarray | 
     hours of any week up to t could have made, capped at the backlog. A product without a
     capacity-bound line could always have been made, so all its backlog is avoidable.
     ``unit_hours`` [p]: the hours one more unit takes, when more than its own (a good's in-house
-    sub-assemblies, multi_level.echelon_hours); the spare hours are always the line's real ones.
+    sub-assemblies in whole lots, multi_level.lot_hours); the spare hours are always the line's real ones.
     """
     need = data.hours if unit_hours is None else unit_hours
     net = data.opening[:, None] + np.cumsum(qty - data.demand, axis=1)
