@@ -16,8 +16,19 @@ from pathlib import Path
 import polars as pl
 
 from dsop_assets.erp.contract import TableContract
-from dsop_assets.erp.reader import ErpContractError, _add_reasons, check_duplicates, check_references, read_export, type_rows
-from dsop_assets.network.contract import NETWORK_TABLES, PLANT_COLUMNS, WAREHOUSE_COLUMNS
+from dsop_assets.erp.reader import (
+    ErpContractError,
+    _add_reasons,
+    check_duplicates,
+    check_references,
+    read_export,
+    type_rows,
+)
+from dsop_assets.network.contract import (
+    NETWORK_TABLES,
+    PLANT_COLUMNS,
+    WAREHOUSE_COLUMNS,
+)
 
 REJECTED_SCHEMA = {"source_table": pl.Utf8, "file_name": pl.Utf8, "line_number": pl.Int64,
                    "raw_values": pl.Utf8, "reason": pl.Utf8}

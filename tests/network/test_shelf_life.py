@@ -7,7 +7,11 @@ import polars as pl
 from dsop_assets.network.chunk import Carry
 from dsop_assets.network.config import NetworkConfig
 from dsop_assets.network.lp import Milp, solve
-from dsop_assets.network.shelf import fefo_closing_lots, overtaking_pairs, shelf_life_rows
+from dsop_assets.network.shelf import (
+    fefo_closing_lots,
+    overtaking_pairs,
+    shelf_life_rows,
+)
 
 START = date(2025, 3, 3)
 LIFE = 5
