@@ -41,21 +41,19 @@ class PlanConfig:
     # either way, and the best plan with it is what the planner needs.
     firm_orders_when_short: str = "plan_late"
     # Stopping rules. The plan must not depend on how busy the machine is, so every part stops on
-    # deterministic work limits: HiGHS stops at mip_rel_gap or after mip_max_nodes branch-and-bound
-    # nodes; the large lines' search (local_search.py) once its proved gap is within mip_rel_gap or
-    # after search_windows exact windows of window_size products, each stopped at window_max_nodes
-    # nodes. time_limit_seconds is only a safety net per solve: a plan that hits it is marked
+    # deterministic work limits. Each line is planned by column generation (column_generation.py):
+    # at most cg_rounds pricing rounds for its bound, a dive of at most dive_steps fixes (giving up
+    # a fix dive_bans times), then the master with whole plans for at most master_max_nodes
+    # branch-and-bound nodes. Products without a line, and the single model of everything
+    # (decompose_by_line=False), are solved by HiGHS to mip_rel_gap or mip_max_nodes nodes.
+    # time_limit_seconds is only a safety net per solve: a plan that hits it is marked
     # ``time_capped`` and the plan gate refuses it.
     mip_rel_gap: float = 0.01
     mip_max_nodes: int = 20_000
-    # A line of SEARCH_MIN_PRODUCTS or more that sweeps and the Lagrangian bound leave open gets
-    # HiGHS at the root only (its heuristics there beat 40 exact windows on the demo's tightest
-    # line, and 100 nodes added nothing), then exact windows.
-    line_max_nodes: int = 1
-    search_windows: int = 16
-    window_size: int = 4
-    window_max_nodes: int = 50
-    bound_rounds: int = 15
+    cg_rounds: int = 100
+    dive_steps: int = 100
+    dive_bans: int = 30
+    master_max_nodes: int = 200
     time_limit_seconds: float = 300.0
     # Backlog still open at the end of the horizon costs this many more weeks of its penalty: it
     # will take at least that long to clear, and without the term the last weeks' demand would be

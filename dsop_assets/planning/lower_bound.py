@@ -20,11 +20,27 @@ from dsop_assets.planning.plan_data import PlanData
 GRID_STEPS = 2000
 
 
-def product_plan(data: PlanData, p: int, price: np.ndarray | None = None) -> tuple[float, np.ndarray]:
-    """(bound, plan): product p's cheapest plan alone (no capacity) with ``price`` [t] per hour.
+def window_min(values: np.ndarray, width: int) -> np.ndarray:
+    """out[k] = min(values[k - width + 1 .. k]) (fewer at the start), in log2(width) vector steps."""
+    out, span = values.copy(), 1
+    while span * 2 <= width:  # out[k] = min of the span ending at k, span doubling
+        out[span:] = np.minimum(out[span:], out[:-span])
+        span *= 2
+    if span < width:  # two overlapping spans cover the rest
+        shift = width - span
+        out[shift:] = np.minimum(out[shift:], out[:-shift])
+    return out
+
+
+def product_plan(data: PlanData, p: int, price: np.ndarray | None = None,
+                 max_hours: float | None = None) -> tuple[float, np.ndarray]:
+    """(bound, plan): product p's cheapest plan alone with ``price`` [t] per hour.
 
     Output in week t pays price[t] * hours; as a sum over cumulative output C it is
-    sum_t C_t (pi_t - pi_t+1), a cost on the state, so the recursion stays exact.
+    sum_t C_t (pi_t - pi_t+1), a cost on the state, so the recursion stays exact. ``max_hours``
+    caps one week's output at what the whole line could make of p alone: without it, a
+    Lagrangian or column-generation bound mixes plans that make weeks of backlog in one week,
+    and on a saturated line it fell 4 % short of HiGHS's own bound.
     """
     n_t = len(data.weeks)
     pi = np.zeros(n_t + 1)
@@ -42,13 +58,30 @@ def product_plan(data: PlanData, p: int, price: np.ndarray | None = None) -> tup
     best = np.full(made.size, np.inf)
     best[0] = 0.0
     came = np.zeros((n_t, made.size), dtype=int)
+    befores: list[np.ndarray] = []
+    width = made.size
+    if max_hours is not None and data.hours[p] > 0:
+        # A continuous plan rounded up to the grid may make one step more in a week.
+        width = max(int(np.floor(max_hours / (data.hours[p] * step) + 1e-9)), 0) + (0 if lotted else 1)
     for t in range(n_t):
-        # Reach k either by making nothing (stay) or with one setup from the cheapest lower state.
-        record = np.minimum.accumulate(best)
-        source = np.maximum.accumulate(np.where(best == record, index, -1))
-        lower = np.concatenate([[np.inf], record[:-1]]) + setup
-        came[t] = np.where(lower < best, np.concatenate([[0], source[:-1]]), index)
+        # Reach k either by making nothing (stay) or with one setup from the cheapest of the
+        # ``width`` states below it (the week's most output).
+        if width >= made.size - 1:
+            record = np.minimum.accumulate(best)
+            source = np.maximum.accumulate(np.where(best == record, index, -1))
+            lower = np.concatenate([[np.inf], record[:-1]]) + setup
+            came[t] = np.where(lower < best, np.concatenate([[0], source[:-1]]), index)
+        elif width > 0:
+            record = window_min(best, width)
+            lower = np.concatenate([[np.inf], record[:-1]]) + setup
+            came[t] = np.where(lower < best, -1, index)  # -1: a source found on the way back
+        else:
+            lower = np.full(made.size, np.inf)
+            came[t] = index
+        before = best
         best = np.minimum(best, lower)
+        if width < made.size - 1:
+            befores.append(before)
         net = data.opening[p] + made - cum[t]
         stock = np.maximum(net, 0.0)
         gap = np.clip(data.safety_stock[p, t] - stock, 0.0, data.safety_stock[p, t])
@@ -59,8 +92,12 @@ def product_plan(data: PlanData, p: int, price: np.ndarray | None = None) -> tup
     value = float(best[k])
     plan = np.zeros(n_t)
     for t in range(n_t - 1, -1, -1):
-        plan[t] = made[k] - made[came[t, k]]
-        k = came[t, k]
+        j = came[t, k]
+        if j < 0:
+            window = befores[t][max(k - width, 0):k]
+            j = max(k - width, 0) + int(np.argmin(window))
+        plan[t] = made[k] - made[j]
+        k = j
     if not lotted:
         value -= step * (n_t * h + np.abs(np.diff(pi)).sum())
     return value, plan
@@ -74,47 +111,3 @@ def product_bound(data: PlanData, p: int) -> float:
 def bound(data: PlanData, members: list[int]) -> float:
     """Lower bound (unscaled) on the cost of ``members`` and their line's overtime."""
     return float(sum(product_bound(data, p) for p in members))
-
-
-def line_bound(data: PlanData, members: list[int], line: int, upper: float,
-               rounds: int = 60, start: np.ndarray | None = None) -> tuple[float, np.ndarray | None]:
-    """(bound, plan) for a line's products with its hours priced by Lagrangian relaxation.
-
-    Any price vector lam >= 0 gives a bound: sum of the priced product optima, plus the best
-    overtime choice at that price (full overtime where lam exceeds its cost, none otherwise),
-    minus lam times regular hours. Prices follow Polyak subgradient steps towards ``upper`` from
-    ``start`` (the LP's capacity prices, plan_milp.lp_prices; zero without). The plan is the
-    cheapest priced-plan set that happened to fit the line, None if none did.
-    """
-    n_t = len(data.weeks)
-    lam = np.zeros(n_t) if start is None else np.maximum(np.asarray(start, dtype=float), 0.0)
-    reg, ot, cost = data.regular[line], data.overtime[line], data.overtime_cost[line]
-    best, plan, plan_cost_ = -np.inf, None, np.inf
-    hours = data.hours[members]
-    step, stall = 1.0, 0
-    for _ in range(rounds):
-        made = np.zeros((len(members), n_t))
-        total = 0.0
-        for i, p in enumerate(members):
-            value, made[i] = product_plan(data, p, lam)
-            total += value
-        over = np.where(lam > cost, ot, 0.0)
-        value = total + float(((cost - lam) * over).sum() - (lam * reg).sum())
-        if value > best:
-            best, stall = value, 0
-        else:
-            stall += 1
-            if stall >= 4:
-                step, stall = step / 2.0, 0
-        used = (made * hours[:, None]).sum(axis=0)
-        if (used <= reg + ot + 1e-6).all():
-            # Exact cost of this plan: the priced parts minus what was priced, plus real overtime.
-            real = total - float((lam * used).sum()) + cost * float(np.maximum(used - reg, 0.0).sum())
-            if real < plan_cost_:
-                plan, plan_cost_ = made, real
-        g = used - reg - over
-        norm = float((g * g).sum())
-        if norm < 1e-12 or step < 1e-3:
-            break
-        lam = np.maximum(lam + step * max(upper - value, 0.0) / norm * g, 0.0)
-    return best, plan

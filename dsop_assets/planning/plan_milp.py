@@ -194,27 +194,3 @@ def read_make(m: pyo.ConcreteModel, out: np.ndarray) -> None:
     """Writes the solved ``make`` steps of the model's products into out[p, t]."""
     for (p, t), v in m.make.items():
         out[p, t] = v.value if v.value is not None else 0.0
-
-
-def lp_prices(data: PlanData, members: Sequence[int], line: int, config: PlanConfig) -> tuple[float, np.ndarray]:
-    """(the line model's LP relaxation bound, its capacity prices per hour [t]), unscaled.
-
-    On a line whose hours cannot make the backlog carried in, the Lagrangian steps of
-    lower_bound.line_bound stall far below the optimum (1.2 bn against an LP bound of 194.5 bn on a
-    replayed week); started from the LP's own capacity prices they begin at the LP bound or above.
-    """
-    from pyomo.contrib.appsi.base import TerminationCondition
-
-    scale = objective_scale(data)
-    m = build_model(data, members, [line], relax=True, ls_window=config.ls_window_weeks, scale=scale)
-    m.dual = pyo.Suffix(direction=pyo.Suffix.IMPORT)
-    solver = make_solver(config)
-    solver.highs_options = {**solver.highs_options, "threads": 1}
-    results = solver.solve(m)
-    if results.termination_condition != TerminationCondition.optimal:
-        return -np.inf, np.zeros(len(data.weeks))
-    duals = results.solution_loader.get_duals()
-    prices = np.zeros(len(data.weeks))
-    for (l, t), con in m.capacity.items():
-        prices[t] = max(-float(duals.get(con, 0.0)) * scale, 0.0)
-    return float(results.best_objective_bound) * scale, prices
