@@ -31,7 +31,7 @@ def test_ui_shows_the_graph_and_no_missing_partitions_in_the_data_range(tmp_path
     browser = chromium()
     if browser is None:
         pytest.skip("no chromium on PATH (Debian: apt-get install -y chromium); the UI check needs a headless browser")
-    from dsop_assets.demo.generator import generate
+    from dsop_jobs.demo_data.generator import generate
     from dsop_assets.partitions import monthly_partitions, weekly_partitions
     from dsop_jobs.definitions import build_assets
     from dsop_jobs.jobs import MASTER_JOB, MONTHLY_JOB, WEEKLY_JOB, build_jobs

@@ -11,8 +11,10 @@ import polars as pl
 import yaml
 
 from dsop_assets.erp.contract import CONTRACTS
+from dsop_assets.erp.mapping import DEFAULT_MAPPING
 
-MAPPING = Path(__file__).resolve().parents[1] / "erp" / "column_mapping.yaml"
+# The reader's own mapping file, so generated headers are always ones the reader knows.
+MAPPING = DEFAULT_MAPPING
 
 
 @lru_cache(maxsize=1)

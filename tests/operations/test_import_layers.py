@@ -1,0 +1,50 @@
+"""Imports run one way: dsop_jobs -> dsop_assets -> dsop_resources.
+
+Read from the source (ast), not by importing, so a lazy import inside a function counts too: a
+function-level import of dsop_jobs from an asset is still a cycle waiting for the first call.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _imports(package: str) -> dict[str, set[str]]:
+    """module file (relative to the repo) -> top-level packages it imports (absolute imports only;
+    relative ones stay inside their own package)."""
+    found: dict[str, set[str]] = {}
+    for path in sorted((ROOT / package).rglob("*.py")):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        tops: set[str] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                tops.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                tops.add(node.module.split(".")[0])
+        found[str(path.relative_to(ROOT))] = tops
+    return found
+
+
+def test_assets_and_resources_never_import_jobs():
+    wrong = {f: "dsop_jobs" for pkg in ("dsop_assets", "dsop_resources", "dbt_like_sql")
+             for f, tops in _imports(pkg).items() if "dsop_jobs" in tops}
+    assert wrong == {}, f"these import the top layer: {sorted(wrong)}"
+
+
+def test_code_without_assets_is_not_in_the_assets_package():
+    # The demo generator and the plan benchmark define no assets; they live under dsop_jobs.
+    assert not (ROOT / "dsop_assets" / "demo").exists()
+    assert not (ROOT / "dsop_assets" / "planning" / "bench_plan.py").exists()
+    assert (ROOT / "dsop_jobs" / "demo_data" / "generator.py").exists()
+    assert (ROOT / "dsop_jobs" / "bench_plan.py").exists()
+
+
+def test_resources_import_assets_only_where_known():
+    # Known debt (issue 11, item 10): the ERP contract/mapping/reader and the alert delivery still
+    # live in dsop_assets and are read by two resources. This list may only shrink.
+    known = {"dsop_resources/erp_files.py", "dsop_resources/alert_webhook.py"}
+    upward = {f for f, tops in _imports("dsop_resources").items() if "dsop_assets" in tops}
+    assert upward <= known, f"new upward imports from dsop_resources: {sorted(upward - known)}"
