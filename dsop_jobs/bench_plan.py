@@ -143,7 +143,7 @@ def main() -> None:
     parser.add_argument("--weeks", type=int, default=12)
     parser.add_argument("--load", type=float, default=0.9)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--time-limit", type=float, default=PlanConfig.time_limit_seconds,
+    parser.add_argument("--time-limit", type=float, default=PlanConfig().time_limit_seconds,
                         help="safety net only: the plan stops on its work limits (PlanConfig)")
     parser.add_argument("--from-generated", type=Path, metavar="DIR",
                         help="plan the demo generator's output in DIR instead of a random instance")

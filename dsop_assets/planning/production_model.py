@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
@@ -275,7 +275,7 @@ def _plan_parts(data: PlanData, config: PlanConfig) -> _Solved:
         if not np.isfinite(up) or (unproved(up, low) and not (large and config.line_max_nodes <= 0)):
             made, m_up, m_low, condition, hit = _solve_milp(
                 data, members, line_ids, plan, scale,
-                replace(config, mip_max_nodes=config.line_max_nodes) if large else config, work)
+                config.model_copy(update={"mip_max_nodes": config.line_max_nodes}) if large else config, work)
             capped |= hit
             if m_up < up and (not line_ids or fits(data, made, line_ids[0]) or not config.decompose_by_line):
                 plan, up = made, m_up
