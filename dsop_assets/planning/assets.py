@@ -369,4 +369,5 @@ def purchase_recommendation(context: dg.AssetExecutionContext, warehouse: Wareho
         "past_order_by_date": recs.filter(pl.col("days_late") > 0).height,
         "materials_without_supplier": ", ".join(sorted(unassigned)) or "none",
         "weeks_without_plan": ", ".join(map(str, planless)) or "none",
+        "config_overrides": dg.MetadataValue.json(config.overrides()),
     })

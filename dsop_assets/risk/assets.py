@@ -213,6 +213,7 @@ def action_queue(context: dg.AssetExecutionContext, warehouse: Warehouse, config
         "by_priority": dict(sorted(actions.group_by("priority").len().rows())) if rows else {},
         "by_type": dict(sorted(actions.group_by("action_type").len().rows())) if rows else {},
         "acted_share": float(acted) if acted is not None else None,
+        "config_overrides": dg.MetadataValue.json(config.overrides()),
     })
 
 
@@ -248,4 +249,5 @@ def risk_backtest(context: dg.AssetExecutionContext, warehouse: Warehouse, confi
         "table": dg.MetadataValue.md("| risk | flagged | events | hits | precision | recall |\n|---|---:|---:|---:|---:|---:|\n" + "\n".join(
             f"| {r['risk_type']} | {r['flagged']} | {r['events']} | {r['hits']} | {r['precision'] or 0:.2f} | {r['recall'] or 0:.2f} |"
             for r in table.iter_rows(named=True))),
+        "config_overrides": dg.MetadataValue.json(config.overrides()),
     })
