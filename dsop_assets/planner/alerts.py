@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
 import polars as pl
-import requests
 
 from dsop_assets.planner.texts import t
 
@@ -121,6 +120,8 @@ def post_with_retries(url: str, payload: dict, attempts: int = 3, backoff_second
                       timeout_seconds: float = 10.0) -> Delivery:
     """POST JSON; retry on connection errors, 429 and 5xx with doubling back-off. The URL (a secret:
     it carries the webhook token) never appears in the returned error."""
+    import requests  # here, not at module level: the definitions load without it
+
     status, error = None, ""
     for attempt in range(1, attempts + 1):
         try:
