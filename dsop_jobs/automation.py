@@ -18,9 +18,9 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from dsop_assets.erp.contract import ALL_TABLES, TableContract
-from dsop_assets.erp.mapping import find_files, load_mapping
-from dsop_assets.erp.reader import ErpContractError, parse_date, read_export
+from dsop_resources.erp.contract import ALL_TABLES, TableContract
+from dsop_resources.erp.mapping import find_files, load_mapping
+from dsop_resources.erp.reader import ErpContractError, parse_date, read_export
 from dsop_assets.partitions import TIMEZONE, month_start, monthly_partitions, week_start, weekly_partitions
 from dsop_jobs.jobs import EXTERNAL_JOB, HEALTH_JOB, MASTER_JOB, MONTHLY_JOB, WEEKLY_JOB
 from dsop_resources import Warehouse, settings

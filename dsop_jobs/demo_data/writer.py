@@ -10,8 +10,8 @@ from pathlib import Path
 import polars as pl
 import yaml
 
-from dsop_assets.erp.contract import CONTRACTS
-from dsop_assets.erp.mapping import DEFAULT_MAPPING
+from dsop_resources.erp.contract import CONTRACTS
+from dsop_resources.erp.mapping import DEFAULT_MAPPING
 
 # The reader's own mapping file, so generated headers are always ones the reader knows.
 MAPPING = DEFAULT_MAPPING

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from dsop_assets.erp.contract import ALL_TABLES, CONTRACTS
+from dsop_resources.erp.contract import ALL_TABLES, CONTRACTS
 
 from .helpers import read_table, typed
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from dsop_assets.erp.contract import TableContract
-from dsop_assets.erp.mapping import _norm, find_files, header_lookup
+from dsop_resources.erp.contract import TableContract
+from dsop_resources.erp.mapping import _norm, find_files, header_lookup
 
 REJECTED_SCHEMA = {
     "source_table": pl.Utf8,
