@@ -47,3 +47,46 @@ def test_resources_never_import_assets():
     # resource and by assets alike), so the lowest layer stands on its own.
     upward = {f for f, tops in _imports("dsop_resources").items() if "dsop_assets" in tops}
     assert upward == set(), f"these import the assets layer: {sorted(upward)}"
+
+
+def _module_graph() -> dict[str, set[str]]:
+    """module -> project modules it imports anywhere in its file. ``from pkg import sub`` of a
+    submodule is an edge to the submodule, not to ``pkg`` (that is not a cycle)."""
+    files = {}
+    for pkg in ("dsop_resources", "dsop_assets", "dsop_jobs"):
+        for path in (ROOT / pkg).rglob("*.py"):
+            name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+            files[name.removesuffix(".__init__")] = path
+    graph = {}
+    for name, path in files.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        edges = set()
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Import):
+                edges.update(a.name for a in node.names if a.name in files)
+            elif isinstance(node, ast.ImportFrom):
+                base = package.split(".")[: len(package.split(".")) - node.level + 1] if node.level else []
+                module = ".".join(base + ([node.module] if node.module else []))
+                subs = {f"{module}.{a.name}" for a in node.names} & files.keys()
+                edges |= subs or ({module} & files.keys())
+        graph[name] = edges - {name}
+    return graph
+
+
+def test_no_import_cycles():
+    graph, cycles = _module_graph(), []
+
+    def reach(start: str) -> set[str]:
+        seen, todo = set(), list(graph[start])
+        while todo:
+            module = todo.pop()
+            if module not in seen:
+                seen.add(module)
+                todo.extend(graph[module])
+        return seen
+
+    for module in sorted(graph):
+        back = sorted(m for m in graph[module] if module in reach(m))
+        if back:
+            cycles.append((module, back))
+    assert cycles == [], f"import cycles: {cycles[:5]}"
