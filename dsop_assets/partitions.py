@@ -50,6 +50,15 @@ daily_partitions = dg.DailyPartitionsDefinition(start_date=HISTORY_START.isoform
 PARTITIONS_BY_GRAIN = {"week": weekly_partitions, "month": monthly_partitions, None: None}
 
 
+def grain_of(partitions_def: dg.PartitionsDefinition | None) -> str | None:
+    """The grain of one of the partitions above (the inverse of PARTITIONS_BY_GRAIN); any other
+    partitioning is an error, not "unpartitioned"."""
+    for grain, known in PARTITIONS_BY_GRAIN.items():
+        if known == partitions_def:
+            return grain
+    raise ValueError(f"no grain for {partitions_def}")
+
+
 def window_dates(context: dg.AssetExecutionContext) -> tuple[date, date]:
     """[start, end) of the partition or partition range being materialised, as dates.
 

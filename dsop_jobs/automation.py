@@ -18,10 +18,10 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from dsop_assets.erp.contract import ALL_TABLES, TableContract
-from dsop_assets.erp.mapping import find_files, load_mapping
-from dsop_assets.erp.reader import ErpContractError, parse_date, read_export
-from dsop_assets.partitions import TIMEZONE, month_start, monthly_partitions, week_start, weekly_partitions
+from dsop_resources.erp.contract import ALL_TABLES, TableContract
+from dsop_resources.erp.mapping import find_files, load_mapping
+from dsop_resources.erp.reader import ErpContractError, parse_date, read_export
+from dsop_assets.partitions import PARTITIONS_BY_GRAIN, TIMEZONE, grain_of, month_start, week_start
 from dsop_jobs.jobs import EXTERNAL_JOB, HEALTH_JOB, MASTER_JOB, MONTHLY_JOB, WEEKLY_JOB
 from dsop_resources import Warehouse, settings
 
@@ -106,7 +106,7 @@ def covered_days(path: Path, table: TableContract) -> tuple[date, date] | None:
 def partition_range(grain: str, first: date, last: date) -> tuple[str, str] | None:
     """The existing partition keys spanning [first, last] at a grain (clipped to the partitions:
     rows outside them are quarantined by the load, so the run still covers what can load)."""
-    partitions = weekly_partitions if grain == "week" else monthly_partitions
+    partitions = PARTITIONS_BY_GRAIN[grain]
     lo = week_start(first) if grain == "week" else month_start(first)
     hi = week_start(last) if grain == "week" else month_start(last)
     inside = [k for k in partitions.get_partition_keys() if lo.isoformat() <= k <= hi.isoformat()]
@@ -192,7 +192,6 @@ def refresh_targets(assets: list[dg.AssetsDefinition]) -> dict[str, dict[str, li
     A weekly export also refreshes the monthly aggregates built from it, in a monthly run.
     """
     by_key = {k: a for a in assets for k in a.keys}
-    grain_of = {weekly_partitions: "week", monthly_partitions: "month", None: None}
     targets: dict[str, dict[str, list[dg.AssetKey]]] = {}
     for table in ALL_TABLES:
         if dg.AssetKey(table.name) not in by_key:
@@ -202,7 +201,7 @@ def refresh_targets(assets: list[dg.AssetsDefinition]) -> dict[str, dict[str, li
         )
         per_grain: dict[str, list[dg.AssetKey]] = {}
         for key in sorted(downstream.resolve(assets)):
-            per_grain.setdefault(grain_of.get(by_key[key].partitions_def), []).append(key)
+            per_grain.setdefault(grain_of(by_key[key].partitions_def), []).append(key)
         unpartitioned = per_grain.pop(None, [])
         # Views and unpartitioned marts ride along with the table's own grain.
         per_grain.setdefault(table.partition_grain, []).extend(unpartitioned)

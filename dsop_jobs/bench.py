@@ -122,7 +122,7 @@ def run_bench(scale: str, seed: int, workdir: Path | None, stages: tuple[str, ..
 
 def _stage(stage: str, scale: str, seed: int) -> None:
     if stage == "generate":
-        from dsop_assets.demo.generator import generate
+        from dsop_jobs.demo_data.generator import generate
 
         generate(Path(os.environ["DSOP_ERP_DIR"]), scale=scale, seed=seed)
         return

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import duckdb
 
-from dsop_assets.erp.contract import ALL_TABLES, CONTRACTS, TableContract
+from dsop_resources.erp.contract import ALL_TABLES, CONTRACTS, TableContract
 
 # Plain on purpose: no Dagster, no Polars, nothing dsop's runtime imports beyond the contract
 # (plain dataclasses). The SQL files are rendered here with the same three template calls.

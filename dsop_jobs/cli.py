@@ -30,7 +30,7 @@ def _default_env() -> None:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from dsop_assets.demo.generator import generate
+    from dsop_jobs.demo_data.generator import generate
 
     manifest = generate(
         Path(args.out),
@@ -50,7 +50,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _ensure_demo_data(erp_dir: Path, scale: str, seed: int, end_date: str | None) -> dict:
-    from dsop_assets.demo.generator import generate
+    from dsop_jobs.demo_data.generator import generate
 
     manifest_path = erp_dir / "manifest.json"
     if manifest_path.exists():

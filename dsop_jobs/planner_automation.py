@@ -16,9 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import polars as pl
-import psycopg
 
 from dsop_assets.planner.action_status import TABLE as STATUS_TABLE
 from dsop_assets.planner.alerts import DELIVERY_TABLE, TABLE as ALERT_TABLE, delivery_rows, slack_payload
@@ -28,8 +26,15 @@ from dsop_resources import DuckDBWarehouse, Warehouse
 from dsop_resources.alert_webhook import URL_ENV, AlertWebhook
 
 FOLLOWUP_JOB = "planner_followup_job"
-# DuckDB takes one writer: while a run holds the file, sensors look again on the next tick.
-BUSY = (duckdb.Error, psycopg.OperationalError)
+
+def busy_errors() -> tuple[type[Exception], ...]:
+    """DuckDB takes one writer: while a run holds the file, sensors look again on the next tick.
+    A function so loading the definitions imports neither driver (psycopg alone costs ~0.15 s)."""
+    import duckdb
+    import psycopg
+
+    return (duckdb.Error, psycopg.OperationalError)
+
 SENSOR_LOCK_WAIT_SECONDS = 5.0
 ALERT_WEEKS = 2  # only the latest weeks' alerts are news; turning the sensor on never floods the channel
 
@@ -117,7 +122,7 @@ def build_planner_sensors() -> list[dg.SensorDefinition]:
         try:
             with _sensor_warehouse(warehouse) as opened:
                 table = table_state(opened)
-        except BUSY as error:  # the warehouse is busy (DuckDB takes one writer): look again next tick
+        except busy_errors() as error:  # the warehouse is busy (DuckDB takes one writer): look again next tick
             return dg.SkipReason(f"warehouse not readable now ({type(error).__name__}); will retry")
         request, state = plan_followup(drop_state(action_drop_dir()), table, cursor)
         context.update_cursor(json.dumps(state, sort_keys=True))
@@ -135,7 +140,7 @@ def build_planner_sensors() -> list[dg.SensorDefinition]:
         try:
             with _sensor_warehouse(warehouse) as opened:
                 posted, failed = deliver_new_alerts(opened, alert_webhook, context.log)
-        except BUSY as error:
+        except busy_errors() as error:
             return dg.SkipReason(f"warehouse not readable now ({type(error).__name__}); will retry")
         return dg.SkipReason(f"posted {posted} alert(s), {failed} failed (retried next tick)")
 

@@ -15,13 +15,15 @@ import shutil
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
-import duckdb
 import polars as pl
 from pydantic import Field, PrivateAttr
 
 from dsop_resources.warehouse import Warehouse, Window, quote_identifier
+
+if TYPE_CHECKING:  # imported on the first connection: loading the definitions should not pay for it
+    import duckdb
 
 _LOCK_MESSAGES = ("Could not set lock", "Conflicting lock", "database is locked")
 
@@ -122,6 +124,8 @@ class DuckDBWarehouse(Warehouse):
         deadline = began + self.lock_timeout_seconds
         next_report = began + self.lock_report_seconds
         delay = 0.05
+        import duckdb
+
         while True:
             try:
                 return self._configured(duckdb.connect(self.path))

@@ -8,9 +8,9 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
-from dsop_assets.erp.contract import TableContract
-from dsop_assets.erp.mapping import load_mapping
-from dsop_assets.erp.reader import ParsedTable, parse_table
+from dsop_resources.erp.contract import TableContract
+from dsop_resources.erp.mapping import load_mapping
+from dsop_resources.erp.reader import ParsedTable, parse_table
 
 
 class ErpExportFolder(dg.ConfigurableResource):

@@ -23,7 +23,7 @@ class TinyPipeline:
 
 
 def build_tiny_pipeline(root: Path, instance: dg.DagsterInstance) -> TinyPipeline:
-    from dsop_assets.demo.generator import generate
+    from dsop_jobs.demo_data.generator import generate
     from dsop_jobs.definitions import build_definitions
     from dsop_jobs.pipeline import demo_stages, run_history
     from dsop_resources.factory import core_resources

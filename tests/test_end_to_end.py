@@ -6,7 +6,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from dsop_assets.erp.contract import ALL_TABLES
+from dsop_resources.erp.contract import ALL_TABLES
 
 
 def test_every_stage_ran_and_is_recorded_in_the_instance(tiny_pipeline):

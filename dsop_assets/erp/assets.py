@@ -11,7 +11,7 @@ from datetime import date
 import dagster as dg
 import polars as pl
 
-from dsop_assets.erp.contract import ALL_TABLES, CONTRACTS, TableContract
+from dsop_resources.erp.contract import ALL_TABLES, CONTRACTS, TableContract
 from dsop_assets.erp.completeness import (
     OUT_OF_RANGE,
     ROWS_ACCOUNTED_CHECK,
@@ -20,7 +20,7 @@ from dsop_assets.erp.completeness import (
     scope_keys,
     split_out_of_range,
 )
-from dsop_assets.erp.reader import ErpContractError, ParsedTable
+from dsop_resources.erp.reader import ErpContractError, ParsedTable
 from dsop_assets.partitions import PARTITIONS_BY_GRAIN, months_in, weeks_in, window_dates
 from dsop_assets.quality.expectations import load_in_background
 from dsop_assets.quality.freshness import MONTHLY_ERP, WEEKLY_ERP

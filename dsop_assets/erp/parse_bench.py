@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from dsop_assets.erp.contract import CONTRACTS
-from dsop_assets.erp.mapping import load_mapping
-from dsop_assets.erp.reader import parse_table
+from dsop_resources.erp.contract import CONTRACTS
+from dsop_resources.erp.mapping import load_mapping
+from dsop_resources.erp.reader import parse_table
 
 # Broken cells, each replacing one field of a valid row (column index, text).
 BAD_CELLS = [(4, "NaN"), (4, "inf"), (4, '"1,5"'), (1, "2025-01-01xyz"), (1, "2025-13-45"), (4, "12x"),

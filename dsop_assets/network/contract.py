@@ -8,7 +8,7 @@ cross-column rules), so the two read alike: ``1,5``, ``NaN`` or a cut-off line i
 
 from __future__ import annotations
 
-from dsop_assets.erp.contract import Column, TableContract
+from dsop_resources.erp.contract import Column, TableContract
 
 SITE_TYPES = ("plant", "warehouse")
 MODES = ("truck", "ship", "air")

@@ -1,7 +1,7 @@
 """Read and validate the network CSVs with the ERP reader's strict parsing, keeping every bad row with
 its file, line and reason.
 
-The ERP reader (``dsop_assets.erp.reader``) does the file work: records split column-wise (a truncated
+The ERP reader (``dsop_resources.erp.reader``) does the file work: records split column-wise (a truncated
 or ragged line, malformed quoting, a cut-off last line are rejected, never padded), values typed
 strictly (``1,5``, ``NaN``, ``inf``, text after a date are rejected, never coerced), references and
 repeated keys checked. This module adds only the network's cross-column rules. Rows in = rows loaded +
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import polars as pl
 
-from dsop_assets.erp.contract import TableContract
-from dsop_assets.erp.reader import (
+from dsop_resources.erp.contract import TableContract
+from dsop_resources.erp.reader import (
     ErpContractError,
     _add_reasons,
     check_duplicates,

@@ -9,15 +9,12 @@ yields the same ids and the delivery log (``alert_delivery``) keeps any of them 
 from __future__ import annotations
 
 import hashlib
-import json
-import time
-from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
 import polars as pl
-import requests
 
 from dsop_assets.planner.texts import t
+from dsop_resources.alert_webhook import Delivery
 
 TABLE = "planner_alert"
 DELIVERY_TABLE = "alert_delivery"
@@ -106,38 +103,6 @@ def slack_payload(alert: dict, languages: tuple[str, ...] = ("ko", "en")) -> dic
     text = f"{icon} " + "\n".join(lines)
     return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
             "dsop_alert_id": alert["alert_id"]}
-
-
-@dataclass
-class Delivery:
-    alert_id: str
-    ok: bool
-    attempts: int
-    http_status: int | None
-    error: str = ""
-
-
-def post_with_retries(url: str, payload: dict, attempts: int = 3, backoff_seconds: float = 0.5,
-                      timeout_seconds: float = 10.0) -> Delivery:
-    """POST JSON; retry on connection errors, 429 and 5xx with doubling back-off. The URL (a secret:
-    it carries the webhook token) never appears in the returned error."""
-    status, error = None, ""
-    for attempt in range(1, attempts + 1):
-        try:
-            response = requests.post(url, data=json.dumps(payload, ensure_ascii=False).encode(),
-                                     headers={"Content-Type": "application/json; charset=utf-8"},
-                                     timeout=timeout_seconds)
-            status = response.status_code
-            if 200 <= status < 300:
-                return Delivery(payload.get("dsop_alert_id", ""), True, attempt, status)
-            error = f"HTTP {status}"
-            if status < 500 and status != 429:
-                break  # the request itself is wrong: retrying will not help
-        except requests.RequestException as exc:
-            error = type(exc).__name__
-        if attempt < attempts:
-            time.sleep(backoff_seconds * 2 ** (attempt - 1))
-    return Delivery(payload.get("dsop_alert_id", ""), False, attempt, status, error)
 
 
 def delivery_rows(deliveries: list[Delivery], now: datetime | None = None) -> pl.DataFrame:

@@ -259,9 +259,8 @@ def _plan_spec(name: str, description: str) -> dg.AssetSpec:
     description="Solves the plan of each week W and writes production_plan, production_plan_line and "
     "production_plan_diagnosis together.",
 )
-def production_plan(context: dg.AssetExecutionContext, warehouse: Warehouse):
+def production_plan(context: dg.AssetExecutionContext, warehouse: Warehouse, config: PlanConfig):
     start, end = window_dates(context)
-    config = PlanConfig()
     outcomes, rows = [], 0
     for week in weeks_in(start, end):
         inputs = load_plan_inputs(warehouse, week, config)
@@ -273,7 +272,9 @@ def production_plan(context: dg.AssetExecutionContext, warehouse: Warehouse):
         asset_key=PLAN_TABLE, check_name=PLAN_GATE_CHECK, passed=not failed, severity=dg.AssetCheckSeverity.ERROR,
         metadata={"weeks_failed": dg.MetadataValue.json(failed), "max_gap": config.gate_max_gap,
                   "weeks_checked": len(outcomes)})
-    yield dg.MaterializeResult(asset_key=PLAN_TABLE, metadata=plan_metadata(outcomes, rows), check_results=[gate])
+    # The run's edits to PlanConfig (launchpad), so a plan made off the defaults says so.
+    metadata = plan_metadata(outcomes, rows) | {"config_overrides": dg.MetadataValue.json(config.overrides())}
+    yield dg.MaterializeResult(asset_key=PLAN_TABLE, metadata=metadata, check_results=[gate])
     yield from side_table_results(warehouse, Window("plan_week", start, end), outcomes)
 
 
@@ -327,7 +328,8 @@ def supplier_costs_krw(warehouse: Warehouse, week: date) -> pl.DataFrame:
     "through the BOM, netted against stock and open POs as of W's Sunday, ordered from the best-scoring "
     "supplier its P90 lead time ahead, in EOQ / MOQ multiples.",
 )
-def purchase_recommendation(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+def purchase_recommendation(context: dg.AssetExecutionContext, warehouse: Warehouse,
+                            config: PurchaseConfig) -> dg.MaterializeResult:
     start, end = window_dates(context)
     bom = warehouse.query("select parent_product_id, component_product_id, qty_per, scrap_rate from bom")
     frames, unassigned, planless = [], set(), []
@@ -346,7 +348,7 @@ def purchase_recommendation(context: dg.AssetExecutionContext, warehouse: Wareho
         tree = bom.filter(~pl.col("component_product_id").is_in(planned))
         recs = recommend_purchases(plan, tree, products, on_hand_at(warehouse, as_of(week)),
                                    open_purchase_orders(warehouse, as_of(week)), lead_times, as_of(week),
-                                   PurchaseConfig())
+                                   config)
         unassigned |= set(recs.filter(pl.col("supplier_id").is_null())["product_id"].to_list())
         frames.append(recs.filter(pl.col("supplier_id").is_not_null()).with_columns(plan_week=pl.lit(week)))
     if unassigned:
@@ -367,4 +369,5 @@ def purchase_recommendation(context: dg.AssetExecutionContext, warehouse: Wareho
         "past_order_by_date": recs.filter(pl.col("days_late") > 0).height,
         "materials_without_supplier": ", ".join(sorted(unassigned)) or "none",
         "weeks_without_plan": ", ".join(map(str, planless)) or "none",
+        "config_overrides": dg.MetadataValue.json(config.overrides()),
     })

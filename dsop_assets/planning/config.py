@@ -1,18 +1,21 @@
 """Tunable settings of the production plan and the purchase recommendations.
 
-Every default is a planner's starting point, not a law: they are plain dataclasses so a Dagster
-config or a YAML file can override any field. Every cost is in KRW: product costs and prices are
-read from ``unit_cost_krw`` / ``unit_price_krw`` (decision_inputs.products_in_krw, the business
-date's rate), setup, ordering and overtime costs are KRW by the ERP contract.
+Every default is a planner's starting point, not a law: they are Dagster configs (pydantic,
+``config_base.DsopConfig``), so the launchpad shows and edits them for a run of production_plan /
+purchase_recommendation, and a dict or YAML file overrides any field through ``from_dict``.
+Every cost is in KRW: product costs and prices are read from ``unit_cost_krw`` /
+``unit_price_krw`` (decision_inputs.products_in_krw, the business date's rate), setup, ordering
+and overtime costs are KRW by the ERP contract.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from pydantic import model_validator
+
+from dsop_assets.config_base import DsopConfig
 
 
-@dataclass(frozen=True)
-class PlanConfig:
+class PlanConfig(DsopConfig):
     """Settings of the production-plan MILP (``plan_production``)."""
 
     # Planning horizon in weeks; demand beyond it is ignored, missing weeks count as zero demand.
@@ -70,17 +73,18 @@ class PlanConfig:
     ls_window_weeks: int = 2
     random_seed: int = 0
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _check(self) -> PlanConfig:
         if not 0.5 <= self.service_level < 1.0:
             raise ValueError(f"service_level must be in [0.5, 1), got {self.service_level}")
         if self.horizon_weeks < 1:
             raise ValueError("horizon_weeks must be at least 1")
         if self.firm_orders_when_short not in ("plan_late", "refuse"):
             raise ValueError(f"firm_orders_when_short must be 'plan_late' or 'refuse', got {self.firm_orders_when_short!r}")
+        return self
 
 
-@dataclass(frozen=True)
-class PurchaseConfig:
+class PurchaseConfig(DsopConfig):
     """Settings of the purchase recommendations (``recommend_purchases``)."""
 
     # Cycle service level of the material safety stock; z = NormalDist().inv_cdf(service_level).
@@ -98,8 +102,10 @@ class PurchaseConfig:
     # Annualises the horizon's mean weekly requirement for the EOQ.
     weeks_per_year: float = 52.0
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _check(self) -> PurchaseConfig:
         if not 0.5 <= self.service_level < 1.0:
             raise ValueError(f"service_level must be in [0.5, 1), got {self.service_level}")
         if min(self.weight_cost, self.weight_lead_time, self.weight_reliability) < 0:
             raise ValueError("supplier score weights must be non-negative")
+        return self

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dsop_assets.erp.contract import ALL_TABLES, TableContract
+from dsop_resources.erp.contract import ALL_TABLES, TableContract
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ import argparse
 import os
 import sys
 import time
-from dataclasses import replace
 from datetime import date
 
 import polars as pl
@@ -27,11 +26,13 @@ from dsop_assets.replay.policies import POLICIES
 from dsop_assets.replay.run import run_replay, summarise, verdict
 
 
-def _override(text: str) -> tuple[str, object]:
-    key, _, value = text.partition("=")
-    field = PlanConfig.__dataclass_fields__[key]
-    kind = {"int": int, "float": float, "bool": lambda v: v.lower() in ("1", "true", "yes")}.get(str(field.type), str)
-    return key, kind(value)
+def _override(text: str) -> tuple[str, str]:
+    """``FIELD=VALUE`` as given; PlanConfig's validation turns the text into the field's type
+    ("0.02" -> float, "false" -> bool) and names an unknown field or a bad value."""
+    key, sep, value = text.partition("=")
+    if not sep:
+        raise SystemExit(f"--plan wants FIELD=VALUE, got {text!r}")
+    return key, value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     from dsop_resources import DuckDBWarehouse
 
     warehouse = DuckDBWarehouse(path=args.db)
-    config = replace(PlanConfig(), **dict(_override(o) for o in args.plan))
+    config = PlanConfig.from_dict(dict(_override(o) for o in args.plan))
     origins = replay_origins(warehouse, args.weeks, date.fromisoformat(args.last_origin) if args.last_origin else None)
     began = time.perf_counter()
     data = load_replay_data(warehouse, origins, config)

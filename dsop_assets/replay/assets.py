@@ -29,6 +29,8 @@ class ReplayConfig(dg.Config):
     cost_ratio: float = 0.85  # dsop must cost at most this share of the best rule at no higher fill
     # Diagnosis only: dsop acts on plans its gate refused (the product keeps the previous plan).
     act_on_refused_plan: bool = False
+    # dsop's plan settings in the replay, editable in the launchpad like production_plan's.
+    plan: PlanConfig = PlanConfig()
 
 
 def markdown(frame: pl.DataFrame) -> str:
@@ -79,7 +81,7 @@ def replay_chart(table: pl.DataFrame) -> bytes:
     "One row per policy and week: OTIF fill rate, stock value, turns, setups, costs in KRW (the plan's terms).",
 )
 def decision_replay(context: dg.AssetExecutionContext, config: ReplayConfig, warehouse: Warehouse) -> dg.MaterializeResult:
-    plan_config = PlanConfig()
+    plan_config = config.plan
     last = date.fromisoformat(config.last_origin) if config.last_origin else None
     origins = replay_origins(warehouse, config.weeks, last)
     try:

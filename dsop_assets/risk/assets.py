@@ -32,14 +32,16 @@ FX_CURRENCY = "USD"
 CHANGE_MONTHS = 3
 
 
-def load_risk_config() -> RiskConfig:
-    """``RiskConfig`` defaults, overridden by the JSON / YAML file named in ``DSOP_RISK_CONFIG``."""
+def load_risk_config(run: RiskConfig | None = None) -> RiskConfig:
+    """``RiskConfig`` defaults, overridden by the JSON / YAML file named in ``DSOP_RISK_CONFIG``, then
+    by the fields a run's config (the launchpad) sets to other than their default: the file is the
+    deployment's standing choice, a run's edit is the more specific one."""
     path = os.getenv(CONFIG_ENV)
-    if not path:
-        return RiskConfig()
-    text = Path(path).read_text(encoding="utf-8")
-    overrides = json.loads(text) if path.endswith(".json") else yaml.safe_load(text)
-    return RiskConfig.from_dict(overrides or {})
+    overrides = {}
+    if path:
+        text = Path(path).read_text(encoding="utf-8")
+        overrides = (json.loads(text) if path.endswith(".json") else yaml.safe_load(text)) or {}
+    return RiskConfig.from_dict({**overrides, **(run.overrides() if run is not None else {})})
 
 
 def market_changes(warehouse: Warehouse, day: date) -> tuple[float | None, float | None, dict[str, float]]:
@@ -130,9 +132,9 @@ def risk_inputs_for_week(warehouse: Warehouse, week: date, config: RiskConfig) -
     "copper and USD/KRW 3-month changes known by then. Weights and thresholds: RiskConfig defaults "
     f"(dominant_floor 0.8, safety_ratio 1.0: set from risk_backtest), overridable by a JSON or YAML file whose path is in ${CONFIG_ENV}.",
 )
-def risk_score(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+def risk_score(context: dg.AssetExecutionContext, warehouse: Warehouse, config: RiskConfig) -> dg.MaterializeResult:
     start, end = window_dates(context)
-    config = load_risk_config()
+    config = load_risk_config(config)
     inputs = pl.concat([risk_inputs_for_week(warehouse, w, config) for w in weeks_in(start, end)])
     scores = score_risk(inputs, config)
     rows = warehouse.write("risk_score", scores, window=Window("week_start", start, end))
@@ -142,6 +144,7 @@ def risk_score(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.Ma
         "grades_latest_week": dict(sorted(latest.group_by("grade").len().rows())) if rows else {},
         "dominant_risk_latest_week": dict(sorted(latest.group_by("dominant_risk").len().rows())) if rows else {},
         "config_file": os.getenv(CONFIG_ENV) or "defaults",
+        "config_overrides": dg.MetadataValue.json(config.overrides()),
     })
 
 
@@ -197,9 +200,9 @@ def actions_for_week(warehouse: Warehouse, week: date, config: RiskConfig) -> pl
     "quantities from the plan and purchase recommendations of W. action_id is deterministic; a re-run "
     "keeps every status planners set and never duplicates an action.",
 )
-def action_queue(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+def action_queue(context: dg.AssetExecutionContext, warehouse: Warehouse, config: RiskConfig) -> dg.MaterializeResult:
     start, end = window_dates(context)
-    config = load_risk_config()
+    config = load_risk_config(config)
     actions = pl.concat([actions_for_week(warehouse, w, config) for w in weeks_in(start, end)],
                         how="vertical_relaxed")
     rows = warehouse.write("action_queue", actions, window=Window("week_start", start, end))
@@ -210,6 +213,7 @@ def action_queue(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.
         "by_priority": dict(sorted(actions.group_by("priority").len().rows())) if rows else {},
         "by_type": dict(sorted(actions.group_by("action_type").len().rows())) if rows else {},
         "acted_share": float(acted) if acted is not None else None,
+        "config_overrides": dg.MetadataValue.json(config.overrides()),
     })
 
 
@@ -222,8 +226,8 @@ def action_queue(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.
     "recall of 'C or worse, dominant risk r' against the stock-outs, excess stock and late deliveries that "
     "followed (risk/backtest.py). One row per risk type.",
 )
-def risk_backtest(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
-    config = load_risk_config()
+def risk_backtest(context: dg.AssetExecutionContext, warehouse: Warehouse, config: RiskConfig) -> dg.MaterializeResult:
+    config = load_risk_config(config)
     risk = warehouse.query("select product_id, week_start, grade, dominant_risk from risk_score")
     last = warehouse.query("select max(date) as d from daily_inventory_estimated")["d"][0]
     horizon = timedelta(days=7 + 7 * OUTCOME_WEEKS)
@@ -245,4 +249,5 @@ def risk_backtest(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg
         "table": dg.MetadataValue.md("| risk | flagged | events | hits | precision | recall |\n|---|---:|---:|---:|---:|---:|\n" + "\n".join(
             f"| {r['risk_type']} | {r['flagged']} | {r['events']} | {r['hits']} | {r['precision'] or 0:.2f} | {r['recall'] or 0:.2f} |"
             for r in table.iter_rows(named=True))),
+        "config_overrides": dg.MetadataValue.json(config.overrides()),
     })

@@ -1,26 +1,29 @@
 """Every weight, threshold and ratio behind the risk scores and the action rules, in one place.
 
-Defaults are the documented starting point; a deployment overrides them with a plain dict (e.g. read
-from YAML or a Dagster run config) through ``RiskConfig.from_dict``. Unknown keys raise so a typo
-cannot silently leave a default in force.
+Defaults are the documented starting point. ``RiskConfig`` is a Dagster config (pydantic,
+``config_base.DsopConfig``): the launchpad shows and edits it for a run of risk_score, action_queue or
+risk_backtest, and a plain dict (e.g. read from YAML) overrides it through ``RiskConfig.from_dict``.
+Unknown keys raise so a typo cannot silently leave a default in force.
 
-Piecewise-linear mappings are given as ``(x, score)`` breakpoints with increasing ``x``; outside
-the first/last breakpoint the score is held flat (so it stays within 0..100).
+Piecewise-linear mappings are given as ``[x, score]`` breakpoints with increasing ``x``; outside
+the first/last breakpoint the score is held flat (so it stays within 0..100). Lists, not tuples:
+Dagster's config system has no tuple type.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields, replace
-from typing import Any
 
-Breakpoints = tuple[tuple[float, float], ...]
+from pydantic import model_validator
+
+from dsop_assets.config_base import DsopConfig
+
+Breakpoints = list[list[float]]
 
 GRADES = ("A", "B", "C", "D", "F")
 
 
-@dataclass(frozen=True)
-class RiskConfig:
+class RiskConfig(DsopConfig):
     # Component weights of the total; they must sum to 1 so the total stays on the 0..100 scale.
     weight_stockout: float = 0.35
     weight_excess: float = 0.25
@@ -35,7 +38,7 @@ class RiskConfig:
     # 1.0 from risk_backtest (22 weeks, seed demo): 1.2 flagged 738 good-weeks as stockout risk
     # against 11 actual stock-outs, 1.0 flagged 517 with the same hits.
     safety_ratio: float = 1.0
-    stockout_breakpoints: Breakpoints = ((0.0, 100.0), (0.5, 60.0), (1.0, 0.0))
+    stockout_breakpoints: Breakpoints = [[0.0, 100.0], [0.5, 60.0], [1.0, 0.0]]
 
     # Excess: days of cover = on_hand / (P50 weekly demand / 7). 0 up to the threshold, rising
     # linearly to 100 at ``excess_full_multiple`` x threshold.
@@ -63,7 +66,7 @@ class RiskConfig:
     dominant_floor: float = 0.8
 
     # Grade upper bounds on the total rounded half up to an integer: A <= 20 < B <= 40 < C ...
-    grade_upper_bounds: tuple[int, int, int, int] = (20, 40, 60, 80)
+    grade_upper_bounds: list[int] = [20, 40, 60, 80]
 
     # Action rules.
     action_min_grade: str = "C"  # products graded this or worse get proposals
@@ -71,12 +74,15 @@ class RiskConfig:
     concentration_share: float = 0.6  # top customer share at or above which we alert
     action_plan_weeks: int = 4  # weeks of the production plan / purchase plan an action draws on
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _check(self) -> RiskConfig:
         total = self.weight_stockout + self.weight_excess + self.weight_delivery + self.weight_margin
         if not math.isclose(total, 1.0, abs_tol=1e-9):
             raise ValueError(f"risk weights must sum to 1, got {total:.6f}")
         if min(self.weights.values()) < 0:
             raise ValueError("risk weights must be non-negative")
+        if any(len(point) != 2 for point in self.stockout_breakpoints):
+            raise ValueError("stockout_breakpoints are [x, score] pairs")
         xs = [x for x, _ in self.stockout_breakpoints]
         if len(xs) < 2 or xs != sorted(xs):
             raise ValueError("stockout_breakpoints need at least two points with increasing x")
@@ -94,6 +100,7 @@ class RiskConfig:
             raise ValueError("grade_upper_bounds must be four increasing integers")
         if self.action_min_grade not in GRADES:
             raise ValueError(f"action_min_grade must be one of {GRADES}")
+        return self
 
     @property
     def weights(self) -> dict[str, float]:
@@ -107,19 +114,3 @@ class RiskConfig:
     @property
     def action_grades(self) -> tuple[str, ...]:
         return GRADES[GRADES.index(self.action_min_grade) :]
-
-    @classmethod
-    def from_dict(cls, overrides: dict[str, Any] | None = None) -> RiskConfig:
-        """Defaults with ``overrides`` applied; lists (as YAML/JSON give them) become tuples."""
-        overrides = dict(overrides or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(overrides) - known)
-        if unknown:
-            raise ValueError(f"unknown risk config keys: {unknown}")
-        if "stockout_breakpoints" in overrides:
-            overrides["stockout_breakpoints"] = tuple(
-                (float(x), float(y)) for x, y in overrides["stockout_breakpoints"]
-            )
-        if "grade_upper_bounds" in overrides:
-            overrides["grade_upper_bounds"] = tuple(int(b) for b in overrides["grade_upper_bounds"])
-        return replace(cls(), **overrides)

@@ -13,9 +13,11 @@ import random
 import time
 from dataclasses import dataclass
 from typing import Any, Iterable
+from typing import TYPE_CHECKING
 from urllib.parse import quote, quote_plus
 
-import requests
+if TYPE_CHECKING:  # imported where a request is made: loading the definitions should not pay for it
+    import requests
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
@@ -85,6 +87,8 @@ def get(
     session: requests.Session | None = None,
 ) -> requests.Response:
     """GET with retries on 429/5xx/connection errors; raises ``ExternalSourceError`` subclasses."""
+    import requests
+
     secrets = tuple(secrets)
     http = session or requests.Session()
     last_problem = ""

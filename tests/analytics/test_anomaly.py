@@ -153,7 +153,7 @@ def test_a_product_at_its_end_of_life_is_not_a_drop():
 
 
 def test_planted_spikes_break_the_record_and_customers_leaving_are_labelled():
-    from dsop_assets.demo.anomalies import DROP_WEEKS, SPIKE_OVER_MAX, plant_anomalies
+    from dsop_jobs.demo_data.anomalies import DROP_WEEKS, SPIKE_OVER_MAX, plant_anomalies
 
     rng = np.random.default_rng(8)
     n_weeks = 120

@@ -153,11 +153,9 @@ def test_plan_without_forecast_fails_clearly(warehouse):
         load_plan_inputs(warehouse, date(2025, 6, 23), PlanConfig())
 
 
-def test_a_refused_plan_blocks_purchases_and_its_side_tables_explain_it(tiny_pipeline, monkeypatch):
+def test_a_refused_plan_blocks_purchases_and_its_side_tables_explain_it(tiny_pipeline):
     """The gate stays blocking in the multi-asset; the diagnosis and line checks run on what was stored."""
     import functools
-
-    import dsop_assets.planning.assets as planning
 
     job = tiny_pipeline.defs.resolve_job_def("weekly_refresh_job")
     chain = ["production_plan", "purchase_recommendation", "action_queue"]
@@ -165,15 +163,14 @@ def test_a_refused_plan_blocks_purchases_and_its_side_tables_explain_it(tiny_pip
         tiny_pipeline.defs.resolve_asset_graph()))
     run = functools.partial(job.execute_in_process, partition_key=LAST_WEEK.isoformat(),
                             instance=tiny_pipeline.instance, asset_selection=selection, raise_on_error=False)
-    monkeypatch.setattr(planning, "PlanConfig", functools.partial(PlanConfig, gate_max_gap=-1.0))  # no gap passes
-    refused = run()
+    # The run's PlanConfig as the launchpad would set it: no gap passes a negative bound.
+    refused = run(run_config={"ops": {"production_plan": {"config": {"gate_max_gap": -1.0}}}})
     checks = {e.check_name: e.passed for e in refused.get_asset_check_evaluations()}
     assert checks["production_plan_gate"] is False
     assert checks["production_plan_diagnosis_explains_refusals"] is True  # the refusal has its row and reason
     assert checks["production_plan_line_within_capacity"] is True  # the previous lines of the week stay
     done = {e.asset_key.to_user_string() for e in refused.get_asset_materialization_events()}
     assert "production_plan_diagnosis" in done and not done & {"purchase_recommendation", "action_queue"}
-    monkeypatch.undo()
     restored = run()  # leave the shared pipeline's last week planned for the other tests
     assert restored.success
     assert _week(tiny_pipeline.warehouse, "production_plan_diagnosis", "plan_week").is_empty()

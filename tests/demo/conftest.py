@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dsop_assets.demo.generator import generate
+from dsop_jobs.demo_data.generator import generate
 
 END = date(2026, 11, 22)
 

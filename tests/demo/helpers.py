@@ -6,7 +6,7 @@ from pathlib import Path
 
 import polars as pl
 
-from dsop_assets.erp.contract import CONTRACTS
+from dsop_resources.erp.contract import CONTRACTS
 
 
 def read_table(out: Path, table: str) -> pl.DataFrame:

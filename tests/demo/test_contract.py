@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from dsop_assets.erp.contract import ALL_TABLES, CONTRACTS
+from dsop_resources.erp.contract import ALL_TABLES, CONTRACTS
 
 from .helpers import read_table, typed
 
@@ -43,7 +43,7 @@ def test_history_windows_and_business_rules(tiny):
     revenue = typed(out, "daily_revenue")
     assert str(revenue["revenue_date"].max()) <= manifest["end_date"]
     joined = revenue.join(orders.select("order_id", "unit_price"), on="order_id", how="inner")
-    # a planted drop removes a pair's order lines for weeks and keeps their shipments (dsop_assets/demo/anomalies.py)
+    # a planted drop removes a pair's order lines for weeks and keeps their shipments (dsop_jobs/demo_data/anomalies.py)
     planted = pl.read_csv(out / "ground_truth" / "planted_anomalies.csv", schema_overrides={"customer_id": pl.String})
     dropped = planted.filter((pl.col("kind") == "drop") & (pl.col("source") == "planted")).select("customer_id", "product_id")
     kept = revenue.join(dropped, on=["customer_id", "product_id"], how="anti")

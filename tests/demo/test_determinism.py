@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from dsop_assets.demo.timeline import default_end_date
+from dsop_jobs.demo_data.timeline import default_end_date
 
 from .conftest import make
 

@@ -7,8 +7,8 @@ import io
 
 import yaml
 
-from dsop_assets.demo.writer import MAPPING
-from dsop_assets.erp.contract import ALL_TABLES
+from dsop_jobs.demo_data.writer import MAPPING
+from dsop_resources.erp.contract import ALL_TABLES
 
 from .conftest import make
 

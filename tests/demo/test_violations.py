@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 
-from dsop_assets.erp.contract import CONTRACTS
+from dsop_resources.erp.contract import CONTRACTS
 
 KINDS = {"missing_key", "unparseable_date", "unparseable_number", "negative_quantity", "unknown_product",
          "unknown_customer", "unknown_supplier", "duplicate_key"}

@@ -22,7 +22,7 @@ def _readme_command() -> str:
 
 
 def test_readme_cli_run_lands_in_the_demo_instance(tmp_path, monkeypatch):
-    from dsop_assets.demo.generator import generate
+    from dsop_jobs.demo_data.generator import generate
     from dsop_jobs.cli import _default_env
     from dsop_jobs.definitions import build_assets
     from dsop_resources.factory import core_resources

@@ -41,7 +41,7 @@ mutation($backfillParams: LaunchBackfillParams!) {
 def ui_home(tmp_path, monkeypatch):
     """A DAGSTER_HOME with the shipped (queued) instance config, tiny demo data, and what the
     backfill does not select already loaded: masters, FX, revenue, production and their views."""
-    from dsop_assets.demo.generator import generate
+    from dsop_jobs.demo_data.generator import generate
     from dsop_jobs.definitions import build_assets
     from dsop_resources import DuckDBWarehouse
     from dsop_resources.factory import core_resources

@@ -14,8 +14,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 SNAPSHOT = REPO / "tests" / "operations" / "definitions_snapshot.txt"
-COUNT = ("import dsop_jobs.definitions as d, dbt_like_sql; "
-         "print(len(d.defs.resolve_asset_graph().get_all_asset_keys()), d.__file__, dbt_like_sql.__file__)")
+# Also: the header mapping (a YAML beside the ERP reader) and the demo generator ship in the wheel.
+COUNT = ("import dsop_jobs.definitions as d, dbt_like_sql, dsop_jobs.demo_data.generator as g; "
+         "from dsop_resources.erp.mapping import DEFAULT_MAPPING as m; assert m.is_file(), m; "
+         "print(len(d.defs.resolve_asset_graph().get_all_asset_keys()), d.__file__, dbt_like_sql.__file__, g.__file__)")
 
 
 def _run(args: list[str], **kwargs) -> subprocess.CompletedProcess:
@@ -48,8 +50,8 @@ def test_wheel_installs_and_loads_every_asset(tmp_path):
     env |= {"DAGSTER_HOME": str(tmp_path), "DSOP_DUCKDB_PATH": str(tmp_path / "w.duckdb")}
     loaded = _run([str(python), "-c", COUNT], cwd=tmp_path, env=env)
     assert loaded.returncode == 0, loaded.stderr[-3000:]
-    count, definitions_file, sql_package = loaded.stdout.split()
-    assert Path(definitions_file).is_relative_to(venv) and Path(sql_package).is_relative_to(venv)
+    count, *files = loaded.stdout.split()
+    assert all(Path(f).is_relative_to(venv) for f in files), files
     expected = sum(line.startswith("asset ") for line in SNAPSHOT.read_text().splitlines())
     assert int(count) == expected
     entry_points = next(Path(purelib).glob("dsop-*.dist-info")) / "entry_points.txt"

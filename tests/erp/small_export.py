@@ -8,8 +8,8 @@ from pathlib import Path
 
 import yaml
 
-from dsop_assets.erp.contract import CONTRACTS
-from dsop_assets.erp.mapping import DEFAULT_MAPPING
+from dsop_resources.erp.contract import CONTRACTS
+from dsop_resources.erp.mapping import DEFAULT_MAPPING
 
 MASTERS = {
     "product_master": [

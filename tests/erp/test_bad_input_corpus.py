@@ -3,9 +3,9 @@
 
 import pytest
 
-from dsop_assets.erp.contract import CONTRACTS
-from dsop_assets.erp.mapping import load_mapping
-from dsop_assets.erp.reader import ErpContractError, parse_table
+from dsop_resources.erp.contract import CONTRACTS
+from dsop_resources.erp.mapping import load_mapping
+from dsop_resources.erp.reader import ErpContractError, parse_table
 from tests.erp.bad_input_corpus import ORDERS, run_corpus
 from tests.erp.small_export import write_small_export
 

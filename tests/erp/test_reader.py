@@ -3,9 +3,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from dsop_assets.erp.contract import ALL_TABLES, CONTRACTS, render_markdown
-from dsop_assets.erp.mapping import load_mapping
-from dsop_assets.erp.reader import ErpContractError, parse_table
+from dsop_resources.erp.contract import ALL_TABLES, CONTRACTS, render_markdown
+from dsop_resources.erp.mapping import load_mapping
+from dsop_resources.erp.reader import ErpContractError, parse_table
 from tests.erp.small_export import BAD_ORDERS, GOOD_ORDERS, write_csv, write_small_export
 
 REPO = Path(__file__).resolve().parents[2]

@@ -5,7 +5,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from dsop_assets.demo.network import write_network
+from dsop_jobs.demo_data.network import write_network
 from dsop_assets.network.config import NetworkConfig
 from dsop_assets.network.design import design_network
 from dsop_assets.network.inputs import read_network

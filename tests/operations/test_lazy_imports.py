@@ -12,7 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-HEAVY = ("pyomo", "great_expectations", "lightgbm", "sklearn", "matplotlib", "scipy")
+HEAVY = ("pyomo", "great_expectations", "lightgbm", "sklearn", "matplotlib", "scipy",
+         "psycopg", "duckdb", "requests", "pyarrow")  # drivers and clients: imported on first use
 
 
 def test_definitions_load_without_heavy_imports():

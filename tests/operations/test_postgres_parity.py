@@ -40,7 +40,7 @@ def _run(erp_dir, warehouse, start: date) -> None:
 
 @pytest.fixture(scope="module")
 def both(tmp_path_factory, pg_url):
-    from dsop_assets.demo.generator import generate
+    from dsop_jobs.demo_data.generator import generate
 
     root = tmp_path_factory.mktemp("parity")
     # Injected errors give the quarantine table rows to compare too.

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from dsop_assets.planning.bench_plan import random_instance
+from dsop_jobs.bench_plan import random_instance
 from dsop_assets.planning.config import PlanConfig
 from dsop_assets.planning.lot_heuristic import fits, lot_sizing_plan, plan_cost
 from dsop_assets.planning.plan_data import prepare_plan_data

@@ -5,7 +5,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from dsop_assets.planning.bench_plan import random_instance
+from dsop_jobs.bench_plan import random_instance
 from dsop_assets.planning.config import PlanConfig
 from dsop_assets.planning.production_model import PlanInfeasible, plan_production
 
@@ -136,7 +136,7 @@ def test_decomposition_matches_monolithic_optimum():
 @pytest.fixture(scope="module")
 def sixty():
     # Validity only: whatever the solver reaches within its node limit must respect balance and
-    # capacity. (The 20 s / 1 % target is a benchmark, `python -m dsop_assets.planning.bench_plan`.)
+    # capacity. (The 20 s / 1 % target is a benchmark, `python -m dsop_jobs.bench_plan`.)
     inst = random_instance(n_products=60, n_lines=6, load=0.5, seed=5)
     return inst, plan_production(*inst, PlanConfig(mip_max_nodes=500))
 

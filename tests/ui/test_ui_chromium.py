@@ -1,6 +1,8 @@
-"""The UI on a real instance after a tiny history load: headless Chromium screenshots of the asset graph
-and a partitions page render, and the UI's GraphQL shows no missing partition inside the data range for
-any raw, staging or mart asset. (The whole demo, every asset: ``python -m tests.ui.ui_check --out DIR``.)"""
+"""The UI on a real instance after a tiny history load: the UI's GraphQL shows no missing partition inside
+the data range for any raw, staging, mart or feature-store asset, and (with chromium on PATH) headless screenshots of the
+asset graph and a partitions page render. Only the aggregate layer: forecasts, decisions and analytics are
+not checked here (the demo runs them for its latest periods only). The whole demo, every asset:
+``python -m tests.ui.ui_check --out DIR``."""
 
 from __future__ import annotations
 
@@ -24,54 +26,67 @@ from tests.ui.ui_check import (
 )
 
 END = date(2025, 6, 29)
-GROUPS = ("erp_raw", "external", "staging", "marts")
+GROUPS = ("erp_raw", "external", "staging", "marts", "features")  # what `dsop demo` builds over the whole history
 
 
-def test_ui_shows_the_graph_and_no_missing_partitions_in_the_data_range(tmp_path, monkeypatch):
-    browser = chromium()
-    if browser is None:
-        pytest.skip("no chromium on PATH (Debian: apt-get install -y chromium); the UI check needs a headless browser")
-    from dsop_assets.demo.generator import generate
-    from dsop_assets.partitions import monthly_partitions, weekly_partitions
+@pytest.fixture(scope="module")
+def ui(tmp_path_factory):
+    """A tiny history of the aggregate layer in a real instance, and the webserver on it."""
+    from dsop_jobs.demo_data.generator import generate
     from dsop_jobs.definitions import build_assets
     from dsop_jobs.jobs import MASTER_JOB, MONTHLY_JOB, WEEKLY_JOB, build_jobs
     from dsop_jobs.pipeline import Stage, run_history
     from dsop_jobs.serve import free_port
     from dsop_resources.factory import core_resources
 
+    tmp_path = tmp_path_factory.mktemp("ui")
     home, erp, duck = tmp_path / "home", tmp_path / "erp", tmp_path / "dsop.duckdb"
     home.mkdir()
     # nux off: the first-visit "join the community" dialog would cover the screenshots.
     (home / "dagster.yaml").write_text((REPO / "deploy" / "dagster.yaml").read_text() + "\nnux:\n  enabled: false\n")
-    for name, value in {"DAGSTER_HOME": str(home), "DSOP_ERP_DIR": str(erp), "DSOP_DUCKDB_PATH": str(duck),
-                        "DSOP_DUCKDB_READ_PATH": ""}.items():
-        monkeypatch.setenv(name, value)
-    manifest = generate(erp, scale="tiny", seed=11, end_date=END)
-    first, last = manifest["start_date"], manifest["end_date"]
-    # Without the quality checks (their results are not what this test looks at; they double the load time).
-    assets = build_assets()
-    defs = dg.Definitions(assets=assets, jobs=build_jobs(assets), resources=core_resources(erp_dir=str(erp)))
-    stages = [Stage("masters", MASTER_JOB), Stage("weekly", WEEKLY_JOB, GROUPS), Stage("monthly", MONTHLY_JOB, GROUPS)]
-    with dg.DagsterInstance.get() as instance:
-        run_history(defs, instance, date.fromisoformat(first), END, stages)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        for name, value in {"DAGSTER_HOME": str(home), "DSOP_ERP_DIR": str(erp), "DSOP_DUCKDB_PATH": str(duck),
+                            "DSOP_DUCKDB_READ_PATH": ""}.items():
+            monkeypatch.setenv(name, value)
+        manifest = generate(erp, scale="tiny", seed=11, end_date=END)
+        # Without the quality checks (their results are not what this test looks at; they double the load time).
+        assets = build_assets()
+        defs = dg.Definitions(assets=assets, jobs=build_jobs(assets), resources=core_resources(erp_dir=str(erp)))
+        stages = [Stage("masters", MASTER_JOB), Stage("weekly", WEEKLY_JOB, GROUPS),
+                  Stage("monthly", MONTHLY_JOB, GROUPS)]
+        with dg.DagsterInstance.get() as instance:
+            run_history(defs, instance, date.fromisoformat(manifest["start_date"]), END, stages)
+        port = free_port("127.0.0.1")
+        server = start_webserver(port, dict(os.environ), tmp_path)
+        try:
+            wait_until_loaded(port, server)
+            yield {"port": port, "defs": defs, "first": manifest["start_date"], "last": manifest["end_date"],
+                   "dir": tmp_path}
+        finally:
+            stop(server)
 
-    port = free_port("127.0.0.1")
-    server = start_webserver(port, dict(os.environ), tmp_path)
-    try:
-        wait_until_loaded(port, server)
-        graph = defs.resolve_asset_graph()
-        checked = {}
-        for key in graph.get_all_asset_keys():
-            node = graph.get(key)
-            if node.group_name in GROUPS and node.partitions_def in (weekly_partitions, monthly_partitions):
-                wanted = keys_in_range(node.partitions_def, first, last)
-                checked[key.to_user_string()] = missing_partitions(port, key.to_user_string(), wanted)
-        shots = {name: screenshot(browser, f"http://127.0.0.1:{port}{page}", tmp_path / name)
-                 for name, page in PAGES.items()}
-    finally:
-        stop(server)
+
+def test_ui_shows_no_missing_partitions_in_the_data_range(ui):
+    """Read over the UI's GraphQL, so it runs without a browser."""
+    from dsop_assets.partitions import monthly_partitions, weekly_partitions
+
+    graph = ui["defs"].resolve_asset_graph()
+    checked = {}
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        if node.group_name in GROUPS and node.partitions_def in (weekly_partitions, monthly_partitions):
+            wanted = keys_in_range(node.partitions_def, ui["first"], ui["last"])
+            checked[key.to_user_string()] = missing_partitions(ui["port"], key.to_user_string(), wanted)
     assert {"daily_order", "stg_daily_order", "weekly_product_summary", "monthly_product_summary"} <= set(checked)
     assert not {k: v[:5] for k, v in checked.items() if v}, "partitions missing inside the data range"
+
+
+def test_ui_renders_the_graph_and_partitions_pages(ui):
+    browser = chromium()
+    if browser is None:
+        pytest.skip("no chromium on PATH (Debian: apt-get install -y chromium); screenshots need a headless browser")
+    shots = {name: screenshot(browser, f"http://127.0.0.1:{ui['port']}{page}", ui["dir"] / name)
+             for name, page in PAGES.items()}
     for name, path in shots.items():
         # A blank or error page has a handful of colours; the rendered graph and partition bars have many.
         assert distinct_colours(path) > 50, f"{name} looks blank"

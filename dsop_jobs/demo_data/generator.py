@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dsop_assets.erp.contract import CONTRACTS
+from dsop_resources.erp.contract import CONTRACTS
 
 from .catalog import build_parties
 from .cycle import cycle_at, fx_daily, latent_cycle

@@ -1,7 +1,7 @@
 """The ERP data contract: ten source tables, their columns, types, keys and references.
 
 This module is the single source of truth; ``docs/erp_contract.md`` is generated from it
-(``python -m dsop_assets.erp.contract > docs/erp_contract.md``) and a test keeps the two in step.
+(``python -m dsop_resources.erp.contract > docs/erp_contract.md``) and a test keeps the two in step.
 File names and header aliases (English and Korean) live in ``column_mapping.yaml`` so users can
 edit them without touching code.
 """
@@ -225,8 +225,8 @@ def render_markdown() -> str:
     lines = [
         "# ERP data contract",
         "",
-        "Generated from `dsop_assets/erp/contract.py`; file names and header aliases (English and Korean)",
-        "come from `dsop_assets/erp/column_mapping.yaml`. Files may be UTF-8 (with or without BOM) or CP949.",
+        "Generated from `dsop_resources/erp/contract.py`; file names and header aliases (English and Korean)",
+        "come from `dsop_resources/erp/column_mapping.yaml`. Files may be UTF-8 (with or without BOM) or CP949.",
         "Dates are exactly `YYYY-MM-DD` (also accepted: `YYYY/MM/DD`, `YYYYMMDD`, `YYYY.MM.DD`; nothing",
         "after them). Numbers are plain (`-1234.5`) or correctly grouped thousands (`1,234.5`, quoted in the",
         "CSV); `NaN`, `inf`, exponents, `+5` and `1,5` are rejected, not coerced. A row that breaks a rule,",

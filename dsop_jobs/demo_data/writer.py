@@ -10,9 +10,11 @@ from pathlib import Path
 import polars as pl
 import yaml
 
-from dsop_assets.erp.contract import CONTRACTS
+from dsop_resources.erp.contract import CONTRACTS
+from dsop_resources.erp.mapping import DEFAULT_MAPPING
 
-MAPPING = Path(__file__).resolve().parents[1] / "erp" / "column_mapping.yaml"
+# The reader's own mapping file, so generated headers are always ones the reader knows.
+MAPPING = DEFAULT_MAPPING
 
 
 @lru_cache(maxsize=1)

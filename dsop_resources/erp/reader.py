@@ -13,10 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-import pyarrow as pa
 
-from dsop_assets.erp.contract import TableContract
-from dsop_assets.erp.mapping import _norm, find_files, header_lookup
+from dsop_resources.erp.contract import TableContract
+from dsop_resources.erp.mapping import _norm, find_files, header_lookup
 
 REJECTED_SCHEMA = {
     "source_table": pl.Utf8,
@@ -92,6 +91,8 @@ def split_records(data: bytes) -> pl.DataFrame:
     (no per-line copies: splitting the decoded text cost ~5x the file in memory) and keep their
     line break; ``bare`` drops it where the text itself is shown or matched.
     """
+    import pyarrow as pa  # here: only a CSV read needs it, not loading the definitions
+
     ends_with_break = data.endswith(b"\n")
     ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == ord("\n")) + 1
     if not ends_with_break:

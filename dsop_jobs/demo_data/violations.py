@@ -10,7 +10,7 @@ from pathlib import Path
 
 import polars as pl
 
-from dsop_assets.erp.contract import CONTRACTS
+from dsop_resources.erp.contract import CONTRACTS
 
 from .writer import append_rows, file_name
 

@@ -1,4 +1,4 @@
-"""Seed-scale benchmark of the production MILP: ``python -m dsop_assets.planning.bench_plan``.
+"""Seed-scale benchmark of the production MILP: ``python -m dsop_jobs.bench_plan``.
 
 Builds a random instance shaped like the seed data (about 300 finished goods on 6 lines over 12
 weeks, lumpy order-driven demand, most products in lots, lines loaded near their regular hours)
@@ -80,7 +80,7 @@ def random_instance(
 def generated_instance(
     directory: Path, n_weeks: int = 12
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """The same four frames from ``dsop_assets.demo.generator`` output (ERP CSVs in ``directory``).
+    """The same four frames from ``dsop_jobs.demo_data.generator`` output (ERP CSVs in ``directory``).
 
     p50 is each finished good's mean weekly order quantity over the last 13 weeks (weeks without
     orders count as zero), flat over the horizon, with p10/p90 at -/+30 %; opening stock is the
@@ -143,7 +143,7 @@ def main() -> None:
     parser.add_argument("--weeks", type=int, default=12)
     parser.add_argument("--load", type=float, default=0.9)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--time-limit", type=float, default=PlanConfig.time_limit_seconds,
+    parser.add_argument("--time-limit", type=float, default=PlanConfig().time_limit_seconds,
                         help="safety net only: the plan stops on its work limits (PlanConfig)")
     parser.add_argument("--from-generated", type=Path, metavar="DIR",
                         help="plan the demo generator's output in DIR instead of a random instance")

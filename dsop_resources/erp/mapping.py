@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from dsop_assets.erp.contract import CONTRACTS, TableContract
+from dsop_resources.erp.contract import CONTRACTS, TableContract
 
 DEFAULT_MAPPING = Path(__file__).with_name("column_mapping.yaml")
 
