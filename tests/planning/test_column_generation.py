@@ -2,7 +2,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from dsop_assets.planning.bench_plan import random_instance
+from dsop_jobs.bench_plan import random_instance
 from dsop_assets.planning.column_generation import line_cost, plan_line
 from dsop_assets.planning.config import PlanConfig
 from dsop_assets.planning.local_search import sweep

@@ -37,8 +37,8 @@ def test_replay_cli_overrides_take_the_field_types():
 
 def test_copy_with_update_keeps_the_rest():
     config = PlanConfig(horizon_weeks=6)
-    line = config.model_copy(update={"mip_max_nodes": config.line_max_nodes})
-    assert (line.mip_max_nodes, line.horizon_weeks, config.mip_max_nodes) == (1, 6, 20_000)
+    line = config.model_copy(update={"mip_max_nodes": config.master_max_nodes})
+    assert (line.mip_max_nodes, line.horizon_weeks, config.mip_max_nodes) == (200, 6, 20_000)
 
 
 @pytest.mark.parametrize(("asset", "cls"), [
