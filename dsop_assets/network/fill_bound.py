@@ -10,8 +10,10 @@ upper bound on the week's fill of any feasible plan:
 - a warehouse holds 2,000 units of each SKU from its first day, made that day (so they expire);
 - a plant produces from the Monday after construction starts, never on a breakdown day, within its
   daily (8 h x workers + overtime) and weekly (regular + overtime) hours; it holds no stock;
-- every lane takes its fastest allowed mode (truck at home, ship or air abroad); containers, costs,
-  mode locks and the lane limits of the planning model are dropped (they can only lower the fill);
+- plant -> warehouse lanes take their fastest allowed mode (truck at home, ship or air abroad; a unit
+  early can wait in the warehouse), warehouse -> city lanes any allowed mode (a slower one leaves
+  earlier: shelf life binds warehouse stock); containers, costs, mode locks and the lane limits of
+  the planning model are dropped (they can only lower the fill);
 - a city with a warehouse is served from it on the day; cities hold no stock;
 - stock may not exceed the units received that are still inside their life (the FEFO condition
   every valid plan meets; a relaxation where lots can overtake each other, so still an upper bound).
@@ -34,40 +36,79 @@ def _fastest(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.group_by("src", "dst", "src_city", "dst_city").agg(pl.col("transit_days").min())
 
 
-def max_week_fill(nd: NetworkData, week_start: date, facilities: pl.DataFrame | None = None, node_limit: int = 2_000) -> dict:
+def _every_transit(frame: pl.DataFrame) -> pl.DataFrame:
+    """Each distinct transit time of a lane: a slower mode leaves earlier for the same arrival, and the
+    shelf-life rule (as the checker applies it) binds stock in the warehouse, not units on the road."""
+    return frame.select("src", "dst", "src_city", "dst_city", "transit_days").unique()
+
+
+def max_week_fill(nd: NetworkData, week_start: date, facilities: pl.DataFrame | None = None, floors: dict | None = None,
+                  node_limit: int = 2_000) -> dict:
     """{week_start, demand, max_delivered, max_fill, bound_fill, status}: ``bound_fill`` is proven
-    (the solver's dual bound), ``max_fill`` the best design found (equal when solved to optimality)."""
-    cfg, m = nd.config, Milp()
-    first = max(week_start, nd.start)
-    last = min(week_start + timedelta(days=6), nd.end)
-    days = pl.DataFrame({"day": pl.date_range(nd.start, last, "1d", eager=True)}).with_row_index("t").with_columns(pl.col("t").cast(pl.Int64))
-    T, t0 = days.height, (first - nd.start).days
-    demand = nd.demand.filter(pl.col("day").is_between(first, last)).join(days, on="day").select("city_id", "sku_id", "t", "qty")
-    total = float(demand["qty"].sum())
-    if total <= 0:
+    (the solver's dual bound), ``max_fill`` the best design found (equal when solved to optimality).
+
+    ``floors`` ({week_start: fill}) holds earlier weeks at least at those fills: the most this week
+    can get while they keep theirs (their stock is the same stock).
+    """
+    floors = floors or {}
+    sm = startup_model(nd, max([week_start, *floors]), facilities)
+    m, got, weeks = sm["milp"], sm["got"], sm["weeks"]
+    if week_start not in weeks or weeks[week_start] <= 0:
         return {"week_start": week_start, "demand": 0.0, "max_delivered": 0.0, "max_fill": 1.0, "bound_fill": 1.0, "status": "no demand"}
+    target = got.filter(pl.col("week_start") == week_start)["col"].to_numpy()
+    m.cost = [np.zeros(n) for n in (m.n_vars,)]
+    m.cost[0][target] = -1.0
+    for week, fill in floors.items():
+        if week != week_start and weeks.get(week, 0) > 0:
+            m.add_rows(got.filter(pl.col("week_start") == week).select("week_start", "col", pl.lit(1.0).alias("coef")), ["week_start"], lo=fill * weeks[week])
+    res = _solve(m, node_limit, nd.config.threads)
+    total = weeks[week_start]
+    if res["status"] == "Infeasible":
+        return {"week_start": week_start, "demand": total, "max_delivered": float("nan"), "max_fill": float("nan"), "bound_fill": float("nan"), "status": "Infeasible"}
+    delivered, bound = -res["objective"], -res["bound"]
+    return {"week_start": week_start, "demand": total, "max_delivered": delivered, "max_fill": delivered / total,
+            "bound_fill": min(1.0, bound / total), "status": res["status"], "n_vars": m.n_vars}
+
+
+def startup_model(nd: NetworkData, week_start: date, facilities: pl.DataFrame | None = None, extra_warehouses: bool = False) -> dict:
+    """The physical model from the horizon's first day to the end of ``week_start``'s week, no objective.
+
+    Returns {milp, got (delivery columns with week_start), weeks ({week_start: demand}), open_w, open_p}.
+    ``facilities`` None: every candidate is free; else they are fixed open, and with ``extra_warehouses``
+    the other candidate cities may still get a warehouse (up to the limit).
+    """
+    cfg, m = nd.config, Milp()
+    last = min(week_start + timedelta(days=6), nd.end)
+    days = pl.DataFrame({"day": pl.date_range(nd.start, last, "1d", eager=True)}).with_row_index("t").with_columns(
+        pl.col("t").cast(pl.Int64), pl.col("day").dt.truncate("1w").alias("week_start"))
+    T = days.height
+    demand = nd.demand.filter(pl.col("day").is_between(nd.start, last)).join(days, on="day").select("city_id", "sku_id", "t", "week_start", "qty")
+    weeks = dict(demand.group_by("week_start").agg(pl.col("qty").sum()).iter_rows())
     monday = nd.start + timedelta(days=7 - nd.start.weekday())
+    cand = nd.sites.sort("site_id").unique(["city_id", "site_type"], keep="first", maintain_order=True)
+    free = lambda site_type, u: cand.filter(pl.col("site_type") == site_type).select(  # noqa: E731
+        "site_id", "city_id", pl.lit(u, dtype=pl.Int64).alias("u"), "build_cost_usd", pl.lit(0.0).alias("lo"))
     if facilities is None:
-        cand = nd.sites.sort("site_id").unique(["city_id", "site_type"], keep="first", maintain_order=True)
-        whs = cand.filter(pl.col("site_type") == "warehouse").select("site_id", "city_id", pl.lit(0, dtype=pl.Int64).alias("u"))
-        plants = cand.filter(pl.col("site_type") == "plant").select("site_id", "city_id", pl.lit((monday - nd.start).days, dtype=pl.Int64).alias("u"))
-        lo = 0.0
+        whs, plants = free("warehouse", 0), free("plant", (monday - nd.start).days)
     else:
-        u = lambda site_type: facilities.filter(pl.col("site_type") == site_type).select(  # noqa: E731
-            "site_id", "city_id", (pl.col("usable_from") - pl.lit(nd.start)).dt.total_days().cast(pl.Int64).alias("u"))
-        whs, plants, lo = u("warehouse"), u("plant"), 1.0
-    ow = m.add_vars("open_w", whs, lb=lo, ub=1.0, integer=True)
-    op = m.add_vars("open_p", plants, lb=lo, ub=1.0, integer=True)
+        fixed = lambda site_type: facilities.filter(pl.col("site_type") == site_type).select(  # noqa: E731
+            "site_id", "city_id", (pl.col("usable_from") - pl.lit(nd.start)).dt.total_days().cast(pl.Int64).alias("u"),
+            pl.lit(0.0).alias("build_cost_usd"), pl.lit(1.0).alias("lo"))
+        whs, plants = fixed("warehouse"), fixed("plant")
+        if extra_warehouses:
+            whs = pl.concat([whs, free("warehouse", 0).join(whs.select("city_id"), on="city_id", how="anti")])
+    ow = m.add_vars("open_w", whs, lb="lo", ub=1.0, integer=True)
+    op = m.add_vars("open_p", plants, lb="lo", ub=1.0, integer=True)
     sku = nd.skus.select("sku_id", "life_days", "labour_hours_per_unit")
     node = lambda f: f.select(pl.col("site_id").alias("id"), "city_id")  # noqa: E731
 
-    # Warehouse -> city, arriving inside the week; a city's own warehouse serves it locally instead.
-    wc = _fastest(lanes(nd, node(whs), nd.cities.select(pl.col("city_id").alias("id"), "city_id"))).filter(pl.col("src_city") != pl.col("dst_city"))
+    # Warehouse -> city on the fastest mode; a city's own warehouse serves it locally instead.
+    wc = _every_transit(lanes(nd, node(whs), nd.cities.select(pl.col("city_id").alias("id"), "city_id"))).filter(pl.col("src_city") != pl.col("dst_city"))
     x_wc = (wc.join(demand.rename({"city_id": "dst"}), on="dst").with_columns((pl.col("t") - pl.col("transit_days")).alias("t_dep"))
             .join(whs.select(pl.col("site_id").alias("src"), "u"), on="src").filter(pl.col("t_dep") >= pl.col("u")))
-    x_wc = m.add_vars("x_wc", x_wc.select("src", "dst", "sku_id", "t_dep", "t", "qty"), ub="qty", cost=-1.0)
-    local = m.add_vars("local", whs.join(demand, on="city_id").filter(pl.col("t") >= pl.col("u")).select("site_id", "city_id", "sku_id", "t", "qty"),
-                       ub="qty", cost=-1.0)
+    x_wc = m.add_vars("x_wc", x_wc.select("src", "dst", "transit_days", "sku_id", "t_dep", "t", "week_start", "qty"), ub="qty")
+    local = m.add_vars("local", whs.join(demand, on="city_id").filter(pl.col("t") >= pl.col("u")).select("site_id", "city_id", "sku_id", "t", "week_start", "qty"),
+                       ub="qty")
     # Plant -> warehouse on the fastest mode, from the plant's first working day.
     pw = _fastest(lanes(nd, node(plants), node(whs)))
     working = plants.join(days, how="cross").filter(pl.col("t") >= pl.col("u")).join(nd.down, on=["site_id", "day"], how="anti")
@@ -119,10 +160,8 @@ def max_week_fill(nd: NetworkData, week_start: date, facilities: pl.DataFrame | 
     # A city-SKU-day gets at most its demand.
     got = pl.concat([x_wc.select(pl.col("dst").alias("city_id"), "sku_id", "t", "col"), local.select("city_id", "sku_id", "t", "col")])
     m.add_rows(got.join(demand, on=["city_id", "sku_id", "t"]).with_columns(pl.lit(1.0).alias("coef")), ["city_id", "sku_id", "t"], hi="qty")
-    res = _solve(m, node_limit, nd.config.threads)
-    delivered, bound = -res["objective"], -res["bound"]
-    return {"week_start": week_start, "demand": total, "max_delivered": delivered, "max_fill": delivered / total,
-            "bound_fill": min(1.0, bound / total), "status": res["status"], "n_vars": m.n_vars}
+    return {"milp": m, "got": got.join(pl.concat([x_wc.select("col", "week_start"), local.select("col", "week_start")]), on="col"),
+            "weeks": weeks, "open_w": ow, "open_p": op}
 
 
 def _solve(m: Milp, node_limit: int, threads: int) -> dict:
