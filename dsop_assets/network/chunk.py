@@ -226,7 +226,8 @@ def build_chunk(nd: NetworkData, facilities: pl.DataFrame, start: date, end: dat
     # A start-up week that cannot reach 95 % under any plan with these facilities (fill_bound) has its
     # slack priced lower: at one price the solver is indifferent between a unit for that lost week and
     # one for a week that can still make 95 %, and it left the plants' first week at 84.7 % (of 98.6 %).
-    capped = startup_caps(nd, facilities).filter(pl.col("max_fill") < cfg.fill_target - 1e-9).select("week_start", pl.lit(True).alias("capped"))
+    caps = startup_caps(nd, facilities) if start <= startup_end(nd, facilities) else pl.DataFrame(schema={"week_start": pl.Date, "max_fill": pl.Float64})
+    capped = caps.filter(pl.col("max_fill") < cfg.fill_target - 1e-9).select("week_start", pl.lit(True).alias("capped"))
     weeks = weeks.join(capped, on="week_start", how="left").with_columns(
         pl.when(pl.col("capped").fill_null(False)).then(cfg.fill_slack_penalty * cfg.capped_week_slack_share).otherwise(cfg.fill_slack_penalty).alias("pen"))
     slack = m.add_vars("fill_slack", weeks.select("week_start", "wq", "pen"), cost="pen")
@@ -258,15 +259,14 @@ def startup_caps(nd: NetworkData, facilities: pl.DataFrame) -> pl.DataFrame:
     (fill_bound.max_week_fill), cached per data set and facilities since every chunk asks."""
     from dsop_assets.network.fill_bound import max_week_fill
 
-    key = (id(nd), tuple(facilities.sort("site_id").select("site_id", "usable_from").iter_rows()))
-    if key not in _CAPS:
+    key = tuple(facilities.sort("site_id").select("site_id", "usable_from").iter_rows())
+    if _CAPS.get("nd") is not nd or _CAPS.get("key") != key:
         end, week, rows = startup_end(nd, facilities), nd.start - timedelta(days=nd.start.weekday()), []
         while week <= min(end, nd.end):
             rows.append({"week_start": week, "max_fill": max_week_fill(nd, week, facilities)["bound_fill"]})
             week += timedelta(days=7)
-        _CAPS.clear()
-        _CAPS[key] = pl.DataFrame(rows, schema={"week_start": pl.Date, "max_fill": pl.Float64})
-    return _CAPS[key]
+        _CAPS.update(nd=nd, key=key, caps=pl.DataFrame(rows, schema={"week_start": pl.Date, "max_fill": pl.Float64}))
+    return _CAPS["caps"]
 
 
 def _cheapest(lanes_: pl.DataFrame, keep: str, per: str, k: int) -> pl.DataFrame:
