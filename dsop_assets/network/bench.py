@@ -17,7 +17,7 @@ from pathlib import Path
 
 import polars as pl
 
-from dsop_assets.network.checker import WEEKLY_FILL_UNREACHABLE, check_plan
+from dsop_assets.network.checker import WEEKLY_FILL, WEEKLY_FILL_UNREACHABLE, check_plan
 from dsop_assets.network.config import NetworkConfig
 from dsop_assets.network.design import design_network
 from dsop_assets.network.inputs import read_network

@@ -69,7 +69,18 @@ def build_chunk(nd: NetworkData, facilities: pl.DataFrame, start: date, end: dat
     T = days.height
     sku = nd.skus
     plants = facilities.filter(pl.col("site_type") == "plant").join(nd.sites.drop("city_id", "site_type", "build_cost_usd"), on="site_id")
-    whs = facilities.filter(pl.col("site_type") == "warehouse").join(nd.sites.select("site_id", pl.col("holding_cost_per_unit_day").alias("wh_hold")), on="site_id")
+    every_wh = facilities.filter(pl.col("site_type") == "warehouse").join(nd.sites.select("site_id", pl.col("holding_cost_per_unit_day").alias("wh_hold")), on="site_id")
+    # Warehouses built for the start-up only (design.py, role "startup") stop receiving and shipping once
+    # it is over: they hand what they still hold to their own city or discard it, then drop out. Kept
+    # in the flows they would make every later chunk 2.5x larger for a little less transport.
+    whs = every_wh
+    if "role" in every_wh.columns and start > startup_end(nd, facilities):
+        whs = every_wh.filter(pl.col("role") != "startup")
+    held = pl.concat([carry.lots.select("site_id", "sku_id", "qty"), carry.in_transit.select("site_id", "sku_id", "qty")]) \
+        .filter(pl.col("qty") > 0).select("site_id", "sku_id").unique()
+    passive = every_wh.join(whs.select("site_id"), on="site_id", how="anti").join(held, on="site_id")
+    temp = whs.filter(pl.col("role") == "startup")["site_id"].implode() if "role" in whs.columns else pl.Series([], dtype=pl.Utf8).implode()
+    after = pl.col("day") > pl.lit(startup_end(nd, facilities))
     # Units already on their way to a city (committed by the previous chunk) reduce what is left to serve.
     pre = carry.city_transit.group_by("city_id", "sku_id", pl.col("arrival").alias("day")).agg(pl.col("qty").sum().alias("pre"))
     demand = nd.demand.filter(pl.col("day").is_between(start, window_end)).join(days.select("day", "t"), on="day").join(
@@ -109,11 +120,13 @@ def build_chunk(nd: NetworkData, facilities: pl.DataFrame, start: date, end: dat
                .with_columns((pl.col("t") + pl.col("transit_days")).alias("t_arr"))
                .filter(pl.col("t_arr") < T)
                .join(wh_usable.rename({"site_id": "dst"}), on="dst")
-               .filter(pl.col("day") >= pl.col("usable_from")).drop("usable_from"))
+               .filter(pl.col("day") >= pl.col("usable_from")).drop("usable_from")
+               .filter(~(pl.col("dst").is_in(temp) & after)))
     arcs_wc = (pl.concat([wc_all.join(days, how="cross"), wc_extra.join(days.filter(pl.col("day") <= startup_end(nd, facilities)), how="cross")])
                .with_columns((pl.col("t") + pl.col("transit_days")).alias("t_arr"))
                .filter(pl.col("t_arr") < T)
-               .join(wh_usable.rename({"site_id": "src"}), on="src").filter(pl.col("day") >= pl.col("usable_from")).drop("usable_from"))
+               .join(wh_usable.rename({"site_id": "src"}), on="src").filter(pl.col("day") >= pl.col("usable_from")).drop("usable_from")
+               .filter(~(pl.col("src").is_in(temp) & after)))
     # A lane-weekday locked by an earlier chunk keeps its mode for the rest of its block.
     locks = _carried_locks(carry, nd, days)
     if locks.height:
@@ -188,8 +201,9 @@ def build_chunk(nd: NetworkData, facilities: pl.DataFrame, start: date, end: dat
         m.add_rows(rows, ["site_id", "week_start"], hi="cap")
 
     # --- warehouses: stock balance, discards, local service, shelf life -------------------------
-    wsd = whs.select("site_id", "city_id", "usable_from", "wh_hold").join(days.select("t", "day"), how="cross").filter(
-        pl.col("day") >= pl.col("usable_from")).join(sku.select("sku_id", "holding_cost_per_unit_day", "life_days", "shortage_penalty_usd"), how="cross")
+    wsd = pl.concat([whs.select("site_id", "city_id", "usable_from", "wh_hold").join(sku.select("sku_id"), how="cross"),
+                     passive.select("site_id", "city_id", "usable_from", "wh_hold", "sku_id")]).join(days.select("t", "day"), how="cross").filter(
+        pl.col("day") >= pl.col("usable_from")).join(sku.select("sku_id", "holding_cost_per_unit_day", "life_days", "shortage_penalty_usd"), on="sku_id")
     inv = m.add_vars("inv", wsd.select("site_id", "sku_id", "t", "day", "city_id", "life_days",
                                        (pl.col("wh_hold") + pl.col("holding_cost_per_unit_day")).alias("h")), cost="h")
     disc = m.add_vars("disc", wsd.select("site_id", "sku_id", "t"), cost=cfg.disposal_cost_per_unit)
@@ -236,7 +250,7 @@ def build_chunk(nd: NetworkData, facilities: pl.DataFrame, start: date, end: dat
     m.add_rows(fill, ["week_start"], lo="need")
 
     # --- closing cover --------------------------------------------------------------------------
-    _terminal_cover(m, nd, days, inv, whs, window_end)
+    _terminal_cover(m, nd, days, inv, whs.filter(~pl.col("site_id").is_in(temp)), window_end)
 
     constant = float(demand.join(sku.select("sku_id", "shortage_penalty_usd"), on="sku_id").select(
         pl.col("open_qty") * pl.col("shortage_penalty_usd")).sum().item() or 0.0) if demand.height else 0.0

@@ -70,11 +70,13 @@ def design_network(nd: NetworkData, backend: str = "highspy") -> tuple[pl.DataFr
     chosen = pl.concat([_val(open_p, res.values).with_columns(pl.lit("plant").alias("site_type")),
                         _val(open_w, res.values).with_columns(pl.lit("warehouse").alias("site_type"))]).filter(pl.col("v") > 0.5)
     monday = nd.start + timedelta(days=7 - nd.start.weekday())
+    # role: "core" facilities carry the horizon; "startup" warehouses only its first weeks (chunk.py).
+    chosen = chosen.select(*KEEP, pl.lit("core").alias("role"))
     if cfg.startup_design:
-        chosen = pl.concat([chosen.select(KEEP), _startup_warehouses(nd, chosen, monday)])
+        chosen = pl.concat([chosen, _startup_warehouses(nd, chosen, monday).with_columns(pl.lit("startup").alias("role"))])
     facilities = chosen.select("site_id", "city_id", "site_type", "build_cost_usd",
                                pl.lit(nd.start).alias("construction_start"),
-                               pl.when(pl.col("site_type") == "plant").then(pl.lit(monday)).otherwise(pl.lit(nd.start)).alias("usable_from")).sort("site_type", "site_id")
+                               pl.when(pl.col("site_type") == "plant").then(pl.lit(monday)).otherwise(pl.lit(nd.start)).alias("usable_from"), "role").sort("site_type", "site_id")
     return facilities, {"status": res.status, "mip_gap": res.mip_gap, "objective": res.objective, "solve_s": res.solve_s}
 
 
