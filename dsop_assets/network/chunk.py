@@ -79,7 +79,11 @@ def build_chunk(nd: NetworkData, facilities: pl.DataFrame, start: date, end: dat
     held = pl.concat([carry.lots.select("site_id", "sku_id", "qty"), carry.in_transit.select("site_id", "sku_id", "qty")]) \
         .filter(pl.col("qty") > 0).select("site_id", "sku_id").unique()
     passive = every_wh.join(whs.select("site_id"), on="site_id", how="anti").join(held, on="site_id")
-    temp = whs.filter(pl.col("role") == "startup")["site_id"].implode() if "role" in whs.columns else pl.Series([], dtype=pl.Utf8).implode()
+    temp_ids = whs.filter(pl.col("role") == "startup")["site_id"] if "role" in whs.columns else pl.Series([], dtype=pl.Utf8)
+    temp = temp_ids.implode()
+    # Lanes are chosen among the warehouses that stay: a city whose nearest warehouses retire after
+    # the start-up would otherwise be left without a lane.
+    core = whs.filter(~pl.col("site_id").is_in(temp))
     after = pl.col("day") > pl.lit(startup_end(nd, facilities))
     # Units already on their way to a city (committed by the previous chunk) reduce what is left to serve.
     pre = carry.city_transit.group_by("city_id", "sku_id", pl.col("arrival").alias("day")).agg(pl.col("qty").sum().alias("pre"))
@@ -98,10 +102,11 @@ def build_chunk(nd: NetworkData, facilities: pl.DataFrame, start: date, end: dat
     stats["lanes_candidate"] = pw.height + wc_all.height
     wc_extra = wc_all.clear()
     if cfg.serve_from_nearest > 0:
-        own = whs.select(pl.col("city_id").alias("dst")).unique()
+        own = core.select(pl.col("city_id").alias("dst")).unique()
         # A city with its own warehouse is served locally, so it needs one lane fewer.
-        near = pl.concat([_cheapest(wc_all.join(own, on="dst", how="anti"), "src", "dst", cfg.serve_from_nearest),
-                          _cheapest(wc_all.join(own, on="dst"), "src", "dst", cfg.serve_from_nearest - 1)])
+        stays = wc_all.filter(~pl.col("src").is_in(temp))
+        near = pl.concat([_cheapest(stays.join(own, on="dst", how="anti"), "src", "dst", cfg.serve_from_nearest),
+                          _cheapest(stays.join(own, on="dst"), "src", "dst", cfg.serve_from_nearest - 1)])
         # Until the plants' first week is over, the only stock is the 2,000 opening units of each
         # warehouse-SKU: a city limited to its nearest warehouses empties them while the others'
         # opening stock expires unused (week 2 of the network demo: at most 89.9 % instead of 98.6 %).
@@ -114,7 +119,8 @@ def build_chunk(nd: NetworkData, facilities: pl.DataFrame, start: date, end: dat
         # Each warehouse's cheapest plants, and each plant's cheapest warehouses: a plant that is no
         # warehouse's first choice would otherwise be stranded with its capacity while cities go short.
         k = cfg.source_from_nearest
-        pw = pl.concat([_cheapest(pw, "src", "dst", k), _cheapest(pw, "dst", "src", k)]).unique(["src", "dst", "mode"])
+        pw_core, pw_temp = pw.filter(~pl.col("dst").is_in(temp)), pw.filter(pl.col("dst").is_in(temp))
+        pw = pl.concat([_cheapest(pw_core, "src", "dst", k), _cheapest(pw_core, "dst", "src", k), _cheapest(pw_temp, "src", "dst", k)]).unique(["src", "dst", "mode"])
     wh_usable = whs.select("site_id", "usable_from")
     arcs_pw = (pw.join(producing.rename({"site_id": "src"}), on="src")
                .with_columns((pl.col("t") + pl.col("transit_days")).alias("t_arr"))
@@ -250,7 +256,7 @@ def build_chunk(nd: NetworkData, facilities: pl.DataFrame, start: date, end: dat
     m.add_rows(fill, ["week_start"], lo="need")
 
     # --- closing cover --------------------------------------------------------------------------
-    _terminal_cover(m, nd, days, inv, whs.filter(~pl.col("site_id").is_in(temp)), window_end)
+    _terminal_cover(m, nd, days, inv, core, window_end)
 
     constant = float(demand.join(sku.select("sku_id", "shortage_penalty_usd"), on="sku_id").select(
         pl.col("open_qty") * pl.col("shortage_penalty_usd")).sum().item() or 0.0) if demand.height else 0.0

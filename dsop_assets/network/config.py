@@ -24,10 +24,9 @@ class NetworkConfig:
     fill_slack_penalty: float = 500.0  # USD per unit below the weekly 95 % line (on top of the shortage penalty)
     # A start-up week that no plan with the chosen facilities can lift to 95 % (fill_bound) pays this
     # share of the slack price, so the weeks that can make 95 % get the stock first.
-    # design: add warehouses where the start-up weeks' fill slack costs more than building them. Off:
-    # at network scale it adds 13 warehouses (week 1 71 % -> 84.5 %, near its 84.8 % maximum) but the
-    # chunks grow 2.5x and two years no longer fit in 10 minutes (docs/network.md).
-    startup_design: bool = False
+    # design: add warehouses where the start-up weeks' fill slack (full price) costs more than building
+    # them; they serve only the start-up (role "startup", chunk.py), so later chunks keep their size.
+    startup_design: bool = True
     capped_week_slack_share: float = 0.5
     disposal_cost_per_unit: float = 1.0
     chunk_days: int = 31
