@@ -41,3 +41,19 @@ def test_later_week_floor_costs_the_week_before(tiny_network):
     w2_max = max_week_fill(nd, w2, facilities)["max_fill"]
     held = max_week_fill(nd, w1, facilities, floors={w2: w2_max})["max_fill"]
     assert held <= alone + 1e-9
+
+
+def test_startup_warehouse_stops_shipping_after_the_startup(tiny_network):
+    from dsop_assets.network import checker
+    from dsop_assets.network.chunk import startup_end
+    from dsop_assets.network.rolling import solve_rolling
+
+    nd, facilities = tiny_network
+    temp = facilities.filter(pl.col("site_type") == "warehouse")["site_id"][-1]
+    marked = facilities.with_columns(pl.when(pl.col("site_id") == temp).then(pl.lit("startup")).otherwise(pl.lit("core")).alias("role"))
+    plan = solve_rolling(nd, marked, backend="highspy")
+    ship = plan["shipment"].filter((pl.col("src") == temp) | (pl.col("dst") == temp))
+    assert ship.height > 0  # it does work during the start-up
+    assert ship.filter(pl.col("ship_date") > startup_end(nd, marked)).height == 0
+    hard = checker.check_plan(nd, marked, plan).filter(~pl.col("rule").is_in([checker.WEEKLY_FILL, checker.WEEKLY_FILL_UNREACHABLE]))
+    assert hard.height == 0, hard.to_dicts()[:5]
