@@ -15,6 +15,7 @@ physical model) with the chosen facilities open and the other candidate cities f
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import numpy as np
@@ -72,12 +73,14 @@ def design_network(nd: NetworkData, backend: str = "highspy") -> tuple[pl.DataFr
     monday = nd.start + timedelta(days=7 - nd.start.weekday())
     # role: "core" facilities carry the horizon; "startup" warehouses only its first weeks (chunk.py).
     chosen = chosen.select(*KEEP, pl.lit("core").alias("role"))
+    startup: dict = {}
     if cfg.startup_design:
-        chosen = pl.concat([chosen, _startup_warehouses(nd, chosen, monday).with_columns(pl.lit("startup").alias("role"))])
+        extra, startup = _startup_warehouses(nd, chosen, monday)
+        chosen = pl.concat([chosen, extra.with_columns(pl.lit("startup").alias("role"))])
     facilities = chosen.select("site_id", "city_id", "site_type", "build_cost_usd",
                                pl.lit(nd.start).alias("construction_start"),
                                pl.when(pl.col("site_type") == "plant").then(pl.lit(monday)).otherwise(pl.lit(nd.start)).alias("usable_from"), "role").sort("site_type", "site_id")
-    return facilities, {"status": res.status, "mip_gap": res.mip_gap, "objective": res.objective, "solve_s": res.solve_s}
+    return facilities, {"status": res.status, "mip_gap": res.mip_gap, "objective": res.objective, "solve_s": res.solve_s, "startup": startup}
 
 
 def _unit_cost(frame: pl.DataFrame, load: float, cfg) -> pl.DataFrame:
@@ -94,6 +97,7 @@ def _startup_warehouses(nd: NetworkData, chosen: pl.DataFrame, monday) -> pl.Dat
     cfg = nd.config
     fixed = chosen.select("site_id", "city_id", "site_type", pl.lit(nd.start).alias("usable_from"))
     fixed = fixed.with_columns(pl.when(pl.col("site_type") == "plant").then(pl.lit(monday)).otherwise(pl.col("usable_from")).alias("usable_from"))
+    began = time.perf_counter()
     last_plant = monday  # every plant starts on the first Monday: the start-up ends with that week
     sm = startup_model(nd, min(last_plant, nd.end), fixed, extra_warehouses=True)
     m, got, weeks, ow = sm["milp"], sm["got"], sm["weeks"], sm["open_w"]
@@ -109,4 +113,6 @@ def _startup_warehouses(nd: NetworkData, chosen: pl.DataFrame, monday) -> pl.Dat
                .join(w, on="week_start"), ["week_start"], lo="need")
     res = solve(m, cfg, "highspy")
     extra = ow.with_columns(pl.Series("v", res.values[ow["col"].to_numpy()])).filter((pl.col("lo") < 0.5) & (pl.col("v") > 0.5))
-    return extra.select("site_id", "city_id", pl.lit("warehouse").alias("site_type"), "build_cost_usd").select(KEEP)
+    info = {"warehouses_added": extra.height, "status": res.status, "mip_gap": res.mip_gap, "n_vars": m.n_vars,
+            "seconds": round(time.perf_counter() - began, 1)}
+    return extra.select("site_id", "city_id", pl.lit("warehouse").alias("site_type"), "build_cost_usd").select(KEEP), info
