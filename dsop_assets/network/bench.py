@@ -17,7 +17,7 @@ from pathlib import Path
 
 import polars as pl
 
-from dsop_assets.network.checker import check_plan
+from dsop_assets.network.checker import WEEKLY_FILL, WEEKLY_FILL_UNREACHABLE, check_plan
 from dsop_assets.network.config import NetworkConfig
 from dsop_assets.network.design import design_network
 from dsop_assets.network.inputs import read_network
@@ -64,7 +64,12 @@ def run(data: Path, backend: str, months: int | None, compare: bool, out: Path |
         "max_vars": int(summary["n_vars"].max()), "max_integer": int(summary["n_integer"].max()),
         "hit_time_limit": bool(summary["hit_time_limit"].any()), "hit_work_limit": bool(summary["hit_work_limit"].any()), "worst_gap": float(summary["mip_gap"].max()),
         "facilities": facilities.group_by("site_type").len().to_dicts(), "design": design,
-        "violations": violations.height, "kpi": kpi["headline"],
+        "violations": violations.filter(pl.col("rule") != WEEKLY_FILL_UNREACHABLE).height,
+        "violations_by_rule": dict(violations.group_by("rule").len().sort("rule").iter_rows()),
+        # Weeks below 95 % that no plan could lift to 95 % (the proof: fill_bound's maximum in the detail).
+        "unreachable_weeks": [f"{r['day']}: {r['detail']}" for r in violations.filter(pl.col("rule") == WEEKLY_FILL_UNREACHABLE).iter_rows(named=True)],
+        "weeks_below_95_detail": [f"{r['day']}: {r['detail']}" for r in violations.filter(pl.col("rule") == WEEKLY_FILL).head(10).iter_rows(named=True)],
+        "kpi": kpi["headline"],
     }
     if compare:
         mono = solve_monolithic(nd, facilities, backend)["summary"]

@@ -69,7 +69,22 @@ def build_chunk(nd: NetworkData, facilities: pl.DataFrame, start: date, end: dat
     T = days.height
     sku = nd.skus
     plants = facilities.filter(pl.col("site_type") == "plant").join(nd.sites.drop("city_id", "site_type", "build_cost_usd"), on="site_id")
-    whs = facilities.filter(pl.col("site_type") == "warehouse").join(nd.sites.select("site_id", pl.col("holding_cost_per_unit_day").alias("wh_hold")), on="site_id")
+    every_wh = facilities.filter(pl.col("site_type") == "warehouse").join(nd.sites.select("site_id", pl.col("holding_cost_per_unit_day").alias("wh_hold")), on="site_id")
+    # Warehouses built for the start-up only (design.py, role "startup") stop receiving and shipping once
+    # it is over: they hand what they still hold to their own city or discard it, then drop out. Kept
+    # in the flows they would make every later chunk 2.5x larger for a little less transport.
+    whs = every_wh
+    if "role" in every_wh.columns and start > startup_end(nd, facilities):
+        whs = every_wh.filter(pl.col("role") != "startup")
+    held = pl.concat([carry.lots.select("site_id", "sku_id", "qty"), carry.in_transit.select("site_id", "sku_id", "qty")]) \
+        .filter(pl.col("qty") > 0).select("site_id", "sku_id").unique()
+    passive = every_wh.join(whs.select("site_id"), on="site_id", how="anti").join(held, on="site_id")
+    temp_ids = whs.filter(pl.col("role") == "startup")["site_id"] if "role" in whs.columns else pl.Series([], dtype=pl.Utf8)
+    temp = temp_ids.implode()
+    # Lanes are chosen among the warehouses that stay: a city whose nearest warehouses retire after
+    # the start-up would otherwise be left without a lane.
+    core = whs.filter(~pl.col("site_id").is_in(temp))
+    after = pl.col("day") > pl.lit(startup_end(nd, facilities))
     # Units already on their way to a city (committed by the previous chunk) reduce what is left to serve.
     pre = carry.city_transit.group_by("city_id", "sku_id", pl.col("arrival").alias("day")).agg(pl.col("qty").sum().alias("pre"))
     demand = nd.demand.filter(pl.col("day").is_between(start, window_end)).join(days.select("day", "t"), on="day").join(
@@ -85,25 +100,39 @@ def build_chunk(nd: NetworkData, facilities: pl.DataFrame, start: date, end: dat
     wc_all = lanes(nd, whs.select(pl.col("site_id").alias("id"), "city_id"), nd.cities.select(pl.col("city_id").alias("id"), "city_id"))
     wc_all = wc_all.filter(pl.col("src_city") != pl.col("dst_city"))
     stats["lanes_candidate"] = pw.height + wc_all.height
+    wc_extra = wc_all.clear()
     if cfg.serve_from_nearest > 0:
-        own = whs.select(pl.col("city_id").alias("dst")).unique()
+        own = core.select(pl.col("city_id").alias("dst")).unique()
         # A city with its own warehouse is served locally, so it needs one lane fewer.
-        wc_all = pl.concat([_cheapest(wc_all.join(own, on="dst", how="anti"), "src", "dst", cfg.serve_from_nearest),
-                            _cheapest(wc_all.join(own, on="dst"), "src", "dst", cfg.serve_from_nearest - 1)])
+        stays = wc_all.filter(~pl.col("src").is_in(temp))
+        near = pl.concat([_cheapest(stays.join(own, on="dst", how="anti"), "src", "dst", cfg.serve_from_nearest),
+                          _cheapest(stays.join(own, on="dst"), "src", "dst", cfg.serve_from_nearest - 1)])
+        # Until the plants' first week is over, the only stock is the 2,000 opening units of each
+        # warehouse-SKU: a city limited to its nearest warehouses empties them while the others'
+        # opening stock expires unused (week 2 of the network demo: at most 89.9 % instead of 98.6 %).
+        # So in those days every open warehouse may serve every city, on its fastest mode.
+        if startup_end(nd, facilities) >= start:
+            wc_extra = wc_all.join(near.select("src", "dst").unique(), on=["src", "dst"], how="anti")
+            wc_extra = wc_extra.sort("transit_days", "cost_per_container", "mode").unique(["src", "dst"], keep="first")
+        wc_all = near
     if cfg.source_from_nearest > 0:
         # Each warehouse's cheapest plants, and each plant's cheapest warehouses: a plant that is no
         # warehouse's first choice would otherwise be stranded with its capacity while cities go short.
         k = cfg.source_from_nearest
-        pw = pl.concat([_cheapest(pw, "src", "dst", k), _cheapest(pw, "dst", "src", k)]).unique(["src", "dst", "mode"])
+        pw_core, pw_temp = pw.filter(~pl.col("dst").is_in(temp)), pw.filter(pl.col("dst").is_in(temp))
+        pw = pl.concat([_cheapest(pw_core, "src", "dst", k), _cheapest(pw_core, "dst", "src", k), _cheapest(pw_temp, "src", "dst", k)]).unique(["src", "dst", "mode"])
     wh_usable = whs.select("site_id", "usable_from")
     arcs_pw = (pw.join(producing.rename({"site_id": "src"}), on="src")
                .with_columns((pl.col("t") + pl.col("transit_days")).alias("t_arr"))
                .filter(pl.col("t_arr") < T)
                .join(wh_usable.rename({"site_id": "dst"}), on="dst")
-               .filter(pl.col("day") >= pl.col("usable_from")).drop("usable_from"))
-    arcs_wc = (wc_all.join(days, how="cross").with_columns((pl.col("t") + pl.col("transit_days")).alias("t_arr"))
+               .filter(pl.col("day") >= pl.col("usable_from")).drop("usable_from")
+               .filter(~(pl.col("dst").is_in(temp) & after)))
+    arcs_wc = (pl.concat([wc_all.join(days, how="cross"), wc_extra.join(days.filter(pl.col("day") <= startup_end(nd, facilities)), how="cross")])
+               .with_columns((pl.col("t") + pl.col("transit_days")).alias("t_arr"))
                .filter(pl.col("t_arr") < T)
-               .join(wh_usable.rename({"site_id": "src"}), on="src").filter(pl.col("day") >= pl.col("usable_from")).drop("usable_from"))
+               .join(wh_usable.rename({"site_id": "src"}), on="src").filter(pl.col("day") >= pl.col("usable_from")).drop("usable_from")
+               .filter(~(pl.col("src").is_in(temp) & after)))
     # A lane-weekday locked by an earlier chunk keeps its mode for the rest of its block.
     locks = _carried_locks(carry, nd, days)
     if locks.height:
@@ -133,7 +162,7 @@ def build_chunk(nd: NetworkData, facilities: pl.DataFrame, start: date, end: dat
 
     # --- containers, modes, locks, change fees -------------------------------------------------
     ship = pl.concat([x_pw.select(*lane_keys, "col", pl.lit(0.0).alias("d")), x_wc.select(*lane_keys, "col", "dem").rename({"dem": "d"})])
-    lane_info = pl.concat([pw, wc_all]).unique(["src", "dst", "mode"])
+    lane_info = pl.concat([pw, wc_all, wc_extra]).unique(["src", "dst", "mode"])
     cap_units = _max_daily_units(plants, sku)
     n_keys = (ship.group_by(lane_keys).agg(pl.col("d").sum()).join(lane_info, on=["src", "dst", "mode"])
               .join(days.select("t", "day", "weekday", "block"), on="t")
@@ -178,8 +207,9 @@ def build_chunk(nd: NetworkData, facilities: pl.DataFrame, start: date, end: dat
         m.add_rows(rows, ["site_id", "week_start"], hi="cap")
 
     # --- warehouses: stock balance, discards, local service, shelf life -------------------------
-    wsd = whs.select("site_id", "city_id", "usable_from", "wh_hold").join(days.select("t", "day"), how="cross").filter(
-        pl.col("day") >= pl.col("usable_from")).join(sku.select("sku_id", "holding_cost_per_unit_day", "life_days", "shortage_penalty_usd"), how="cross")
+    wsd = pl.concat([whs.select("site_id", "city_id", "usable_from", "wh_hold").join(sku.select("sku_id"), how="cross"),
+                     passive.select("site_id", "city_id", "usable_from", "wh_hold", "sku_id")]).join(days.select("t", "day"), how="cross").filter(
+        pl.col("day") >= pl.col("usable_from")).join(sku.select("sku_id", "holding_cost_per_unit_day", "life_days", "shortage_penalty_usd"), on="sku_id")
     inv = m.add_vars("inv", wsd.select("site_id", "sku_id", "t", "day", "city_id", "life_days",
                                        (pl.col("wh_hold") + pl.col("holding_cost_per_unit_day")).alias("h")), cost="h")
     disc = m.add_vars("disc", wsd.select("site_id", "sku_id", "t"), cost=cfg.disposal_cost_per_unit)
@@ -213,18 +243,50 @@ def build_chunk(nd: NetworkData, facilities: pl.DataFrame, start: date, end: dat
     weeks = demand.join(days.select("t", "week_start"), on="t").group_by("week_start").agg(
         pl.col("qty").sum().alias("wq"), pl.col("pre").sum()).join(before, on="week_start", how="left").with_columns(
         ((pl.col("wq") + pl.col("q0").fill_null(0.0)) * cfg.fill_target - pl.col("pre") - pl.col("d0").fill_null(0.0)).alias("need"))
-    slack = m.add_vars("fill_slack", weeks.select("week_start", "wq"), cost=cfg.fill_slack_penalty)
+    # A start-up week that cannot reach 95 % under any plan with these facilities (fill_bound) has its
+    # slack priced lower: at one price the solver is indifferent between a unit for that lost week and
+    # one for a week that can still make 95 %, and it left the plants' first week at 84.7 % (of 98.6 %).
+    caps = startup_caps(nd, facilities) if start <= startup_end(nd, facilities) else pl.DataFrame(schema={"week_start": pl.Date, "max_fill": pl.Float64})
+    capped = caps.filter(pl.col("max_fill") < cfg.fill_target - 1e-9).select("week_start", pl.lit(True).alias("capped"))
+    weeks = weeks.join(capped, on="week_start", how="left").with_columns(
+        pl.when(pl.col("capped").fill_null(False)).then(cfg.fill_slack_penalty * cfg.capped_week_slack_share).otherwise(cfg.fill_slack_penalty).alias("pen"))
+    slack = m.add_vars("fill_slack", weeks.select("week_start", "wq", "pen"), cost="pen")
     fill = pl.concat([delivered.join(days.select("t", "week_start"), on="t").select("week_start", "col", pl.lit(1.0).alias("coef")),
                       slack.select("week_start", "col", pl.lit(1.0).alias("coef"))]).join(weeks, on="week_start")
     m.add_rows(fill, ["week_start"], lo="need")
 
     # --- closing cover --------------------------------------------------------------------------
-    _terminal_cover(m, nd, days, inv, whs, window_end)
+    _terminal_cover(m, nd, days, inv, core, window_end)
 
     constant = float(demand.join(sku.select("sku_id", "shortage_penalty_usd"), on="sku_id").select(
         pl.col("open_qty") * pl.col("shortage_penalty_usd")).sum().item() or 0.0) if demand.height else 0.0
     stats.update(n_vars=m.n_vars, n_rows=m.n_rows, n_integer=m.n_integer, nnz=m.nnz())
     return ChunkModel(m, start, end, window_end, (end - start).days + 1, days, facilities, constant, stats)
+
+
+def startup_end(nd: NetworkData, facilities: pl.DataFrame) -> date:
+    """Last day of the start-up: the Sunday ending the week in which the last plant starts producing."""
+    plants = facilities.filter(pl.col("site_type") == "plant")
+    first = max(plants["usable_from"].max() if plants.height else nd.start, nd.start)
+    return first + timedelta(days=6 - first.weekday())
+
+
+_CAPS: dict = {}
+
+
+def startup_caps(nd: NetworkData, facilities: pl.DataFrame) -> pl.DataFrame:
+    """(week_start, max_fill) of each start-up week: the most any plan with these facilities can deliver
+    (fill_bound.max_week_fill), cached per data set and facilities since every chunk asks."""
+    from dsop_assets.network.fill_bound import max_week_fill
+
+    key = tuple(facilities.sort("site_id").select("site_id", "usable_from").iter_rows())
+    if _CAPS.get("nd") is not nd or _CAPS.get("key") != key:
+        end, week, rows = startup_end(nd, facilities), nd.start - timedelta(days=nd.start.weekday()), []
+        while week <= min(end, nd.end):
+            rows.append({"week_start": week, "max_fill": max_week_fill(nd, week, facilities)["bound_fill"]})
+            week += timedelta(days=7)
+        _CAPS.update(nd=nd, key=key, caps=pl.DataFrame(rows, schema={"week_start": pl.Date, "max_fill": pl.Float64}))
+    return _CAPS["caps"]
 
 
 def _cheapest(lanes_: pl.DataFrame, keep: str, per: str, k: int) -> pl.DataFrame:

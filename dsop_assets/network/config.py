@@ -22,6 +22,12 @@ class NetworkConfig:
     co2_price_per_tonne: float = 200.0
     fill_target: float = 0.95
     fill_slack_penalty: float = 500.0  # USD per unit below the weekly 95 % line (on top of the shortage penalty)
+    # A start-up week that no plan with the chosen facilities can lift to 95 % (fill_bound) pays this
+    # share of the slack price, so the weeks that can make 95 % get the stock first.
+    # design: add warehouses where the start-up weeks' fill slack (full price) costs more than building
+    # them; they serve only the start-up (role "startup", chunk.py), so later chunks keep their size.
+    startup_design: bool = True
+    capped_week_slack_share: float = 0.5
     disposal_cost_per_unit: float = 1.0
     chunk_days: int = 31
     # Each chunk commits its (<= 31) days but sees this many more, so shipments can leave late in a

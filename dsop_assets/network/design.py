@@ -5,18 +5,29 @@ one month of savings and the plan would under-build. So the network is chosen he
 over the horizon (units; plant capacity in hours at the demand-weighted labour content), and every
 chunk then plans operations with it fixed. Construction starts on the horizon's first day: warehouses
 are usable at once, plants from the following Monday.
+
+Flows summed over two years cannot see the start-up, when the only stock is each warehouse's 2,000
+opening units and a city without a warehouse waits for a truck: with 7 warehouses the first week could
+reach 71 % at most (fill_bound). So a second stage adds warehouses where the start-up weeks' fill slack
+(at the chunks' price) costs more than building them: the start-up weeks day by day (fill_bound's
+physical model) with the chosen facilities open and the other candidate cities free.
 """
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
+
+import numpy as np
 
 import polars as pl
 
+from dsop_assets.network.fill_bound import startup_model
 from dsop_assets.network.lp import Milp, solve
 from dsop_assets.network.prep import NetworkData, lanes
 
 # Average load of a container on each leg: plant runs ship full-ish loads, city drops are small.
+KEEP = ["site_id", "city_id", "site_type", "build_cost_usd"]
 LOAD_FACTOR = {"plant_to_warehouse": 0.8, "warehouse_to_city": 0.35}
 
 
@@ -60,10 +71,16 @@ def design_network(nd: NetworkData, backend: str = "highspy") -> tuple[pl.DataFr
     chosen = pl.concat([_val(open_p, res.values).with_columns(pl.lit("plant").alias("site_type")),
                         _val(open_w, res.values).with_columns(pl.lit("warehouse").alias("site_type"))]).filter(pl.col("v") > 0.5)
     monday = nd.start + timedelta(days=7 - nd.start.weekday())
+    # role: "core" facilities carry the horizon; "startup" warehouses only its first weeks (chunk.py).
+    chosen = chosen.select(*KEEP, pl.lit("core").alias("role"))
+    startup: dict = {}
+    if cfg.startup_design:
+        extra, startup = _startup_warehouses(nd, chosen, monday)
+        chosen = pl.concat([chosen, extra.with_columns(pl.lit("startup").alias("role"))])
     facilities = chosen.select("site_id", "city_id", "site_type", "build_cost_usd",
                                pl.lit(nd.start).alias("construction_start"),
-                               pl.when(pl.col("site_type") == "plant").then(pl.lit(monday)).otherwise(pl.lit(nd.start)).alias("usable_from")).sort("site_type", "site_id")
-    return facilities, {"status": res.status, "mip_gap": res.mip_gap, "objective": res.objective, "solve_s": res.solve_s}
+                               pl.when(pl.col("site_type") == "plant").then(pl.lit(monday)).otherwise(pl.lit(nd.start)).alias("usable_from"), "role").sort("site_type", "site_id")
+    return facilities, {"status": res.status, "mip_gap": res.mip_gap, "objective": res.objective, "solve_s": res.solve_s, "startup": startup}
 
 
 def _unit_cost(frame: pl.DataFrame, load: float, cfg) -> pl.DataFrame:
@@ -73,3 +90,29 @@ def _unit_cost(frame: pl.DataFrame, load: float, cfg) -> pl.DataFrame:
 
 def _val(block: pl.DataFrame, values) -> pl.DataFrame:
     return block.with_columns(pl.Series("v", values[block["col"].to_numpy()]))
+
+
+def _startup_warehouses(nd: NetworkData, chosen: pl.DataFrame, monday) -> pl.DataFrame:
+    """Warehouses worth adding for the start-up weeks: build cost vs their fill slack and shortage."""
+    cfg = nd.config
+    fixed = chosen.select("site_id", "city_id", "site_type", pl.lit(nd.start).alias("usable_from"))
+    fixed = fixed.with_columns(pl.when(pl.col("site_type") == "plant").then(pl.lit(monday)).otherwise(pl.col("usable_from")).alias("usable_from"))
+    began = time.perf_counter()
+    last_plant = monday  # every plant starts on the first Monday: the start-up ends with that week
+    sm = startup_model(nd, min(last_plant, nd.end), fixed, extra_warehouses=True)
+    m, got, weeks, ow = sm["milp"], sm["got"], sm["weeks"], sm["open_w"]
+    cost = np.zeros(m.n_vars)
+    cost[ow["col"].to_numpy()] = ow["build_cost_usd"].to_numpy()
+    pen = got.join(m.blocks["x_wc"].select("col", "sku_id").vstack(m.blocks["local"].select("col", "sku_id")), on="col").join(
+        nd.skus.select("sku_id", "shortage_penalty_usd"), on="sku_id")
+    cost[pen["col"].to_numpy()] = -pen["shortage_penalty_usd"].to_numpy()
+    m.cost = [cost]
+    w = pl.DataFrame({"week_start": list(weeks), "need": [cfg.fill_target * q for q in weeks.values()]})
+    slack = m.add_vars("slack", w, cost=cfg.fill_slack_penalty)
+    m.add_rows(pl.concat([got.select("week_start", "col", pl.lit(1.0).alias("coef")), slack.select("week_start", "col", pl.lit(1.0).alias("coef"))])
+               .join(w, on="week_start"), ["week_start"], lo="need")
+    res = solve(m, cfg, "highspy")
+    extra = ow.with_columns(pl.Series("v", res.values[ow["col"].to_numpy()])).filter((pl.col("lo") < 0.5) & (pl.col("v") > 0.5))
+    info = {"warehouses_added": extra.height, "status": res.status, "mip_gap": res.mip_gap, "n_vars": m.n_vars,
+            "seconds": round(time.perf_counter() - began, 1)}
+    return extra.select("site_id", "city_id", pl.lit("warehouse").alias("site_type"), "build_cost_usd").select(KEEP), info

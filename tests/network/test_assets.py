@@ -27,6 +27,7 @@ def test_chunks_run_in_order_and_rerun_idempotently(tiny_dir, tmp_path, instance
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert set(checks) == set(RULES)
     failed = {name for name, ok in checks.items() if not ok}
-    assert failed <= {"weekly_fill_95"}, failed  # the start-up week only (see test_plan)
+    # The start-up week only, proven out of reach for any plan (see test_plan): a warning, not an error.
+    assert failed <= {"weekly_fill_95_unreachable"}, failed
     kpi = dict(warehouse.query("select metric, value from network_kpi").iter_rows())
     assert kpi["total_cost_usd"] > 0 and 0.9 < kpi["fill_rate"] <= 1.0
