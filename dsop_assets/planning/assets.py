@@ -37,7 +37,7 @@ if TYPE_CHECKING:  # pyomo (~1.5 s) loads only when a plan is solved
 
 GROUP = "planning"
 PLAN_TABLE, DIAGNOSIS_TABLE, LINE_TABLE = "production_plan", "production_plan_diagnosis", "production_plan_line"
-_SOLVER_FIELDS = ("status", "termination_condition", "objective", "mip_gap", "solve_seconds", "build_seconds",
+_SOLVER_FIELDS = ("status", "termination_condition", "objective", "mip_gap", "gap_any_timing", "solve_seconds", "build_seconds",
                   "n_variables", "n_integer", "time_capped", "avoidable_backlog_qty",
                   "avoidable_backlog_products")
 

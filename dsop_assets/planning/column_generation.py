@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dsop_assets.planning.banked_bound import banked_bound
 from dsop_assets.planning.local_search import best_response, sweep
 from dsop_assets.planning.lot_heuristic import fits, plan_cost
 from dsop_assets.planning.lower_bound import product_plan
@@ -40,7 +41,8 @@ WHOLE = 1.0 - 1e-6  # an LP weight this close to 1 is a whole plan
 class LinePlan:
     made: np.ndarray  # [members, t] units
     cost: float  # exact cost of ``made`` (products' own terms and the line's overtime)
-    bound: float  # Lagrangian (Dantzig-Wolfe) lower bound on the line's cost
+    bound: float  # Lagrangian (Dantzig-Wolfe) lower bound on the line's cost in the planning model
+    bound_any_timing: float  # the same for any timing of the sub-assemblies (= bound without them)
     rounds: int  # column-generation rounds before the dive
     columns: int
     time_capped: bool  # HiGHS's safety-net time limit ended the integer master
@@ -92,7 +94,8 @@ class _Master:
         # Hours beyond the line's, at a price no plan would pay (far above any backlog an hour
         # could clear): a dive that fixes a plan the columns so far cannot make room for stays
         # feasible, and its prices call for the columns that do.
-        late = (data.shortage_cost[members] * (n_t + 1) + data.terminal_cost[members]) / np.maximum(self.hours, 1e-9)
+        timed = self.hours > 0  # products that take no hours cannot free any
+        late = (data.shortage_cost[members] * (n_t + 1) + data.terminal_cost[members])[timed] / self.hours[timed]
         self.slack_cost = 10.0 * float(np.max(late, initial=1.0)) / self.scale
         for t in range(n_t):
             self.h.addCol(self.slack_cost, 0.0, INF, 1, np.array([n_p + t], dtype=np.int32), np.array([-1.0]))
@@ -113,12 +116,13 @@ class _Master:
         self.plans.append((i, row, cost))
         return True
 
-    def solve_lp(self) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+    def solve_lp(self) -> tuple[float, np.ndarray, np.ndarray, np.ndarray] | None:
         """(objective, duals of the one-plan rows [p], hour prices [t] >= 0, plan weights), unscaled;
-        ``slack`` says how many hours beyond the line's it needed."""
+        ``slack`` says how many hours beyond the line's it needed. None when HiGHS ends without an
+        optimal LP (seen once in a replay, kUnknown): the caller keeps what it has."""
         self.h.run()
         if self.h.getModelStatus() != self.highspy.HighsModelStatus.kOptimal:
-            raise RuntimeError(f"column generation master: {self.h.getModelStatus()}")
+            return None
         solution = self.h.getSolution()
         duals = np.asarray(solution.row_dual) * self.scale
         weights = np.asarray(solution.col_value)[self.first:]
@@ -198,10 +202,13 @@ def _price(master: _Master, data: PlanData, members: list[int], which: list[int]
 
 
 def _settle(master: _Master, data: PlanData, members: list[int], free: list[int], cap: float,
-            rounds: int) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+            rounds: int) -> tuple[float, np.ndarray, np.ndarray, np.ndarray] | None:
     """The master LP re-priced for the ``free`` products until no column joins (at most ``rounds``)."""
     for _ in range(rounds):
-        value, mu, pi, weights = master.solve_lp()
+        lp = master.solve_lp()
+        if lp is None:
+            return None
+        value, mu, pi, _ = lp
         if _price(master, data, members, free, pi, mu, cap, value)[1] == 0:
             break
     return master.solve_lp()
@@ -223,7 +230,7 @@ def _dive(master: _Master, data: PlanData, members: list[int], line: int, start:
     lp = _settle(master, data, members, free, cap, rounds)
     missed = 0
     for _ in range(steps):
-        if master.slack > 1e-6:
+        if lp is None or master.slack > 1e-6:
             return None
         weights = lp[3]
         best_k, best_w = {}, {}
@@ -241,6 +248,8 @@ def _dive(master: _Master, data: PlanData, members: list[int], line: int, start:
         i = max(split, key=lambda i: (lot_hours[i], best_w[i], -i))
         master.fix(i, best_k[i])
         lp = _settle(master, data, members, [j for j in free if j != i], cap, rounds)
+        if lp is None:
+            return None
         if master.slack > 1e-6:
             master.unfix(i)
             master.ban(best_k[i])
@@ -294,8 +303,13 @@ def round_mixed(data: PlanData, members: list[int], line: int, mixed: np.ndarray
 
 def plan_line(data: PlanData, members: list[int], line: int, start: np.ndarray, *, rounds: int = 100,
               dive_steps: int = 40, dive_rounds: int = 5, dive_bans: int = 3, max_nodes: int = 200, rel_gap: float = 1e-4,
-              time_limit: float = 300.0, seed: int = 0) -> LinePlan:
-    """The line's plan and bound from ``start`` (a plan [p, t] in units that fits the line)."""
+              time_limit: float = 300.0, seed: int = 0, banked: tuple[np.ndarray, float] | None = None) -> LinePlan:
+    """The line's plan and bound from ``start`` (a plan [p, t] in units that fits the line).
+
+    ``banked`` (own hours [members], hours in sub-assembly stock): ``data.hours`` are echelon
+    hours, which bind the plan week by week (the planning model: sub-assemblies made in their
+    parent's week) but bound a plan free to make them earlier only through their running sums:
+    ``LinePlan.bound_any_timing`` is then banked_bound.py's bound."""
     on = np.zeros(len(data.products), dtype=bool)
     on[members] = True
     start, _ = sweep(data, start, members, line, on, plan_cost(data, start, on))
@@ -307,20 +321,26 @@ def plan_line(data: PlanData, members: list[int], line: int, start: np.ndarray, 
     everyone = list(range(len(members)))
     bound, done = -np.inf, 0
     for done in range(1, rounds + 1):
-        value, mu, pi, _ = master.solve_lp()
+        lp = master.solve_lp()
+        if lp is None:
+            break
+        value, mu, pi, _ = lp
         priced, added = _price(master, data, members, everyone, pi, mu, cap, value)
         # Any hour prices >= 0 bound the line: the priced optima, the best overtime at those
         # prices, less the priced regular hours.
         bound = max(bound, priced + float((np.minimum(ot_cost - pi, 0.0) * ot).sum() - (pi * reg).sum()))
         if added == 0 or value - bound <= 1e-9 * abs(value):
             break
+    any_timing = bound if banked is None else banked_bound(data, members, line, banked[0], banked[1], master.plans, rounds)
     best = start[members].astype(float)
     best_cost = line_cost(data, members, line, best)
-    weights = master.solve_lp()[3]
-    mixed = np.zeros_like(best)  # the LP's production [members, t]: its plans mixed by weight
-    for k, (i, row, _) in enumerate(master.plans):
-        mixed[i] += weights[k] * row
-    rounded = round_mixed(data, members, line, mixed)
+    lp = master.solve_lp()
+    rounded = None
+    if lp is not None:
+        mixed = np.zeros_like(best)  # the LP's production [members, t]: its plans mixed by weight
+        for k, (i, row, _) in enumerate(master.plans):
+            mixed[i] += lp[3][k] * row
+        rounded = round_mixed(data, members, line, mixed)
     dived = _dive(master, data, members, line, start, dive_steps, dive_rounds, dive_bans)
     master.release()
 
@@ -342,7 +362,7 @@ def plan_line(data: PlanData, members: list[int], line: int, start: np.ndarray, 
     # Whole plans from a few columns leave one-product gains (a lot a week earlier, one setup fewer).
     swept, _ = sweep(data, _on_line(start, members, best), members, line, on, plan_cost(data, _on_line(start, members, best), on))
     better(swept[members])
-    return LinePlan(best, best_cost, min(bound, best_cost), done, len(master.plans), capped)
+    return LinePlan(best, best_cost, min(bound, best_cost), min(any_timing, best_cost), done, len(master.plans), capped)
 
 
 def _on_line(start: np.ndarray, members: list[int], made: np.ndarray) -> np.ndarray:

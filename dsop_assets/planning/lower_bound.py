@@ -33,14 +33,15 @@ def window_min(values: np.ndarray, width: int) -> np.ndarray:
 
 
 def product_plan(data: PlanData, p: int, price: np.ndarray | None = None,
-                 max_hours: float | None = None) -> tuple[float, np.ndarray]:
+                 max_hours: float | None = None, cap_hours: float | None = None) -> tuple[float, np.ndarray]:
     """(bound, plan): product p's cheapest plan alone with ``price`` [t] per hour.
 
     Output in week t pays price[t] * hours; as a sum over cumulative output C it is
     sum_t C_t (pi_t - pi_t+1), a cost on the state, so the recursion stays exact. ``max_hours``
     caps one week's output at what the whole line could make of p alone: without it, a
     Lagrangian or column-generation bound mixes plans that make weeks of backlog in one week,
-    and on a saturated line it fell 4 % short of HiGHS's own bound.
+    and on a saturated line it fell 4 % short of HiGHS's own bound. ``cap_hours`` is the hours per
+    unit that cap counts (default ``data.hours[p]``).
     """
     n_t = len(data.weeks)
     pi = np.zeros(n_t + 1)
@@ -60,9 +61,10 @@ def product_plan(data: PlanData, p: int, price: np.ndarray | None = None,
     came = np.zeros((n_t, made.size), dtype=int)
     befores: list[np.ndarray] = []
     width = made.size
-    if max_hours is not None and data.hours[p] > 0:
+    per_unit = data.hours[p] if cap_hours is None else cap_hours
+    if max_hours is not None and per_unit > 0:
         # A continuous plan rounded up to the grid may make one step more in a week.
-        width = max(int(np.floor(max_hours / (data.hours[p] * step) + 1e-9)), 0) + (0 if lotted else 1)
+        width = max(int(np.floor(max_hours / (per_unit * step) + 1e-9)), 0) + (0 if lotted else 1)
     for t in range(n_t):
         # Reach k either by making nothing (stay) or with one setup from the cheapest of the
         # ``width`` states below it (the week's most output).

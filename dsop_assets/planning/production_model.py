@@ -56,6 +56,10 @@ class PlanResult:
     termination_condition: str  # worst Pyomo termination over the parts, e.g. "optimal", "maxTimeLimit"
     objective: float
     mip_gap: float  # (sum of incumbents - sum of dual bounds) / sum of incumbents over the parts
+    # The gap against a bound that also holds when sub-assemblies are made before their parents'
+    # week or come from stock (the planning model makes them in the parent's week); their own cost
+    # counts as zero there. What pre-building sub-assemblies could at most save; the gate reads mip_gap.
+    gap_any_timing: float
     solve_seconds: float
     build_seconds: float
     n_variables: int
@@ -166,10 +170,17 @@ def plan_production(
         levels = levels_of(data.products, bom)
         tops = np.setdiff1d(np.arange(len(data.products)), subs)
         top_data = subset(data, tops)
-        top_data.hours = echelon_hours(data, links, levels)[tops]
-        solved = _plan_parts(top_data, config)
+        echelon = echelon_hours(data, links, levels)
+        top_data.hours = echelon[tops]
+        # Hours already embodied in sub-assemblies on hand, per line: the goods' bound may spend them.
+        credit = np.array([float((echelon[subs] * np.maximum(data.opening[subs], 0.0))[data.line_of[subs] == l].sum())
+                           for l in range(len(data.lines))])
+        solved = _plan_parts(top_data, config, banked=(data.hours[tops], credit))
         unit_hours = lot_hours(data, links, levels)
         full, qty, sub_bound = _with_sub_assemblies(data, solved.qty, tops, subs, links, levels)
+        # The planning model's own plan and bound: goods on echelon hours, sub-assemblies following.
+        model_upper = solved.upper + plan_cost(full, qty) - plan_cost(top_data, solved.qty)
+        model_lower = solved.lower + sub_bound
         # The goods were planned on echelon hours; the sub-assemblies' stock usually leaves real hours
         # spare, and backlog a line could have made there is a planning error (the gate's rule).
         for _ in range(MAX_CLEARING_ROUNDS):
@@ -178,9 +189,12 @@ def plan_production(
                 break
             full, qty, sub_bound = _with_sub_assemblies(data, cleared[tops], tops, subs, links, levels)
         solved.upper += plan_cost(full, qty) - plan_cost(top_data, solved.qty)
-        # The goods' bound is over echelon hours, so real sub-assembly timing can undercut it slightly.
-        solved.lower = min(solved.lower + sub_bound, solved.upper)
+        # Clearing on real hours can make the plan cheaper than the model's bound (the model makes
+        # sub-assemblies in their parents' week): the gap reported is then the model's own, never 0.
+        solved.lower = min(model_lower, solved.upper, model_lower * solved.upper / max(model_upper, 1e-12))
+        solved.lower_any_timing = min(solved.lower_any_timing, solved.upper)
     gap = (solved.upper - solved.lower) / abs(solved.upper) if abs(solved.upper) > 1e-12 else 0.0
+    gap_any = (solved.upper - solved.lower_any_timing) / abs(solved.upper) if abs(solved.upper) > 1e-12 else 0.0
     worst = next((c for c in solved.conditions if c != TerminationCondition.optimal), TerminationCondition.optimal)
     qty, lots = _production(full, qty / lot_unit(full)[:, None])
     avoidable = avoidable_backlog(full, qty, unit_hours if subs.size else None)
@@ -193,6 +207,7 @@ def plan_production(
         termination_condition=worst.name,
         objective=solved.upper,
         mip_gap=gap,
+        gap_any_timing=gap_any,
         solve_seconds=time.perf_counter() - started - work.build_seconds,
         build_seconds=work.build_seconds,
         n_variables=work.n_variables,
@@ -253,14 +268,19 @@ class _Solved:
     capped: bool
     work: "_Work"
     late_firm: pl.DataFrame
+    lower_any_timing: float  # bound for any timing of the sub-assemblies (banked_bound.py)
 
 
-def _plan_parts(data: PlanData, config: PlanConfig) -> _Solved:
-    """Every line's plan (one model per line), the sum of their costs and proved bounds."""
+def _plan_parts(data: PlanData, config: PlanConfig, banked: tuple[np.ndarray, np.ndarray] | None = None) -> _Solved:
+    """Every line's plan (one model per line), the sum of their costs and proved bounds.
+
+    ``banked`` (own hours [p], sub-assembly stock hours [line]): ``data.hours`` are echelon hours,
+    which bind the plan week by week but only bound it through their running sums
+    (column_generation.banked_bound)."""
     scale = objective_scale(data)
     late_firm = soften_late_firm(data, config)
     plan = warm_start(data, config)
-    upper = lower = 0.0
+    upper = lower = any_timing = 0.0
     conditions, capped, work = [], False, _Work()
 
     def unproved(up: float, low: float) -> bool:
@@ -272,13 +292,15 @@ def _plan_parts(data: PlanData, config: PlanConfig) -> _Solved:
             line = line_ids[0]
             solved = plan_line(data, members, line, plan, rounds=config.cg_rounds, dive_steps=config.dive_steps,
                                dive_bans=config.dive_bans, max_nodes=config.master_max_nodes,
-                               time_limit=config.time_limit_seconds, seed=config.random_seed)
+                               time_limit=config.time_limit_seconds, seed=config.random_seed,
+                               banked=None if banked is None else (banked[0][members], float(banked[1][line])))
             plan[members] = solved.made
             work.n_variables += solved.columns
             work.n_integer += solved.columns
             up, low, capped = solved.cost, solved.bound, capped or solved.time_capped
+            any_timing += solved.bound_any_timing - solved.bound
             condition = TerminationCondition.maxIterations
-            if unproved(up, low) and len(members) < EXACT_MAX_PRODUCTS:
+            if unproved(up, low) and len(members) < EXACT_MAX_PRODUCTS and banked is None:
                 made, m_up, m_low, condition, hit = _solve_milp(data, members, line_ids, plan, scale, config, work)
                 capped |= hit
                 if m_up < up and fits(data, made, line):
@@ -292,7 +314,7 @@ def _plan_parts(data: PlanData, config: PlanConfig) -> _Solved:
         conditions.append(condition if unproved(up, low) else TerminationCondition.optimal)
     cleared = clear_avoidable_backlog(data, plan)
     upper += plan_cost(data, cleared) - plan_cost(data, plan)
-    return _Solved(cleared, upper, lower, conditions, capped, work, late_firm)
+    return _Solved(cleared, upper, lower, conditions, capped, work, late_firm, lower + any_timing)
 
 
 @dataclass
