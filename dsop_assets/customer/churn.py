@@ -125,8 +125,8 @@ def choose_model(train: pl.DataFrame) -> str:
     standard error of its AUC (a 0-2 point win on ~12-20 churners is chance: with a bare ">" the booster won
     2-3 inner checks per backtest on two of four histories and then lost those months)."""
     aucs = _inner_aucs(train)
-    if aucs is None:
-        return "recency_logistic"
+    if aucs is None:  # too few labelled months to check a challenger: the three-term logistic, which nests recency
+        return DEFAULT
     base, pos, neg = aucs[DEFAULT]
     margin = _auc_standard_error(base, pos, neg)
     challengers = [(auc, name) for name, (auc, _, _) in aucs.items() if name != DEFAULT and auc > base + margin]
