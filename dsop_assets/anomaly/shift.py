@@ -73,24 +73,36 @@ def rank_sum_cdf(n1_max: int, n2_max: int) -> np.ndarray:
     return np.cumsum(count, 2) / np.where(total > 0, total, 1.0)
 
 
-def onset_tests(r: np.ndarray, regime: int, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(onsets, two-sided exact p-values, signed z of the same p) for every candidate onset at week ``w``."""
-    from scipy.stats import norm
-
-    taus = np.arange(max(regime + MIN_BASE_WEEKS, w - MAX_WEEKS + 1), w - MIN_WEEKS + 2)
+def regime_tests(r: np.ndarray, regime: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every test the current regime can ask: (onsets tau, p[tau, n - 1], sign[tau, n - 1]) for n weeks after tau,
+    the exact two-sided rank-sum p-value of weeks tau..tau+n-1 against the (up to ``BASE_WEEKS``) regime weeks
+    before tau. U is a sum over the weeks after, so one comparison table per onset serves every later week."""
+    taus = np.arange(regime + MIN_BASE_WEEKS, len(r) - MIN_WEEKS + 1)
     if len(taus) == 0:
-        return taus, np.ones(0), np.zeros(0)
+        return taus, np.ones((0, MAX_WEEKS)), np.zeros((0, MAX_WEEKS))
     before_idx = taus[:, None] - BASE_WEEKS + np.arange(BASE_WEEKS)[None, :]
     after_idx = taus[:, None] + np.arange(MAX_WEEKS)[None, :]
-    before_ok, after_ok = before_idx >= regime, after_idx <= w
-    before = r[np.clip(before_idx, 0, None)]
-    after = r[np.clip(after_idx, None, len(r) - 1)]
-    both = before_ok[:, :, None] & after_ok[:, None, :]
-    u = (((before[:, :, None] < after[:, None, :]) + 0.5 * (before[:, :, None] == after[:, None, :])) * both).sum((1, 2))
-    n1, n2 = before_ok.sum(1), after_ok.sum(1)
+    before_ok, after_ok = before_idx >= regime, after_idx < len(r)
+    before = r[np.clip(before_idx, 0, None)][:, :, None]
+    after = r[np.clip(after_idx, None, len(r) - 1)][:, None, :]
+    pairs = ((before < after) + 0.5 * (before == after)) * (before_ok[:, :, None] & after_ok[:, None, :])
+    u = np.cumsum(pairs.sum(1), axis=1)  # U of the first n weeks after tau, n = 1..MAX_WEEKS
+    n1, n2 = before_ok.sum(1)[:, None], np.arange(1, MAX_WEEKS + 1)[None, :]
     tail = np.ceil(np.minimum(u, n1 * n2 - u)).astype(int)
     p = np.minimum(1.0, 2.0 * rank_sum_cdf(BASE_WEEKS, MAX_WEEKS)[n1, n2, tail])
-    return taus, p, np.sign(u - n1 * n2 / 2) * norm.isf(p / 2)
+    return taus, p, np.sign(u - n1 * n2 / 2)
+
+
+def onsets_at(tests: tuple[np.ndarray, np.ndarray, np.ndarray], w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(onsets, p-values, signed z) of the candidate onsets at week ``w``: 8-26 weeks after, in the regime."""
+    from scipy.stats import norm
+
+    taus, p, sign = tests
+    keep = (taus >= w - MAX_WEEKS + 1) & (taus <= w - MIN_WEEKS + 1)
+    rows = np.flatnonzero(keep)
+    cols = w - taus[rows]
+    pv = p[rows, cols]
+    return taus[rows], pv, sign[rows, cols] * norm.isf(pv / 2)
 
 
 def locate(r: np.ndarray, lo: int, hi: int, min_len: int = 4) -> int:
@@ -128,8 +140,9 @@ def _product_shifts(r: np.ndarray, q: np.ndarray, pairs: np.ndarray, ref: np.nda
     regime = int(seen[0]) + RAMP_WEEKS if seen[0] > 0 else 0
     out, bar = [], p_threshold()
     w = regime + MIN_BASE_WEEKS + MIN_WEEKS - 1
+    tests = regime_tests(r, regime)
     while w < len(r):
-        taus, p, z = onset_tests(r, regime, w)
+        taus, p, z = onsets_at(tests, w)
         if len(taus) == 0 or p.min() > bar:
             w += 1
             continue
@@ -149,6 +162,7 @@ def _product_shifts(r: np.ndarray, q: np.ndarray, pairs: np.ndarray, ref: np.nda
             continue
         out.append((w, ev, float(z[k])))
         regime = ev
+        tests = regime_tests(r, regime)
         w = max(w + 1, regime + MIN_BASE_WEEKS + MIN_WEEKS - 1)
     return out
 
