@@ -5,14 +5,17 @@ t+1..t+3) with t + 3 <= M, so every label it sees was complete by M's end. The b
 for each of the ``BACKTEST_MONTHS`` months b before M whose outcome is known (b + 3 <= M): train on
 t + 3 <= b, score b, compare with what happened. The rule it must beat ranks by recency alone.
 
-Recency is nearly the whole answer on the demo (pooled backtest AUC 0.94-0.997 on four generated
-histories, with ~2 % of customers churning a quarter, i.e. 2-4 churners a month); gradient boosting on all
-features lost to it on three of four, logistic regression on three of four, by 0.004-0.02. So the model
-is chosen, leak-free, inside its own training labels: the last ``SELECT_MONTHS`` labelled months are
-scored by a booster trained on the labels complete before them, and by recency; the booster is used only
-where it ranked better there by more than one standard error of recency's AUC (Hanley-McNeil). Otherwise the probability is a logistic fit on log recency alone, which
-ranks exactly as recency does: the shipped model cannot rank worse than recency by construction of the
-fallback, only by a booster that won its inner check and then loses the month scored.
+Recency ignores the customer's own rhythm: a customer who orders every two months and last ordered six weeks
+ago is not at risk, a weekly one silent for six weeks is. On the demo most churners are customers with
+2-10 order days a year whose natural gaps outlast the horizon (at a rate lambda, no order in 3 months has
+chance e^(-3 lambda)), plus the few that left; with ~2 % churning a quarter there are 2-4 churners a month.
+The default model is a logistic regression on log recency, log(1 + silence_orders) and log(1 + 3 x
+order_rate) (``features.RHYTHM_FEATURES``): three terms, nested over the recency rule, so it can reduce to
+it. A booster on every feature (which lost to recency on three of four histories when it had only the
+12-month features) or the recency logistic replaces it only where, on the last ``SELECT_MONTHS`` labelled
+months of its training data, trained on the labels complete before them, it ranked better by more than one
+Hanley-McNeil standard error. On eight generated histories the rhythm model's mean monthly AUC beat
+recency's on six (by 0.003-0.028) and was 0.0003-0.003 below it on the two where recency reached 0.995.
 """
 
 from __future__ import annotations
