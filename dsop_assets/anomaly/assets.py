@@ -114,6 +114,13 @@ def stock_alerts(warehouse: Warehouse, start: date, end: date) -> pl.DataFrame:
     shipments = warehouse.query("select revenue_date, product_id, shipped_qty from daily_revenue "
                                 "where revenue_date >= $since and revenue_date < $end", params)
     bom = warehouse.query("select parent_product_id, component_product_id, qty_per, scrap_rate from bom")
+    return stock_alerts_from(snapshots, production, receipts, shipments, bom, start, end)
+
+
+def stock_alerts_from(snapshots: pl.DataFrame, production: pl.DataFrame, receipts: pl.DataFrame,
+                      shipments: pl.DataFrame, bom: pl.DataFrame, start: date, end: date) -> pl.DataFrame:
+    """``stock_alerts`` on frames (the ERP tables from ``STOCK_LOOKBACK_DAYS`` before ``start``)."""
+    since = start - timedelta(days=STOCK_LOOKBACK_DAYS)
     _, reconciliation = estimate_daily_inventory(snapshots, production, receipts, shipments, bom, since, end)
     found = detect.stock_mismatches(reconciliation)
     return found.filter(pl.col("rule_kind").is_not_null() & pl.col("week_start").is_between(start, end, closed="left")) \

@@ -3,8 +3,8 @@
 ``python -m dsop_assets.anomaly.bench ERP_DIR`` (a ``dsop generate`` output folder): scores every week from
 26 weeks after the first order to the last, in one pass, for the rule + Isolation Forest alerts, the rule
 alone and the forest alone. No forecasts are read (the forecast residual feature is 0), so the figures are
-those of a warehouse before its first forecast run; stock counts need the reconciliation and are scored by
-``demand_anomaly`` itself.
+those of a warehouse before its first forecast run. Stock counts: the reconciliation rule on the export's
+counts and flows, the same function ``demand_anomaly`` runs.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import polars as pl
 from threadpoolctl import threadpool_limits
 
 from dsop_assets.anomaly import evaluate
-from dsop_assets.anomaly.assets import order_alerts_from
+from dsop_assets.anomaly.assets import order_alerts_from, stock_alerts_from
 
 WARM_UP_WEEKS = 26
 
@@ -40,6 +40,10 @@ def main(erp_dir: str) -> None:
     with threadpool_limits(1):
         alerts, scored = order_alerts_from(orders, no_forecast, start, end, eol, groups)
     print(f"weeks {start} .. {end - timedelta(days=7)}: {time.perf_counter() - began:.1f} s")
+    stock = stock_alerts_from(*_stock_frames(erp_dir), start, end)
+    v = evaluate.score(stock, truth, start, end - timedelta(days=1))["stock_mismatch"]
+    print(f"{'reconciliation rule':22s} {'stock_count':12s} alerts {v['alerts']:5d} planted {v['planted']:3d} "
+          f"precision {v['precision']} recall {v['recall']}")
     methods = {"shipped (rule+isolation_forest; change_point for shifts)": alerts,
                "rule": scored.filter(pl.col("rule_kind").is_not_null()).rename({"rule_kind": "kind"}),
                "isolation_forest": scored.filter(pl.col("if_kind").is_not_null()).rename({"if_kind": "kind"})}
@@ -49,6 +53,20 @@ def main(erp_dir: str) -> None:
             v = result[kind]
             print(f"{method[:22]:22s} {kind:12s} alerts {v['alerts']:5d} planted {v['planted']:3d} "
                   f"precision {v['precision']} recall {v['recall']}")
+
+
+def _stock_frames(erp_dir: str) -> tuple[pl.DataFrame, ...]:
+    def read(name: str, dates: list[str], cols: list[str]) -> pl.DataFrame:
+        frame = pl.read_csv(f"{erp_dir}/{name}.csv", schema_overrides={"product_id": pl.String})
+        return frame.select(*[pl.col(c).str.to_date() if c in dates else pl.col(c) for c in cols])
+
+    return (read("inventory", ["snapshot_date"], ["snapshot_date", "product_id", "on_hand_qty"]),
+            read("daily_production", ["production_date"], ["production_date", "product_id", "produced_qty"]),
+            read("purchase_order", ["received_date"], ["product_id", "received_date", "received_qty"]),
+            read("daily_revenue", ["revenue_date"], ["revenue_date", "product_id", "shipped_qty"]),
+            pl.read_csv(f"{erp_dir}/bom.csv", schema_overrides={"parent_product_id": pl.String,
+                                                              "component_product_id": pl.String})
+            .select("parent_product_id", "component_product_id", "qty_per", "scrap_rate"))
 
 
 if __name__ == "__main__":

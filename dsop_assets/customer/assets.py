@@ -12,7 +12,7 @@ import polars as pl
 from threadpoolctl import threadpool_limits
 
 from dsop_assets.customer import churn, recommend, segments
-from dsop_assets.customer.features import FEATURES, add_months, customer_features, month_end
+from dsop_assets.customer.features import FEATURES, RHYTHM_FEATURES, add_months, customer_features, month_end
 from dsop_assets.erp.assets import WAREHOUSE_POOL
 from dsop_assets.partitions import monthly_partitions, months_in, window_dates
 from dsop_resources import Warehouse, Window
@@ -134,12 +134,12 @@ def top_products(orders: pl.DataFrame) -> pl.DataFrame:
     kinds={"scikit-learn", "polars"},
     pool=WAREHOUSE_POOL,
     check_specs=[dg.AssetCheckSpec(CHURN_BEATS_RECENCY, asset="customer_churn_risk",
-                                   description="Backtest ROC-AUC of the shipped model is at least the recency-only rule's (the "
-                                   "model falls back to recency where its booster did not beat recency on its own "
-                                   "training labels).")],
+                                   description="Backtest ROC-AUC (mean of the months) of the shipped model is at "
+                                   "least the recency-only rule's.")],
     description=f"P(no order in the next {churn.HORIZON_MONTHS} months) per customer as of each month's end "
-    f"(gradient boosting on the segment features where it beat recency on its own training labels, else a "
-    f"logistic fit on recency alone; trained only on labels complete by then). Customers at "
+    f"(a logistic regression on recency and the customer's own rhythm: its order rate and the orders its "
+    f"current silence has cost; gradient boosting on every feature, or recency alone, only where it ranked "
+    f"better on the model's own training labels; trained only on labels complete by then). Customers at "
     f">= {churn.THRESHOLD} get account_review = true (an action in the weekly action queue). Also writes "
     "customer_churn_backtest: ROC-AUC and precision@top-10 % per past month, model vs recency alone.",
 )
@@ -174,12 +174,12 @@ def _customer_churn_risk(context: dg.AssetExecutionContext, warehouse: Warehouse
         for m, s in summaries.items() for metric in ("auc", "auc_pooled", "precision_top10")
         for method in ("model", "recency")])
     last = summaries[months[-1]]
-    # ">=": on data where recency is the answer the model ships recency (same ranking), which is not a failure
+    # ">=": where recency is the whole answer the logistic can reduce to it (same ranking), which is not a failure
     beats = last.get("auc_model") is not None and last["auc_model"] >= last["auc_recency"]
     return dg.MaterializeResult(
         metadata={"dagster/row_count": written, "backtest_latest": last,
                   "account_reviews_latest": int(result.filter(pl.col("month_start") == months[-1])["account_review"].sum()),
-                  "threshold": churn.THRESHOLD, "features": FEATURES},
+                  "threshold": churn.THRESHOLD, "features": FEATURES + RHYTHM_FEATURES},
         check_results=[dg.AssetCheckResult(check_name=CHURN_BEATS_RECENCY, passed=bool(beats), severity=dg.AssetCheckSeverity.WARN, metadata={
             k: v for k, v in last.items() if v is not None})],
     )

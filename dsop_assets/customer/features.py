@@ -6,6 +6,15 @@ days), ``monetary_krw``, ``volatility`` (coefficient of variation of the 12 mont
 included), ``breadth`` (distinct products), ``growth`` ((last 6 months - previous 6) / their sum, in
 [-1, 1]) and ``top_product_share`` (largest product's share of the amount). A customer is in the
 population of a month if it ordered anything in that month's window.
+
+The customer's own rhythm (``RHYTHM_FEATURES``, used by the churn model, not by the segments): recency
+alone treats a customer who orders every two months and last ordered six weeks ago like a weekly one
+silent for six weeks. ``order_rate`` is order days per 30 days over the part of the window the customer
+was active in (from its first order ever, so a new customer is not diluted by months before it existed);
+``silence_orders`` = recency x rate, the order days the customer would usually have placed during the
+current silence (e^-silence_orders is how likely that silence is for a steady customer);
+``frequency_trend`` = order days in the last 3 months / what the window's rate gives for 3 months (< 1:
+ordering less often lately).
 """
 
 from __future__ import annotations
@@ -16,6 +25,9 @@ import polars as pl
 
 WINDOW_MONTHS = 12
 FEATURES = ["recency_days", "frequency", "monetary_krw", "volatility", "breadth", "growth", "top_product_share"]
+RHYTHM_FEATURES = ["order_rate", "silence_orders", "frequency_trend"]
+RATE_DAYS = 30
+TREND_MONTHS = 3
 
 
 def month_end(month: date) -> date:
@@ -69,9 +81,15 @@ def customer_features(orders: pl.DataFrame, months: list[date]) -> pl.DataFrame:
             pl.col("amount").sum().alias("monetary_krw"), pl.len().alias("breadth"),
             (pl.col("amount").max() / pl.col("amount").sum()).fill_nan(1.0).alias("top_product_share"))
         days = order_days.filter(pl.col("order_date").is_between(first, end))
-        freq = days.group_by("customer_id").agg(pl.len().alias("frequency"))
+        recent_from = add_months(month, 1 - TREND_MONTHS)
+        freq = days.group_by("customer_id").agg(
+            pl.len().alias("frequency"), (pl.col("order_date") >= recent_from).sum().alias("_recent"))
         last = order_days.filter(pl.col("order_date") <= end).group_by("customer_id").agg(
-            (pl.lit(end) - pl.col("order_date").max()).dt.total_days().alias("recency_days"))
+            (pl.lit(end) - pl.col("order_date").max()).dt.total_days().alias("recency_days"),
+            # days the customer was active in the window: from its first order ever, or the window's start
+            ((pl.lit(end) - pl.max_horizontal(pl.col("order_date").min(), pl.lit(first))).dt.total_days() + 1)
+            .alias("_active_days"))
+        recent_days = (end - recent_from).days + 1
         frames.append(
             mix.join(shape, on="customer_id").join(freq, on="customer_id", how="left").join(last, on="customer_id")
             .with_columns(
@@ -79,12 +97,21 @@ def customer_features(orders: pl.DataFrame, months: list[date]) -> pl.DataFrame:
                 ((pl.col("_late") - pl.col("_early")) / (pl.col("_late") + pl.col("_early"))).fill_nan(0.0)
                 .alias("growth"),
                 pl.col("frequency").fill_null(0),
+                # at least a month, so a customer seen for a week is not given a rate of 4 orders a month
+                (pl.col("frequency").fill_null(0) * RATE_DAYS / pl.col("_active_days").clip(RATE_DAYS, None))
+                .alias("order_rate"),
             )
-            .select("month_start", "customer_id", *[pl.col(f).cast(pl.Float64) for f in FEATURES])
+            .with_columns(
+                (pl.col("recency_days") * pl.col("order_rate") / RATE_DAYS).alias("silence_orders"),
+                (pl.col("_recent").fill_null(0)
+                 / (pl.col("order_rate") / RATE_DAYS * pl.min_horizontal(pl.lit(recent_days), pl.col("_active_days"))))
+                .fill_nan(0.0).alias("frequency_trend"),
+            )
+            .select("month_start", "customer_id", *[pl.col(f).cast(pl.Float64) for f in FEATURES + RHYTHM_FEATURES])
         )
     if not frames:
         return pl.DataFrame(schema={"month_start": pl.Date, "customer_id": pl.String,
-                                    **{f: pl.Float64 for f in FEATURES}})
+                                    **{f: pl.Float64 for f in FEATURES + RHYTHM_FEATURES}})
     return pl.concat(frames).sort("month_start", "customer_id")
 
 

@@ -4,6 +4,7 @@ from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
+import pytest
 
 from dsop_assets.anomaly import detect, evaluate, shift
 from dsop_assets.anomaly.features import pair_features, weekly_grid
@@ -54,6 +55,34 @@ def test_level_shift_is_called_once_near_its_onset():
     assert abs((calls["event_week"][0] - (START + timedelta(days=7 * 35))).days) <= 7
     # called only once the new level has held for MIN_WEEKS: never from the weeks before it
     assert calls["week_start"][0] >= START + timedelta(days=7 * (35 + shift.MIN_WEEKS - 1))
+
+
+def test_a_burst_of_near_empty_weeks_is_not_a_new_level():
+    # lumpy weeks: six of eight weeks at 5 % of the level, then the old level again. Their mean in logs fell so
+    # far that a mean test scaled by the MAD called a shift (the previous test did); the weeks after them are
+    # where they were, and two weeks in eight at the old level are not a sustained new level for a rank test
+    rng = np.random.default_rng(6)
+    low = {40, 41, 43, 44, 46, 47}
+    rows = [(START + timedelta(days=7 * w), "C1", "P1", _noisy(w, rng) * (0.05 if w in low else 1.0)) for w in range(80)]
+    assert _shifts(rows).is_empty()
+
+
+def test_a_shift_that_reverts_is_tested_against_the_shifted_level():
+    # x3 for 12 weeks, then back: the return is a level shift of its own, found against the 12 shifted weeks
+    rng = np.random.default_rng(8)
+    rows = [(START + timedelta(days=7 * w), "C1", "P1", _noisy(w, rng) * (3.0 if 35 <= w < 47 else 1.0))
+            for w in range(80)]
+    onsets = [(d - START).days // 7 for d in _shifts(rows)["event_week"]]
+    assert len(onsets) == 2 and abs(onsets[0] - 35) <= 1 and abs(onsets[1] - 47) <= 1
+
+
+def test_the_rank_sum_null_is_exact():
+    from math import comb
+
+    cdf = shift.rank_sum_cdf(26, 26)
+    assert cdf[26, 8, 0] == pytest.approx(1 / comb(34, 8))  # every week after below every week before
+    assert cdf[26, 26, 26 * 26] == pytest.approx(1.0)
+    assert cdf[10, 10, 49] == pytest.approx(0.5, abs=0.05)  # symmetric around n1 n2 / 2
 
 
 def test_a_product_whose_orders_stop_has_ended_not_shifted():

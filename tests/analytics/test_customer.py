@@ -4,6 +4,7 @@ from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
+import pytest
 
 from dsop_assets.customer import churn, recommend, segments
 from dsop_assets.customer.features import customer_features
@@ -76,21 +77,46 @@ def test_recommendations_exclude_bought_and_knn_finds_co_bought():
     assert "A" not in mine["product_id"].to_list() and mine["product_id"][0] == "B"
 
 
-def test_where_the_booster_does_not_beat_recency_the_model_ranks_as_recency_does():
-    # churn here is decided by recency alone (a customer quiet for 60+ days never comes back): the booster
-    # cannot win its inner check, and the fallback's probabilities must order customers exactly as recency
-    rng = np.random.default_rng(7)
-    months = [date(2022, 1, 1).replace(year=2022 + i // 12, month=i % 12 + 1) for i in range(30)]
+def _rhythm_rows(rng, month, n=400) -> list[dict]:
+    """Customers with their own order rates (order days per 30 days): a steady customer's chance of no order in
+    3 months is e^-(rate x 3); a tenth have left, silent since a random day."""
     rows = []
-    for m in months:
-        recency = rng.integers(0, 200, 120).astype(float)
-        rows += [dict(month_start=m, customer_id=f"C{i}", recency_days=r, frequency=float(rng.integers(1, 50)),
-                      monetary_krw=float(rng.integers(1, 10 ** 6)), volatility=float(rng.random()), breadth=1.0,
-                      growth=0.0, top_product_share=1.0, churned=int(r >= 150 and rng.random() < 0.7))
-                 for i, r in enumerate(recency)]
-    labelled = pl.DataFrame(rows).with_columns(pl.col("churned").cast(pl.Int8))
+    for i in range(n):
+        rate = float(np.exp(rng.uniform(np.log(0.3), np.log(20.0))))
+        left = rng.random() < 0.1
+        recency = float(rng.integers(0, 240)) if left else float(rng.exponential(30.0 / rate))
+        churned = 1 if left else int(rng.random() < np.exp(-rate * 3))
+        rows.append(dict(month_start=month, customer_id=f"C{i}", recency_days=recency, frequency=rate * 12,
+                         monetary_krw=1e6, volatility=0.5, breadth=1.0, growth=0.0, top_product_share=1.0,
+                         order_rate=rate, silence_orders=recency * rate / 30.0, frequency_trend=1.0, churned=churned))
+    return rows
+
+
+def test_the_churn_model_judges_a_silence_against_the_customers_own_rhythm():
+    rng = np.random.default_rng(7)
+    months = [date(2022 + i // 12, i % 12 + 1, 1) for i in range(30)]
+    labelled = pl.DataFrame([r for m in months for r in _rhythm_rows(rng, m)]).with_columns(pl.col("churned").cast(pl.Int8))
     probs, method = churn.fit_predict(labelled, months[-1])
-    assert method == "recency_logistic"
-    recency = labelled.filter(pl.col("month_start") == months[-1])["recency_days"].to_numpy()
-    order = np.argsort(recency, kind="stable")
-    assert np.all(np.diff(probs[order]) >= 0)  # monotone in recency: the same ranking
+    assert method in ("rhythm_logistic", "hist_gradient_boosting")
+    # a weekly customer silent for six weeks is at risk; one who orders every two months is not, yet
+    pair = pl.DataFrame([dict(month_start=months[-1], customer_id=c, recency_days=42.0, frequency=r * 12, monetary_krw=1e6,
+                              volatility=0.5, breadth=1.0, growth=0.0, top_product_share=1.0, order_rate=r,
+                              silence_orders=42.0 * r / 30.0, frequency_trend=1.0, churned=None)
+                         for c, r in (("weekly", 4.0), ("bimonthly", 0.5))])
+    train = labelled.filter(pl.col("month_start") <= months[-4])
+    model = churn.MODELS["rhythm_logistic"][0]().fit(churn._rhythm_matrix(train), train["churned"].to_numpy())
+    weekly, bimonthly = model.predict_proba(churn._rhythm_matrix(pair))[:, 1]
+    assert weekly > bimonthly
+    # and it ranks this month's churners better than recency does
+    from sklearn.metrics import roc_auc_score
+    now = labelled.filter(pl.col("month_start") == months[-1])
+    truth = now["churned"].to_numpy()
+    assert roc_auc_score(truth, probs) > roc_auc_score(truth, now["recency_days"].to_numpy()) + 0.02
+
+
+def test_features_give_each_customer_its_own_rhythm():
+    orders = _orders()
+    feats = customer_features(orders, [date(2024, 3, 1)])
+    assert {"order_rate", "silence_orders", "frequency_trend"} <= set(feats.columns)
+    row = feats.row(0, named=True)
+    assert row["silence_orders"] == pytest.approx(row["recency_days"] * row["order_rate"] / 30.0)
