@@ -65,7 +65,8 @@ def source_rows(manifest: dict) -> int:
 
 
 def run_bench(scale: str, seed: int, workdir: Path | None, stages: tuple[str, ...] = STAGES) -> int:
-    root = workdir or Path(tempfile.mkdtemp(prefix="dsop-bench-"))
+    # Absolute: the stages run with DAGSTER_HOME under it, which Dagster refuses as a relative path.
+    root = (workdir or Path(tempfile.mkdtemp(prefix="dsop-bench-"))).resolve()
     root.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     env |= {

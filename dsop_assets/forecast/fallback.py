@@ -14,6 +14,14 @@ year it was a third of what young products then ordered; 68-84 % low, they alone
 the whole monthly P50 bias); and they take the ratios of past young series when there are enough.
 The middle ratio is sum(actual) / sum(point), so the P50 tracks volume like the model's calibrated
 one; the median ratio over many intermittent series is ~0.5.
+
+A launch ramps: the ratios of past young series are taken per age (months since the first order,
+``age_bucket``), pooled over ages only when an age has too few. And only series that really started
+inside the history count as young there: a series whose first order falls in the history's first
+period (``censored``) may be years old - every product of an export is "one period old" at its first
+origin - so it neither teaches the launch ratios nor takes them. On the demo, those censored series
+were 5/6 of the "young" ratios (ratio ~1), while real launches then ordered 2.7-4x their first
+month's rate and 1.5-2x their first two months' mean; the served young rows ran 34-70 % low.
 """
 
 from __future__ import annotations
@@ -30,6 +38,12 @@ _MAX_HISTORY_ROWS = 200_000
 # Periods a young series' point averages over (since its first order): past young demo products
 # (monthly WAPE 0.36 vs 0.43 for mean_6; weekly 0.56 vs 0.55 for mean_8, bias -5 % vs -12 %).
 YOUNG_WINDOW = 3
+# A launch's ratio legitimately exceeds the model's bias bounds (a first, partial month is a fraction
+# of the ramped rate); these bounds only stop a handful of odd launches from running away.
+YOUNG_RATIO_BOUNDS = (0.5, 5.0)
+# The least share of a first period counted as exposure: a launch on a period's last day would
+# otherwise turn one day's orders into a whole period's rate (a tenfold scale-up at most).
+_MIN_EXPOSURE = 0.1
 
 
 def ma_column(config: ForecastConfig) -> str:
@@ -39,11 +53,23 @@ def ma_column(config: ForecastConfig) -> str:
     return column
 
 
-def fallback_point(config: ForecastConfig) -> pl.Expr:
-    """``_ma``: mean_<w> for a series with enough history, else the mean of its last periods since
-    its first order (at most ``YOUNG_WINDOW``)."""
-    since = pl.col("periods_since_first").fill_null(YOUNG_WINDOW).clip(1, YOUNG_WINDOW)
-    recent = pl.sum_horizontal(pl.col(f"lag_{k}").fill_null(0.0) for k in range(1, YOUNG_WINDOW + 1)) / since
+def fallback_point(config: ForecastConfig, columns: list[str] | None = None) -> pl.Expr:
+    """``_ma``: mean_<w> for a series with enough history, else its rate per period over its last
+    periods since its first order (at most ``YOUNG_WINDOW``).
+
+    The first period of a launch is partial: a product launched on the 26th has five days of orders
+    in its first month, and dividing them by a whole month made its point a sixth of its rate (demo:
+    the first-month launches then ordered 12-33x their point). Where the product master's launch date
+    gives the share of that first period since launch (``age_since_launch`` in ``columns``), the
+    first period counts only that share (at least ``_MIN_EXPOSURE``); a launch date before the first
+    order (the product sold elsewhere first) counts it whole."""
+    psf = pl.col("periods_since_first").fill_null(YOUNG_WINDOW)
+    since = psf.clip(1, YOUNG_WINDOW)
+    exposure = since
+    if columns is not None and "age_since_launch" in columns:
+        first = (pl.col("age_since_launch") - (psf - 1)).clip(_MIN_EXPOSURE, 1.0).fill_null(1.0)
+        exposure = pl.when(psf <= YOUNG_WINDOW).then(since - 1 + first).otherwise(since)
+    recent = pl.sum_horizontal(pl.col(f"lag_{k}").fill_null(0.0) for k in range(1, YOUNG_WINDOW + 1)) / exposure
     return pl.when(_young(config)).then(recent).otherwise(pl.col(ma_column(config))).alias("_ma")
 
 
@@ -51,14 +77,35 @@ def _young(config: ForecastConfig) -> pl.Expr:
     return (pl.col("periods_since_first").fill_null(config.min_history_periods) < config.min_history_periods).alias("young")
 
 
-def band_ratios(features_history: pl.DataFrame, targets_history: pl.DataFrame, origin_period: int, config: ForecastConfig) -> pl.DataFrame:
-    """Per (level, horizon, young): the 10/90 % quantiles of actual / MA and sum(actual) / sum(MA) as the
-    middle; young = True over the past young series only, young = False over every past series, from
-    targets known at ``origin_period``."""
+def history_start(*frames: pl.DataFrame) -> int | None:
+    """The first period with an order in the feature store's history: the earliest first period of
+    any series (``origin_period - periods_since_first + 1``)."""
+    starts = [f.select((pl.col("origin_period") - pl.col("periods_since_first") + 1).min()).item()
+              for f in frames if f.height and "periods_since_first" in f.columns]
+    starts = [s for s in starts if s is not None]
+    return int(min(starts)) if starts else None
+
+
+def _launch(config: ForecastConfig, start: int | None) -> list[pl.Expr]:
+    """``young``: a series that started inside the history (not censored) and is younger than
+    ``min_history_periods``; ``age_bucket``: its months since the first order (1 = the first month)."""
+    first = pl.col("origin_period") - pl.col("periods_since_first") + 1
+    censored = first <= start if start is not None else pl.lit(False)
+    months = (pl.col("periods_since_first").fill_null(1.0) * 12 / config.spec.periods_per_year).ceil().cast(pl.Int32)
+    return [(_young(config) & ~censored.fill_null(True)).alias("young"), months.alias("age_bucket")]
+
+
+def band_ratios(features_history: pl.DataFrame, targets_history: pl.DataFrame, origin_period: int, config: ForecastConfig,
+                start: int | None = None) -> pl.DataFrame:
+    """Per (level, horizon, young, age_bucket): the 10/90 % quantiles of actual / MA and sum(actual) /
+    sum(MA) as the middle, from targets known at ``origin_period``; young = False over every past
+    series (age_bucket null), young = True over the past launches (see ``_launch``; ``start``: the
+    history's first period), once per age (age_bucket) and once pooled over ages (age_bucket null)."""
+    start = history_start(features_history) if start is None else start
     past = features_history.filter(
         pl.col("origin_period") < origin_period,
         pl.col("origin_period") >= origin_period - config.train_origins - max(config.horizons),
-    ).select(*SERIES_KEYS, "origin_period", fallback_point(config), _young(config)).filter(pl.col("_ma") > 0)
+    ).select(*SERIES_KEYS, "origin_period", fallback_point(config, features_history.columns), *_launch(config, start)).filter(pl.col("_ma") > 0)
     if past.height > _MAX_HISTORY_ROWS:
         past = past.sample(_MAX_HISTORY_ROWS, seed=config.seed)
     horizons = pl.DataFrame({"horizon": list(config.horizons)}, schema={"horizon": pl.Int32})
@@ -70,16 +117,21 @@ def band_ratios(features_history: pl.DataFrame, targets_history: pl.DataFrame, o
         .with_columns(ratio=pl.col("actual_qty").fill_null(0.0) / pl.col("_ma"))
     )
     low, mid, high = config.quantiles
-    stats = [
-        pl.len().alias("n"),
-        pl.col("ratio").quantile(low, "linear").alias("r_low"),
-        # Volume-tracking point (see the module docstring), bounded like the model's bias factor.
-        (pl.col("actual_qty").fill_null(0.0).sum() / pl.col("_ma").sum()).clip(*BIAS_BOUNDS).alias("r_mid"),
-        pl.col("ratio").quantile(high, "linear").alias("r_high"),
-    ]
-    everyone = pairs.group_by("level", "horizon").agg(stats).with_columns(young=pl.lit(False))
-    young = pairs.filter(pl.col("young")).group_by("level", "horizon").agg(stats).with_columns(young=pl.lit(True))
-    return pl.concat([everyone, young], how="vertical_relaxed")
+
+    def stats(bounds: tuple[float, float]) -> list[pl.Expr]:
+        return [
+            pl.len().alias("n"),
+            pl.col("ratio").quantile(low, "linear").alias("r_low"),
+            # Volume-tracking point (see the module docstring), bounded.
+            (pl.col("actual_qty").fill_null(0.0).sum() / pl.col("_ma").sum()).clip(*bounds).alias("r_mid"),
+            pl.col("ratio").quantile(high, "linear").alias("r_high"),
+        ]
+    no_age = pl.lit(None, pl.Int32).alias("age_bucket")
+    everyone = pairs.group_by("level", "horizon").agg(stats(BIAS_BOUNDS)).with_columns(young=pl.lit(False), age_bucket=no_age)
+    launches = pairs.filter(pl.col("young"))
+    young = launches.group_by("level", "horizon").agg(stats(YOUNG_RATIO_BOUNDS)).with_columns(young=pl.lit(True), age_bucket=no_age)
+    by_age = launches.group_by("level", "horizon", "age_bucket").agg(stats(YOUNG_RATIO_BOUNDS)).with_columns(young=pl.lit(True))
+    return pl.concat([everyone, young, by_age], how="diagonal_relaxed")
 
 
 def moving_average_forecast(
@@ -93,22 +145,29 @@ def moving_average_forecast(
     if rows.is_empty():
         return pl.DataFrame(schema=out_schema)
     origin_period = int(rows["origin_period"].max())
-    ratios = band_ratios(features_history, targets_history, origin_period, config)
-    # A young series takes the young series' ratios when there are enough of them, else everyone's.
-    pooled = ratios.filter(~pl.col("young")).drop("young")
+    start = history_start(features_history, rows)
+    ratios = band_ratios(features_history, targets_history, origin_period, config, start)
+    # A launch takes the past launches' ratios of its age when there are enough of them, else those
+    # of every past launch, else everyone's; a censored series (age unknown) everyone's.
+    pooled = ratios.filter(~pl.col("young")).drop("young", "age_bucket")
     default_low, default_high = config.default_band
     usable = pl.col("n") >= _MIN_RATIOS
     horizons = pl.DataFrame({"horizon": list(config.horizons)}, schema={"horizon": pl.Int32})
     ma = pl.col("_ma").fill_null(0.0)
-    young = ratios.filter(pl.col("young") & (pl.col("n") >= _MIN_RATIOS)).drop("young")
+    enough = ratios.filter(pl.col("young") & (pl.col("n") >= _MIN_RATIOS)).drop("young")
+    young = enough.filter(pl.col("age_bucket").is_null()).drop("age_bucket")
+    by_age = enough.filter(pl.col("age_bucket").is_not_null())
+    ratio_cols = ("r_low", "r_mid", "r_high", "n")
     out = (
-        rows.select(*SERIES_KEYS, "origin_period", fallback_point(config), _young(config))
+        rows.select(*SERIES_KEYS, "origin_period", fallback_point(config, rows.columns), *_launch(config, start))
         .join(horizons, how="cross")
         .join(pooled, on=["level", "horizon"], how="left")
         .join(young, on=["level", "horizon"], how="left", suffix="_young")
+        .join(by_age.rename({c: f"{c}_age" for c in ratio_cols}), on=["level", "horizon", "age_bucket"], how="left")
         .with_columns(
-            *(pl.when(pl.col("young") & pl.col("n_young").is_not_null()).then(pl.col(f"{c}_young")).otherwise(pl.col(c)).alias(c)
-              for c in ("r_low", "r_mid", "r_high", "n")))
+            *(pl.when(pl.col("young") & pl.col("n_age").is_not_null()).then(pl.col(f"{c}_age"))
+              .when(pl.col("young") & pl.col("n_young").is_not_null()).then(pl.col(f"{c}_young")).otherwise(pl.col(c)).alias(c)
+              for c in ratio_cols))
         .with_columns(
             p10=ma * pl.when(usable).then(pl.col("r_low")).otherwise(default_low),
             p50=ma * pl.when(usable).then(pl.col("r_mid")).otherwise(1.0),

@@ -48,3 +48,31 @@ def test_a_young_series_starts_from_its_periods_since_launch_with_past_young_rat
     old = moving_average_forecast(_features("O", range(120, 121), 30, (10.0, 10.0, 10.0), 1), history,
                                   targets.filter(pl.col("target_period") <= 120), CONFIG)
     assert old.filter(pl.col("horizon") == 1)["p50"][0] == pytest.approx(10.0, rel=0.25)
+
+
+def test_a_series_that_started_with_the_history_is_not_a_launch():
+    """Every series of an export is 'one period old' at its first origin: only one whose first order
+    comes after the history's first period is a launch (young, with its age in months)."""
+    from dsop_assets.forecast.fallback import _launch, history_start
+
+    rows = pl.DataFrame({"origin_period": [103, 103, 103], "periods_since_first": [4.0, 2.0, 30.0]})
+    start = history_start(rows)
+    assert start == 74  # the 30-period-old series started at 74
+    censored = pl.DataFrame({"origin_period": [77], "periods_since_first": [4.0]})  # first period 74
+    out = pl.concat([rows, censored]).with_columns(*_launch(CONFIG, start))
+    assert out["young"].to_list() == [True, True, False, False]
+    assert out["age_bucket"].to_list() == [4, 2, 30, 4]
+
+
+def test_a_launch_first_period_counts_by_its_share_since_launch():
+    """A product launched a quarter of a month before the origin's close ordered 10: its rate is 40 a
+    month, not 10. A launch date long before the first order counts the first month whole."""
+    from dsop_assets.forecast.fallback import fallback_point
+
+    rows = pl.DataFrame({"periods_since_first": [1.0, 2.0, 1.0], "age_since_launch": [0.25, 1.5, 40.0],
+                         "lag_1": [10.0, 30.0, 10.0], "lag_2": [None, 10.0, None], "lag_3": [None, None, None],
+                         "mean_6": [10 / 6, 40 / 6, 10 / 6]})
+    got = rows.select(fallback_point(CONFIG, rows.columns))["_ma"].to_list()
+    assert got == pytest.approx([40.0, 40.0 / 1.5, 10.0])
+    # Without a launch date the first period counts whole, as before.
+    assert rows.drop("age_since_launch").select(fallback_point(CONFIG, ["lag_1"]))["_ma"].to_list() == pytest.approx([10.0, 20.0, 10.0])
