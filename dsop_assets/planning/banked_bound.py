@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dsop_assets.planning.lower_bound import product_plan
+from dsop_assets.planning.lower_bound import product_cost, product_plan
 from dsop_assets.planning.plan_data import PlanData
 from dsop_assets.planning.plan_milp import objective_scale
 
@@ -66,8 +66,6 @@ def banked_bound(data: PlanData, members: list[int], line: int, own_hours: np.nd
 
     for i, row, cost in columns:
         add(i, row, cost)
-    from dsop_assets.planning.column_generation import product_cost
-
     best = -np.inf
     for _ in range(rounds):
         h.run()

@@ -29,7 +29,7 @@ import numpy as np
 from dsop_assets.planning.banked_bound import banked_bound
 from dsop_assets.planning.local_search import best_response, sweep
 from dsop_assets.planning.lot_heuristic import fits, plan_cost
-from dsop_assets.planning.lower_bound import product_plan
+from dsop_assets.planning.lower_bound import product_cost, product_plan
 from dsop_assets.planning.plan_data import PlanData
 from dsop_assets.planning.plan_milp import objective_scale
 
@@ -46,16 +46,6 @@ class LinePlan:
     rounds: int  # column-generation rounds before the dive
     columns: int
     time_capped: bool  # HiGHS's safety-net time limit ended the integer master
-
-
-def product_cost(data: PlanData, p: int, row: np.ndarray) -> float:
-    """Product p's own terms of the objective (no overtime) for its production ``row`` [t]."""
-    net = data.opening[p] + np.cumsum(row - data.demand[p])
-    stock, backlog = np.maximum(net, 0.0), np.maximum(-net, 0.0)
-    gap = np.clip(data.safety_stock[p] - stock, 0.0, data.safety_stock[p])
-    return float(data.setup_cost[p] * (row > 1e-9).sum() + data.hold_cost[p] * stock.sum()
-                 + data.shortage_cost[p] * backlog.sum() + data.ss_cost[p] * gap.sum()
-                 + data.terminal_cost[p] * backlog[-1])
 
 
 def line_cost(data: PlanData, members: list[int], line: int, made: np.ndarray) -> float:

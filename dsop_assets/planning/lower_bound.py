@@ -113,3 +113,13 @@ def product_bound(data: PlanData, p: int) -> float:
 def bound(data: PlanData, members: list[int]) -> float:
     """Lower bound (unscaled) on the cost of ``members`` and their line's overtime."""
     return float(sum(product_bound(data, p) for p in members))
+
+
+def product_cost(data: PlanData, p: int, row: np.ndarray) -> float:
+    """Product p's own terms of the objective (no overtime) for its production ``row`` [t]."""
+    net = data.opening[p] + np.cumsum(row - data.demand[p])
+    stock, backlog = np.maximum(net, 0.0), np.maximum(-net, 0.0)
+    gap = np.clip(data.safety_stock[p] - stock, 0.0, data.safety_stock[p])
+    return float(data.setup_cost[p] * (row > 1e-9).sum() + data.hold_cost[p] * stock.sum()
+                 + data.shortage_cost[p] * backlog.sum() + data.ss_cost[p] * gap.sum()
+                 + data.terminal_cost[p] * backlog[-1])
