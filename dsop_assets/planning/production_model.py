@@ -196,6 +196,9 @@ def plan_production(
     gap = (solved.upper - solved.lower) / abs(solved.upper) if abs(solved.upper) > 1e-12 else 0.0
     gap_any = (solved.upper - solved.lower_any_timing) / abs(solved.upper) if abs(solved.upper) > 1e-12 else 0.0
     worst = next((c for c in solved.conditions if c != TerminationCondition.optimal), TerminationCondition.optimal)
+    if worst == TerminationCondition.optimal and gap > config.mip_rel_gap + 1e-6:
+        # Every line was proved, but the sub-assemblies' step opened the gap: no part stopped "optimal".
+        worst = TerminationCondition.maxIterations
     qty, lots = _production(full, qty / lot_unit(full)[:, None])
     avoidable = avoidable_backlog(full, qty, unit_hours if subs.size else None)
     work = solved.work
