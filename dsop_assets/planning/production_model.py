@@ -176,6 +176,7 @@ def plan_production(
         credit = np.array([float((echelon[subs] * np.maximum(data.opening[subs], 0.0))[data.line_of[subs] == l].sum())
                            for l in range(len(data.lines))])
         solved = _plan_parts(top_data, config, banked=(data.hours[tops], credit))
+        goods_gap = (solved.upper - solved.lower) / abs(solved.upper) if abs(solved.upper) > 1e-12 else 0.0
         unit_hours = lot_hours(data, links, levels)
         full, qty, sub_bound = _with_sub_assemblies(data, solved.qty, tops, subs, links, levels)
         # The planning model's own plan and bound: goods on echelon hours, sub-assemblies following.
@@ -189,9 +190,11 @@ def plan_production(
                 break
             full, qty, sub_bound = _with_sub_assemblies(data, cleared[tops], tops, subs, links, levels)
         solved.upper += plan_cost(full, qty) - plan_cost(top_data, solved.qty)
-        # Clearing on real hours can make the plan cheaper than the model's bound (the model makes
-        # sub-assemblies in their parents' week): the gap reported is then the model's own, never 0.
-        solved.lower = min(model_lower, solved.upper, model_lower * solved.upper / max(model_upper, 1e-12))
+        # The goods' bound counts overtime on echelon hours and the sub-assemblies' on batches made in
+        # their parents' week, so the real plan (sub-assemblies from stock, backlog cleared on real
+        # hours) can cost less than their sum: the gap reported is then at least the goods' own.
+        lower = min(model_lower, model_lower * solved.upper / max(model_upper, 1e-12))
+        solved.lower = min(lower, solved.upper * (1.0 - goods_gap))
         solved.lower_any_timing = min(solved.lower_any_timing, solved.upper)
     gap = (solved.upper - solved.lower) / abs(solved.upper) if abs(solved.upper) > 1e-12 else 0.0
     gap_any = (solved.upper - solved.lower_any_timing) / abs(solved.upper) if abs(solved.upper) > 1e-12 else 0.0
