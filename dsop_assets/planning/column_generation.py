@@ -35,6 +35,8 @@ from dsop_assets.planning.plan_milp import objective_scale
 
 INF = 1e30
 WHOLE = 1.0 - 1e-6  # an LP weight this close to 1 is a whole plan
+# Plans per product the whole-plan master chooses among (least reduced cost first).
+IP_COLUMNS_PER_PRODUCT = 12
 
 
 @dataclass
@@ -139,6 +141,20 @@ class _Master:
     def ban(self, k: int) -> None:
         self.banned.add(k)
         self.h.changeColBounds(self.first + k, 0.0, 0.0)
+
+    def keep_cheapest(self, per_product: int, always: list[int]) -> None:
+        """Bans every column but each product's ``per_product`` of least reduced cost at the LP's
+        prices (and ``always``): the whole-plan master's root grew to minutes on a replayed week
+        with thousands of columns, and its work has no other limit HiGHS offers."""
+        self.h.run()
+        reduced = np.asarray(self.h.getSolution().col_dual)[self.first:]
+        keep = set(always)
+        for i in range(self.n_p):
+            own = [k for k, (owner, _, _) in enumerate(self.plans) if owner == i]
+            keep.update(sorted(own, key=lambda k: (reduced[k], k))[:per_product])
+        for k in range(len(self.plans)):
+            if k not in keep:
+                self.h.changeColBounds(self.first + k, 0.0, 0.0)
 
     def release(self) -> None:
         self.banned.clear()
@@ -347,7 +363,9 @@ def plan_line(data: PlanData, members: list[int], line: int, start: np.ndarray, 
     # The master with whole plans, from the best plan so far when it is made of columns.
     for i, row in enumerate(best):
         master.add(i, row, product_cost(data, members[i], row))
-    chosen, capped = master.solve_ip([master.column(i, row) for i, row in enumerate(best)], max_nodes, rel_gap)
+    start_columns = [master.column(i, row) for i, row in enumerate(best)]
+    master.keep_cheapest(IP_COLUMNS_PER_PRODUCT, start_columns)
+    chosen, capped = master.solve_ip(start_columns, max_nodes, rel_gap)
     better(None if chosen is None else np.array([master.plans[k][1] for k in chosen]))
     # Whole plans from a few columns leave one-product gains (a lot a week earlier, one setup fewer).
     swept, _ = sweep(data, _on_line(start, members, best), members, line, on, plan_cost(data, _on_line(start, members, best), on))
