@@ -277,11 +277,11 @@ def _dive(master: _Master, data: PlanData, members: list[int], line: int, start:
 def round_mixed(data: PlanData, members: list[int], line: int, mixed: np.ndarray) -> np.ndarray:
     """A plan that follows the LP's cumulative production in whole lots within the line's hours.
 
-    Week by week, each product is brought to the lot count nearest its LP cumulative output, the
-    products whose backlog costs most per hour first while hours last; hours still free then make
-    one more lot of products behind their LP output, in the same order. On a saturated line this
-    keeps the LP's order of clearing backlog (most costly per hour first), which plans made of
-    whole columns lose."""
+    Week by week, each product is brought to the lot count nearest its LP cumulative output while
+    hours last, the products furthest behind the LP in backlog money (units behind x penalty) first;
+    hours still free then make one more lot of products still behind, in the same order. Ordering by
+    penalty per hour instead starved the product with the largest backlog in the first weeks (a lot
+    short early is short every week after): 388 against 363 bn KRW on a saturated replayed line."""
     unit = np.where(np.isnan(data.lot[members]), 0.0, np.nan_to_num(data.lot[members]))
     hours = data.hours[members]
     cap = data.regular[line] + data.overtime[line]
