@@ -28,7 +28,7 @@ from datetime import date, timedelta
 import numpy as np
 import polars as pl
 
-from dsop_assets.network.lp import Milp
+from dsop_assets.network.lp import Milp, column_lp
 from dsop_assets.network.prep import NetworkData, lanes
 
 
@@ -168,20 +168,14 @@ def _solve(m: Milp, node_limit: int, threads: int) -> dict:
     """HiGHS branch and bound on the facility binaries, capped by nodes (deterministic), no time limit."""
     import highspy
 
-    lb, ub, cost, integer, lo, hi, r, c, v = m.arrays()
+    arrays = m.arrays()
+    integer = arrays[3]
     highspy.Highs.resetGlobalScheduler(True)
     h = highspy.Highs()
     h.silent()
     for key, value in {"threads": threads, "random_seed": 0, "mip_max_nodes": node_limit, "mip_rel_gap": 1e-4}.items():
         h.setOptionValue(key, value)
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = m.n_vars, m.n_rows
-    lp.col_cost_, lp.col_lower_, lp.col_upper_ = cost, lb, ub
-    lp.row_lower_, lp.row_upper_ = lo, hi
-    order = np.lexsort((r, c))
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = np.searchsorted(c[order], np.arange(m.n_vars + 1)).astype(np.int32)
-    lp.a_matrix_.index_, lp.a_matrix_.value_ = r[order].astype(np.int32), v[order]
+    lp = column_lp(m, arrays)
     lp.integrality_ = [highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous for i in integer]
     h.passModel(lp)
     h.run()

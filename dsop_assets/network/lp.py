@@ -114,6 +114,14 @@ def _highs(milp: Milp, arrays: tuple, config, *, mip: bool):
             h.setOptionValue(key, value)
     if not mip:
         h.setOptionValue("simplex_iteration_limit", int(config.lp_iteration_limit))
+    return h, column_lp(milp, arrays)
+
+
+def column_lp(milp: Milp, arrays: tuple):
+    """``milp.arrays()`` as a column-wise HighsLp (integrality not set)."""
+    import highspy
+
+    lb, ub, cost, _, lo, hi, r, c, v = arrays
     lp = highspy.HighsLp()
     lp.num_col_, lp.num_row_ = milp.n_vars, milp.n_rows
     lp.col_cost_, lp.col_lower_, lp.col_upper_ = cost, lb, ub
@@ -122,7 +130,7 @@ def _highs(milp: Milp, arrays: tuple, config, *, mip: bool):
     lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
     lp.a_matrix_.start_ = np.searchsorted(c[order], np.arange(milp.n_vars + 1)).astype(np.int32)
     lp.a_matrix_.index_, lp.a_matrix_.value_ = r[order].astype(np.int32), v[order]
-    return h, lp
+    return lp
 
 
 def solve_highspy(milp: Milp, config) -> SolveResult:
