@@ -6,7 +6,9 @@ decision replay of issue #16 found 77 % of the units dsop could not make were sh
 sub-assembly. Here the goods are planned first, each charged its sub-assemblies' line hours
 (``echelon_hours``: a good's batch reserves the hours its sub-assemblies take in that week), then
 each sub-assembly is made lot-for-lot for the batches its parents actually planned, net of its
-stock, in the latest week with the hours for it (``follow_batches``), deepest BOM level last. The
+stock, in the latest week with the hours for it (``follow_batches``), deepest BOM level last; where
+that greedy leaves a line over its hours, the line's sub-assemblies of that level are scheduled
+together by a small MIP (``schedule_line``) before any good loses a lot. The
 plan's gap is the goods plan's: sub-assemblies are not optimised on their own, their setups and
 holding are counted in the plan's cost.
 """
@@ -119,7 +121,81 @@ def follow_batches(data: PlanData, made: np.ndarray, subs: np.ndarray, links: np
                     qty = lot if not np.isnan(lot) else short
                     made[c, _week_with_hours(data, made, c, data.line_of[c], t, qty)] += qty
                     short -= qty
+        level_subs = subs[levels[subs] == level]
+        for l in sorted({int(data.line_of[c]) for c in level_subs} - {UNCAPACITATED}):
+            if not _fits_line(data, made, l):
+                on_line = [int(c) for c in level_subs if data.line_of[c] == l]
+                scheduled = schedule_line(data, made, on_line, l)
+                if scheduled is not None:
+                    made[on_line] = scheduled
     return made, bound
+
+
+# Branch-and-bound nodes for one line's sub-assembly schedule (a work limit: a handful of products
+# over the horizon, solved at the root or within a few nodes).
+SCHEDULE_MAX_NODES = 500
+
+
+def schedule_line(data: PlanData, made: np.ndarray, subs: list[int], l: int,
+                  time_limit: float = 60.0) -> np.ndarray | None:
+    """[subs, t] the cheapest whole-lot schedule of line l's sub-assemblies ``subs`` that covers
+    their need (``data.demand``, set by follow_batches) in the hours the rest of the line leaves, or
+    None when no schedule fits.
+
+    The greedy above places a sub-assembly's lots one product at a time; on a line saturated by
+    high-value goods no single earlier week had room for the next lot, although several sub-assembly
+    lots could trade weeks: the goods then lost lots (replayed week 2026-08-03: +3.1 bn KRW). This is
+    the small MIP over lots x[c,t] and setups y[c,t] of those products alone (HiGHS, a node limit):
+    holding h x lot x weeks left, setups, and the line's overtime."""
+    import highspy
+
+    n_c, n_t = len(subs), len(data.weeks)
+    on = data.line_of == l
+    others = on.copy()
+    others[subs] = False
+    base = (made[others] * data.hours[others, None]).sum(axis=0)
+    reg, ot = float(data.regular[l]), float(data.overtime[l])
+    lot = np.where(np.isnan(data.lot[subs]), 1.0, data.lot[subs])
+    whole = ~np.isnan(data.lot[subs])
+    need = np.cumsum(data.demand[subs], axis=1) - data.opening[subs, None]
+    most = np.maximum(np.ceil(need.max(axis=1, initial=0.0) / lot - 1e-9), 0.0)
+    x = lambda c, t: c * n_t + t  # noqa: E731
+    y = lambda c, t: n_c * n_t + c * n_t + t  # noqa: E731
+    o = 2 * n_c * n_t
+    weeks_left = n_t - np.arange(n_t)
+    cost = np.concatenate([(data.hold_cost[subs, None] * lot[:, None] * weeks_left[None, :]).ravel(),
+                           np.repeat(data.setup_cost[subs], n_t), np.full(n_t, float(data.overtime_cost[l]))])
+    scale = max(float(np.abs(cost).max(initial=1.0)), 1.0)
+    upper = np.concatenate([np.repeat(most, n_t), np.ones(n_c * n_t), np.full(n_t, ot)])
+    kinds = np.concatenate([np.repeat(whole.astype(np.int32), n_t), np.ones(n_c * n_t, dtype=np.int32),
+                            np.zeros(n_t, dtype=np.int32)])
+    highspy.Highs.resetGlobalScheduler(True)
+    h = highspy.Highs()
+    for option, value in (("output_flag", False), ("threads", 1), ("random_seed", 0), ("time_limit", float(time_limit)),
+                          ("mip_max_nodes", SCHEDULE_MAX_NODES), ("mip_rel_gap", 1e-4)):
+        h.setOptionValue(option, value)
+    h.addCols(len(cost), cost / scale, np.zeros(len(cost)), upper, 0, np.array([], dtype=np.int32),
+              np.array([], dtype=np.int32), np.array([], dtype=float))
+    h.changeColsIntegrality(len(cost), np.arange(len(cost), dtype=np.int32), kinds)
+
+    def row(low: float, high: float, index: list[int], value: list[float]) -> None:
+        h.addRow(low, high, len(index), np.array(index, dtype=np.int32), np.array(value, dtype=float))
+
+    for i in range(n_c):
+        for t in range(n_t):
+            if need[i, t] > 1e-9:  # cover the need on time
+                row(float(need[i, t]), highspy.kHighsInf, [x(i, s) for s in range(t + 1)], [float(lot[i])] * (t + 1))
+            row(-highspy.kHighsInf, 0.0, [x(i, t), y(i, t)], [1.0, -max(float(most[i]), 1.0)])  # a lot needs a setup
+    hours = data.hours[subs] * lot
+    for t in range(n_t):
+        row(-highspy.kHighsInf, reg - float(base[t]), [x(i, t) for i in range(n_c)] + [o + t],
+            [*hours.tolist(), -1.0])
+    h.run()
+    if h.getInfo().primal_solution_status != 2:  # 2: feasible
+        return None
+    value = np.asarray(h.getSolution().col_value)[: n_c * n_t].reshape(n_c, n_t)
+    value = np.where(whole[:, None], np.round(value), value)
+    return value * lot[:, None]
 
 
 def _shift_earlier(data: PlanData, made: np.ndarray, c: int) -> bool:

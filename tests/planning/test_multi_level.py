@@ -81,3 +81,32 @@ def test_plan_inputs_give_sub_assemblies_no_demand_of_their_own():
     outcome = solve_plan(inputs, PlanConfig(horizon_weeks=4, mip_rel_gap=0.0))
     assert outcome.usable, outcome.gate
     assert _qty(outcome.result.plan, "S")[0] == 60.0
+
+
+def test_sub_assembly_lots_trade_weeks_when_no_single_week_has_room():
+    """Two sub-assemblies on a 10-hour line: SA's two 4-hour lots and SB's two 6-hour lots fill both
+    weeks exactly only if each week holds one of each. Placed one product at a time (SA first, at its
+    cheapest: both lots in week 1), SB finds no week with 6 free hours for its second lot."""
+    import numpy as np
+
+    from dsop_assets.planning.multi_level import follow_batches
+    from dsop_assets.planning.plan_data import UNCAPACITATED, PlanData
+
+    weeks = WEEKS[:2]
+    n = 4  # G1, G2 (no line), SA, SB (line 0)
+    data = PlanData(
+        products=["G1", "G2", "SA", "SB"], weeks=weeks, lines=["L1"],
+        demand=np.zeros((n, 2)), firm=np.zeros((n, 2)), safety_stock=np.zeros((n, 2)), opening=np.zeros(n),
+        line_of=np.array([UNCAPACITATED, UNCAPACITATED, 0, 0]), line_label=[None, None, "L1", "L1"],
+        hours=np.array([0.0, 0.0, 4.0, 6.0]), lot=np.array([np.nan, np.nan, 1.0, 1.0]),
+        hold_cost=np.full(n, 1.0), shortage_cost=np.full(n, 100.0), terminal_cost=np.zeros(n), ss_cost=np.zeros(n),
+        setup_cost=np.full(n, 50.0), regular=np.array([10.0]), overtime=np.array([0.0]), overtime_cost=np.array([1.0]),
+    )
+    links = np.zeros((n, n))
+    links[0, 2] = links[1, 3] = 1.0
+    made = np.zeros((n, 2))
+    made[0] = [0.0, 2.0]  # G1 needs two SA in week 1
+    made[1] = [1.0, 1.0]  # G2 needs one SB in each week
+    planned, _ = follow_batches(data, made, np.array([2, 3]), links, np.array([0, 0, 1, 1]))
+    assert planned[2].tolist() == [1.0, 1.0] and planned[3].tolist() == [1.0, 1.0]
+    assert ((planned[2:] * data.hours[2:, None]).sum(axis=0) <= 10.0 + 1e-9).all()
