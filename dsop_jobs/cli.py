@@ -140,7 +140,7 @@ def cmd_forecast_real(args: argparse.Namespace) -> int:
 
 
 def cmd_network(args: argparse.Namespace) -> int:
-    from dsop_assets.network.bench import main as network_main
+    from dsop_jobs.tools.network_plan import main as network_main
 
     return network_main(args)
 
