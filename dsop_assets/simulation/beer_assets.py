@@ -5,10 +5,9 @@ import numpy as np
 import polars as pl
 from threadpoolctl import threadpool_limits
 
-from dsop_assets.erp.assets import WAREHOUSE_POOL
 from dsop_assets.simulation import beer_game as bg
 from dsop_assets.simulation import tier_model as tm
-from dsop_resources import Warehouse
+from dsop_resources import WAREHOUSE_POOL, Warehouse
 
 GROUP = "beer_game"
 TIER_TARGET = "tier_accuracy_at_least_0_99"
