@@ -1,7 +1,7 @@
 """The UI on a real instance after a tiny history load: the UI's GraphQL shows no missing partition inside
 the data range for any raw, staging, mart or feature-store asset, every check of theirs Passed on each of
 those partitions, and (with chromium on PATH) headless screenshots of the
-asset graph and a partitions page render. Only the aggregate layer: forecasts, decisions and analytics are
+asset graph, a partitions page and a Checks tab render. Only the aggregate layer: forecasts, decisions and analytics are
 not checked here (the demo runs them for its latest periods only). The whole demo, every asset:
 ``python -m tests.ui.ui_check --out DIR``."""
 

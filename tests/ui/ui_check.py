@@ -36,7 +36,8 @@ query($key: AssetKeyInput!) {
 }
 """
 LOCATION = "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } }"
-PAGES = {"asset_graph.png": "/asset-groups", "partitions.png": "/assets/weekly_product_summary?view=partitions"}
+PAGES = {"asset_graph.png": "/asset-groups", "partitions.png": "/assets/weekly_product_summary?view=partitions",
+         "checks.png": "/assets/daily_order?view=checks"}
 
 
 def chromium() -> str | None:
