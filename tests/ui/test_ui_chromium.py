@@ -19,6 +19,7 @@ from tests.ui.ui_check import (
     check_statuses,
     chromium,
     distinct_colours,
+    ever_materialised,
     keys_in_range,
     missing_partitions,
     screenshot,
@@ -36,7 +37,7 @@ def ui(tmp_path_factory):
     """A tiny history of the aggregate layer in a real instance, and the webserver on it."""
     from dsop_jobs.demo_data.generator import generate
     from dsop_jobs.definitions import build_assets
-    from dsop_jobs.jobs import MASTER_JOB, MONTHLY_JOB, WEEKLY_JOB, build_jobs
+    from dsop_jobs.jobs import HEALTH_JOB, MASTER_JOB, MONTHLY_JOB, WEEKLY_JOB, build_jobs
     from dsop_jobs.pipeline import Stage, run_history
     from dsop_assets.quality.checks import build_quality_checks
     from dsop_jobs.serve import free_port
@@ -59,7 +60,8 @@ def ui(tmp_path_factory):
         # The history as ranges (one run per grain, like a single-run backfill), then the latest week on
         # its own, as the weekly schedule runs it: each must leave its checks Passed per partition.
         stages = [Stage("masters", MASTER_JOB), Stage("weekly", WEEKLY_JOB, GROUPS),
-                  Stage("monthly", MONTHLY_JOB, GROUPS), Stage("latest week", WEEKLY_JOB, GROUPS, 1, True)]
+                  Stage("monthly", MONTHLY_JOB, GROUPS), Stage("latest week", WEEKLY_JOB, GROUPS, 1, True),
+                  Stage("pipeline health", HEALTH_JOB)]
         with dg.DagsterInstance.get() as instance:
             run_history(defs, instance, date.fromisoformat(manifest["start_date"]), END, stages)
         port = free_port("127.0.0.1")
@@ -85,6 +87,8 @@ def test_ui_shows_no_missing_partitions_in_the_data_range(ui):
             checked[key.to_user_string()] = missing_partitions(ui["port"], key.to_user_string(), wanted)
     assert {"daily_order", "stg_daily_order", "weekly_product_summary", "monthly_product_summary"} <= set(checked)
     assert not {k: v[:5] for k, v in checked.items() if v}, "partitions missing inside the data range"
+    # The run-outcome table reads the instance the UI shows, runs of this history included.
+    assert ever_materialised(ui["port"], "pipeline_health")
 
 
 def test_ui_shows_every_check_passed_per_partition(ui):
