@@ -175,12 +175,16 @@ def plan_file_runs(erp_dir: Path, cursor: dict, targets: dict[str, dict[str, lis
                 if window is None:
                     plan.skipped.append(f"{key}: its dates lie outside the {grain}ly partitions")
                     continue
+                # One period runs as that partition: a range run, even of one, stamps its check results
+                # on no partition and the UI shows them "Skipped" (dsop_jobs/pipeline.py says the same).
+                single = window[0] == window[1]
                 plan.requests.append(
                     dg.RunRequest(
                         run_key=f"{run_key}:{grain}",
                         job_name=WEEKLY_JOB if grain == "week" else MONTHLY_JOB,
                         asset_selection=asset_keys,
-                        tags=tags | {RANGE_START_TAG: window[0], RANGE_END_TAG: window[1]},
+                        partition_key=window[0] if single else None,
+                        tags=tags if single else tags | {RANGE_START_TAG: window[0], RANGE_END_TAG: window[1]},
                     )
                 )
     return plan

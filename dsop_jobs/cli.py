@@ -14,6 +14,43 @@ from datetime import date
 from pathlib import Path
 
 
+ENV_FILE = ".env"
+# What the UI and the Dagster CLI must share with `dsop demo` to show its runs and its partitions.
+SHARED_SETTINGS = ("DAGSTER_HOME", "DSOP_ERP_DIR", "DSOP_DUCKDB_PATH", "DSOP_HISTORY_START")
+
+
+def load_env_file(folder: Path = Path(".")) -> None:
+    """Settings from ``folder/.env`` for those the shell does not set (the shell wins here; Dagster's
+    own CLI lets ``.env`` win, and reads the same file, so both agree unless the shell says otherwise)."""
+    path = folder / ENV_FILE
+    if path.is_file():
+        from dotenv import dotenv_values
+
+        for name, value in dotenv_values(path).items():
+            if value is not None:
+                os.environ.setdefault(name, value)
+
+
+def write_env_file(values: dict[str, str], folder: Path = Path(".")) -> Path:
+    """Set ``values`` in ``folder/.env``, keeping every other line of it.
+
+    ``dagster dev``, ``dagster asset materialize`` and the code servers they start load ``.env`` from
+    the folder they run in, so after ``dsop demo`` they use its instance and data, and partitions that
+    start where its data starts (DSOP_HISTORY_START), without a prefix on each command."""
+    path = folder / ENV_FILE
+    lines = path.read_text().splitlines() if path.is_file() else []
+    kept = [line for line in lines if line.split("=", 1)[0].strip().removeprefix("export ").strip() not in values]
+    path.write_text("\n".join(kept + [f"{name}={value}" for name, value in values.items()]) + "\n")
+    return path
+
+
+def share_settings() -> Path:
+    """The demo's settings, paths made absolute, into ``./.env`` for the UI and the Dagster CLI."""
+    for name in ("DSOP_ERP_DIR", "DSOP_DUCKDB_PATH"):
+        os.environ[name] = str(Path(os.environ[name]).resolve())
+    return write_env_file({name: os.environ[name] for name in SHARED_SETTINGS})
+
+
 def _default_env() -> None:
     """Settings the demo needs, defaulting to folders under the current directory."""
     os.environ.setdefault("DSOP_ERP_DIR", "data/erp")
@@ -81,7 +118,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     erp_dir = Path(os.environ["DSOP_ERP_DIR"])
     manifest = _ensure_demo_data(erp_dir, args.scale, args.seed, args.end_date)
     # Partitions start where the data starts (read when the definitions load, so set it first).
-    history_start = _history_start(manifest)
+    _history_start(manifest)
+    env_file = share_settings()
+    print(f"[dsop] wrote {', '.join(SHARED_SETTINGS)} to {env_file.resolve()}: `dagster dev` and the Dagster "
+          "CLI run here read it", file=sys.stderr)
     import dagster as dg
 
     from dsop_jobs.definitions import defs
@@ -102,8 +142,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     read_copy = duckdb_read_path() or os.environ["DSOP_DUCKDB_PATH"]
     print(
-        "\nOpen the UI (the runs above are recorded there):\n"
-        f"  DSOP_HISTORY_START={history_start} DAGSTER_HOME={os.environ['DAGSTER_HOME']} dagster dev -w workspace.yaml\n"
+        "\nOpen the UI from this folder (the runs above are recorded there; .env holds the settings):\n"
+        "  dagster dev -w workspace.yaml\n"
         "Query the published read-only copy (safe while a refresh runs):\n"
         f"  python -c \"import duckdb; print(duckdb.connect('{read_copy}', read_only=True)"
         ".sql('select * from risk_score order by total_score desc limit 10'))\""
@@ -140,7 +180,7 @@ def cmd_forecast_real(args: argparse.Namespace) -> int:
 
 
 def cmd_network(args: argparse.Namespace) -> int:
-    from dsop_assets.network.bench import main as network_main
+    from dsop_jobs.tools.network_plan import main as network_main
 
     return network_main(args)
 
@@ -214,6 +254,10 @@ def main(argv: list[str] | None = None) -> int:
     add_action_parser(sub)
 
     args = parser.parse_args(argv)
+    if args.command in ("serve", "action"):
+        # They work on what an earlier `dsop demo` here set up (its instance, warehouse, history start).
+        # demo and generate decide those settings; bench and network use folders of their own.
+        load_env_file()
     return args.func(args)
 
 

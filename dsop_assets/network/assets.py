@@ -15,7 +15,6 @@ import os
 import dagster as dg
 import polars as pl
 
-from dsop_assets.erp.assets import WAREHOUSE_POOL
 from dsop_assets.network import checker
 from dsop_assets.network.chunk import Carry
 from dsop_assets.network.config import NetworkConfig
@@ -24,7 +23,7 @@ from dsop_assets.network.kpi import network_kpis
 from dsop_assets.network.prep import NetworkData, prepare
 from dsop_assets.network.rolling import solve_chunk
 from dsop_assets.partitions import TIMEZONE, window_dates
-from dsop_resources import Warehouse, Window
+from dsop_resources import WAREHOUSE_POOL, Warehouse, Window
 from dsop_resources.erp_files import ErpExportFolder
 
 GROUP = "network"

@@ -6,7 +6,6 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from dsop_assets.erp.assets import WAREHOUSE_POOL
 from dsop_assets.forecast.accuracy import core_groups
 from dsop_assets.partitions import iso_week_label, weekly_partitions, weeks_in, window_dates
 from dsop_assets.planner import action_status as status
@@ -19,7 +18,7 @@ from dsop_assets.planner.kpi_trend import TARGETS, accuracy_by_week, kpi_trend, 
 from dsop_assets.planner.settings import action_drop_dir, report_dir, report_languages
 from dsop_assets.planner.sources import dsop_policy, read_optional
 from dsop_assets.risk.assets import load_risk_config
-from dsop_resources import Warehouse, Window
+from dsop_resources import WAREHOUSE_POOL, Warehouse, Window
 
 GROUP = "planner"
 REPORT_TABLE = "weekly_planning_report"

@@ -5,10 +5,9 @@ import numpy as np
 import polars as pl
 from threadpoolctl import threadpool_limits
 
-from dsop_assets.erp.assets import WAREHOUSE_POOL
 from dsop_assets.simulation import beer_game as bg
 from dsop_assets.simulation import tier_model as tm
-from dsop_resources import Warehouse
+from dsop_resources import WAREHOUSE_POOL, Warehouse
 
 GROUP = "beer_game"
 TIER_TARGET = "tier_accuracy_at_least_0_99"
@@ -39,20 +38,33 @@ def simulation_frame(rho: float, config: BeerGameConfig) -> tuple[pl.DataFrame, 
     return frame, bg.bullwhip(sim)
 
 
-@dg.asset(
-    group_name=GROUP,
+BULLWHIP = "beer_game_bullwhip"
+BULLWHIP_CHECK = "one_finite_bullwhip_per_tier"
+SHAPES = "order_shape_classification"
+SHAPES_CHECK = "shares_sum_to_one"
+
+
+@dg.multi_asset(
+    name="beer_game_simulation",
+    specs=[
+        dg.AssetSpec("beer_game_simulation", group_name=GROUP, kinds={"numpy", "polars"},
+                     metadata={"partition_expr": "rho"},
+                     description=f"Beer game, 4 tiers, {bg.WEEKS} weeks x {bg.REPLICATIONS} replications per demand "
+                     f"rho (AR(1)), shipping delay {bg.SHIP_DELAY} and order delay {bg.ORDER_DELAY} weeks, Sterman's "
+                     f"anchor-and-adjust ordering (theta {bg.THETA}, alpha {bg.ALPHA}, beta {bg.BETA}, "
+                     f"S* {bg.TARGET_STOCK}). Per tier and week: order, shipment, inventory, backlog."),
+        dg.AssetSpec(BULLWHIP, group_name=GROUP, kinds={"numpy", "polars"}, metadata={"partition_expr": "rho"},
+                     description="Bullwhip per demand rho and tier: the variance of the tier's orders over the "
+                     "variance of customer demand, from the same simulation."),
+    ],
     partitions_def=rho_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    metadata={"partition_expr": "rho"},
-    kinds={"numpy", "polars"},
+    check_specs=[dg.AssetCheckSpec(BULLWHIP_CHECK, asset=BULLWHIP,
+                                   description="One finite, positive bullwhip per tier for every rho of the run.")],
     pool=WAREHOUSE_POOL,
-    description=f"Beer game, 4 tiers, {bg.WEEKS} weeks x {bg.REPLICATIONS} replications per demand rho (AR(1)), "
-    f"shipping delay {bg.SHIP_DELAY} and order delay {bg.ORDER_DELAY} weeks, Sterman's anchor-and-adjust ordering "
-    f"(theta {bg.THETA}, alpha {bg.ALPHA}, beta {bg.BETA}, S* {bg.TARGET_STOCK}). Per tier and week: order, "
-    "shipment, inventory, backlog. Metadata: bullwhip (order variance / demand variance) per tier.",
+    description="Simulates the beer game for each rho of the run and writes the weekly table and its bullwhip.",
 )
-def beer_game_simulation(context: dg.AssetExecutionContext, config: BeerGameConfig,
-                         warehouse: Warehouse) -> dg.MaterializeResult:
+def beer_game_simulation(context: dg.AssetExecutionContext, config: BeerGameConfig, warehouse: Warehouse):
     keys = context.partition_keys
     frames, whips = [], {}
     for key in keys:
@@ -62,8 +74,29 @@ def beer_game_simulation(context: dg.AssetExecutionContext, config: BeerGameConf
     table = pl.concat(frames)
     warehouse.write("beer_game_simulation", table, keys={"rho": [rho_of(k) for k in keys]})
     bull = pl.DataFrame([{"rho": rho_of(k), "tier": t, "bullwhip": w} for k, v in whips.items() for t, w in v.items()])
-    warehouse.write("beer_game_bullwhip", bull, keys={"rho": [rho_of(k) for k in keys]})
-    return dg.MaterializeResult(metadata={"dagster/row_count": table.height, "bullwhip_by_rho": whips})
+    warehouse.write(BULLWHIP, bull, keys={"rho": [rho_of(k) for k in keys]})
+    yield dg.MaterializeResult(asset_key="beer_game_simulation", metadata={"dagster/row_count": table.height})
+    # Read back as stored, so the check sees what readers get.
+    stored = warehouse.query(f"select rho, tier, bullwhip from {BULLWHIP} where rho in "
+                             f"({', '.join(str(rho_of(k)) for k in keys)})")
+    problems = bullwhip_problems(stored, [rho_of(k) for k in keys])
+    yield dg.MaterializeResult(
+        asset_key=BULLWHIP, metadata={"dagster/row_count": stored.height, "bullwhip_by_rho": whips},
+        check_results=[dg.AssetCheckResult(asset_key=BULLWHIP, check_name=BULLWHIP_CHECK, passed=not problems,
+                                           metadata={"problems": dg.MetadataValue.json(problems[:20])})])
+
+
+def bullwhip_problems(stored: pl.DataFrame, rhos: list[float]) -> list[str]:
+    """What is wrong with the stored bullwhip of ``rhos``: a (rho, tier) missing or twice, or not finite > 0."""
+    problems = []
+    counts = {(r, t): n for r, t, n in stored.group_by("rho", "tier").len().rows()}
+    for rho in rhos:
+        for tier in bg.TIERS:
+            if counts.get((rho, tier), 0) != 1:
+                problems.append(f"rho {rho:+.1f} {tier}: {counts.get((rho, tier), 0)} rows")
+    bad = stored.filter(~pl.col("bullwhip").is_finite() | (pl.col("bullwhip") <= 0))
+    problems += [f"rho {r:+.1f} {t}: bullwhip {b}" for r, t, b in bad.rows()]
+    return problems
 
 
 def _series(table: pl.DataFrame, column: str) -> dict[float, np.ndarray]:
@@ -104,27 +137,50 @@ def order_shapes(warehouse: Warehouse, model) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema)
 
 
-@dg.asset(
-    group_name=GROUP,
-    deps=[dg.AssetDep("beer_game_simulation", partition_mapping=dg.AllPartitionMapping()), "daily_order",
-          "purchase_order"],
-    kinds={"scikit-learn", "lightgbm"},
-    pool=WAREHOUSE_POOL,
+_ALL_RHOS = dg.AssetDep("beer_game_simulation", partition_mapping=dg.AllPartitionMapping())
+
+
+@dg.multi_asset(
+    name="tier_classifier",
+    specs=[
+        dg.AssetSpec("tier_classifier", group_name=GROUP, deps=[_ALL_RHOS], kinds={"scikit-learn", "lightgbm"},
+                     metadata={"dsop/table": "tier_classifier_accuracy"},
+                     description=f"Predicts a beer-game member's tier from a {tm.WINDOW}-week window of its net "
+                     f"inventory (stride {tm.STRIDE}; train/test split by replication, 70/30). Baseline: scikit-learn "
+                     "MLP on the raw window; models: LightGBM on window features, and random 1-D convolution kernels "
+                     "under a logistic regression. Table tier_classifier_accuracy: held-out accuracy overall and per "
+                     "rho."),
+        dg.AssetSpec(SHAPES, group_name=GROUP, deps=[_ALL_RHOS, "daily_order", "purchase_order"],
+                     kinds={"lightgbm", "polars"},
+                     description="EXPLORATORY: which tier's ordering pattern each demo customer's and supplier's weekly "
+                     "order series most resembles (a classifier trained on scale-free beer-game order windows); dsop's "
+                     "customers are not beer-game tiers, so read it as a shape description, not a fact."),
+    ],
     check_specs=[dg.AssetCheckSpec(TIER_TARGET, asset="tier_classifier",
-                                   description="Held-out accuracy of the better model >= 0.99.")],
-    description=f"Predicts a beer-game member's tier from a {tm.WINDOW}-week window of its net inventory "
-    f"(stride {tm.STRIDE}; train/test split by replication, 70/30). Baseline: scikit-learn MLP on the raw window; "
-    "models: LightGBM on window features, and random 1-D convolution kernels under a logistic regression. Writes tier_classifier_accuracy (overall and per rho) and "
-    "order_shape_classification: an EXPLORATORY table of which tier's ordering pattern each demo customer's and "
-    "supplier's weekly order series most resembles (a classifier trained on scale-free beer-game order windows); "
-    "dsop's customers are not beer-game tiers, so read it as a shape description, not a fact.",
+                                   description="Held-out accuracy of the better model >= 0.99."),
+                 dg.AssetCheckSpec(SHAPES_CHECK, asset=SHAPES,
+                                   description="One row per entity; its tier shares sum to 1 and the agreement is "
+                                   "the largest share.")],
+    pool=WAREHOUSE_POOL,
+    description="Fits the tier classifiers on the beer-game simulation, then describes the demo's order series "
+    "with an order-shape classifier.",
 )
-def tier_classifier(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+def tier_classifier(context: dg.AssetExecutionContext, warehouse: Warehouse):
     with threadpool_limits(1):
-        return _tier_classifier(context, warehouse)
+        yield from _tier_classifier(context, warehouse)
 
 
-def _tier_classifier(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+def shape_problems(shapes: pl.DataFrame) -> list[str]:
+    """Rows of order_shape_classification that break its contract (see the check's description)."""
+    shares = [f"share_{t}" for t in bg.TIERS]
+    twice = shapes.filter(pl.struct("entity_type", "entity_id").is_duplicated())
+    off = shapes.with_columns(total=pl.sum_horizontal(shares), top=pl.max_horizontal(shares)).filter(
+        ((pl.col("total") - 1).abs() > 1e-9) | ((pl.col("agreement") - pl.col("top")).abs() > 1e-9))
+    return ([f"{k} {e}: twice" for k, e in twice.select("entity_type", "entity_id").unique().rows()]
+            + [f"{k} {e}: shares or agreement off" for k, e in off.select("entity_type", "entity_id").rows()])
+
+
+def _tier_classifier(context: dg.AssetExecutionContext, warehouse: Warehouse):
     table = warehouse.query("select rho, replication, tier, week, inventory, backlog, \"order\" from beer_game_simulation")
     if table.is_empty():
         raise dg.Failure("beer_game_simulation is empty: materialise its partitions first")
@@ -152,18 +208,27 @@ def _tier_classifier(context: dg.AssetExecutionContext, warehouse: Warehouse) ->
     orders = tm.dataset(_series(table, "order"), tm.SHAPE_WINDOW)
     shape_model = tm.fit_lgbm(tm.window_features(orders["x"], scale_free=True), orders["tier"])
     shapes = order_shapes(warehouse, shape_model)
-    warehouse.write("order_shape_classification", shapes)
+    warehouse.write(SHAPES, shapes)
     best = accuracy.filter(pl.col("rho").is_null()).sort("accuracy", descending=True).row(0, named=True)
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
+        asset_key="tier_classifier",
         metadata={"dagster/row_count": accuracy.height, "accuracy_overall": {
             r["model"]: round(r["accuracy"], 4) for r in accuracy.filter(pl.col("rho").is_null()).iter_rows(named=True)},
             "accuracy_by_rho": {f"{r['model']} rho={r['rho']:+.1f}": round(r["accuracy"], 4)
                                 for r in accuracy.filter(pl.col("rho").is_not_null()).iter_rows(named=True)},
-            "window_weeks": tm.WINDOW, "order_shapes": shapes.height},
-        check_results=[dg.AssetCheckResult(check_name=TIER_TARGET, passed=best["accuracy"] >= 0.99,
-                                           severity=dg.AssetCheckSeverity.WARN,
+            "window_weeks": tm.WINDOW},
+        check_results=[dg.AssetCheckResult(asset_key="tier_classifier", check_name=TIER_TARGET,
+                                           passed=best["accuracy"] >= 0.99, severity=dg.AssetCheckSeverity.WARN,
                                            metadata={"best_model": best["model"], "accuracy": best["accuracy"]})],
     )
+    stored = warehouse.read_table(SHAPES)
+    problems = shape_problems(stored) if stored.height else []
+    yield dg.MaterializeResult(
+        asset_key=SHAPES,
+        metadata={"dagster/row_count": stored.height,
+                  "resembles": dict(stored.group_by("resembles").len().sort("resembles").rows()) if stored.height else {}},
+        check_results=[dg.AssetCheckResult(asset_key=SHAPES, check_name=SHAPES_CHECK, passed=not problems,
+                                           metadata={"problems": dg.MetadataValue.json(problems[:20])})])
 
 
 beer_game_assets = [beer_game_simulation, tier_classifier]

@@ -8,11 +8,10 @@ import polars as pl
 
 from dsop_assets.customer.assets import write_evaluation
 from dsop_assets.decision_inputs import as_of, material_links, weekly_forecast
-from dsop_assets.erp.assets import WAREHOUSE_POOL
 from dsop_assets.partitions import weekly_partitions, weeks_in, window_dates
 from dsop_assets.planning.config import PurchaseConfig
 from dsop_assets.simulation import inventory_mc as mc
-from dsop_resources import Warehouse, Window
+from dsop_resources import WAREHOUSE_POOL, Warehouse, Window
 
 GROUP = "inventory_simulation"
 WITHIN_TWO_POINTS = "simulated_service_within_2_points"

@@ -47,6 +47,11 @@ def test_small_beer_game_and_classifier(tmp_path, instance):
         assert result.success
     bull = warehouse.query("select * from beer_game_bullwhip where tier = 'factory'")
     assert bull.height == 2 and (bull["bullwhip"] > 1).all()
+    # The bullwhip table is an asset of its own, with its row count and a check that passed.
+    bullwhip = result.asset_materializations_for_node("beer_game_simulation")
+    assert {m.asset_key.to_user_string() for m in bullwhip} == {"beer_game_simulation", "beer_game_bullwhip"}
+    assert next(m for m in bullwhip if m.asset_key.path == ["beer_game_bullwhip"]).metadata["dagster/row_count"].value == 4
+    assert [e.passed for e in result.get_asset_check_evaluations()] == [True]
     # the classifier also reads demo order series; give it a few rows
     warehouse.write("daily_order", pl.DataFrame({
         "order_date": pl.date_range(pl.date(2024, 1, 1), pl.date(2026, 6, 1), "1w", eager=True)}).with_columns(
@@ -62,3 +67,21 @@ def test_small_beer_game_and_classifier(tmp_path, instance):
     assert warehouse.query("select * from tier_classifier_accuracy where rho is not null").height == 6
     shapes = warehouse.query("select * from order_shape_classification")
     assert shapes["entity_id"].to_list() == ["C1"]
+    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert checks["shares_sum_to_one"] is True and set(checks) == {"shares_sum_to_one", "tier_accuracy_at_least_0_99"}
+
+
+def test_shape_and_bullwhip_checks_find_broken_rows():
+    from dsop_assets.simulation.beer_assets import bullwhip_problems, shape_problems
+
+    tiers = ["retailer", "wholesaler", "distributor", "factory"]
+    good = pl.DataFrame({"entity_type": ["customer"], "entity_id": ["C1"], "windows": [3], "resembles": ["retailer"],
+                         "agreement": [0.5], "share_retailer": [0.5], "share_wholesaler": [0.25],
+                         "share_distributor": [0.25], "share_factory": [0.0]})
+    assert shape_problems(good) == []
+    assert shape_problems(pl.concat([good, good])) == ["customer C1: twice"]
+    assert shape_problems(good.with_columns(agreement=pl.lit(0.25))) == ["customer C1: shares or agreement off"]
+    bull = pl.DataFrame({"rho": [0.0] * 4, "tier": tiers, "bullwhip": [1.0, 2.0, 3.0, 4.0]})
+    assert bullwhip_problems(bull, [0.0]) == []
+    assert bullwhip_problems(bull.head(3), [0.0]) == ["rho +0.0 factory: 0 rows"]
+    assert bullwhip_problems(bull.with_columns(bullwhip=pl.lit(float("nan"))), [0.0])[0].endswith("bullwhip nan")

@@ -34,12 +34,36 @@ def test_assets_and_resources_never_import_jobs():
     assert wrong == {}, f"these import the top layer: {sorted(wrong)}"
 
 
+# Benchmarks still inside dsop_assets, to move to dsop_jobs/tools once the work on their folders has merged.
+NOT_YET_MOVED = {"dsop_assets/anomaly/bench.py", "dsop_assets/customer/churn_bench.py",
+                 "dsop_assets/forecast/ablation.py", "dsop_assets/forecast/bench_real.py",
+                 "dsop_assets/erp/parse_bench.py"}
+
+
 def test_code_without_assets_is_not_in_the_assets_package():
-    # The demo generator and the plan benchmark define no assets; they live under dsop_jobs.
+    # The demo generator, the plan benchmark and the command-line tools and benchmarks define no
+    # assets; they live under dsop_jobs.
     assert not (ROOT / "dsop_assets" / "demo").exists()
     assert not (ROOT / "dsop_assets" / "planning" / "bench_plan.py").exists()
     assert (ROOT / "dsop_jobs" / "demo_data" / "generator.py").exists()
     assert (ROOT / "dsop_jobs" / "bench_plan.py").exists()
+    scripts = {str(p.relative_to(ROOT)) for p in (ROOT / "dsop_assets").rglob("*.py")
+               if "bench" in p.stem or p.stem in ("ablation", "__main__")}
+    assert scripts <= NOT_YET_MOVED, f"benchmarks and tools belong in dsop_jobs/tools: {sorted(scripts - NOT_YET_MOVED)}"
+
+
+def test_the_warehouse_pool_is_imported_from_its_one_home():
+    # dsop_resources/warehouse.py defines it; a module importing it through an asset module (it used to
+    # be dsop_assets.erp.assets) depends on that asset module for nothing.
+    elsewhere = set()
+    for pkg in ("dsop_assets", "dsop_jobs"):
+        for path in sorted((ROOT / pkg).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+                if (isinstance(node, ast.ImportFrom) and any(a.name == "WAREHOUSE_POOL" for a in node.names)
+                        and node.module not in ("dsop_resources", "dsop_resources.warehouse")):
+                    elsewhere.add(str(path.relative_to(ROOT)))
+    # Still through dsop_assets.erp.assets, to change once the work on these folders has merged.
+    assert elsewhere <= {"dsop_assets/anomaly/assets.py", "dsop_assets/customer/assets.py"}, sorted(elsewhere)
 
 
 def test_resources_never_import_assets():

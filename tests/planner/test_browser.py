@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from dsop_assets.planner.browser import find_chromium
+from dsop_jobs.tools.report_browser import find_chromium
 from dsop_assets.planner.build import build_report
 from dsop_assets.planner.html import SECTIONS
 from tests.planner.conftest import WEEK
@@ -19,7 +19,7 @@ def test_report_opens_cleanly_in_chromium(planner_warehouse, planner_env, record
     pytest.importorskip("websockets", reason="websockets (test extra) drives Chromium's DevTools protocol")
     from PIL import Image, ImageStat
 
-    from dsop_assets.planner.browser import inspect
+    from dsop_jobs.tools.report_browser import inspect
 
     built = build_report(planner_warehouse, WEEK, planner_env / "r", ("ko", "en"))
     for language, path in built.files.items():

@@ -5,7 +5,7 @@ import yaml
 
 from dsop_assets.planning.assets import production_plan, purchase_recommendation
 from dsop_assets.planning.config import PlanConfig, PurchaseConfig
-from dsop_assets.replay.__main__ import _override
+from dsop_jobs.tools.replay import _override
 from dsop_assets.replay.assets import ReplayConfig, decision_replay
 from dsop_assets.risk.assets import CONFIG_ENV, action_queue, load_risk_config, risk_backtest, risk_score
 from dsop_assets.risk.config import RiskConfig

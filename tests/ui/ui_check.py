@@ -2,7 +2,9 @@
 asset graph and a partitions page, and partition status read over the UI's own GraphQL API.
 
 As a script it runs the whole tiny demo first (once: a second call reuses it) and reports every asset,
-partitioned or not; without chromium it skips the screenshots and still reports:
+partitioned or not, and what the Checks tab shows for each check on the partitions materialised (Passed
+is SUCCEEDED; Skipped, Failed or Execution failed are listed). Without chromium it skips the screenshots
+and still reports:
 
     python -m tests.ui.ui_check --out /tmp/dsop_ui      # screenshots and missing_partitions.json land there
 
@@ -34,7 +36,8 @@ query($key: AssetKeyInput!) {
 }
 """
 LOCATION = "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } }"
-PAGES = {"asset_graph.png": "/asset-groups", "partitions.png": "/assets/weekly_product_summary?view=partitions"}
+PAGES = {"asset_graph.png": "/asset-groups", "partitions.png": "/assets/weekly_product_summary?view=partitions",
+         "checks.png": "/assets/daily_order?view=checks"}
 
 
 def chromium() -> str | None:
@@ -140,9 +143,44 @@ def partition_report(port: int, graph, first_day: str, last_day: str) -> dict[st
             wanted, missing = ["(unpartitioned)"], [] if ever_materialised(port, name) else ["(never)"]
         else:  # static partitions (beer-game scenarios) and external assets: not about the data range
             continue
+        shown = check_statuses(port, name, [k for k in wanted if k not in missing] if node.partitions_def else [])
         report[name] = {"group": node.group_name, "in_data_range": len(wanted), "missing": len(missing),
-                        "first_missing": missing[:5]}
+                        "first_missing": missing[:5],
+                        # materialised partitions whose check is not shown Passed, per check and status
+                        "checks_not_passed": {c: {st: keys[:5] for st, keys in by.items() if st != "SUCCEEDED"}
+                                              for c, by in shown.items() if set(by) - {"SUCCEEDED"}}}
     return report
+
+
+CHECK_STATUS = """
+query($key: AssetKeyInput!) {
+  assetNodeOrError(assetKey: $key) { ... on AssetNode { assetChecksOrError { ... on AssetChecks { checks {
+    name
+    executionForLatestMaterialization { status }
+    partitionStatuses { __typename ... on AssetCheckTimePartitionStatuses { ranges { status startKey endKey } } }
+  } } } } }
+}
+"""
+
+
+def check_statuses(port: int, key: str, wanted: list[str]) -> dict[str, dict[str, list[str]]]:
+    """What the Checks tab shows for ``key``: check name -> status -> keys of ``wanted`` in that status
+    (partitioned checks), or -> ["(latest)"] (unpartitioned ones: the latest materialisation's result);
+    a wanted partition the check never ran on is listed under "NOT_RUN"."""
+    node = graphql(port, CHECK_STATUS, {"key": {"path": [key]}})["assetNodeOrError"]
+    shown = {}
+    for check in (node.get("assetChecksOrError") or {}).get("checks", []):
+        statuses = check["partitionStatuses"]
+        if statuses and statuses["__typename"] == "AssetCheckTimePartitionStatuses":
+            by_status: dict[str, list[str]] = {}
+            for k in wanted:
+                status = next((r["status"] for r in statuses["ranges"] if r["startKey"] <= k <= r["endKey"]), "NOT_RUN")
+                by_status.setdefault(status, []).append(k)
+        else:
+            latest = check["executionForLatestMaterialization"]
+            by_status = {latest["status"] if latest else "NOT_RUN": ["(latest)"]}
+        shown[check["name"]] = by_status
+    return shown
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -182,8 +220,9 @@ def main(argv: list[str] | None = None) -> int:
     (out / "missing_partitions.json").write_text(json.dumps(report, indent=2))
     for key, row in report.items():
         print(f"{row['group'] or '':<22} {key:<40} {row['missing']:>4} of {row['in_data_range']:>4} missing "
-              f"{row['first_missing']}")
-    return 0 if not any(r["missing"] for r in report.values()) else 1
+              f"{row['first_missing']}" + (f"  checks not passed: {row['checks_not_passed']}"
+                                           if row["checks_not_passed"] else ""))
+    return 0 if not any(r["missing"] or r["checks_not_passed"] for r in report.values()) else 1
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 Talks the DevTools protocol over a websocket: navigate to the file, time the load event, collect
 console errors and uncaught exceptions, list the page's sections and take a screenshot.
 
-    python -m dsop_assets.planner.browser REPORT.html [--screenshot out.png]
+    python -m dsop_jobs.tools.report_browser REPORT.html [--screenshot out.png]
 """
 
 from __future__ import annotations

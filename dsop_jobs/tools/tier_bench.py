@@ -1,4 +1,4 @@
-"""Held-out accuracy of the tier classifiers outside Dagster: ``python -m dsop_assets.simulation.tier_bench``.
+"""Held-out accuracy of the tier classifiers outside Dagster: ``python -m dsop_jobs.tools.tier_bench``.
 
 The same simulation, windows, split and models as ``tier_classifier`` (seed 4), printed per model and rho.
 """

@@ -1,6 +1,6 @@
 """The simulated (s, Q) policy of one week on an existing warehouse, outside Dagster.
 
-``python -m dsop_assets.simulation.inventory_bench DUCKDB_FILE WEEK`` (e.g. ``data/dsop_read.duckdb
+``python -m dsop_jobs.tools.inventory_policy_bench DUCKDB_FILE WEEK`` (e.g. ``data/dsop_read.duckdb
 2026-11-16`` after ``dsop demo``): share of materials within 2 points of the service target, the analytic
 policy's service on the same paths, stock carried, and the time it took.
 """

@@ -1,6 +1,6 @@
-"""``python -m dsop_assets.replay``: the decision replay on a warehouse, printed (nothing is written).
+"""``python -m dsop_jobs.tools.replay``: the decision replay on a warehouse, printed (nothing is written).
 
-    DSOP_DUCKDB_PATH=data/dsop.duckdb python -m dsop_assets.replay --weeks 26
+    DSOP_DUCKDB_PATH=data/dsop.duckdb python -m dsop_jobs.tools.replay --weeks 26
 
 needs a warehouse where forecast_weekly ran for the replayed origins and daily_inventory_estimated
 for the first of them (``dsop demo`` then ``dagster asset materialize --select
@@ -36,7 +36,7 @@ def _override(text: str) -> tuple[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dsop_assets.replay", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m dsop_jobs.tools.replay", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--db", default=os.environ.get("DSOP_DUCKDB_PATH", "data/dsop.duckdb"))
     parser.add_argument("--weeks", type=int, default=26)

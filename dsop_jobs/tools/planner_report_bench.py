@@ -1,6 +1,6 @@
 """Time the weekly report for one week on an existing warehouse (a benchmark, not a test).
 
-    python -m dsop_assets.planner.bench --duckdb data/dsop.duckdb [--week 2026-11-23] [--out DIR]
+    python -m dsop_jobs.tools.planner_report_bench --duckdb data/dsop.duckdb [--week 2026-11-23] [--out DIR]
 
 Runs the ``weekly_planning_report`` asset through Dagster (in process, ephemeral instance) on a
 copy of the warehouse, so the original is untouched, then opens the result in headless Chromium
@@ -51,7 +51,7 @@ def main() -> None:
         figures = {"week": str(week), "run_seconds": round(run_seconds, 1),
                    "step_seconds": round(step.event_specific_data.duration_ms / 1000, 1),
                    "files": {f.name: f.stat().st_size for f in files}, "load_average": os.getloadavg()}
-        from dsop_assets.planner.browser import find_chromium, inspect
+        from dsop_jobs.tools.report_browser import find_chromium, inspect
 
         if find_chromium():
             figures["open_ms"] = {f.name: round(inspect(f).load_ms, 1) for f in files}
