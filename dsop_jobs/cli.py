@@ -82,13 +82,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     manifest = _ensure_demo_data(erp_dir, args.scale, args.seed, args.end_date)
     # Partitions start where the data starts (read when the definitions load, so set it first).
     history_start = _history_start(manifest)
-    import dagster as dg
+    from dsop_assets.gc_pause import imports_without_gc
 
-    from dsop_jobs.definitions import defs
-    from dsop_jobs.pipeline import run_history
-    from dsop_jobs.report import describe_warehouse
+    with imports_without_gc():  # imports and the instance's storage: see dsop_assets/gc_pause.py
+        import dagster as dg
 
-    instance = dg.DagsterInstance.get()
+        from dsop_jobs.definitions import defs
+        from dsop_jobs.pipeline import run_history
+        from dsop_jobs.report import describe_warehouse
+
+        instance = dg.DagsterInstance.get()
     began = time.perf_counter()
     run_history(defs, instance, date.fromisoformat(manifest["start_date"]), date.fromisoformat(manifest["end_date"]))
     print(f"[dsop] demo runs finished in {time.perf_counter() - began:.1f}s", file=sys.stderr)

@@ -26,6 +26,7 @@ from datetime import date, timedelta
 import polars as pl
 import polars.selectors as cs
 
+from dsop_assets.gc_pause import imports_without_gc
 from dsop_assets.quality.rules import Rule
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
@@ -224,6 +225,13 @@ def _batch_definition():
 
 @lru_cache(maxsize=1)
 def _new_batch_definition():
+    # GX's ~200,000 objects (pydantic models of every expectation and data source) are created with
+    # the cyclic collector paused and frozen afterwards: 0.4-0.6 s less CPU (dsop_assets/gc_pause.py).
+    with imports_without_gc(collect_first=True):  # it may run beside a raw load (load_in_background)
+        return _build_batch_definition()
+
+
+def _build_batch_definition():
     gx = _great_expectations()
     from great_expectations.execution_engine import pandas_execution_engine
 
