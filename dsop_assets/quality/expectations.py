@@ -4,7 +4,8 @@ great_expectations costs ~4 s and ~260 MB to import, so it is imported here, laz
 check actually runs.
 
 GX validates the frame already in memory (its pandas engine; its SQL engine fails every metric on
-duckdb-engine, see docs/performance.md). What it is handed is kept cheap: only the columns the rules
+duckdb-engine because GX releases the connection before fetching a query's rows, see
+docs/performance.md section 8). What it is handed is kept cheap: only the columns the rules
 read, numbers as numpy, strings as Arrow-backed pandas columns (no Python object per value), and
 GX's whole-frame fingerprint switched off (see ``_batch_definition``).
 """
