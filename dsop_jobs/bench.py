@@ -133,15 +133,19 @@ def _stage(stage: str, scale: str, seed: int) -> None:
         scope = stage.removeprefix("yardstick_")
         run(Path(os.environ["DSOP_ERP_DIR"]), Path(os.environ["DSOP_DUCKDB_PATH"]).with_name(f"{stage}.duckdb"), scope)
         return
-    import dagster as dg
+    from dsop_assets.gc_pause import imports_without_gc
 
-    from dsop_jobs.definitions import defs
-    from dsop_jobs.jobs import MASTER_JOB, MONTHLY_JOB, WEEKLY_JOB
-    from dsop_jobs.pipeline import Stage, demo_stages, run_history
+    # As the CLI does (dsop_jobs/cli.py): imports and the instance's storage without the collector.
+    with imports_without_gc():
+        import dagster as dg
 
+        from dsop_jobs.definitions import defs
+        from dsop_jobs.jobs import MASTER_JOB, MONTHLY_JOB, WEEKLY_JOB
+        from dsop_jobs.pipeline import Stage, demo_stages, run_history
+
+        instance = dg.DagsterInstance.get()
     manifest = json.loads((Path(os.environ["DSOP_ERP_DIR"]) / "manifest.json").read_text())
     start, end = date.fromisoformat(manifest["start_date"]), date.fromisoformat(manifest["end_date"])
-    instance = dg.DagsterInstance.get()
     if stage == "raw_load":
         # Raw tables alone, into a scratch file: the load figure without the SQL layer.
         from dsop_resources import DuckDBWarehouse

@@ -122,13 +122,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     env_file = share_settings()
     print(f"[dsop] wrote {', '.join(SHARED_SETTINGS)} to {env_file.resolve()}: `dagster dev` and the Dagster "
           "CLI run here read it", file=sys.stderr)
-    import dagster as dg
+    from dsop_assets.gc_pause import imports_without_gc
 
-    from dsop_jobs.definitions import defs
-    from dsop_jobs.pipeline import run_history
-    from dsop_jobs.report import describe_warehouse
+    with imports_without_gc():  # imports and the instance's storage: see dsop_assets/gc_pause.py
+        import dagster as dg
 
-    instance = dg.DagsterInstance.get()
+        from dsop_jobs.definitions import defs
+        from dsop_jobs.pipeline import run_history
+        from dsop_jobs.report import describe_warehouse
+
+        instance = dg.DagsterInstance.get()
     began = time.perf_counter()
     run_history(defs, instance, date.fromisoformat(manifest["start_date"]), date.fromisoformat(manifest["end_date"]))
     print(f"[dsop] demo runs finished in {time.perf_counter() - began:.1f}s", file=sys.stderr)

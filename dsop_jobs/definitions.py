@@ -2,29 +2,34 @@
 
 from __future__ import annotations
 
-import dagster as dg
+from dsop_assets.gc_pause import imports_without_gc
 
-from dsop_assets.anomaly.assets import anomaly_assets
-from dsop_assets.customer.assets import customer_assets
-from dsop_assets.decisions import decision_assets
-from dsop_assets.erp.assets import raw_assets, rejected_rows
-from dsop_assets.external import external_assets
-from dsop_assets.forecast.accuracy import evaluation_assets
-from dsop_assets.forecast.assets import forecast_assets
-from dsop_assets.forecast.evaluation import evaluation_baseline_assets
-from dsop_assets.network.assets import network_assets, network_plan_job
-from dsop_assets.operations.pipeline_health import build_pipeline_health
-from dsop_assets.planner.assets import planner_assets
-from dsop_assets.quality.checks import build_quality_checks
-from dsop_assets.simulation.beer_assets import beer_game_assets
-from dsop_assets.simulation.inventory_assets import inventory_simulation_assets
-from dsop_assets.simulation.jobs import analytics_jobs
-from dsop_assets.sql.assets import load_sql_assets
-from dsop_jobs.automation import build_schedules, build_sensors
-from dsop_jobs.jobs import EXECUTOR, build_jobs
-from dsop_jobs.planner_automation import build_planner_jobs, build_planner_sensors
-from dsop_resources.alert_webhook import AlertWebhook
-from dsop_resources.factory import core_resources
+# Dagster, dsop's modules and the definitions below are built with the cyclic collector paused and
+# frozen afterwards: they live as long as the process (see dsop_assets/gc_pause.py).
+with imports_without_gc():
+    import dagster as dg
+
+    from dsop_assets.anomaly.assets import anomaly_assets
+    from dsop_assets.customer.assets import customer_assets
+    from dsop_assets.decisions import decision_assets
+    from dsop_assets.erp.assets import raw_assets, rejected_rows
+    from dsop_assets.external import external_assets
+    from dsop_assets.forecast.accuracy import evaluation_assets
+    from dsop_assets.forecast.assets import forecast_assets
+    from dsop_assets.forecast.evaluation import evaluation_baseline_assets
+    from dsop_assets.network.assets import network_assets, network_plan_job
+    from dsop_assets.operations.pipeline_health import build_pipeline_health
+    from dsop_assets.planner.assets import planner_assets
+    from dsop_assets.quality.checks import build_quality_checks
+    from dsop_assets.simulation.beer_assets import beer_game_assets
+    from dsop_assets.simulation.inventory_assets import inventory_simulation_assets
+    from dsop_assets.simulation.jobs import analytics_jobs
+    from dsop_assets.sql.assets import load_sql_assets
+    from dsop_jobs.automation import build_schedules, build_sensors
+    from dsop_jobs.jobs import EXECUTOR, build_jobs
+    from dsop_jobs.planner_automation import build_planner_jobs, build_planner_sensors
+    from dsop_resources.alert_webhook import AlertWebhook
+    from dsop_resources.factory import core_resources
 
 
 def build_assets() -> list[dg.AssetsDefinition]:
@@ -55,5 +60,5 @@ def build_definitions(resources: dict[str, object] | None = None) -> dg.Definiti
         executor=EXECUTOR,
     )
 
-
-defs = build_definitions()
+with imports_without_gc():
+    defs = build_definitions()
