@@ -103,7 +103,7 @@ def forecast(
     parts.append(_inactive(origin_features, targets_history, origin, as_of, config, ma_version))
     out = _finish(pl.concat(parts, how="diagonal_relaxed"), config, created_at)
     out = calibrate_origin(out, past_forecasts, targets_history, as_of, config)
-    if config.calibrate_bands:
+    if config.calibrate_bands and config.young_bias:
         out = recalibrate_young(out, past_forecasts, targets_history, as_of, config)
     # Expected demand for planning (``mean``): the volume-tracking point (see calibration.py).
     return out.select(OUTPUT_COLUMNS), model
