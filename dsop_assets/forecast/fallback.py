@@ -39,7 +39,8 @@ _MAX_HISTORY_ROWS = 200_000
 # (monthly WAPE 0.36 vs 0.43 for mean_6). Weekly 8 (about two months), not 3: three weeks of an
 # intermittent launch are often all quiet, and then P10 = P50 = P90 = 0 while it orders again (weekly
 # demo backtest, SPL ratio to AutoTheta at 1 / 2 / 4 weeks 0.946 / 0.950 / 0.954 vs 0.947 / 0.952 / 0.956
-# with 3; 13 weeks: 0.946 / 0.950 / 0.957). Each must be a lag run 1..w or one of the spec's mean windows.
+# with 3; 13 weeks, the monthly 3 months: 0.946 / 0.950 / 0.955). Each must be a lag run 1..w or one of
+# the spec's mean windows.
 YOUNG_WINDOWS = {"weekly": 8, "monthly": 3}
 # A launch's ratio legitimately exceeds the model's bias bounds (a first, partial month is a fraction
 # of the ramped rate); these bounds only stop a handful of odd launches from running away.
