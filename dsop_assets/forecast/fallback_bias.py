@@ -9,9 +9,11 @@ after month 4. The model rows already correct their level on their own latest pa
 sum(raw P50) over their own past forecasts of the calibration window (``calibration_origins``) whose
 target is known at ``as_of``, bounded by ``BIAS_BOUNDS``, 1 when fewer than ``MIN_ROWS`` rows. The
 whole window, not the model's latest ``bias_origins``: a dozen launches an origin are too few (monthly
-demo: over the latest 3 origins the factor overshot, SPL at 1 month 0.3355 vs 0.3339). It multiplies P10, P50 and P90 and is recorded in ``bias_scale``
-(the raw point stays recoverable, so each factor is learned on raw forecasts, never on corrected
-ones). Leak-free like the model's calibration: only past rows whose target ended by ``as_of``.
+demo: over the latest 3 origins the factor overshot, SPL at 1 month 0.3355 vs 0.3339). At the longest
+horizons the window holds one origin's launches, fewer than ``MIN_ROWS``: they take the level's factor
+over every horizon. It multiplies P10, P50 and P90 and is recorded in ``bias_scale`` (the raw point
+stays recoverable, so each factor is learned on raw forecasts, never on corrected ones). Leak-free
+like the model's calibration: only past rows whose target ended by ``as_of``.
 """
 
 from __future__ import annotations
@@ -49,16 +51,20 @@ def young_bias(past: pl.DataFrame | None, targets: pl.DataFrame, as_of: date, co
                               raw=pl.col("p50") / pl.col("bias_scale").fill_null(1.0))
             .join(known, on=[*SERIES_KEYS, "target_start"], how="left")
             .with_columns(pl.col("actual_qty").fill_null(0.0)))
-    ratio = lambda g: (g["actual_qty"].sum() / g["raw"].sum()) if g.height >= MIN_ROWS and g["raw"].sum() > 0 else None  # noqa: E731
     out = []
     for (level,), part in rows.group_by("level"):
-        pooled = ratio(part)
+        pooled = _ratio(part)
         for h in config.horizons:
-            r = ratio(part.filter(pl.col("horizon") == h))
+            r = _ratio(part.filter(pl.col("horizon") == h))
             r = pooled if r is None else r
             if r is not None:
                 out.append((level, h, min(max(r, BIAS_BOUNDS[0]), BIAS_BOUNDS[1])))
     return pl.DataFrame(out, schema=schema, orient="row")
+
+
+def _ratio(rows: pl.DataFrame) -> float | None:
+    raw = rows["raw"].sum()
+    return rows["actual_qty"].sum() / raw if rows.height >= MIN_ROWS and raw > 0 else None
 
 
 def recalibrate_young(out: pl.DataFrame, past: pl.DataFrame | None, targets: pl.DataFrame, as_of: date,
@@ -74,8 +80,7 @@ def recalibrate_young(out: pl.DataFrame, past: pl.DataFrame | None, targets: pl.
     factor = pl.when(young).then(pl.col("young_bias").fill_null(1.0)).otherwise(1.0)
     scaled = [c for c in ("p10", "p50", "p90", "mean", "p10_unclipped") if c in out.columns]
     return joined.with_columns(*(pl.col(c) * factor for c in scaled),
-                               bias_scale=pl.when(young).then(pl.col("bias_scale") * factor).otherwise(pl.col("bias_scale"))
-                               ).drop("young_bias")
+                               bias_scale=pl.col("bias_scale") * factor).drop("young_bias")
 
 
 __all__ = ["recalibrate_young", "young_bias"]
