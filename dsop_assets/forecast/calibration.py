@@ -56,7 +56,7 @@ CALIBRATED_MODELS = (MODEL_LGBM, "dsop_ensemble")
 # Stands in for "no finite scale covers this actual" (zero-width side); far above any k bound.
 _UNCOVERABLE = 1e9
 BIAS_BOUNDS = (0.67, 1.5)
-PAST_COLUMNS = [*SERIES_KEYS, "model_id", "origin_date", "target_start", "horizon", "p10", "p50", "p90",
+PAST_COLUMNS = [*SERIES_KEYS, "model_id", "method", "origin_date", "target_start", "horizon", "p10", "p50", "p90",
                 "p10_unclipped", "band_scale", "band_scale_low", "bias_scale"]
 SCALE_COLUMNS = ("band_scale_low", "band_scale", "bias_scale")
 _SCORES_SCHEMA = {"level": pl.String, "horizon": pl.Int64, "origin_date": pl.Date, "y": pl.Float64, "raw_p50": pl.Float64,

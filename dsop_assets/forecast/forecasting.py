@@ -29,9 +29,10 @@ import polars as pl
 from .calibration import PAST_COLUMNS, SCALE_COLUMNS, calibrate_origin
 from .config import LEVEL_CUSTOMER_PRODUCT, LEVEL_PRODUCT, MODEL_LGBM, MODEL_MA, ForecastConfig
 from .fallback import moving_average_forecast
+from .fallback_bias import recalibrate_young
 from .features_calendar import period_end, period_index, period_start
 from .features_panel import SERIES_KEYS
-from .combine import MEMBER_P50, MODEL_ENSEMBLE, choose_member_sets, combine, series_types
+from .combine import MEMBER_P50, MODEL_ENSEMBLE, candidate_weights, choose_member_sets, combine, series_types
 from .members import FittedMembers, fit_members, member_forecasts
 from .model import TrainedModel, eligible_for_model, predict, train
 
@@ -102,6 +103,8 @@ def forecast(
     parts.append(_inactive(origin_features, targets_history, origin, as_of, config, ma_version))
     out = _finish(pl.concat(parts, how="diagonal_relaxed"), config, created_at)
     out = calibrate_origin(out, past_forecasts, targets_history, as_of, config)
+    if config.calibrate_bands and config.young_bias:
+        out = recalibrate_young(out, past_forecasts, targets_history, as_of, config)
     # Expected demand for planning (``mean``): the volume-tracking point (see calibration.py).
     return out.select(OUTPUT_COLUMNS), model
 
@@ -119,7 +122,8 @@ def _with_members(model: TrainedModel, rows: pl.DataFrame, features: pl.DataFram
         return rows.with_columns(n_members=pl.lit(0, pl.Int32))
     as_of = pl.select(period_end(pl.lit(origin), config.cadence)).item()
     types = series_types(features, config)
-    return combine(rows, extra, choose_member_sets(past, targets, as_of, types, config), types)
+    return combine(rows, extra, choose_member_sets(past, targets, as_of, types, config), types,
+                   candidate_weights(config.stat_members))
 
 
 def _inactive(origin_features: pl.DataFrame, targets: pl.DataFrame, origin: int, as_of, config: ForecastConfig,
@@ -251,6 +255,8 @@ def _past_shape(frame: pl.DataFrame) -> pl.DataFrame:
     for c in ("p10_unclipped", *MEMBER_P50):
         if c not in frame.columns:
             frame = frame.with_columns(pl.lit(None, pl.Float64).alias(c))
+    if "method" not in frame.columns:
+        frame = frame.with_columns(method=pl.lit(None, pl.String))
     floats = ("p10_unclipped", *SCALE_COLUMNS, *MEMBER_P50)
     return frame.select(
         *(pl.col(c) for c in PAST_COLUMNS if c not in ("origin_date", "target_start", "horizon", *floats)),

@@ -76,3 +76,20 @@ def test_a_launch_first_period_counts_by_its_share_since_launch():
     assert got == pytest.approx([40.0, 40.0 / 1.5, 10.0])
     # Without a launch date the first period counts whole, as before.
     assert rows.drop("age_since_launch").select(fallback_point(CONFIG, ["lag_1"]))["_ma"].to_list() == pytest.approx([10.0, 20.0, 10.0])
+
+
+def test_a_weekly_launch_averages_its_weeks_since_the_first_order():
+    """Weekly young series average up to 8 weeks since the first order (the store has lags 1-4 and
+    mean_8, so the sum is mean_8 times the weeks it averaged). A 5-week-old launch that ordered 40 in
+    its first two weeks and nothing in the three since is forecast 8 a week, not 0 as three quiet
+    weeks gave; near the history's start mean_8 averaged fewer than 8 weeks, and the sum says so."""
+    from dsop_assets.forecast.config import weekly_config
+    from dsop_assets.forecast.fallback import fallback_point
+
+    weekly = weekly_config()
+    rows = pl.DataFrame({"origin_period": [100, 100, 3], "periods_since_first": [5.0, 20.0, 2.0],
+                         "lag_1": [0.0, 5.0, 6.0], "lag_2": [0.0, 5.0, 2.0], "lag_3": [0.0, 5.0, None],
+                         "lag_4": [20.0, 5.0, None], "mean_8": [40 / 8, 5.0, 8 / 2], "mean_13": [40 / 13, 5.0, 8 / 2]})
+    got = rows.select(fallback_point(weekly, rows.columns, start=2))["_ma"].to_list()
+    # 40 over 5 weeks; a 20-week-old series is not young (its moving average: mean_8); 8 over 2 weeks.
+    assert got == pytest.approx([8.0, 5.0, 4.0])

@@ -77,3 +77,36 @@ def test_member_set_is_chosen_on_past_forecasts_known_at_the_origin():
     # Only targets known at the origin count: as of 2024-02-29 nothing past is complete enough.
     early = choose_member_sets(past, actual, date(2024, 2, 29) - timedelta(days=0), types, config)
     assert set(early["member_set"]) == {"all"}
+
+
+def test_member_quantiles_are_clipped_at_zero_before_averaging():
+    """A Gaussian member interval below zero (AutoTheta's P10 of a small, noisy series) is no quantile of
+    demand: averaged in unclipped, it dragged LightGBM's positive P10 (4) to zero; clipped, the combined
+    P10 is the mean of 4 and 0."""
+    keys = {"level": ["product"], "product_id": ["A"], "customer_id": ["ALL"], "origin_period": [10], "horizon": [1]}
+    lgbm = pl.DataFrame({**keys, "p10": [4.0], "p50": [10.0], "p90": [16.0]}).cast({"origin_period": pl.Int32, "horizon": pl.Int32})
+    theta = pl.DataFrame({**keys, "member": ["auto_theta"], "p10": [-6.0], "p50": [10.0], "p90": [26.0]})
+    out = combine(lgbm, theta)
+    assert out["p10"].to_list() == [2.0] and out["p50"].to_list() == [10.0] and out["p90"].to_list() == [21.0]
+
+
+def test_weekly_choice_needs_only_the_configured_members():
+    """Weekly runs LightGBM + AutoTheta: past rows have no AutoETS P50, which had left every weekly
+    choice at the default; with only the configured members required, a clearly better set is chosen."""
+    from datetime import date
+
+    from dsop_assets.forecast.combine import choose_member_sets
+    from dsop_assets.forecast.config import weekly_config
+
+    config = weekly_config(horizons=(1, 2))
+    types = pl.DataFrame({"level": "product", "product_id": [f"P{i}" for i in range(60)], "customer_id": "ALL",
+                          "series_type": "long"})
+    origins = [date(2024, 1, 1 + 7 * k) for k in range(4)]
+    past = types.drop("series_type").join(pl.DataFrame({"origin_date": origins}), how="cross").join(
+        pl.DataFrame({"horizon": [1, 2]}), how="cross").with_columns(
+        target_start=pl.col("origin_date").dt.offset_by(pl.format("{}w", pl.col("horizon"))),
+        p50_lgbm=pl.lit(100.0), p50_auto_ets=pl.lit(None, pl.Float64), p50_auto_theta=pl.lit(160.0))
+    actual = past.select("level", "product_id", "customer_id", "target_start").unique().with_columns(
+        actual_qty=pl.lit(100.0))
+    choice = choose_member_sets(past, actual, date(2024, 2, 4), types, config)
+    assert set(choice.filter(pl.col("series_type") == "long")["member_set"]) == {"lgbm"}
