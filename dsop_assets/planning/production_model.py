@@ -320,23 +320,29 @@ def _plan_parts(data: PlanData, config: PlanConfig, banked: tuple[np.ndarray, np
             work.n_variables += solved.columns
             work.n_integer += solved.columns
             up, low, capped = solved.cost, solved.bound, capped or solved.time_capped
-            any_timing += solved.bound_any_timing - solved.bound
+            line_any_timing = solved.bound_any_timing
             condition = TerminationCondition.maxIterations
-            if unproved(up, low) and len(members) < EXACT_MAX_PRODUCTS and banked is None:
+            # With sub-assemblies, ``data.hours`` are echelon hours: HiGHS's bound holds for the same
+            # planning model, not for any timing, which keeps the column-generation line's.
+            if unproved(up, low) and len(members) < EXACT_MAX_PRODUCTS:
                 made, m_up, m_low, condition, hit = _solve_milp(data, members, line_ids, plan, scale, config, work)
                 capped |= hit
                 if m_up < up and fits(data, made, line):
                     plan, up = made, m_up
                 low = max(low, m_low)
+                if banked is None:
+                    line_any_timing = low
         else:  # products without a capacity-bound line, or the single model of everything
             plan, up, low, condition, hit = _solve_milp(data, members, line_ids, plan, scale, config, work)
             capped |= hit
+            line_any_timing = low
         low = min(low, up)
+        any_timing += min(line_any_timing, up)
         upper, lower = upper + up, lower + low
         conditions.append(condition if unproved(up, low) else TerminationCondition.optimal)
     cleared = clear_avoidable_backlog(data, plan)
     upper += plan_cost(data, cleared) - plan_cost(data, plan)
-    return _Solved(cleared, upper, lower, conditions, capped, work, late_firm, lower + any_timing)
+    return _Solved(cleared, upper, lower, conditions, capped, work, late_firm, any_timing)
 
 
 @dataclass
