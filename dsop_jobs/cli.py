@@ -177,7 +177,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_forecast_real(args: argparse.Namespace) -> int:
-    from dsop_assets.forecast.bench_real import main as forecast_real
+    from dsop_jobs.tools.forecast_real import main as forecast_real
 
     return forecast_real(args.args)
 

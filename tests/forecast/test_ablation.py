@@ -1,4 +1,4 @@
-from dsop_assets.forecast.ablation import dropped
+from dsop_jobs.tools.forecast_ablation import dropped
 
 COLUMNS = ["lag_1", "ext_sox_g1m", "ext_sox_g3m", "ext_pmi", "ext_pmi_g3m", "ext_usdkrw", "ext_usdkrw_g1m"]
 

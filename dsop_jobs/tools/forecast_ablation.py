@@ -1,6 +1,6 @@
 """External-indicator ablation over a bench warehouse: served dsop SPL with feature groups dropped.
 
-``python -m dsop_assets.forecast.ablation W/bench.duckdb monthly "all;none;sox;dram"`` reruns the
+``python -m dsop_jobs.tools.forecast_ablation W/bench.duckdb monthly "all;none;sox;dram"`` reruns the
 product-level backtest (``forecast_many`` on the same origins as the stored peers: 26 weeks / 12 months)
 once per variant - ``all`` (every feature), ``none`` (no ``ext_*`` column), or comma-separated
 ``EXTERNAL_SERIES`` prefixes to drop - and prints SPL, its ratio to AutoTheta and the P50 bias per
@@ -16,12 +16,12 @@ import time
 
 import polars as pl
 
-from .accuracy import HEADLINE, scored_through
-from .config import monthly_config, weekly_config
-from .evaluation import demand_history
-from .features import build_targets
-from .forecasting import forecast_many
-from .metrics import score_forecasts
+from dsop_assets.forecast.accuracy import HEADLINE, scored_through
+from dsop_assets.forecast.config import monthly_config, weekly_config
+from dsop_assets.forecast.evaluation import demand_history
+from dsop_assets.forecast.features import build_targets
+from dsop_assets.forecast.forecasting import forecast_many
+from dsop_assets.forecast.metrics import score_forecasts
 
 ORIGINS = {"weekly": 26, "monthly": 12}
 COLUMNS = ["model_id", "cadence", "level", "product_id", "customer_id", "origin_date", "target_start", "horizon",

@@ -1,6 +1,6 @@
 """Benchmark of the strict ERP parse: a clean export vs the same export with 5 % bad rows.
 
-``python -m dsop_assets.erp.parse_bench [--rows 1000000] [--repeat 5]`` writes both files to a temp
+``python -m dsop_jobs.tools.parse_bench [--rows 1000000] [--repeat 5]`` writes both files to a temp
 folder, parses each with ``parse_table`` (reference checks included) and prints the median times,
 their ratio (target: bad/clean <= 1.3) and, for scale, Polars' own ``read_csv`` of the clean file
 with every column as text (no validation at all).

@@ -1,6 +1,6 @@
 """Real-data check of the monthly forecaster against statsforecast's AutoETS and AutoTheta.
 
-``python -m dsop_assets.forecast.bench_real /work/shared/data/tourism_monthly.csv`` turns every
+``python -m dsop_jobs.tools.forecast_real /work/shared/data/tourism_monthly.csv`` turns every
 series (columns series_id, split, t, value) into one product's monthly orders, runs dsop's monthly
 path (feature store -> ``forecast_many``: LightGBM, statistical members, calibration) over rolling
 origins, runs AutoETS and AutoTheta (season 12, re-selected at every scored origin) on the same
@@ -24,10 +24,10 @@ from pathlib import Path
 
 import polars as pl
 
-from .config import LEVEL_PRODUCT, monthly_config
-from .features import build_monthly_features, build_targets
-from .forecasting import forecast_many
-from .metrics import score_forecasts
+from dsop_assets.forecast.config import LEVEL_PRODUCT, monthly_config
+from dsop_assets.forecast.features import build_monthly_features, build_targets
+from dsop_assets.forecast.forecasting import forecast_many
+from dsop_assets.forecast.metrics import score_forecasts
 
 LAST_TRAIN = date(2024, 12, 1)
 PEERS = ("auto_ets", "auto_theta")
