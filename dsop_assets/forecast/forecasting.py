@@ -79,6 +79,16 @@ def forecast(
     parts = []
     try:
         model = model if model is not None else train(features_history, targets_history, origin, config)
+        # A level with too little history to train (tiny data, a young level) is the moving average's
+        # like any short series: said once, not a traceback per origin that also sent every level there.
+        untrained = modelled.filter(~pl.col("level").is_in(list(model.features)))
+        if untrained.height:
+            log.info("origin %s: too little history to train level(s) %s; they take the moving average",
+                     origin, sorted(untrained["level"].unique().to_list()))
+            short = pl.concat([short, untrained], how="diagonal_relaxed")
+            modelled = modelled.filter(pl.col("level").is_in(list(model.features)))
+        if modelled.is_empty():
+            raise _NothingToModel
         model_rows = predict(model, modelled, targets_history)
         model.members = members
         model_rows = (_with_members(model, model_rows, modelled, targets_history, past_forecasts, origin, config)
@@ -86,6 +96,8 @@ def forecast(
         parts.append(_tag(model_rows, MODEL_LGBM, model.version, "model").with_columns(
             model_id=pl.when(pl.col("n_members") > 0).then(pl.lit(MODEL_ENSEMBLE)).otherwise(pl.col("model_id"))
         ).drop("n_members"))
+    except _NothingToModel:
+        model = None
     except Exception:
         log.exception("quantile model failed at origin %s; every series falls back to the moving average", origin)
         model = None
@@ -107,6 +119,10 @@ def forecast(
         out = recalibrate_young(out, past_forecasts, targets_history, as_of, config)
     # Expected demand for planning (``mean``): the volume-tracking point (see calibration.py).
     return out.select(OUTPUT_COLUMNS), model
+
+
+class _NothingToModel(Exception):
+    """No series of this origin has a trained level: they all take the moving average."""
 
 
 def _with_members(model: TrainedModel, rows: pl.DataFrame, features: pl.DataFrame, targets: pl.DataFrame,

@@ -65,6 +65,22 @@ def test_model_failure_falls_back_for_every_series(weekly, monkeypatch):
     assert out.filter((pl.col("p10") > pl.col("p50")) | (pl.col("p50") > pl.col("p90"))).is_empty()
 
 
+def test_a_level_too_short_to_train_takes_the_moving_average_and_the_others_keep_the_model(weekly, caplog):
+    # Leaves too large for the product level's few rows: it trains no booster (as on tiny data), while
+    # the customer x product level, with many more rows, does.
+    _, feats, _, _ = weekly
+    pairs = feats.filter(pl.col("level") == "customer_product").height
+    config = weekly_config(n_estimators=15, max_train_rows=4_000, horizons=tuple(range(1, 9)),
+                           min_data_in_leaf=pairs, stat_members=())
+    with caplog.at_level("INFO", logger=forecasting.__name__):
+        out, model = _run(weekly, config)
+    assert "product" not in model.features and "customer_product" in model.features
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]  # before: a traceback, every level to the MA
+    products = out.filter(pl.col("level") == "product")
+    assert products.height and set(products["model_id"]) <= {"moving_average", "inactive_zero"}
+    assert "lgbm_quantile" in set(out.filter(pl.col("level") == "customer_product")["model_id"])
+
+
 def test_deterministic_and_storable(weekly):
     first, model = _run(weekly)
     second, again = _run(weekly)
