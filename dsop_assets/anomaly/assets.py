@@ -53,7 +53,7 @@ def order_alerts_from(orders: pl.DataFrame, residuals: pl.DataFrame, start: date
     last = end - timedelta(days=7)
     weeks = weeks_in(start, end)
     pair_grid = weekly_grid(orders, ["customer_id", "product_id"], first, last)
-    shifts = shift.level_shifts(pair_grid, groups).filter(pl.col("week_start").is_in(weeks))
+    shifts = shift.level_shifts(pair_grid, groups, orders).filter(pl.col("week_start").is_in(weeks))
     pairs = detect.pair_rules(pair_features(pair_grid), eol)
     pairs = detect.isolation_scores(pairs, detect.PAIR_IF_FEATURES, weeks).with_columns(
         detect.if_kind_pairs(pairs).alias("if_kind"), pl.lit("customer_product").alias("level"))

@@ -38,9 +38,11 @@ def _orders(rows: list) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=["order_date", "customer_id", "product_id", "order_qty"], orient="row")
 
 
-def _shifts(rows: list, groups: pl.DataFrame | None = None, weeks: int = 80) -> pl.DataFrame:
-    grid = weekly_grid(_orders(rows), ["customer_id", "product_id"], START, START + timedelta(days=7 * (weeks - 1)))
-    return shift.level_shifts(grid, groups)
+def _shifts(rows: list, groups: pl.DataFrame | None = None, weeks: int = 80, lines: bool = True) -> pl.DataFrame:
+    """Level shifts with the order-line size test (``lines``) or the weekly totals' test alone."""
+    orders = _orders(rows)
+    grid = weekly_grid(orders, ["customer_id", "product_id"], START, START + timedelta(days=7 * (weeks - 1)))
+    return shift.level_shifts(grid, groups, orders if lines else None)
 
 
 def _noisy(w: int, rng, level: float = 100.0) -> float:
@@ -55,6 +57,51 @@ def test_level_shift_is_called_once_near_its_onset():
     assert abs((calls["event_week"][0] - (START + timedelta(days=7 * 35))).days) <= 7
     # called only once the new level has held for MIN_WEEKS: never from the weeks before it
     assert calls["week_start"][0] >= START + timedelta(days=7 * (35 + shift.MIN_WEEKS - 1))
+
+
+def test_level_shift_is_called_with_the_weekly_totals_alone():
+    rng = np.random.default_rng(2)
+    rows = [(START + timedelta(days=7 * w), "C1", "P1", _noisy(w, rng) * (3.0 if w >= 35 else 1.0)) for w in range(80)]
+    calls = _shifts(rows, lines=False)
+    assert calls.height == 1 and abs((calls["event_week"][0] - (START + timedelta(days=7 * 35))).days) <= 7
+
+
+def _lumpy_lines(rng, weeks: int, step_at: int | None, factor: float) -> list:
+    """One steady customer ordering 0-6 lines a week (Poisson 2.5) of e^N(0, 0.35) x 50, sizes x ``factor`` from
+    ``step_at``: the count of lines makes the weekly total swing by far more than the sizes do."""
+    rows = []
+    for w in range(weeks):
+        for _ in range(max(1, rng.poisson(2.5))):
+            size = 50.0 * np.exp(rng.normal(0, 0.35)) * (factor if step_at is not None and w >= step_at else 1.0)
+            rows.append((START + timedelta(days=7 * w + int(rng.integers(0, 5))), "C1", "P1", round(size, 1)))
+    return rows
+
+
+def test_the_size_test_finds_a_step_in_order_sizes_that_the_noisy_totals_hide():
+    rng = np.random.default_rng(11)
+    rows = _lumpy_lines(rng, 80, 35, 0.3)
+    calls = _shifts(rows)
+    assert calls.height == 1
+    assert abs((calls["event_week"][0] - (START + timedelta(days=7 * 35))).days) <= 7
+    assert calls["shift_z"][0] < 0
+
+
+def test_the_size_test_stays_quiet_on_lumpy_lines_without_a_step():
+    for seed in range(5):
+        assert _shifts(_lumpy_lines(np.random.default_rng(100 + seed), 80, None, 1.0)).is_empty()
+
+
+def test_line_comparisons_give_the_mann_whitney_u_of_any_block_of_weeks():
+    from scipy.stats import mannwhitneyu
+
+    rng = np.random.default_rng(3)
+    week = np.sort(rng.integers(0, 12, 60))
+    size = np.round(rng.normal(0, 1, 60), 1)  # rounded: ties count a half
+    c, lines = shift.line_comparisons(week, size, 12)
+    assert lines.sum() == 60
+    before, after = size[(week >= 2) & (week < 7)], size[(week >= 7) & (week < 11)]
+    u = c[2:7, 7:11].sum()  # lines of weeks 7-10 above lines of weeks 2-6
+    assert u == pytest.approx(mannwhitneyu(after, before).statistic)
 
 
 def test_a_burst_of_near_empty_weeks_is_not_a_new_level():
@@ -72,6 +119,13 @@ def test_a_shift_that_reverts_is_tested_against_the_shifted_level():
     rng = np.random.default_rng(8)
     rows = [(START + timedelta(days=7 * w), "C1", "P1", _noisy(w, rng) * (3.0 if 35 <= w < 47 else 1.0))
             for w in range(80)]
+    # one order line a week: the size test's normal tail is too blunt for 12 + 8 lines, the totals' exact test
+    # is not (the regime logic is the same for both)
+    onsets = [(d - START).days // 7 for d in _shifts(rows, lines=False)["event_week"]]
+    assert len(onsets) == 2 and abs(onsets[0] - 35) <= 1 and abs(onsets[1] - 47) <= 1
+    rng = np.random.default_rng(9)
+    rows = [(d, c, p, q * (3.0 if 35 * 7 <= (d - START).days < 47 * 7 else 1.0))
+            for d, c, p, q in _lumpy_lines(rng, 80, None, 1.0)]
     onsets = [(d - START).days // 7 for d in _shifts(rows)["event_week"]]
     assert len(onsets) == 2 and abs(onsets[0] - 35) <= 1 and abs(onsets[1] - 47) <= 1
 
