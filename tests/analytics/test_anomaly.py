@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 
 from dsop_assets.anomaly import detect, evaluate, shift
-from dsop_assets.anomaly.features import pair_features, weekly_grid
+from dsop_assets.anomaly.features import _log_exceedance_p as features_log_p, pair_features, weekly_grid
 from dsop_assets.anomaly.messages import with_messages
 
 START = date(2024, 1, 1)
@@ -260,3 +260,40 @@ def test_planted_spikes_break_the_record_and_customers_leaving_are_labelled():
         assert s.head(DROP_WEEKS)["qty"].sum() == 0 and s["qty"][DROP_WEEKS] > 0
     left = truth.filter(pl.col("source") == "customer_left")
     assert left.select("customer_id", "week_start").rows() == [("C23", start + timedelta(days=7 * 70))]
+
+
+def _lines_book(rng, factor_at: dict[int, float], weeks: int = 70, pairs: int = 40) -> pl.DataFrame:
+    """Steady pairs of 1-8 order lines a week (4 in pair C0/P0's weeks with a factor), sizes e^N(0, 0.3) x 20,
+    C0/P0's lines x factor in the given weeks: the count of lines makes the weekly totals swing, the sizes not."""
+    rows = []
+    for c in range(pairs):
+        for w in range(weeks):
+            f = factor_at.get(w, 1.0) if c == 0 else 1.0
+            n = 4 if f != 1.0 else int(rng.integers(1, 9))
+            rows += [(START + timedelta(days=7 * w + d % 5), f"C{c}", "P0" if c == 0 else f"P{c}",
+                      round(20.0 * np.exp(rng.normal(0, 0.3)) * f, 1)) for d in range(n)]
+    orders = _orders(rows)
+    grid = weekly_grid(orders, ["customer_id", "product_id"], START, START + timedelta(days=7 * (weeks - 1)))
+    return detect.pair_rules(pair_features(grid)).filter(pl.col("customer_id") == "C0")
+
+
+def test_a_week_of_large_lines_is_a_spike_called_two_weeks_later():
+    # four lines x4: the week's total is under the totals' record bar (the count of lines swings the weekly
+    # record), but all four lines beat the pair's record line of a year (p = 4! / (n+4)...(n+1), n ~ 240: ~1e-8)
+    found = _lines_book(np.random.default_rng(4), {60: 4.0}).filter(pl.col("rule_kind") == "spike")
+    assert found.select("week_start", "event_week").rows() == [
+        (START + timedelta(days=7 * (60 + detect.LINE_SPIKE_LAG)), START + timedelta(days=7 * 60))]
+
+
+def test_the_first_week_of_a_higher_level_is_not_a_spike():
+    found = _lines_book(np.random.default_rng(4), {w: 4.0 for w in range(60, 70)}).filter(pl.col("rule_kind") == "spike")
+    assert found.is_empty()
+
+
+def test_the_record_line_chance_is_the_exact_share_of_orderings():
+    from math import comb
+
+    f = pl.DataFrame({"j": [1, 2, 3, 0], "k": [5.0, 5.0, 3.0, 4.0], "n": [100.0, 100.0, 150.0, 10.0]})
+    got = f.select(_log_p=features_log_p(pl.col("j"), pl.col("k"), pl.col("n")))["_log_p"].to_list()
+    want = [np.log(comb(5, 1) / comb(105, 1)), np.log(comb(5, 2) / comb(105, 2)), np.log(1 / comb(153, 3)), 0.0]
+    assert got == pytest.approx(want)
