@@ -33,6 +33,8 @@ from dsop_assets.anomaly.features import BASE_WEEKS, DROP_RUNS, YEAR_WEEKS
 SPIKE_ALPHA = 1e-5  # chance of a record break this large on a steady pair, per pair-week
 SPIKE_FLOOR = np.log(2.0)  # never less than twice the record, however quiet the book's year was
 SPIKE_FIT_AT = np.log(1.5)  # about the 90th percentile of natural record breaks on the demo
+# a week's median line twice the pair's usual one is a level as large as a level shift's (shift.MIN_LOG_SHIFT)
+SHIFT_LINES = 2.0
 LINE_SPIKE_LAG = 2  # weeks after a week of record lines before it is called a spike, not a new level
 SPIKE_MIN_WEEKS = 4  # ~1,000 steady pair-weeks: enough for two counts, and the bar exists early in a history
 STEADY = 0.85
@@ -83,17 +85,20 @@ def pair_rules(f: pl.DataFrame, eol: pl.DataFrame | None = None) -> pl.DataFrame
     # record week, called that week. And how many of the week's order lines beat the pair's record line
     # (``line_record_log_p``): the count of lines a week swings the totals, their sizes much less, so this
     # sees a week of large lines that the totals' record hides. Its false calls were the first week of a new,
-    # higher level (every line of it beats the record too), so it is called a week later, where the next
-    # week's lines stay at or below the record before it (``LINE_SPIKE_LAG``; event week = the record week).
+    # higher level (every line of it beats the record too), so it is called ``LINE_SPIKE_LAG`` weeks later,
+    # where the weeks since stay at or below the record before it and their median line is less than twice
+    # the pair's usual (a new level of 2x or more is a level shift's business); event week = the record week.
     steady = (pl.col("base") > 0) & (pl.col("year_presence") >= STEADY)
     spike = (pl.col("log_ratio_to_year_max") >= pl.col("spike_bar")) & steady
     pair = ["customer_id", "product_id"]
     lag = LINE_SPIKE_LAG
     line_spike = ((pl.col("line_record_log_p") <= np.log(SPIKE_ALPHA / 2)) & steady).shift(lag).over(pair) \
         & ~spike.shift(lag).over(pair).fill_null(False)
-    for back in range(lag):  # the weeks since: no line above the record the spike week beat
+    for back in range(lag):  # the weeks since: no line above the record the spike week beat, no doubled level
         line_spike = line_spike & (pl.col("line_1").fill_null(0.0).shift(back).over(pair)
-                                   <= pl.col("year_line_max").shift(lag).over(pair))
+                                   <= pl.col("year_line_max").shift(lag).over(pair)) \
+            & (pl.col("line_median").shift(back).over(pair).fill_null(0.0)
+               < SHIFT_LINES * pl.col("year_line_median").shift(lag).over(pair))
     f = f.sort(*pair, "week_start").with_columns(line_spike.fill_null(False).alias("_line_spike"),
                                                  pl.col("base").shift(lag).over(pair).alias("_base_before"))
     # the product's other customers, and the customer's other products, where there are any, go on ordering
@@ -127,11 +132,18 @@ def pair_rules(f: pl.DataFrame, eol: pl.DataFrame | None = None) -> pl.DataFrame
 
 
 def confirm_if(scored: pl.DataFrame) -> pl.DataFrame:
-    """``if_flag`` of the row a rule's call rests on: the week before for a lagged line-record spike (rows of
-    each pair must include the week before the first week called)."""
-    prev = pl.col("if_flag").shift(LINE_SPIKE_LAG).over("customer_id", "product_id")
-    return scored.sort("customer_id", "product_id", "week_start").with_columns(
-        pl.when(pl.col("if_lag") > 0).then(prev.fill_null(False)).otherwise(pl.col("if_flag")).alias("if_flag"))
+    """The forest's verdict (and score, qty, z) that a rule's call rests on: the record week's, ``LINE_SPIKE_LAG``
+    weeks back, for a lagged line-record spike (``scored`` must hold that week's rows too)."""
+    cols = ["if_flag", "if_score", "qty", "z"]
+    event = scored.select("customer_id", "product_id",
+                          (pl.col("week_start") + pl.duration(weeks=LINE_SPIKE_LAG)).alias("week_start"),
+                          *[pl.col(c).alias(f"_event_{c}") for c in cols])
+    out = scored.join(event, on=["customer_id", "product_id", "week_start"], how="left")
+    lagged = pl.col("if_lag") > 0
+    return out.with_columns(
+        pl.when(lagged).then(pl.col("_event_if_flag").fill_null(False)).otherwise(pl.col("if_flag")).alias("if_flag"),
+        *[pl.when(lagged).then(pl.col(f"_event_{c}")).otherwise(pl.col(c)).alias(c) for c in cols[1:]],
+    ).drop(*[f"_event_{c}" for c in cols])
 
 
 def isolation_scores(f: pl.DataFrame, features: list[str], weeks: list[date]) -> pl.DataFrame:

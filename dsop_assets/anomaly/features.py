@@ -23,11 +23,12 @@ TOP_LINES = 4  # a week's largest order lines that are compared with the pair's 
 
 def weekly_grid(orders: pl.DataFrame, keys: list[str], first: date, last: date) -> pl.DataFrame:
     """Order qty per key and ISO week in [first, last] (Mondays), zero-filled between; ``lines`` (order lines
-    that week) and ``line_1`` .. ``line_4`` (its largest lines, largest first, null where fewer)."""
+    that week), ``line_median`` (their median, null without one) and ``line_1`` .. ``line_4`` (its largest lines,
+    largest first, null where fewer)."""
     weeks = pl.DataFrame({"week_start": pl.date_range(first, last, interval="1w", eager=True)})
     sums = (orders.with_columns(pl.col("order_date").cast(pl.Date).dt.truncate("1w").alias("week_start"))
             .group_by(*keys, "week_start").agg(pl.col("order_qty").sum().alias("qty"), pl.len().cast(pl.Float64).alias("lines"),
-                 pl.col("order_qty").top_k(TOP_LINES).alias("_top")))
+                 pl.col("order_qty").median().alias("line_median"), pl.col("order_qty").top_k(TOP_LINES).alias("_top")))
     sums = sums.with_columns(*[pl.col("_top").list.get(i, null_on_oob=True).alias(f"line_{i + 1}")
                                for i in range(TOP_LINES)]).drop("_top")
     grid = sums.select(keys).unique().join(weeks, how="cross")
@@ -60,6 +61,8 @@ def pair_features(grid: pl.DataFrame) -> pl.DataFrame:
         pl.col("line_1").fill_null(0.0).shift(1).rolling_max(YEAR_WEEKS, min_samples=BASE_WEEKS).over(over)
         .alias("year_line_max"),
         pl.col("lines").shift(1).rolling_sum(YEAR_WEEKS, min_samples=BASE_WEEKS).over(over).alias("year_lines"),
+        # the pair's usual line: median of its weekly median lines over the year (weeks without one skipped)
+        pl.col("line_median").shift(1).rolling_median(YEAR_WEEKS, min_samples=1).over(over).alias("year_line_median"),
         (pl.col("qty") > 0).cast(pl.Float64).shift(1).rolling_sum(YEAR_WEEKS, min_samples=1).over(over)
         .alias("_year_orders"),
         # weeks since the pair's first order (a pair that started this year is judged on its weeks since)

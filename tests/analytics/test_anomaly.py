@@ -297,3 +297,15 @@ def test_the_record_line_chance_is_the_exact_share_of_orderings():
     got = f.select(_log_p=features_log_p(pl.col("j"), pl.col("k"), pl.col("n")))["_log_p"].to_list()
     want = [np.log(comb(5, 1) / comb(105, 1)), np.log(comb(5, 2) / comb(105, 2)), np.log(1 / comb(153, 3)), 0.0]
     assert got == pytest.approx(want)
+
+
+def test_a_lagged_spike_rests_on_the_forest_verdict_of_its_record_week():
+    weeks = [START + timedelta(days=7 * w) for w in range(4)]
+    lag = detect.LINE_SPIKE_LAG
+    scored = pl.DataFrame({"customer_id": ["C1"] * 4, "product_id": ["P1"] * 4, "week_start": weeks,
+                           "if_flag": [True, False, False, False], "if_score": [-0.1, 0.1, 0.1, 0.1],
+                           "qty": [500.0, 50.0, 50.0, 50.0], "z": [9.0, 0.0, 0.0, 0.0],
+                           "if_lag": [0] * lag + [lag] + [0] * (3 - lag)})
+    out = detect.confirm_if(scored).sort("week_start")
+    assert out["if_flag"].to_list() == [True] + [False] * (lag - 1) + [True] + [False] * (3 - lag)
+    assert out["qty"][lag] == 500.0 and out["z"][lag] == 9.0
