@@ -5,7 +5,9 @@ Rules (the baseline, one per kind):
   ``1 / SPIKE_ALPHA`` pair-weeks: the size of record breaks (log of week / previous record, where > 0)
   is modelled as exponential, fitted each week on all steady pairs' weeks of the year before (leak-free;
   ``spike_thresholds``); on the demo that puts the bar at 3-7x the record (median 4-5x), above every natural
-  week. Only on a pair that orders in most weeks;
+  week. Or, at the same chance (each test at half of ``SPIKE_ALPHA``), a week whose order lines beat the pair's
+  record line more often than exchangeable lines would (``features.line_record_log_p``), called
+  ``LINE_SPIKE_LAG`` weeks later if the level has not stayed up. Only on a pair that orders in most weeks;
 * drop: a run of k weeks without an order on a pair that ordered in a share p >= 85 % of its weeks of the
   year before it, where k is the shortest run that chance would give less than once in ``1 / DROP_ALPHA``
   pair-weeks ((1 - p)^k <= ``DROP_ALPHA``), and at least four weeks (``features.DROP_RUNS``); not when the
