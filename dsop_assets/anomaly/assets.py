@@ -53,9 +53,12 @@ def order_alerts_from(orders: pl.DataFrame, residuals: pl.DataFrame, start: date
     last = end - timedelta(days=7)
     weeks = weeks_in(start, end)
     pair_grid = weekly_grid(orders, ["customer_id", "product_id"], first, last)
-    shifts = shift.level_shifts(pair_grid, groups).filter(pl.col("week_start").is_in(weeks))
+    shifts = shift.level_shifts(pair_grid, groups, orders).filter(pl.col("week_start").is_in(weeks))
     pairs = detect.pair_rules(pair_features(pair_grid), eol)
-    pairs = detect.isolation_scores(pairs, detect.PAIR_IF_FEATURES, weeks).with_columns(
+    # the forest also scores the weeks before the first: a lagged spike call rests on its record week's verdict
+    scored_weeks = [weeks[0] - timedelta(days=7 * k) for k in range(detect.LINE_SPIKE_LAG, 0, -1)] + weeks
+    pairs = detect.confirm_if(detect.isolation_scores(pairs, detect.PAIR_IF_FEATURES, scored_weeks)) \
+        .filter(pl.col("week_start").is_in(weeks)).with_columns(
         detect.if_kind_pairs(pairs).alias("if_kind"), pl.lit("customer_product").alias("level"))
     products = product_features(weekly_grid(orders, ["product_id"], first, last))
     products = products.drop("event_week").join(residuals, on=["product_id", "week_start"], how="left").with_columns(

@@ -5,7 +5,9 @@ Rules (the baseline, one per kind):
   ``1 / SPIKE_ALPHA`` pair-weeks: the size of record breaks (log of week / previous record, where > 0)
   is modelled as exponential, fitted each week on all steady pairs' weeks of the year before (leak-free;
   ``spike_thresholds``); on the demo that puts the bar at 3-7x the record (median 4-5x), above every natural
-  week. Only on a pair that orders in most weeks;
+  week. Or, at the same chance (each test at half of ``SPIKE_ALPHA``), a week whose order lines beat the pair's
+  record line more often than exchangeable lines would (``features.line_record_log_p``), called
+  ``LINE_SPIKE_LAG`` weeks later if the level has not stayed up. Only on a pair that orders in most weeks;
 * drop: a run of k weeks without an order on a pair that ordered in a share p >= 85 % of its weeks of the
   year before it, where k is the shortest run that chance would give less than once in ``1 / DROP_ALPHA``
   pair-weeks ((1 - p)^k <= ``DROP_ALPHA``), and at least four weeks (``features.DROP_RUNS``); not when the
@@ -33,6 +35,9 @@ from dsop_assets.anomaly.features import BASE_WEEKS, DROP_RUNS, YEAR_WEEKS
 SPIKE_ALPHA = 1e-5  # chance of a record break this large on a steady pair, per pair-week
 SPIKE_FLOOR = np.log(2.0)  # never less than twice the record, however quiet the book's year was
 SPIKE_FIT_AT = np.log(1.5)  # about the 90th percentile of natural record breaks on the demo
+# a week's median line twice the pair's usual one is a level as large as a level shift's (shift.MIN_LOG_SHIFT)
+SHIFT_LINES = 2.0
+LINE_SPIKE_LAG = 2  # weeks after a week of record lines before it is called a spike, not a new level
 SPIKE_MIN_WEEKS = 4  # ~1,000 steady pair-weeks: enough for two counts, and the bar exists early in a history
 STEADY = 0.85
 DROP_PRESENCE = 0.85
@@ -44,8 +49,8 @@ IF_TREES = 100
 IF_REFIT_WEEKS = 4  # a forest serves the week it was fitted in and the next three, like the forecasts' refits
 SEED = 0
 
-PAIR_IF_FEATURES = ["z", "log_ratio", "log_ratio_to_max", "log_ratio_to_year_max", "presence", "year_presence",
-                     "zero_run", "rest_log_ratio"]
+PAIR_IF_FEATURES = ["z", "log_ratio", "log_ratio_to_max", "log_ratio_to_year_max", "line_record_log_p",
+                    "presence", "year_presence", "zero_run", "rest_log_ratio"]
 PRODUCT_IF_FEATURES = ["level_log_ratio", "post_min_z", "post_max_z", "z", "forecast_residual"]
 
 
@@ -54,7 +59,7 @@ def drop_run_weeks(presence: pl.Expr) -> pl.Expr:
     return (np.log(DROP_ALPHA) / (1.0 - presence).clip(1e-12, None).log()).ceil().clip(DROP_RUNS[0], None)
 
 
-def spike_thresholds(f: pl.DataFrame) -> pl.DataFrame:
+def spike_thresholds(f: pl.DataFrame, alpha: float = SPIKE_ALPHA) -> pl.DataFrame:
     """week_start -> ``spike_bar``: the log record break that steady pairs exceed with chance ``SPIKE_ALPHA``,
     from the 52 weeks before. Breaks (log week / previous record, where > 0) are taken as exponential: p0 =
     share of steady pair-weeks that break their record, rate from the share of breaks beyond
@@ -67,7 +72,7 @@ def spike_thresholds(f: pl.DataFrame) -> pl.DataFrame:
         (broke & (pl.col("log_ratio_to_year_max") >= SPIKE_FIT_AT)).sum().alias("k_far")).sort("week_start")
     n, k, k_far = [pl.col(c).shift(1).rolling_sum(YEAR_WEEKS, min_samples=SPIKE_MIN_WEEKS) for c in ("n", "k", "k_far")]
     rate = ((k + 1) / (k_far + 0.5)).log() / SPIKE_FIT_AT  # smoothed: a quiet book gives a steep tail, not none
-    bar = ((k / n / SPIKE_ALPHA).log() / rate).fill_nan(None).clip(SPIKE_FLOOR, None).fill_null(SPIKE_FLOOR)
+    bar = ((k / n / alpha).log() / rate).fill_nan(None).clip(SPIKE_FLOOR, None).fill_null(SPIKE_FLOOR)
     return weekly.select("week_start", bar.alias("spike_bar"))
 
 
@@ -75,11 +80,29 @@ def pair_rules(f: pl.DataFrame, eol: pl.DataFrame | None = None) -> pl.DataFrame
     """Rule verdicts on ``pair_features`` rows; ``eol``: product_id, eol_date (the product master's)."""
     eol = eol if eol is not None else pl.DataFrame(schema={"product_id": pl.String, "eol_date": pl.Date})
     f = f.join(eol.select("product_id", pl.col("eol_date").cast(pl.Date)), on="product_id", how="left")
-    f = f.join(spike_thresholds(f), on="week_start", how="left")
+    f = f.join(spike_thresholds(f, SPIKE_ALPHA / 2), on="week_start", how="left")
     # No test on the product's other customers: with the bar this high a product-wide move does not reach
     # it, and their own lumps coincided with 2 of 14 planted spikes on a held-out seed.
-    spike = ((pl.col("log_ratio_to_year_max") >= pl.col("spike_bar")) & (pl.col("base") > 0)
-             & (pl.col("year_presence") >= STEADY))
+    # Two tests of a record week, each at half the chance (Bonferroni). The week's total against the pair's
+    # record week, called that week. And how many of the week's order lines beat the pair's record line
+    # (``line_record_log_p``): the count of lines a week swings the totals, their sizes much less, so this
+    # sees a week of large lines that the totals' record hides. Its false calls were the first week of a new,
+    # higher level (every line of it beats the record too), so it is called ``LINE_SPIKE_LAG`` weeks later,
+    # where the weeks since stay at or below the record before it and their median line is less than twice
+    # the pair's usual (a new level of 2x or more is a level shift's business); event week = the record week.
+    steady = (pl.col("base") > 0) & (pl.col("year_presence") >= STEADY)
+    spike = (pl.col("log_ratio_to_year_max") >= pl.col("spike_bar")) & steady
+    pair = ["customer_id", "product_id"]
+    lag = LINE_SPIKE_LAG
+    line_spike = ((pl.col("line_record_log_p") <= np.log(SPIKE_ALPHA / 2)) & steady).shift(lag).over(pair) \
+        & ~spike.shift(lag).over(pair).fill_null(False)
+    for back in range(lag):  # the weeks since: no line above the record the spike week beat, no doubled level
+        line_spike = line_spike & (pl.col("line_1").fill_null(0.0).shift(back).over(pair)
+                                   <= pl.col("year_line_max").shift(lag).over(pair)) \
+            & (pl.col("line_median").shift(back).over(pair).fill_null(0.0)
+               < SHIFT_LINES * pl.col("year_line_median").shift(lag).over(pair))
+    f = f.sort(*pair, "week_start").with_columns(line_spike.fill_null(False).alias("_line_spike"),
+                                                 pl.col("base").shift(lag).over(pair).alias("_base_before"))
     # the product's other customers, and the customer's other products, where there are any, go on ordering
     # A product at its end of life (from a week before its eol_date on) stops by plan. Neither the product's
     # other customers nor the customer's other products are asked to go on ordering: on the demo that
@@ -96,12 +119,33 @@ def pair_rules(f: pl.DataFrame, eol: pl.DataFrame | None = None) -> pl.DataFrame
     for k in DROP_RUNS:
         base_before = pl.when(run == k).then(pl.col(f"base_before_{k}")).otherwise(base_before)
     drop = run.is_not_null()
+    lagged = pl.col("_line_spike") & ~spike & ~drop
     return f.with_columns(
-        pl.when(spike).then(pl.lit("spike")).when(drop).then(pl.lit("drop")).otherwise(None).alias("rule_kind"),
+        pl.when(spike | lagged).then(pl.lit("spike")).when(drop).then(pl.lit("drop")).otherwise(None)
+        .alias("rule_kind"),
         pl.when(drop).then(pl.col("week_start") - pl.duration(weeks=run - 1))
+        .when(lagged).then(pl.col("week_start") - pl.duration(weeks=LINE_SPIKE_LAG))
         .otherwise(pl.col("week_start")).alias("event_week"),
-        pl.when(drop).then(base_before).otherwise(pl.col("base")).alias("expected"),
-    )
+        pl.when(drop).then(base_before).when(lagged).then(pl.col("_base_before")).otherwise(pl.col("base"))
+        .alias("expected"),
+        # the forest confirms the record week itself, a week back for a lagged call (``confirm_if``)
+        pl.when(lagged).then(pl.lit(LINE_SPIKE_LAG)).otherwise(pl.lit(0)).alias("if_lag"),
+    ).drop("_line_spike", "_base_before")
+
+
+def confirm_if(scored: pl.DataFrame) -> pl.DataFrame:
+    """The forest's verdict (and score, qty, z) that a rule's call rests on: the record week's, ``LINE_SPIKE_LAG``
+    weeks back, for a lagged line-record spike (``scored`` must hold that week's rows too)."""
+    cols = ["if_flag", "if_score", "qty", "z"]
+    event = scored.select("customer_id", "product_id",
+                          (pl.col("week_start") + pl.duration(weeks=LINE_SPIKE_LAG)).alias("week_start"),
+                          *[pl.col(c).alias(f"_event_{c}") for c in cols])
+    out = scored.join(event, on=["customer_id", "product_id", "week_start"], how="left")
+    lagged = pl.col("if_lag") > 0
+    return out.with_columns(
+        pl.when(lagged).then(pl.col("_event_if_flag").fill_null(False)).otherwise(pl.col("if_flag")).alias("if_flag"),
+        *[pl.when(lagged).then(pl.col(f"_event_{c}")).otherwise(pl.col(c)).alias(c) for c in cols[1:]],
+    ).drop(*[f"_event_{c}" for c in cols])
 
 
 def isolation_scores(f: pl.DataFrame, features: list[str], weeks: list[date]) -> pl.DataFrame:

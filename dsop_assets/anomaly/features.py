@@ -18,20 +18,34 @@ YEAR_WEEKS = 52  # a pair's record week and how regularly it orders are judged o
 DROP_RUNS = tuple(range(4, 9))
 SHIFT_WEEKS = 4  # weeks after a change point that must agree before a level shift is called
 MAD_TO_SD = 1.4826
+TOP_LINES = 4  # a week's largest order lines that are compared with the pair's record line
 
 
 def weekly_grid(orders: pl.DataFrame, keys: list[str], first: date, last: date) -> pl.DataFrame:
-    """Order qty per key and ISO week in [first, last] (Mondays), zero-filled between."""
+    """Order qty per key and ISO week in [first, last] (Mondays), zero-filled between; ``lines`` (order lines
+    that week), ``line_median`` (their median, null without one) and ``line_1`` .. ``line_4`` (its largest lines,
+    largest first, null where fewer)."""
     weeks = pl.DataFrame({"week_start": pl.date_range(first, last, interval="1w", eager=True)})
     sums = (orders.with_columns(pl.col("order_date").cast(pl.Date).dt.truncate("1w").alias("week_start"))
-            .group_by(*keys, "week_start").agg(pl.col("order_qty").sum().alias("qty")))
+            .group_by(*keys, "week_start").agg(pl.col("order_qty").sum().alias("qty"), pl.len().cast(pl.Float64).alias("lines"),
+                 pl.col("order_qty").median().alias("line_median"), pl.col("order_qty").top_k(TOP_LINES).alias("_top")))
+    sums = sums.with_columns(*[pl.col("_top").list.get(i, null_on_oob=True).alias(f"line_{i + 1}")
+                               for i in range(TOP_LINES)]).drop("_top")
     grid = sums.select(keys).unique().join(weeks, how="cross")
-    return (grid.join(sums, on=[*keys, "week_start"], how="left").with_columns(pl.col("qty").fill_null(0.0))
+    return (grid.join(sums, on=[*keys, "week_start"], how="left").with_columns(pl.col("qty").fill_null(0.0), pl.col("lines").fill_null(0.0))
             .sort(*keys, "week_start"))
 
 
 def _scale(base: pl.Expr, mad: pl.Expr) -> pl.Expr:
     return pl.max_horizontal(MAD_TO_SD * mad, 0.1 * base, pl.lit(1.0))
+
+
+def _log_exceedance_p(j: pl.Expr, k: pl.Expr, n: pl.Expr) -> pl.Expr:
+    """log P(at least j of a week's k lines above the record of the n lines before) for exchangeable lines:
+    the top j of all n + k lines are all this week's, C(k, j) / C(n + k, j) = prod_{i < j} (k - i) / (n + k - i).
+    Distribution-free: it needs no model of how large lines run, only that lines are exchangeable in the year."""
+    terms = [pl.when(j > i).then(((k - i) / (n + k - i)).log()).otherwise(0.0) for i in range(TOP_LINES)]
+    return pl.sum_horizontal(*terms)
 
 
 def pair_features(grid: pl.DataFrame) -> pl.DataFrame:
@@ -44,6 +58,11 @@ def pair_features(grid: pl.DataFrame) -> pl.DataFrame:
         pl.col("qty").shift(1).rolling_max(BASE_WEEKS).over(over).alias("prior_max"),
         (pl.col("qty") > 0).cast(pl.Float64).shift(1).rolling_mean(BASE_WEEKS).over(over).alias("presence"),
         pl.col("qty").shift(1).rolling_max(YEAR_WEEKS, min_samples=BASE_WEEKS).over(over).alias("year_max"),
+        pl.col("line_1").fill_null(0.0).shift(1).rolling_max(YEAR_WEEKS, min_samples=BASE_WEEKS).over(over)
+        .alias("year_line_max"),
+        pl.col("lines").shift(1).rolling_sum(YEAR_WEEKS, min_samples=BASE_WEEKS).over(over).alias("year_lines"),
+        # the pair's usual line: median of its weekly median lines over the year (weeks without one skipped)
+        pl.col("line_median").shift(1).rolling_median(YEAR_WEEKS, min_samples=1).over(over).alias("year_line_median"),
         (pl.col("qty") > 0).cast(pl.Float64).shift(1).rolling_sum(YEAR_WEEKS, min_samples=1).over(over)
         .alias("_year_orders"),
         # weeks since the pair's first order (a pair that started this year is judged on its weeks since)
@@ -61,8 +80,12 @@ def pair_features(grid: pl.DataFrame) -> pl.DataFrame:
         # weeks in a row without an order, ending this week
         (pl.col("qty") == 0).cast(pl.Int32).cum_sum().over(*over, "_spell").alias("zero_run"),
     )
+    above = pl.sum_horizontal(*[(pl.col(f"line_{i + 1}") > pl.col("year_line_max")).fill_null(False).cast(pl.Int32)
+                                for i in range(TOP_LINES)])
     return out.with_columns(
         ((pl.col("qty") - pl.col("base")) / _scale(pl.col("base"), pl.col("mad"))).alias("z"),
+        above.alias("lines_above_record"),
+        _log_exceedance_p(above, pl.col("lines"), pl.col("year_lines")).alias("line_record_log_p"),
         ((pl.col("qty") + 1).log() - (pl.col("base") + 1).log()).alias("log_ratio"),
         ((pl.col("qty") + 1).log() - (pl.col("prior_max") + 1).log()).alias("log_ratio_to_max"),
         ((pl.col("qty") + 1).log() - (pl.col("year_max") + 1).log()).alias("log_ratio_to_year_max"),

@@ -1,4 +1,5 @@
-"""Level shifts in product orders: an online change-point test on ranks, market-adjusted, confirmed on steady customers.
+"""Level shifts in product orders: online change-point tests on ranks (the product's market-adjusted weekly total,
+and its customers' order-line sizes), confirmed on steady customers.
 
 Series: log(1 + weekly product orders) minus log(1 + the same week's orders of the rest of its product
 group). The group moves with the business cycle (on the demo, whole groups fall or rise by 2x over a few
@@ -27,8 +28,24 @@ Then three cuts, each a different event than a product-wide shift:
   weeks before and have no run of 4+ empty weeks after. A customer leaving, pausing (a drop) or a new one
   arriving moves the product's total; that is an account event, reported as a drop by the pair rules.
 
-The onset is placed by a least-absolute-deviation split of the window (the test's best onset is biased early
-when the weeks after are few); a confirmed shift starts the product's next regime there.
+The size test reads the order lines themselves. A week's total is (lines that week) x (their sizes): the
+count of lines is Poisson-like noise that a level change of the product's demand need not touch, and it swamps
+the sizes in the total (one steady customer's weekly total swings by e^+-1 while its line sizes swing by e^+-0.4).
+Per customer, a Mann-Whitney rank-sum of the log sizes of its order lines in the weeks after the onset against
+those of the (up to ``BASE_WEEKS``) regime weeks before; the customers' U statistics are summed (a stratified,
+van Elteren-style test: each customer ranked against itself, so their different order sizes never mix) and
+the sum taken as normal (ties are not corrected for, which overstates the variance: conservative). Where the
+order lines are given, this test replaces the total's: on eight generated histories (seeds 7-31) it lifted
+level-shift recall from 0.41-0.80 to 0.82-1.00, with one false call among 153 (precision 0.947-1.00). Run beside it (Bonferroni, even
+at a tenth of the bar), the total's test added one planted shift and seven calls where the generator's own
+expected demand moved (its order frequency follows the demand model's seasons and cycles, not a new level).
+Without order lines (``orders=None``) the total's test runs alone, as before.
+
+The onset is placed by the split of the window that makes the test's statistic most extreme: for the size test,
+the stratified line rank-sum of weeks lo..k-1 against k..hi, largest |z| over k (a least-absolute-deviation
+split of the totals placed 4-7 weeks late where the total's noise hid the step); for the total's test, a
+least-absolute-deviation two-segment split (the test's own best onset is biased early when the weeks after
+are few). A confirmed shift starts the product's next regime there.
 """
 
 from __future__ import annotations
@@ -40,6 +57,7 @@ import polars as pl
 
 BASE_WEEKS = 26
 MIN_BASE_WEEKS = 8  # the shortest regime a change can be tested against (a planted shift can last 8 weeks)
+MIN_LINES = 4  # order lines a customer needs on each side of an onset to enter the size test
 MIN_WEEKS = 8  # a planted 6-week drop of a product's main customer must not look like a new level
 MAX_WEEKS = 26
 ALPHA = 1e-5
@@ -55,6 +73,9 @@ LOOKBACK = BASE_WEEKS + MAX_WEEKS + MAX_WEEKS
 def p_threshold() -> float:
     """Per test: ``ALPHA`` shared over the candidate onsets of a week."""
     return ALPHA / (MAX_WEEKS - MIN_WEEKS + 1)
+
+
+Tests = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # onsets, p[tau, n - 1], sign, from the size test
 
 
 @lru_cache(maxsize=4)
@@ -93,16 +114,69 @@ def regime_tests(r: np.ndarray, regime: int) -> tuple[np.ndarray, np.ndarray, np
     return taus, p, np.sign(u - n1 * n2 / 2)
 
 
-def onsets_at(tests: tuple[np.ndarray, np.ndarray, np.ndarray], w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(onsets, p-values, signed z) of the candidate onsets at week ``w``: 8-26 weeks after, in the regime."""
+def _windows(taus: np.ndarray, regime: int, n_weeks: int) -> tuple[np.ndarray, ...]:
+    before_idx = taus[:, None] - BASE_WEEKS + np.arange(BASE_WEEKS)[None, :]
+    after_idx = taus[:, None] + np.arange(MAX_WEEKS)[None, :]
+    return (np.clip(before_idx, 0, None), np.clip(after_idx, None, n_weeks - 1), before_idx >= regime,
+            after_idx < n_weeks)
+
+
+def line_comparisons(week: np.ndarray, size: np.ndarray, n_weeks: int) -> tuple[np.ndarray, np.ndarray]:
+    """One customer's order lines (week index, log size) -> (c, lines): c[t1, t2] = the Mann-Whitney count of
+    its lines of week t1 against those of week t2 (sum over b in t1, a in t2 of [b < a] + [b == a] / 2), and
+    lines per week. Any window's U is then a sum of c over a block of weeks."""
+    lines = np.bincount(week, minlength=n_weeks).astype(float)
+    below = np.zeros((len(size), n_weeks))
+    for t in np.flatnonzero(lines):
+        sizes = np.sort(size[week == t])
+        below[:, t] = (np.searchsorted(sizes, size, "left") + np.searchsorted(sizes, size, "right")) / 2
+    c = np.zeros((n_weeks, n_weeks))
+    np.add.at(c.T, week, below)  # row t2 of c.T gathers, for each line of week t2, its count against week t1
+    return c, lines
+
+
+def line_tests(customers: list[tuple[np.ndarray, np.ndarray]], regime: int, n_weeks: int
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``regime_tests`` for the customers' order-line sizes (``line_comparisons`` per customer): the stratified
+    rank-sum z of the lines of weeks tau..tau+n-1 against the regime's lines before tau, as a two-sided p."""
     from scipy.stats import norm
 
-    taus, p, sign = tests
+    taus = np.arange(regime + MIN_BASE_WEEKS, n_weeks - MIN_WEEKS + 1)
+    num, var = np.zeros((len(taus), MAX_WEEKS)), np.zeros((len(taus), MAX_WEEKS))
+    if len(taus) == 0:
+        return taus, np.ones((0, MAX_WEEKS)), np.zeros((0, MAX_WEEKS))
+    bi, ai, before_ok, after_ok = _windows(taus, regime, n_weeks)
+    for c, lines in customers:
+        u = np.cumsum((c[bi[:, :, None], ai[:, None, :]] * (before_ok[:, :, None] & after_ok[:, None, :])).sum(1), 1)
+        n1 = (lines[bi] * before_ok).sum(1)[:, None]
+        n2 = np.cumsum(lines[ai] * after_ok, axis=1)
+        ok = (n1 >= MIN_LINES) & (n2 >= MIN_LINES)
+        num += np.where(ok, u - n1 * n2 / 2, 0.0)
+        var += np.where(ok, n1 * n2 * (n1 + n2 + 1) / 12, 0.0)
+    z = num / np.sqrt(np.where(var > 0, var, np.inf))
+    return taus, np.minimum(1.0, 2.0 * norm.sf(np.abs(z))), np.sign(z)
+
+
+def product_tests(r: np.ndarray, customers: list[tuple[np.ndarray, np.ndarray]], regime: int) -> Tests:
+    """The size test where the product's order lines are known, else the total's."""
+    if customers:
+        taus, p, sign = line_tests(customers, regime, len(r))
+    else:
+        taus, p, sign = regime_tests(r, regime)
+    return taus, p, sign, np.full(p.shape, bool(customers))
+
+
+def onsets_at(tests: Tests, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(onsets, p-values, signed z, from the size test) of the candidate onsets at week ``w``: 8-26 weeks after,
+    in the regime."""
+    from scipy.stats import norm
+
+    taus, p, sign, sized = tests
     keep = (taus >= w - MAX_WEEKS + 1) & (taus <= w - MIN_WEEKS + 1)
     rows = np.flatnonzero(keep)
     cols = w - taus[rows]
     pv = p[rows, cols]
-    return taus[rows], pv, sign[rows, cols] * norm.isf(pv / 2)
+    return taus[rows], pv, sign[rows, cols] * norm.isf(pv / 2), sized[rows, cols]
 
 
 def locate(r: np.ndarray, lo: int, hi: int, min_len: int = 4) -> int:
@@ -111,6 +185,27 @@ def locate(r: np.ndarray, lo: int, hi: int, min_len: int = 4) -> int:
     costs = [np.abs(seg[:k] - np.median(seg[:k])).sum() + np.abs(seg[k:] - np.median(seg[k:])).sum()
              for k in range(min_len, len(seg) - min_len + 1)]
     return lo + min_len + int(np.argmin(costs)) if costs else lo + len(seg) // 2
+
+
+def locate_lines(customers: list[tuple[np.ndarray, np.ndarray]], lo: int, hi: int, min_len: int = 4) -> int:
+    """The split k of weeks lo..hi (first week of the second segment) whose stratified line rank-sum, weeks
+    lo..k-1 against k..hi, is the most extreme."""
+    ks = np.arange(lo + min_len, hi - min_len + 2)
+    if len(ks) == 0:
+        return lo + (hi - lo + 1) // 2
+    num, var = np.zeros(len(ks)), np.zeros(len(ks))
+    for c, lines in customers:
+        block, n = c[lo: hi + 1, lo: hi + 1], lines[lo: hi + 1]
+        # U(k) = sum of block[:k, k:]: the running sums of the upper-right corners
+        below_right = np.cumsum(block[:, ::-1], 1)[:, ::-1]  # [i, k] = sum of block[i, k:]
+        corner = np.cumsum(below_right, 0)  # [k - 1, k] = sum of block[:k, k:]
+        cut = ks - lo
+        u = corner[cut - 1, cut]
+        n1, n2 = np.cumsum(n)[cut - 1], n.sum() - np.cumsum(n)[cut - 1]
+        num += u - n1 * n2 / 2
+        var += n1 * n2 * (n1 + n2 + 1) / 12
+    z = np.abs(num) / np.sqrt(np.where(var > 0, var, np.inf))
+    return int(ks[int(np.argmax(z))])
 
 
 def _longest_zero_run(rows: np.ndarray) -> np.ndarray:
@@ -132,23 +227,26 @@ def _steady_shift(pairs: np.ndarray, ref: np.ndarray, base: int, ev: int, w: int
     return float(np.median(r[ev: w + 1]) - np.median(r[base: ev]))
 
 
-def _product_shifts(r: np.ndarray, q: np.ndarray, pairs: np.ndarray, ref: np.ndarray) -> list[tuple[int, int, float]]:
-    """(week called, onset, z) of each confirmed shift of one product, walking its weeks in order."""
+def _product_shifts(r: np.ndarray, q: np.ndarray, pairs: np.ndarray, ref: np.ndarray,
+                    customers: list[tuple[np.ndarray, np.ndarray]]) -> list[tuple[int, int, float]]:
+    """(week called, onset, z) of each confirmed shift of one product, walking its weeks in order; ``customers``:
+    ``line_comparisons`` of each customer's order lines."""
     seen = np.flatnonzero(q > 0)
     if len(seen) == 0:
         return []
     regime = int(seen[0]) + RAMP_WEEKS if seen[0] > 0 else 0
     out, bar = [], p_threshold()
     w = regime + MIN_BASE_WEEKS + MIN_WEEKS - 1
-    tests = regime_tests(r, regime)
+    tests = product_tests(r, customers, regime)
     while w < len(r):
-        taus, p, z = onsets_at(tests, w)
+        taus, p, z, sized = onsets_at(tests, w)
         if len(taus) == 0 or p.min() > bar:
             w += 1
             continue
         k = int(np.argmin(p))
         lo = max(regime, int(taus[k]) - BASE_WEEKS)
-        ev = max(locate(r, lo, w), regime + MIN_BASE_WEEKS // 2)
+        at = locate_lines(customers, lo, w) if sized[k] else locate(r, lo, w)
+        ev = max(at, regime + MIN_BASE_WEEKS // 2)
         base = max(regime, ev - BASE_WEEKS)
         shift = np.median(r[ev: w + 1]) - np.median(r[base: ev])
         if (w - ev + 1 < MIN_WEEKS  # the test's onset ran early: wait until the new level has held
@@ -162,15 +260,18 @@ def _product_shifts(r: np.ndarray, q: np.ndarray, pairs: np.ndarray, ref: np.nda
             continue
         out.append((w, ev, float(z[k])))
         regime = ev
-        tests = regime_tests(r, regime)
+        tests = product_tests(r, customers, regime)
         w = max(w + 1, regime + MIN_BASE_WEEKS + MIN_WEEKS - 1)
     return out
 
 
-def level_shifts(pair_grid: pl.DataFrame, groups: pl.DataFrame | None = None) -> pl.DataFrame:
+def level_shifts(pair_grid: pl.DataFrame, groups: pl.DataFrame | None = None,
+                 orders: pl.DataFrame | None = None) -> pl.DataFrame:
     """Level-shift alerts from a zero-filled customer x product weekly grid (``weekly_grid``).
 
     ``groups``: product_id, product_group (without it every product is its own market: no adjustment).
+    ``orders``: the order lines the grid was summed from (order_date, customer_id, product_id, order_qty), for
+    the size test (without them only the total's test runs).
     Returns product_id, week_start (the week it is called), event_week (onset), observed (median weekly
     orders since the onset), expected (median of the ``BASE_WEEKS`` before), shift_z (the test's p-value as a
     signed normal quantile).
@@ -190,11 +291,25 @@ def level_shifts(pair_grid: pl.DataFrame, groups: pl.DataFrame | None = None) ->
     r = np.log1p(q) - ref
     pair_rows = {pid: frame for (pid,), frame in pair_grid.sort("product_id", "customer_id", "week_start")
                  .group_by(["product_id"], maintain_order=True)}
+    lines = _order_lines(orders, weeks) if orders is not None else {}
     out = []
     for i, pid in enumerate(pids):
         pairs = pair_rows[pid]["qty"].to_numpy().reshape(-1, len(weeks))
-        for w, ev, z in _product_shifts(r[i], q[i], pairs, ref[i]):
+        customers = [line_comparisons(t, v, len(weeks)) for t, v in lines.get(pid, [])]
+        for w, ev, z in _product_shifts(r[i], q[i], pairs, ref[i], customers):
             out.append(dict(product_id=pid, week_start=weeks[w], event_week=weeks[ev],
                             observed=float(np.median(q[i, ev: w + 1])),
                             expected=float(np.median(q[i, max(ev - BASE_WEEKS, 0): ev])), shift_z=z))
     return pl.DataFrame(out, schema=schema)
+
+
+def _order_lines(orders: pl.DataFrame, weeks: pl.Series) -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
+    """product_id -> per customer (week index, log size) of its order lines with a positive quantity."""
+    index = pl.DataFrame({"week_start": weeks, "t": np.arange(len(weeks))})
+    lines = (orders.filter(pl.col("order_qty") > 0)
+             .with_columns(pl.col("order_date").cast(pl.Date).dt.truncate("1w").alias("week_start"))
+             .join(index, on="week_start").sort("product_id", "customer_id", "order_date", "order_qty"))
+    out: dict[str, list] = {}
+    for (pid, _), frame in lines.group_by(["product_id", "customer_id"], maintain_order=True):
+        out.setdefault(pid, []).append((frame["t"].to_numpy(), np.log(frame["order_qty"].to_numpy().astype(float))))
+    return out

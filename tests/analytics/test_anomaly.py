@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 
 from dsop_assets.anomaly import detect, evaluate, shift
-from dsop_assets.anomaly.features import pair_features, weekly_grid
+from dsop_assets.anomaly.features import _log_exceedance_p as features_log_p, pair_features, weekly_grid
 from dsop_assets.anomaly.messages import with_messages
 
 START = date(2024, 1, 1)
@@ -38,9 +38,11 @@ def _orders(rows: list) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=["order_date", "customer_id", "product_id", "order_qty"], orient="row")
 
 
-def _shifts(rows: list, groups: pl.DataFrame | None = None, weeks: int = 80) -> pl.DataFrame:
-    grid = weekly_grid(_orders(rows), ["customer_id", "product_id"], START, START + timedelta(days=7 * (weeks - 1)))
-    return shift.level_shifts(grid, groups)
+def _shifts(rows: list, groups: pl.DataFrame | None = None, weeks: int = 80, lines: bool = True) -> pl.DataFrame:
+    """Level shifts with the order-line size test (``lines``) or the weekly totals' test alone."""
+    orders = _orders(rows)
+    grid = weekly_grid(orders, ["customer_id", "product_id"], START, START + timedelta(days=7 * (weeks - 1)))
+    return shift.level_shifts(grid, groups, orders if lines else None)
 
 
 def _noisy(w: int, rng, level: float = 100.0) -> float:
@@ -55,6 +57,51 @@ def test_level_shift_is_called_once_near_its_onset():
     assert abs((calls["event_week"][0] - (START + timedelta(days=7 * 35))).days) <= 7
     # called only once the new level has held for MIN_WEEKS: never from the weeks before it
     assert calls["week_start"][0] >= START + timedelta(days=7 * (35 + shift.MIN_WEEKS - 1))
+
+
+def test_level_shift_is_called_with_the_weekly_totals_alone():
+    rng = np.random.default_rng(2)
+    rows = [(START + timedelta(days=7 * w), "C1", "P1", _noisy(w, rng) * (3.0 if w >= 35 else 1.0)) for w in range(80)]
+    calls = _shifts(rows, lines=False)
+    assert calls.height == 1 and abs((calls["event_week"][0] - (START + timedelta(days=7 * 35))).days) <= 7
+
+
+def _lumpy_lines(rng, weeks: int, step_at: int | None, factor: float) -> list:
+    """One steady customer ordering 0-6 lines a week (Poisson 2.5) of e^N(0, 0.35) x 50, sizes x ``factor`` from
+    ``step_at``: the count of lines makes the weekly total swing by far more than the sizes do."""
+    rows = []
+    for w in range(weeks):
+        for _ in range(max(1, rng.poisson(2.5))):
+            size = 50.0 * np.exp(rng.normal(0, 0.35)) * (factor if step_at is not None and w >= step_at else 1.0)
+            rows.append((START + timedelta(days=7 * w + int(rng.integers(0, 5))), "C1", "P1", round(size, 1)))
+    return rows
+
+
+def test_the_size_test_finds_a_step_in_order_sizes_that_the_noisy_totals_hide():
+    rng = np.random.default_rng(11)
+    rows = _lumpy_lines(rng, 80, 35, 0.3)
+    calls = _shifts(rows)
+    assert calls.height == 1
+    assert abs((calls["event_week"][0] - (START + timedelta(days=7 * 35))).days) <= 7
+    assert calls["shift_z"][0] < 0
+
+
+def test_the_size_test_stays_quiet_on_lumpy_lines_without_a_step():
+    for seed in range(5):
+        assert _shifts(_lumpy_lines(np.random.default_rng(100 + seed), 80, None, 1.0)).is_empty()
+
+
+def test_line_comparisons_give_the_mann_whitney_u_of_any_block_of_weeks():
+    from scipy.stats import mannwhitneyu
+
+    rng = np.random.default_rng(3)
+    week = np.sort(rng.integers(0, 12, 60))
+    size = np.round(rng.normal(0, 1, 60), 1)  # rounded: ties count a half
+    c, lines = shift.line_comparisons(week, size, 12)
+    assert lines.sum() == 60
+    before, after = size[(week >= 2) & (week < 7)], size[(week >= 7) & (week < 11)]
+    u = c[2:7, 7:11].sum()  # lines of weeks 7-10 above lines of weeks 2-6
+    assert u == pytest.approx(mannwhitneyu(after, before).statistic)
 
 
 def test_a_burst_of_near_empty_weeks_is_not_a_new_level():
@@ -72,6 +119,13 @@ def test_a_shift_that_reverts_is_tested_against_the_shifted_level():
     rng = np.random.default_rng(8)
     rows = [(START + timedelta(days=7 * w), "C1", "P1", _noisy(w, rng) * (3.0 if 35 <= w < 47 else 1.0))
             for w in range(80)]
+    # one order line a week: the size test's normal tail is too blunt for 12 + 8 lines, the totals' exact test
+    # is not (the regime logic is the same for both)
+    onsets = [(d - START).days // 7 for d in _shifts(rows, lines=False)["event_week"]]
+    assert len(onsets) == 2 and abs(onsets[0] - 35) <= 1 and abs(onsets[1] - 47) <= 1
+    rng = np.random.default_rng(9)
+    rows = [(d, c, p, q * (3.0 if 35 * 7 <= (d - START).days < 47 * 7 else 1.0))
+            for d, c, p, q in _lumpy_lines(rng, 80, None, 1.0)]
     onsets = [(d - START).days // 7 for d in _shifts(rows)["event_week"]]
     assert len(onsets) == 2 and abs(onsets[0] - 35) <= 1 and abs(onsets[1] - 47) <= 1
 
@@ -206,3 +260,52 @@ def test_planted_spikes_break_the_record_and_customers_leaving_are_labelled():
         assert s.head(DROP_WEEKS)["qty"].sum() == 0 and s["qty"][DROP_WEEKS] > 0
     left = truth.filter(pl.col("source") == "customer_left")
     assert left.select("customer_id", "week_start").rows() == [("C23", start + timedelta(days=7 * 70))]
+
+
+def _lines_book(rng, factor_at: dict[int, float], weeks: int = 70, pairs: int = 40) -> pl.DataFrame:
+    """Steady pairs of 1-8 order lines a week (4 in pair C0/P0's weeks with a factor), sizes e^N(0, 0.3) x 20,
+    C0/P0's lines x factor in the given weeks: the count of lines makes the weekly totals swing, the sizes not."""
+    rows = []
+    for c in range(pairs):
+        for w in range(weeks):
+            f = factor_at.get(w, 1.0) if c == 0 else 1.0
+            n = 4 if f != 1.0 else int(rng.integers(1, 9))
+            rows += [(START + timedelta(days=7 * w + d % 5), f"C{c}", "P0" if c == 0 else f"P{c}",
+                      round(20.0 * np.exp(rng.normal(0, 0.3)) * f, 1)) for d in range(n)]
+    orders = _orders(rows)
+    grid = weekly_grid(orders, ["customer_id", "product_id"], START, START + timedelta(days=7 * (weeks - 1)))
+    return detect.pair_rules(pair_features(grid)).filter(pl.col("customer_id") == "C0")
+
+
+def test_a_week_of_large_lines_is_a_spike_called_two_weeks_later():
+    # four lines x4: the week's total is under the totals' record bar (the count of lines swings the weekly
+    # record), but all four lines beat the pair's record line of a year (p = 4! / (n+4)...(n+1), n ~ 240: ~1e-8)
+    found = _lines_book(np.random.default_rng(4), {60: 4.0}).filter(pl.col("rule_kind") == "spike")
+    assert found.select("week_start", "event_week").rows() == [
+        (START + timedelta(days=7 * (60 + detect.LINE_SPIKE_LAG)), START + timedelta(days=7 * 60))]
+
+
+def test_the_first_week_of_a_higher_level_is_not_a_spike():
+    found = _lines_book(np.random.default_rng(4), {w: 4.0 for w in range(60, 70)}).filter(pl.col("rule_kind") == "spike")
+    assert found.is_empty()
+
+
+def test_the_record_line_chance_is_the_exact_share_of_orderings():
+    from math import comb
+
+    f = pl.DataFrame({"j": [1, 2, 3, 0], "k": [5.0, 5.0, 3.0, 4.0], "n": [100.0, 100.0, 150.0, 10.0]})
+    got = f.select(_log_p=features_log_p(pl.col("j"), pl.col("k"), pl.col("n")))["_log_p"].to_list()
+    want = [np.log(comb(5, 1) / comb(105, 1)), np.log(comb(5, 2) / comb(105, 2)), np.log(1 / comb(153, 3)), 0.0]
+    assert got == pytest.approx(want)
+
+
+def test_a_lagged_spike_rests_on_the_forest_verdict_of_its_record_week():
+    weeks = [START + timedelta(days=7 * w) for w in range(4)]
+    lag = detect.LINE_SPIKE_LAG
+    scored = pl.DataFrame({"customer_id": ["C1"] * 4, "product_id": ["P1"] * 4, "week_start": weeks,
+                           "if_flag": [True, False, False, False], "if_score": [-0.1, 0.1, 0.1, 0.1],
+                           "qty": [500.0, 50.0, 50.0, 50.0], "z": [9.0, 0.0, 0.0, 0.0],
+                           "if_lag": [0] * lag + [lag] + [0] * (3 - lag)})
+    out = detect.confirm_if(scored).sort("week_start")
+    assert out["if_flag"].to_list() == [True] + [False] * (lag - 1) + [True] + [False] * (3 - lag)
+    assert out["qty"][lag] == 500.0 and out["z"][lag] == 9.0
