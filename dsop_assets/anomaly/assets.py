@@ -13,7 +13,7 @@ from dsop_assets.anomaly import detect, evaluate, shift
 from dsop_assets.anomaly.features import SHIFT_WEEKS, YEAR_WEEKS, pair_features, product_features, weekly_grid
 from dsop_assets.anomaly.messages import with_messages
 from dsop_assets.customer.assets import write_evaluation
-from dsop_assets.erp.assets import WAREHOUSE_POOL
+from dsop_resources import WAREHOUSE_POOL
 from dsop_assets.inventory.daily_inventory import estimate_daily_inventory
 from dsop_assets.partitions import weekly_partitions, weeks_in, window_dates
 from dsop_resources import Warehouse, Window

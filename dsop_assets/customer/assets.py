@@ -13,7 +13,7 @@ from threadpoolctl import threadpool_limits
 
 from dsop_assets.customer import churn, recommend, segments
 from dsop_assets.customer.features import FEATURES, RHYTHM_FEATURES, add_months, customer_features, month_end
-from dsop_assets.erp.assets import WAREHOUSE_POOL
+from dsop_resources import WAREHOUSE_POOL
 from dsop_assets.partitions import monthly_partitions, months_in, window_dates
 from dsop_resources import Warehouse, Window
 

@@ -35,7 +35,7 @@ def test_assets_and_resources_never_import_jobs():
 
 
 # Benchmarks still inside dsop_assets, to move to dsop_jobs/tools once the work on their folders has merged.
-NOT_YET_MOVED = {"dsop_assets/anomaly/bench.py", "dsop_assets/customer/churn_bench.py"}
+NOT_YET_MOVED: set[str] = set()
 
 
 def test_code_without_assets_is_not_in_the_assets_package():
@@ -60,8 +60,7 @@ def test_the_warehouse_pool_is_imported_from_its_one_home():
                 if (isinstance(node, ast.ImportFrom) and any(a.name == "WAREHOUSE_POOL" for a in node.names)
                         and node.module not in ("dsop_resources", "dsop_resources.warehouse")):
                     elsewhere.add(str(path.relative_to(ROOT)))
-    # Still through dsop_assets.erp.assets, to change once the work on these folders has merged.
-    assert elsewhere <= {"dsop_assets/anomaly/assets.py", "dsop_assets/customer/assets.py"}, sorted(elsewhere)
+    assert elsewhere == set(), sorted(elsewhere)
 
 
 def test_resources_never_import_assets():

@@ -1,6 +1,6 @@
 """Churn backtest on a generated history, outside Dagster: the model against recency alone.
 
-``python -m dsop_assets.customer.churn_bench ERP_DIR [MONTH]`` (a ``dsop generate`` folder; MONTH as
+``python -m dsop_jobs.tools.churn_bench ERP_DIR [MONTH]`` (a ``dsop generate`` folder; MONTH as
 YYYY-MM-01, default the last complete month). Amounts of USD lines are converted at a fixed 1,330 KRW:
 only the monetary feature's scale depends on it, never the labels or recency.
 """

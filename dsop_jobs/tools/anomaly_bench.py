@@ -1,12 +1,12 @@
 """Precision / recall per kind of the order-series detectors over a whole generated history, outside Dagster.
 
-``python -m dsop_assets.anomaly.bench ERP_DIR`` (a ``dsop generate`` output folder): scores every week from
+``python -m dsop_jobs.tools.anomaly_bench ERP_DIR`` (a ``dsop generate`` output folder): scores every week from
 26 weeks after the first order to the last, in one pass, for the rule + Isolation Forest alerts, the rule
 alone and the forest alone. No forecasts are read (the forecast residual feature is 0), so the figures are
 those of a warehouse before its first forecast run. Stock counts: the reconciliation rule on the export's
 counts and flows, the same function ``demand_anomaly`` runs.
 
-``python -m dsop_assets.anomaly.bench ERP_DIR WEEK`` (WEEK a Monday, YYYY-MM-DD) instead times one weekly
+``python -m dsop_jobs.tools.anomaly_bench ERP_DIR WEEK`` (WEEK a Monday, YYYY-MM-DD) instead times one weekly
 partition's order alerts as the asset computes them (orders from its lookback on), wall and CPU seconds.
 """
 
