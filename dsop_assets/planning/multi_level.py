@@ -88,8 +88,8 @@ def lot_hours(data: PlanData, links: np.ndarray, levels: np.ndarray) -> np.ndarr
     return hours
 
 
-def follow_batches(data: PlanData, made: np.ndarray, subs: np.ndarray, links: np.ndarray, levels: np.ndarray
-                   ) -> tuple[np.ndarray, float]:
+def follow_batches(data: PlanData, made: np.ndarray, subs: np.ndarray, links: np.ndarray, levels: np.ndarray,
+                   capped: list[bool] | None = None) -> tuple[np.ndarray, float]:
     """(made with every sub-assembly row filled, a lower bound on the sub-assemblies' cost).
 
     ``made`` holds the parents' plan; ``data`` is changed in place: each sub-assembly's demand
@@ -97,7 +97,8 @@ def follow_batches(data: PlanData, made: np.ndarray, subs: np.ndarray, links: np
     stock. Level by level, a sub-assembly takes its cheapest plan without capacity (lower_bound's
     exact recursion, whose cost is also the bound) when the line has the hours for it; otherwise
     each shortfall is made in whole lots in the latest week up to the need whose line still has the
-    hours (regular + overtime), else in the week of the need.
+    hours (regular + overtime), else in the week of the need. ``capped`` gets True appended when
+    a line's schedule (``schedule_line``) ended on HiGHS's safety-net time limit.
     """
     made = made.copy()
     bound = 0.0
@@ -125,7 +126,9 @@ def follow_batches(data: PlanData, made: np.ndarray, subs: np.ndarray, links: np
         for l in sorted({int(data.line_of[c]) for c in level_subs} - {UNCAPACITATED}):
             if not _fits_line(data, made, l):
                 on_line = [int(c) for c in level_subs if data.line_of[c] == l]
-                scheduled = schedule_line(data, made, on_line, l)
+                scheduled, hit = schedule_line(data, made, on_line, l)
+                if hit and capped is not None:
+                    capped.append(True)
                 if scheduled is not None:
                     made[on_line] = scheduled
     return made, bound
@@ -137,10 +140,11 @@ SCHEDULE_MAX_NODES = 500
 
 
 def schedule_line(data: PlanData, made: np.ndarray, subs: list[int], l: int,
-                  time_limit: float = 60.0) -> np.ndarray | None:
-    """[subs, t] the cheapest whole-lot schedule of line l's sub-assemblies ``subs`` that covers
+                  time_limit: float = 60.0) -> tuple[np.ndarray | None, bool]:
+    """([subs, t] the cheapest whole-lot schedule of line l's sub-assemblies ``subs`` that covers
     their need (``data.demand``, set by follow_batches) in the hours the rest of the line leaves, or
-    None when no schedule fits.
+    None when no schedule fits; whether HiGHS's safety-net ``time_limit`` ended it, which the plan
+    then reports as ``time_capped``: the node limit is the work limit).
 
     The greedy above places a sub-assembly's lots one product at a time; on a line saturated by
     high-value goods no single earlier week had room for the next lot, although several sub-assembly
@@ -191,11 +195,12 @@ def schedule_line(data: PlanData, made: np.ndarray, subs: list[int], l: int,
         row(-highspy.kHighsInf, reg - float(base[t]), [x(i, t) for i in range(n_c)] + [o + t],
             [*hours.tolist(), -1.0])
     h.run()
+    hit = h.getModelStatus() == highspy.HighsModelStatus.kTimeLimit
     if h.getInfo().primal_solution_status != 2:  # 2: feasible
-        return None
+        return None, hit
     value = np.asarray(h.getSolution().col_value)[: n_c * n_t].reshape(n_c, n_t)
     value = np.where(whole[:, None], np.round(value), value)
-    return value * lot[:, None]
+    return value * lot[:, None], hit
 
 
 def _shift_earlier(data: PlanData, made: np.ndarray, c: int) -> bool:

@@ -178,7 +178,8 @@ def plan_production(
         solved = _plan_parts(top_data, config, banked=(data.hours[tops], credit))
         goods_gap = (solved.upper - solved.lower) / abs(solved.upper) if abs(solved.upper) > 1e-12 else 0.0
         unit_hours = lot_hours(data, links, levels)
-        full, qty, sub_bound = _with_sub_assemblies(data, solved.qty, tops, subs, links, levels)
+        capped: list[bool] = []  # a sub-assembly schedule that ended on HiGHS's safety-net time limit
+        full, qty, sub_bound = _with_sub_assemblies(data, solved.qty, tops, subs, links, levels, capped)
         # The planning model's own plan and bound: goods on echelon hours, sub-assemblies following.
         model_upper = solved.upper + plan_cost(full, qty) - plan_cost(top_data, solved.qty)
         model_lower = solved.lower + sub_bound
@@ -188,7 +189,8 @@ def plan_production(
             cleared = clear_avoidable_backlog(full, qty, unit_hours)
             if np.array_equal(cleared[tops], qty[tops]):
                 break
-            full, qty, sub_bound = _with_sub_assemblies(data, cleared[tops], tops, subs, links, levels)
+            full, qty, sub_bound = _with_sub_assemblies(data, cleared[tops], tops, subs, links, levels, capped)
+        solved.capped |= bool(capped)
         solved.upper += plan_cost(full, qty) - plan_cost(top_data, solved.qty)
         # The goods' bound counts overtime on echelon hours and the sub-assemblies' on batches made in
         # their parents' week, so the real plan (sub-assemblies from stock, backlog cleared on real
@@ -226,7 +228,7 @@ def plan_production(
 
 
 def _with_sub_assemblies(data: PlanData, top_qty: np.ndarray, tops: np.ndarray, subs: np.ndarray, links: np.ndarray,
-                         levels: np.ndarray) -> tuple[PlanData, np.ndarray, float]:
+                         levels: np.ndarray, capped: list[bool] | None = None) -> tuple[PlanData, np.ndarray, float]:
     """(data whose sub-assembly demand is their need, the whole plan, a bound on the sub-assemblies'
     cost given the goods' plan): sub-assemblies follow the goods' batches; where a sub-assembly's lot
     finds no hours up to its need, the good on that line-week whose lot costs least per hour freed
@@ -237,7 +239,7 @@ def _with_sub_assemblies(data: PlanData, top_qty: np.ndarray, tops: np.ndarray, 
     unit = lot_unit(data)
     for _ in range(MAX_SUB_REPAIRS):
         full = subset(data, np.arange(len(data.products)))
-        planned, sub_bound = follow_batches(full, made, subs, links, levels)
+        planned, sub_bound = follow_batches(full, made, subs, links, levels, capped)
         over = overloaded(full, planned)
         if not over:
             break
