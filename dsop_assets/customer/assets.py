@@ -174,14 +174,19 @@ def _customer_churn_risk(context: dg.AssetExecutionContext, warehouse: Warehouse
         for m, s in summaries.items() for metric in ("auc", "auc_pooled", "precision_top10")
         for method in ("model", "recency")])
     last = summaries[months[-1]]
-    # ">=": where recency is the whole answer the logistic can reduce to it (same ranking), which is not a failure
-    beats = last.get("auc_model") is not None and last["auc_model"] >= last["auc_recency"]
+    # ">=": where recency is the whole answer the logistic can reduce to it (same ranking), which is not a failure.
+    # A month whose backtest has no churner and no stayer to rank (tiny data, a short history) cannot be
+    # judged: it passes and says so, instead of reading as a model that lost.
+    judged = last.get("auc_model") is not None and last.get("auc_recency") is not None
+    beats = not judged or last["auc_model"] >= last["auc_recency"]
     return dg.MaterializeResult(
         metadata={"dagster/row_count": written, "backtest_latest": last,
                   "account_reviews_latest": int(result.filter(pl.col("month_start") == months[-1])["account_review"].sum()),
                   "threshold": churn.THRESHOLD, "features": FEATURES + RHYTHM_FEATURES},
-        check_results=[dg.AssetCheckResult(check_name=CHURN_BEATS_RECENCY, passed=bool(beats), severity=dg.AssetCheckSeverity.WARN, metadata={
-            k: v for k, v in last.items() if v is not None})],
+        check_results=[dg.AssetCheckResult(
+            check_name=CHURN_BEATS_RECENCY, passed=bool(beats), severity=dg.AssetCheckSeverity.WARN,
+            description=None if judged else "not judged: the latest month's backtest has no AUC to compare",
+            metadata={"judged": judged, **{k: v for k, v in last.items() if v is not None}})],
     )
 
 
