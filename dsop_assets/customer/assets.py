@@ -21,6 +21,10 @@ GROUP = "customer"
 SEGMENTS_PRESENT = "segments_present"
 CHURN_BEATS_RECENCY = "churn_model_beats_recency"
 RECOMMENDATIONS_PRESENT = "recommendations_for_every_customer"
+SEGMENT_PROFILE = "customer_segment_profile"
+PROFILES_COVER_SEGMENTS = "profiles_cover_every_segmented_customer"
+CHURN_BACKTEST = "customer_churn_backtest"
+BACKTEST_SCORES_VALID = "backtest_scores_are_probabilities"
 HISTORY_MONTHS = churn.BACKTEST_MONTHS + 2 * churn.HORIZON_MONTHS + churn.MIN_TRAIN_MONTHS + 12
 
 
@@ -65,27 +69,36 @@ def segment_one_month(warehouse: Warehouse, month: date) -> tuple[pl.DataFrame, 
     return segmented, segments.profiles(segmented), {"k": info["k"], "silhouettes": info["silhouettes"], **stable}
 
 
-@dg.asset(
-    group_name=GROUP,
+@dg.multi_asset(
+    name="customer_segment",
+    specs=[
+        dg.AssetSpec("customer_segment", group_name=GROUP, deps=["stg_daily_order", "daily_order"],
+                     kinds={"scikit-learn", "polars"}, metadata={"partition_expr": "month_start"},
+                     description="K-means customer segments as of each month's end (RFM over 12 months, order-size "
+                     "volatility, product breadth, growth, top-product share); k by silhouette over 2..8. Metadata: "
+                     "the share of customers who changed segment since the previous month (labels aligned by the "
+                     "Hungarian method on centroids)."),
+        dg.AssetSpec(SEGMENT_PROFILE, group_name=GROUP, deps=["stg_daily_order", "daily_order"],
+                     kinds={"scikit-learn", "polars"}, metadata={"partition_expr": "month_start"},
+                     description="Per month and segment: size, share of customers and revenue, the median of "
+                     "every feature, and the segment's named strategy."),
+    ],
     partitions_def=monthly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    deps=["stg_daily_order", "daily_order"],
-    metadata={"partition_expr": "month_start"},
-    kinds={"scikit-learn", "polars"},
     pool=WAREHOUSE_POOL,
     check_specs=[dg.AssetCheckSpec(SEGMENTS_PRESENT, asset="customer_segment",
-                                   description="Every active customer has a named segment.")],
-    description="K-means customer segments as of each month's end (RFM over 12 months, order-size volatility, "
-    "product breadth, growth, top-product share); k by silhouette over 2..8. Also writes "
-    "customer_segment_profile (size, revenue share, medians, strategy). Metadata: the share of customers "
-    "who changed segment since the previous month (labels aligned by the Hungarian method on centroids).",
+                                   description="Every active customer has a named segment."),
+                 dg.AssetCheckSpec(PROFILES_COVER_SEGMENTS, asset=SEGMENT_PROFILE,
+                                   description="Per month, the profiles count every segmented customer once and "
+                                   "their revenue shares sum to 1.")],
+    description="Segments customers each month and writes the segments and their profiles.",
 )
-def customer_segment(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+def customer_segment(context: dg.AssetExecutionContext, warehouse: Warehouse):
     with threadpool_limits(1):
-        return _customer_segment(context, warehouse)
+        yield from _customer_segment(context, warehouse)
 
 
-def _customer_segment(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+def _customer_segment(context: dg.AssetExecutionContext, warehouse: Warehouse):
     start, end = window_dates(context)
     rows, profiles, infos = [], [], {}
     for month in months_in(start, end):
@@ -96,13 +109,14 @@ def _customer_segment(context: dg.AssetExecutionContext, warehouse: Warehouse) -
     table = pl.concat(rows)
     written = warehouse.write("customer_segment", table, window=Window("month_start", start, end))
     profile = pl.concat(profiles)
-    warehouse.write("customer_segment_profile", profile, window=Window("month_start", start, end))
+    profiled = warehouse.write(SEGMENT_PROFILE, profile, window=Window("month_start", start, end))
     evaluation = [dict(asset="customer_segment", period_start=m, metric=name, method="kmeans", value=v)
                   for m, info in infos.items() for name, v in (("k", info["k"]), ("changed_share", info["changed_share"]))]
     write_evaluation(warehouse, "customer_segment", start, end, evaluation)
     last = max(infos)
     unnamed = table.filter(pl.col("segment_name").is_null()).height
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
+        asset_key="customer_segment",
         metadata={
             "dagster/row_count": written,
             "k_latest": infos[last]["k"],
@@ -113,9 +127,30 @@ def _customer_segment(context: dg.AssetExecutionContext, warehouse: Warehouse) -
                 "segment_name", "customers", "revenue_share", "median_monetary_krw", "median_recency_days",
                 "median_frequency", "median_growth", "strategy"))),
         },
-        check_results=[dg.AssetCheckResult(check_name=SEGMENTS_PRESENT, passed=bool(written and not unnamed),
+        check_results=[dg.AssetCheckResult(asset_key="customer_segment", check_name=SEGMENTS_PRESENT,
+                                           passed=bool(written and not unnamed),
                                            metadata={"customers": written, "unnamed": unnamed})],
     )
+    problems = profile_problems(table, profile)
+    yield dg.MaterializeResult(
+        asset_key=SEGMENT_PROFILE, metadata={"dagster/row_count": profiled},
+        check_results=[dg.AssetCheckResult(asset_key=SEGMENT_PROFILE, check_name=PROFILES_COVER_SEGMENTS,
+                                           passed=not problems, metadata={"problems": dg.MetadataValue.json(problems[:20])})],
+    )
+
+
+def profile_problems(segmented: pl.DataFrame, profile: pl.DataFrame) -> list[str]:
+    """Months whose profiles do not count each segmented customer once, or whose revenue shares do not sum to 1."""
+    counted = segmented.group_by("month_start").len("segmented")
+    sums = profile.group_by("month_start").agg(pl.col("customers").sum(), pl.col("revenue_share").sum())
+    joined = counted.join(sums, on="month_start", how="full", coalesce=True).sort("month_start")
+    problems = []
+    for month, n, customers, share in joined.select("month_start", "segmented", "customers", "revenue_share").rows():
+        if n != customers:
+            problems.append(f"{month}: {customers} customers in profiles, {n} segmented")
+        elif share is not None and abs(share - 1.0) > 1e-6 and share != 0.0:
+            problems.append(f"{month}: revenue shares sum to {share:.6f}")
+    return problems
 
 
 def top_products(orders: pl.DataFrame) -> pl.DataFrame:
@@ -125,30 +160,38 @@ def top_products(orders: pl.DataFrame) -> pl.DataFrame:
             .unique("customer_id", keep="first").select("customer_id", pl.col("product_id").alias("top_product_id")))
 
 
-@dg.asset(
-    group_name=GROUP,
+@dg.multi_asset(
+    name="customer_churn_risk",
+    specs=[
+        dg.AssetSpec("customer_churn_risk", group_name=GROUP, deps=["stg_daily_order", "daily_order"],
+                     kinds={"scikit-learn", "polars"}, metadata={"partition_expr": "month_start"},
+                     description=f"P(no order in the next {churn.HORIZON_MONTHS} months) per customer as of each "
+                     f"month's end (a logistic regression on recency and the customer's own rhythm: its order rate "
+                     f"and the orders its current silence has cost; gradient boosting on every feature, or recency "
+                     f"alone, only where it ranked better on the model's own training labels; trained only on labels "
+                     f"complete by then). Customers at >= {churn.THRESHOLD} get account_review = true (an action in "
+                     "the weekly action queue)."),
+        dg.AssetSpec(CHURN_BACKTEST, group_name=GROUP, deps=["stg_daily_order", "daily_order"],
+                     kinds={"scikit-learn", "polars"}, metadata={"partition_expr": "month_start"},
+                     description="Per partition month and backtest month: ROC-AUC and precision@top-10 % of the "
+                     "shipped model and of recency alone, with the customers and churners scored."),
+    ],
     partitions_def=monthly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    deps=["stg_daily_order", "daily_order"],
-    metadata={"partition_expr": "month_start"},
-    kinds={"scikit-learn", "polars"},
     pool=WAREHOUSE_POOL,
     check_specs=[dg.AssetCheckSpec(CHURN_BEATS_RECENCY, asset="customer_churn_risk",
                                    description="Backtest ROC-AUC (mean of the months) of the shipped model is at "
-                                   "least the recency-only rule's.")],
-    description=f"P(no order in the next {churn.HORIZON_MONTHS} months) per customer as of each month's end "
-    f"(a logistic regression on recency and the customer's own rhythm: its order rate and the orders its "
-    f"current silence has cost; gradient boosting on every feature, or recency alone, only where it ranked "
-    f"better on the model's own training labels; trained only on labels complete by then). Customers at "
-    f">= {churn.THRESHOLD} get account_review = true (an action in the weekly action queue). Also writes "
-    "customer_churn_backtest: ROC-AUC and precision@top-10 % per past month, model vs recency alone.",
+                                   "least the recency-only rule's."),
+                 dg.AssetCheckSpec(BACKTEST_SCORES_VALID, asset=CHURN_BACKTEST,
+                                   description="Every AUC and precision is in [0, 1], churners never exceed customers.")],
+    description="Scores each month's churn risk and writes the scores and their backtest.",
 )
-def customer_churn_risk(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+def customer_churn_risk(context: dg.AssetExecutionContext, warehouse: Warehouse):
     with threadpool_limits(1):
-        return _customer_churn_risk(context, warehouse)
+        yield from _customer_churn_risk(context, warehouse)
 
 
-def _customer_churn_risk(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+def _customer_churn_risk(context: dg.AssetExecutionContext, warehouse: Warehouse):
     start, end = window_dates(context)
     months = months_in(start, end)
     first = add_months(months[0], -HISTORY_MONTHS)
@@ -168,7 +211,8 @@ def _customer_churn_risk(context: dg.AssetExecutionContext, warehouse: Warehouse
         summaries[month] = summary
     result = pl.concat(scores, how="vertical_relaxed")
     written = warehouse.write("customer_churn_risk", result, window=Window("month_start", start, end))
-    warehouse.write("customer_churn_backtest", pl.concat(backtests), window=Window("month_start", start, end))
+    backtest = pl.concat(backtests, how="diagonal_relaxed")
+    backtested = warehouse.write(CHURN_BACKTEST, backtest, window=Window("month_start", start, end))
     write_evaluation(warehouse, "customer_churn_risk", start, end, [
         dict(asset="customer_churn_risk", period_start=m, metric=metric, method=method, value=s.get(f"{metric}_{method}"))
         for m, s in summaries.items() for metric in ("auc", "auc_pooled", "precision_top10")
@@ -179,15 +223,36 @@ def _customer_churn_risk(context: dg.AssetExecutionContext, warehouse: Warehouse
     # judged: it passes and says so, instead of reading as a model that lost.
     judged = last.get("auc_model") is not None and last.get("auc_recency") is not None
     beats = not judged or last["auc_model"] >= last["auc_recency"]
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
+        asset_key="customer_churn_risk",
         metadata={"dagster/row_count": written, "backtest_latest": last,
                   "account_reviews_latest": int(result.filter(pl.col("month_start") == months[-1])["account_review"].sum()),
                   "threshold": churn.THRESHOLD, "features": FEATURES + RHYTHM_FEATURES},
         check_results=[dg.AssetCheckResult(
-            check_name=CHURN_BEATS_RECENCY, passed=bool(beats), severity=dg.AssetCheckSeverity.WARN,
+            asset_key="customer_churn_risk", check_name=CHURN_BEATS_RECENCY, passed=bool(beats),
+            severity=dg.AssetCheckSeverity.WARN,
             description=None if judged else "not judged: the latest month's backtest has no AUC to compare",
             metadata={"judged": judged, **{k: v for k, v in last.items() if v is not None}})],
     )
+    problems = backtest_problems(backtest)
+    yield dg.MaterializeResult(
+        asset_key=CHURN_BACKTEST, metadata={"dagster/row_count": backtested},
+        check_results=[dg.AssetCheckResult(asset_key=CHURN_BACKTEST, check_name=BACKTEST_SCORES_VALID,
+                                           passed=not problems, metadata={"problems": dg.MetadataValue.json(problems[:20])})],
+    )
+
+
+def backtest_problems(backtest: pl.DataFrame) -> list[str]:
+    """Backtest rows whose AUC or precision is outside [0, 1] or whose churners exceed its customers."""
+    problems = []
+    for col in [c for c in backtest.columns if c.startswith(("auc_", "precision_top10_"))]:
+        bad = backtest.filter(~pl.col(col).is_between(0.0, 1.0))
+        problems += [f"{r['month_start']} / {r['eval_month']}: {col} = {r[col]}" for r in bad.iter_rows(named=True)]
+    if {"churned", "customers"} <= set(backtest.columns):
+        bad = backtest.filter(pl.col("churned") > pl.col("customers"))
+        problems += [f"{r['month_start']} / {r['eval_month']}: {r['churned']} churned of {r['customers']}"
+                     for r in bad.iter_rows(named=True)]
+    return problems
 
 
 @dg.asset(

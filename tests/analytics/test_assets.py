@@ -85,3 +85,26 @@ def test_shape_and_bullwhip_checks_find_broken_rows():
     assert bullwhip_problems(bull, [0.0]) == []
     assert bullwhip_problems(bull.head(3), [0.0]) == ["rho +0.0 factory: 0 rows"]
     assert bullwhip_problems(bull.with_columns(bullwhip=pl.lit(float("nan"))), [0.0])[0].endswith("bullwhip nan")
+
+
+def test_customer_side_tables_are_assets_with_checks_that_catch_broken_rows(tiny_pipeline):
+    from datetime import date
+
+    from dsop_assets.customer.assets import backtest_problems, profile_problems
+
+    # The side tables carry their own materialisation (row count) in the shared tiny run's instance.
+    instance = tiny_pipeline.instance
+    for key in ("customer_segment_profile", "customer_churn_backtest"):
+        event = instance.get_latest_materialization_event(dg.AssetKey(key))
+        assert event is not None, key
+    m = date(2026, 1, 1)
+    segmented = pl.DataFrame({"month_start": [m, m, m], "customer_id": ["A", "B", "C"]})
+    good = pl.DataFrame({"month_start": [m, m], "customers": [2, 1], "revenue_share": [0.7, 0.3]})
+    assert profile_problems(segmented, good) == []
+    assert profile_problems(segmented, good.with_columns(pl.Series("customers", [2, 2])))  # C counted twice
+    assert profile_problems(segmented, good.with_columns(pl.Series("revenue_share", [0.7, 0.2])))
+    backtest = pl.DataFrame({"month_start": [m], "eval_month": [m], "customers": [10], "churned": [2],
+                             "auc_model": [0.8], "auc_recency": [0.7], "precision_top10_model": [0.5]})
+    assert backtest_problems(backtest) == []
+    assert backtest_problems(backtest.with_columns(auc_model=pl.lit(1.2)))
+    assert backtest_problems(backtest.with_columns(churned=pl.lit(11)))
