@@ -40,8 +40,14 @@ def write_env_file(values: dict[str, str], folder: Path = Path(".")) -> Path:
     path = folder / ENV_FILE
     lines = path.read_text().splitlines() if path.is_file() else []
     kept = [line for line in lines if line.split("=", 1)[0].strip().removeprefix("export ").strip() not in values]
-    path.write_text("\n".join(kept + [f"{name}={value}" for name, value in values.items()]) + "\n")
+    path.write_text("\n".join(kept + [f"{name}={_quoted(value)}" for name, value in values.items()]) + "\n")
     return path
+
+
+def _quoted(value: str) -> str:
+    """Double-quoted, so a path with spaces or a '#' reads back whole (dotenv unescapes backslash and quote)."""
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
 
 
 def share_settings() -> Path:

@@ -54,9 +54,14 @@ def test_env_file_keeps_other_lines(tmp_path):
     from dsop_jobs.cli import write_env_file
 
     (tmp_path / ".env").write_text("# mine\nFRED_API_KEY=abc\nexport DSOP_HISTORY_START=2020-01-06\n")
-    write_env_file({"DSOP_HISTORY_START": "2025-05-19", "DAGSTER_HOME": "/x/.dagster_home"}, tmp_path)
-    assert (tmp_path / ".env").read_text().splitlines() == [
-        "# mine", "FRED_API_KEY=abc", "DSOP_HISTORY_START=2025-05-19", "DAGSTER_HOME=/x/.dagster_home"]
+    odd = '/x/my data #2/"q"\\.dagster_home'
+    write_env_file({"DSOP_HISTORY_START": "2025-05-19", "DAGSTER_HOME": odd}, tmp_path)
+    lines = (tmp_path / ".env").read_text().splitlines()
+    assert lines[:2] == ["# mine", "FRED_API_KEY=abc"] and len(lines) == 4
+    from dotenv import dotenv_values  # what Dagster's CLI reads it with
+
+    assert dotenv_values(tmp_path / ".env") == {"FRED_API_KEY": "abc", "DSOP_HISTORY_START": "2025-05-19",
+                                                "DAGSTER_HOME": odd}
 
 
 def test_dagster_cli_uses_the_demo_settings_without_a_prefix(tmp_path, monkeypatch):

@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import date, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -108,12 +109,27 @@ def missing_partitions(port: int, key: str, wanted: list[str]) -> list[str]:
     return [k for k in wanted if not any(start <= k <= end for start, end in done)]
 
 
-def keys_in_range(partitions_def, first_day: str, last_day: str) -> list[str]:
-    """Partition keys whose period overlaps [first_day, last_day] (keys are ISO dates, so they sort)."""
+def keys_in_range(partitions_def, first_day: str, last_day: str, complete_only: bool = False) -> list[str]:
+    """Partition keys whose period overlaps [first_day, last_day] (keys are ISO dates, so they sort).
+
+    ``complete_only``: only periods that ended by ``last_day``. Forecasts, decisions and analytics are made
+    as of a closed period, so a month the data covers only in part (data to 29 November) is not one of
+    theirs; the raw tables and aggregates load it, and keep it."""
     keys = partitions_def.get_partition_keys()
     inside = [k for k in keys if first_day <= k <= last_day]
     before = [k for k in keys if k < first_day]
-    return ([before[-1]] if before and first_day not in keys else []) + inside
+    wanted = ([before[-1]] if before and first_day not in keys else []) + inside
+    if complete_only:
+        end = (date.fromisoformat(last_day) + timedelta(days=1)).isoformat()
+        wanted = [k for k in wanted if partitions_def.time_window_for_partition_key(k).end.date().isoformat() <= end]
+    return wanted
+
+
+def complete_only_groups() -> set[str]:
+    """Asset groups the demo builds as of closed periods only (its stages say which)."""
+    from dsop_jobs.pipeline import demo_stages
+
+    return {g for stage in demo_stages() if stage.complete_only for g in stage.groups or ()}
 
 
 UNPARTITIONED_STATUS = """
@@ -133,11 +149,11 @@ def partition_report(port: int, graph, first_day: str, last_day: str) -> dict[st
     many the UI shows missing and the first few; an unpartitioned asset counts 1 (materialised or not)."""
     import dagster as dg
 
-    report = {}
+    report, closed_only = {}, complete_only_groups()
     for key in sorted(graph.get_all_asset_keys(), key=lambda k: k.to_user_string()):
         node, name = graph.get(key), key.to_user_string()
         if isinstance(node.partitions_def, dg.TimeWindowPartitionsDefinition):
-            wanted = keys_in_range(node.partitions_def, first_day, last_day)
+            wanted = keys_in_range(node.partitions_def, first_day, last_day, node.group_name in closed_only)
             missing = missing_partitions(port, name, wanted)
         elif node.partitions_def is None and node.is_materializable:
             wanted, missing = ["(unpartitioned)"], [] if ever_materialised(port, name) else ["(never)"]
