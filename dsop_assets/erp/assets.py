@@ -22,9 +22,7 @@ from dsop_assets.erp.completeness import (
 )
 from dsop_resources.erp.reader import ErpContractError, ParsedTable
 from dsop_assets.partitions import PARTITIONS_BY_GRAIN, months_in, weeks_in, window_dates
-from dsop_assets.quality.expectations import load_in_background
 from dsop_assets.quality.freshness import MONTHLY_ERP, WEEKLY_ERP
-from dsop_assets.quality.rules import check_name
 from dsop_resources import WAREHOUSE_POOL, Warehouse, Window, quote_identifier
 from dsop_resources.erp_files import ErpExportFolder
 
@@ -58,14 +56,6 @@ def known_ids(warehouse: Warehouse, table: TableContract) -> dict[str, pl.Series
     return known
 
 
-def _check_in_run(context: dg.AssetExecutionContext, key: dg.AssetCheckKey) -> bool:
-    """Whether the run executes check ``key``. Not ``context.selected_asset_check_keys``: that holds
-    only the checks the asset's own step yields (``rows_accounted_for``), never the separately
-    defined Great Expectations checks, so the background import below never started."""
-    selection = context.run.asset_check_selection  # None: every check of the selected assets
-    return key in context.job_def.asset_layer.asset_graph.asset_check_keys and (selection is None or key in selection)
-
-
 def partition_keys_in(table: TableContract, start: date, end: date) -> list[str]:
     days = weeks_in(start, end) if table.partition_grain == "week" else months_in(start, end)
     return [d.isoformat() for d in days]
@@ -74,8 +64,6 @@ def partition_keys_in(table: TableContract, start: date, end: date) -> list[str]
 def load_table(
     context: dg.AssetExecutionContext, table: TableContract, warehouse: Warehouse, erp: ErpExportFolder
 ) -> dg.MaterializeResult:
-    if _check_in_run(context, dg.AssetCheckKey(dg.AssetKey(table.name), check_name(table.name))):
-        load_in_background()  # the table's Great Expectations check follows this load
     try:
         parsed = erp.parse(table, known_ids(warehouse, table))
     except ErpContractError as error:

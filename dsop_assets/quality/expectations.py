@@ -158,26 +158,12 @@ def _release_freed_memory() -> None:
 DEFERRED_BY_GX = ("altair", "scipy.stats")
 
 
+# GX was once imported on a background thread beside the raw loads (~1 s of its import overlapped the
+# parse). Removed: a second thread importing GX's dependencies (sqlalchemy.orm) while a step's Dagster
+# event storage imported the same modules left one of them partially initialised, and a clean-clone test
+# run failed in a customer step ("partially initialized module 'sqlalchemy.orm.exc'"). GX now loads in
+# the first check that needs it, on the step's own thread.
 _LOADING = threading.Lock()
-
-
-def load_in_background() -> None:
-    """Start importing GX (and building its context) on a background thread, once per process.
-
-    The raw loads call this when their quality check is selected in the run: GX's import is ~1.7 s
-    of pure Python, the raw load's parse and DuckDB write run in native code with the GIL released,
-    so on a free core the import overlaps them instead of delaying the first check. A failure here
-    is ignored: the check imports GX itself (and reports the error) when it runs."""
-    if _new_batch_definition.cache_info().currsize or _LOADING.locked():
-        return
-    threading.Thread(target=_load_quietly, name="dsop-gx-import", daemon=True).start()
-
-
-def _load_quietly() -> None:
-    try:
-        _batch_definition()
-    except Exception:  # noqa: BLE001 - see load_in_background
-        pass
 
 
 @lru_cache(maxsize=1)
@@ -219,7 +205,7 @@ class _Deferred(types.ModuleType):
 
 def _batch_definition():
     """One ephemeral GX context per process: building one costs about a second, a batch nothing.
-    Serialised, so a check never builds a second one while ``load_in_background`` builds the first."""
+    Serialised, so two checks in threads never build two."""
     with _LOADING:
         return _new_batch_definition()
 
@@ -228,7 +214,7 @@ def _batch_definition():
 def _new_batch_definition():
     # GX's ~200,000 objects (pydantic models of every expectation and data source) are created with
     # the cyclic collector paused and frozen afterwards: 0.4-0.6 s less CPU (dsop_assets/gc_pause.py).
-    with imports_without_gc(collect_first=True):  # it may run beside a raw load (load_in_background)
+    with imports_without_gc(collect_first=True):
         return _build_batch_definition()
 
 

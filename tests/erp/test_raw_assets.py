@@ -116,23 +116,3 @@ def test_history_start_comes_from_the_environment(monkeypatch):
     monkeypatch.setenv("DSOP_HISTORY_START", "May 2019")
     with pytest.raises(ValueError, match="DSOP_HISTORY_START"):
         history_start()
-
-
-def test_a_raw_load_starts_gx_in_the_background_only_when_its_gx_check_is_in_the_run(
-        tmp_path, warehouse, instance, monkeypatch):
-    """The load's own step yields only rows_accounted_for; the Great Expectations check is a separate
-    step, which ``context.selected_asset_check_keys`` never lists (the old condition never fired)."""
-    import dsop_assets.erp.assets as raw
-    from dsop_assets.quality.checks import build_quality_check
-
-    started = []
-    monkeypatch.setattr(raw, "load_in_background", lambda: started.append(True))
-    folder = write_small_export(tmp_path / "erp")
-    resources = {"warehouse": warehouse, "erp": ErpExportFolder(erp_dir=str(folder))}
-    dg.materialize(MASTERS, resources=resources, instance=instance)
-    orders = ASSETS["daily_order"]
-    dg.materialize([orders], partition_key=WEEK, resources=resources, instance=instance)
-    assert started == []
-    result = dg.materialize([orders, build_quality_check(orders)], partition_key=WEEK, resources=resources,
-                            instance=instance)
-    assert result.success and started == [True]

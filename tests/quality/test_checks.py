@@ -135,30 +135,3 @@ def test_gx_loads_without_the_modules_it_never_runs_and_they_still_load_on_use()
     assert (passed, failed) == (False, ["q in [0, None]"])
     assert shells == ["_Deferred", "_Deferred"]
     assert cdf == 0.5 and has_chart and loaded == "module"
-
-
-def test_a_raw_load_imports_gx_in_the_background_only_when_its_check_runs():
-    """The raw load starts GX's import beside its parse when the table's check is in the run, and
-    the check then validates with the context built in the background."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    code = (
-        "import sys, threading, polars as pl\n"
-        "from dsop_assets.quality import expectations as e\n"
-        "from dsop_assets.quality.rules import Rule\n"
-        "assert 'great_expectations' not in sys.modules\n"
-        "e.load_in_background(); e.load_in_background()\n"
-        "threads = [t for t in threading.enumerate() if t.name == 'dsop-gx-import']\n"
-        "assert len(threads) == 1, threads\n"
-        "out = e.validate(pl.DataFrame({'k': ['a', 'a']}), [Rule('unique', ('k',))])\n"
-        "assert not out.passed and e._new_batch_definition.cache_info().currsize == 1\n"
-        "threads[0].join(); e.load_in_background()\n"
-        "assert not [t for t in threading.enumerate() if t.name == 'dsop-gx-import']\n"
-        "print('ok')\n"
-    )
-    root = Path(__file__).resolve().parents[2]
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root,
-                          env={**__import__("os").environ, "PYTHONPATH": str(root)})
-    assert done.stdout.strip().splitlines()[-1:] == ["ok"], done.stderr[-2000:]
