@@ -21,9 +21,9 @@ def imports_without_gc(collect_first: bool = False) -> Iterator[None]:
     """Pause the cyclic collector for the block, then freeze what is alive and resume it.
 
     Frozen objects are still freed by reference counting; only cyclic garbage among them would never
-    be. Imports leave none, but a block that runs beside other threads (GX's background import
-    during a raw load) may freeze their garbage: ``collect_first`` runs one collection before the
-    freeze (a pass over the unfrozen objects only). Nesting is harmless: only the outermost block
+    be. Imports leave none, but a block that runs inside a step (GX's context, built in the first
+    check step) may freeze the step's own cyclic garbage: ``collect_first`` runs one collection
+    before the freeze (a pass over the unfrozen objects only). Nesting is harmless: only the outermost block
     (the one that found the collector on) resumes it.
     """
     was_enabled = gc.isenabled()

@@ -87,17 +87,16 @@ def forecast(
                      origin, sorted(untrained["level"].unique().to_list()))
             short = pl.concat([short, untrained], how="diagonal_relaxed")
             modelled = modelled.filter(pl.col("level").is_in(list(model.features)))
-        if modelled.is_empty():
-            raise _NothingToModel
-        model_rows = predict(model, modelled, targets_history)
-        model.members = members
-        model_rows = (_with_members(model, model_rows, modelled, targets_history, past_forecasts, origin, config)
-                      if config.stat_members else model_rows.with_columns(n_members=pl.lit(0, pl.Int32)))
-        parts.append(_tag(model_rows, MODEL_LGBM, model.version, "model").with_columns(
-            model_id=pl.when(pl.col("n_members") > 0).then(pl.lit(MODEL_ENSEMBLE)).otherwise(pl.col("model_id"))
-        ).drop("n_members"))
-    except _NothingToModel:
-        model = None
+        if modelled.is_empty():  # no level trained: every series is the moving average's
+            model = None
+        else:
+            model_rows = predict(model, modelled, targets_history)
+            model.members = members
+            model_rows = (_with_members(model, model_rows, modelled, targets_history, past_forecasts, origin, config)
+                          if config.stat_members else model_rows.with_columns(n_members=pl.lit(0, pl.Int32)))
+            parts.append(_tag(model_rows, MODEL_LGBM, model.version, "model").with_columns(
+                model_id=pl.when(pl.col("n_members") > 0).then(pl.lit(MODEL_ENSEMBLE)).otherwise(pl.col("model_id"))
+            ).drop("n_members"))
     except Exception:
         log.exception("quantile model failed at origin %s; every series falls back to the moving average", origin)
         model = None
@@ -119,10 +118,6 @@ def forecast(
         out = recalibrate_young(out, past_forecasts, targets_history, as_of, config)
     # Expected demand for planning (``mean``): the volume-tracking point (see calibration.py).
     return out.select(OUTPUT_COLUMNS), model
-
-
-class _NothingToModel(Exception):
-    """No series of this origin has a trained level: they all take the moving average."""
 
 
 def _with_members(model: TrainedModel, rows: pl.DataFrame, features: pl.DataFrame, targets: pl.DataFrame,

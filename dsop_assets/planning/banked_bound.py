@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from dsop_assets.planning.highs import quiet_highs
 from dsop_assets.planning.lower_bound import product_cost, product_plan
 from dsop_assets.planning.plan_data import PlanData
 from dsop_assets.planning.plan_milp import objective_scale
@@ -33,10 +34,7 @@ def banked_bound(data: PlanData, members: list[int], line: int, own_hours: np.nd
     a plan that fits the line; ``rounds`` caps the pricing rounds."""
     import highspy
 
-    highspy.Highs.resetGlobalScheduler(True)
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("threads", 1)
+    h = quiet_highs()
     scale = objective_scale(data)
     n_p, n_t = len(members), len(data.weeks)
     echelon = data.hours[members]

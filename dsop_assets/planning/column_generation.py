@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dsop_assets.planning.banked_bound import banked_bound
+from dsop_assets.planning.highs import quiet_highs
 from dsop_assets.planning.local_search import best_response, sweep
 from dsop_assets.planning.lot_heuristic import fits, plan_cost
 from dsop_assets.planning.lower_bound import product_cost, product_plan
@@ -65,13 +66,7 @@ class _Master:
         import highspy
 
         self.highspy = highspy
-        # HiGHS sizes one task scheduler per process on its first solve; after a 2-thread solve a
-        # 1-thread one fails at once (kNotset) unless the scheduler is reset.
-        highspy.Highs.resetGlobalScheduler(True)
-        self.h = highspy.Highs()
-        for option, value in (("output_flag", False), ("threads", 1), ("random_seed", int(seed)),
-                              ("time_limit", float(time_limit))):
-            self.h.setOptionValue(option, value)
+        self.h = quiet_highs(seed, time_limit)
         self.scale = objective_scale(data)
         self.n_p, self.n_t = len(members), len(data.weeks)
         self.hours = data.hours[members]

@@ -21,6 +21,7 @@ import numpy as np
 import polars as pl
 
 from dsop_assets.planning.bom import low_level_codes
+from dsop_assets.planning.highs import quiet_highs
 from dsop_assets.planning.lower_bound import product_plan
 from dsop_assets.planning.plan_data import UNCAPACITATED, PlanData
 
@@ -173,11 +174,7 @@ def schedule_line(data: PlanData, made: np.ndarray, subs: list[int], l: int,
     upper = np.concatenate([np.repeat(most, n_t), np.ones(n_c * n_t), np.full(n_t, ot)])
     kinds = np.concatenate([np.repeat(whole.astype(np.int32), n_t), np.ones(n_c * n_t, dtype=np.int32),
                             np.zeros(n_t, dtype=np.int32)])
-    highspy.Highs.resetGlobalScheduler(True)
-    h = highspy.Highs()
-    for option, value in (("output_flag", False), ("threads", 1), ("random_seed", 0), ("time_limit", float(time_limit)),
-                          ("mip_max_nodes", SCHEDULE_MAX_NODES), ("mip_rel_gap", 1e-4)):
-        h.setOptionValue(option, value)
+    h = quiet_highs(0, time_limit, mip_max_nodes=SCHEDULE_MAX_NODES, mip_rel_gap=1e-4)
     h.addCols(len(cost), cost / scale, np.zeros(len(cost)), upper, 0, np.array([], dtype=np.int32),
               np.array([], dtype=np.int32), np.array([], dtype=float))
     h.changeColsIntegrality(len(cost), np.arange(len(cost), dtype=np.int32), kinds)

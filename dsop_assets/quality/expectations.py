@@ -18,7 +18,6 @@ import importlib.machinery
 import importlib.util
 import os
 import sys
-import threading
 import types
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -82,7 +81,7 @@ def validate(
     applicable = [r for r in rules if all(c in frame.columns for c in r.columns)]
     if frame.is_empty() or not applicable:
         return Outcome(True, [], 0)
-    batch_definition = _batch_definition()  # first: it waits for a background import in flight
+    batch_definition = _batch_definition()
     gx = _great_expectations()
 
     attribute = partition_column if partition_column in frame.columns else None
@@ -158,14 +157,6 @@ def _release_freed_memory() -> None:
 DEFERRED_BY_GX = ("altair", "scipy.stats")
 
 
-# GX was once imported on a background thread beside the raw loads (~1 s of its import overlapped the
-# parse). Removed: a second thread importing GX's dependencies (sqlalchemy.orm) while a step's Dagster
-# event storage imported the same modules left one of them partially initialised, and a clean-clone test
-# run failed in a customer step ("partially initialized module 'sqlalchemy.orm.exc'"). GX now loads in
-# the first check that needs it, on the step's own thread.
-_LOADING = threading.Lock()
-
-
 @lru_cache(maxsize=1)
 def _great_expectations():
     """GX, imported with ``DEFERRED_BY_GX`` as placeholders: each loads in full the first time
@@ -203,15 +194,13 @@ class _Deferred(types.ModuleType):
         return getattr(real, attribute)
 
 
+@lru_cache(maxsize=1)
 def _batch_definition():
     """One ephemeral GX context per process: building one costs about a second, a batch nothing.
-    Serialised, so two checks in threads never build two."""
-    with _LOADING:
-        return _new_batch_definition()
 
-
-@lru_cache(maxsize=1)
-def _new_batch_definition():
+    Built on the calling step's own thread. GX was once imported on a background thread beside the raw
+    loads; its import of sqlalchemy.orm raced the step's Dagster event storage importing the same
+    modules, and a clean-clone test run failed on a partially initialised module."""
     # GX's ~200,000 objects (pydantic models of every expectation and data source) are created with
     # the cyclic collector paused and frozen afterwards: 0.4-0.6 s less CPU (dsop_assets/gc_pause.py).
     with imports_without_gc(collect_first=True):
