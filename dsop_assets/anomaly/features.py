@@ -16,6 +16,7 @@ YEAR_WEEKS = 52  # a pair's record week and how regularly it orders are judged o
 # lengths of an order-less run that can make a drop (see detect.drop_run_weeks): at least a month, because
 # up to three quiet weeks is what a year-end break or a skipped order cycle looks like on any steady pair
 DROP_RUNS = tuple(range(4, 9))
+HALF_WEEKS = 26  # a drop also asks the half-year before it to be steady (see detect.pair_rules)
 SHIFT_WEEKS = 4  # weeks after a change point that must agree before a level shift is called
 MAD_TO_SD = 1.4826
 TOP_LINES = 4  # a week's largest order lines that are compared with the pair's record line
@@ -72,6 +73,13 @@ def pair_features(grid: pl.DataFrame) -> pl.DataFrame:
     ).with_columns(
         pl.when(pl.col("_active") >= BASE_WEEKS)
         .then(pl.col("_year_orders") / pl.col("_active").clip(None, YEAR_WEEKS)).alias("year_presence"),
+        # the weeks the year's presence was judged on and how many of them were empty: a share from 13 weeks
+        # is not a share from 52 (``detect.drop_run_weeks`` weighs the count, not only the share)
+        pl.col("_active").clip(None, YEAR_WEEKS).alias("year_weeks"),
+        (pl.col("_active").clip(None, YEAR_WEEKS) - pl.col("_year_orders")).alias("year_empty"),
+        pl.when(pl.col("_active") >= HALF_WEEKS)
+        .then((pl.col("qty") > 0).cast(pl.Float64).shift(1).rolling_mean(HALF_WEEKS).over(over))
+        .alias("half_presence"),
         (pl.col("qty") - pl.col("base")).abs().shift(1).rolling_median(BASE_WEEKS).over(over).alias("mad"),
         pl.col("rest_qty").shift(1).rolling_median(BASE_WEEKS).over(over).alias("rest_base"),
         pl.col("customer_rest_qty").shift(1).rolling_max(BASE_WEEKS).over(over).alias("customer_rest_max"),
@@ -91,6 +99,8 @@ def pair_features(grid: pl.DataFrame) -> pl.DataFrame:
         ((pl.col("qty") + 1).log() - (pl.col("year_max") + 1).log()).alias("log_ratio_to_year_max"),
         ((pl.col("rest_qty") + 1).log() - (pl.col("rest_base") + 1).log()).alias("rest_log_ratio"),
         # how regularly the pair ordered in the year before a run of k empty weeks, for each k a drop may need
+        *[pl.col(c).shift(k - 1).over(over).alias(f"{c}_before_{k}") for k in DROP_RUNS
+          for c in ("year_weeks", "year_empty", "half_presence")],
         *[pl.col("year_presence").shift(k - 1).over(over).alias(f"presence_before_{k}") for k in DROP_RUNS],
         *[pl.col("base").shift(k - 1).over(over).alias(f"base_before_{k}") for k in DROP_RUNS],
     ).drop("_spell", "_year_orders", "_active").drop_nulls(["base", "mad", "presence"])

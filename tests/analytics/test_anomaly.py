@@ -201,14 +201,37 @@ def test_a_level_shift_is_credited_within_three_weeks_of_its_onset():
 
 
 def test_a_pause_of_a_pair_that_skips_weeks_needs_a_longer_run():
-    # a pair that skips one week in ten: three empty weeks happen by chance, five do not ((0.1)^5 = 1e-5)
-    skips = {w: 0.0 for w in range(3, 40, 10)}
-    rows = (_steady({**skips, 45: 0.0, 46: 0.0, 47: 0.0, 48: 0.0, 49: 0.0}) + _steady({}, customer="C2")
-            + _steady({}, product="P2"))
-    scored = _scored(rows).filter((pl.col("customer_id") == "C1") & (pl.col("product_id") == "P1"))
-    found = scored.filter(pl.col("rule_kind") == "drop")
-    assert found["week_start"].to_list() == [START + timedelta(days=7 * 49)]
+    # a pair that skipped 5 of its 45 weeks: (0.11)^5 = 1.7e-5 says five empty weeks are nearly a drop, but the
+    # rate rests on 45 weeks; the beta-binomial's chance of 5 is 1.1e-4, of 6 2.3e-5, of 7 5e-6: seven it is
+    skips = {w: 0.0 for w in range(3, 45, 10)}
+    short = _scored(_steady({**skips, **{w: 0.0 for w in range(45, 50)}}) + _steady({}, customer="C2"))
+    assert short.filter(pl.col("rule_kind") == "drop").is_empty()
+    rows = _steady({**skips, **{w: 0.0 for w in range(45, 52)}}) + _steady({}, customer="C2")
+    found = _scored(rows).filter((pl.col("customer_id") == "C1") & (pl.col("rule_kind") == "drop"))
+    assert found["week_start"].to_list() == [START + timedelta(days=7 * 51)]
     assert found["event_week"].to_list() == [START + timedelta(days=7 * 45)]
+
+
+def test_the_run_a_drop_needs_charges_for_a_short_record():
+    n, m = pl.col("n"), pl.col("m")
+    f = pl.DataFrame({"n": [13, 52, 52, 26, 26], "m": [0, 0, 2, 0, 4]}).with_columns(
+        detect.drop_run_weeks(n, m).alias("k"), detect.drop_run_log_p(4, n, m).exp().alias("p4"))
+    # 13 weeks without a gap: four empty weeks have chance 4! 14! / 18! = 3.3e-4, not 0; seven are needed
+    assert f["p4"][0] == pytest.approx(24 / (15 * 16 * 17 * 18))
+    assert f["k"].to_list() == [7, 4, 5, 5, None]  # 22 of 26 weeks: not even eight empty weeks are rare
+
+
+def test_a_young_pair_that_stops_or_a_fading_one_is_not_a_drop():
+    # 20 weeks of weekly orders, then nothing: no half-year of rhythm to break
+    young = [(START + timedelta(days=7 * w), "C1", "P1", 100.0) for w in range(30, 50)]
+    assert _scored(young + _steady({}, customer="C2")).filter(pl.col("rule_kind") == "drop").is_empty()
+    # an order every week of its first 30, then four gaps in its last 26 (22 of 26 weeks, 85 % is 22.1), then
+    # it stops: the year's 48 of 52 is steady, the half-year's is not; the year alone called a drop at week 57
+    fading = {30: 0.0, 36: 0.0, 42: 0.0, 48: 0.0} | {w: 0.0 for w in range(52, 60)}
+    f = _scored(_steady(fading) + _steady({}, customer="C2")).filter(pl.col("customer_id") == "C1")
+    assert f.filter(pl.col("rule_kind") == "drop").is_empty()
+    at = f.filter(pl.col("week_start") == START + timedelta(days=7 * 57))
+    assert at["presence_before_6"][0] >= detect.DROP_PRESENCE > at["half_presence_before_6"][0]
 
 
 def test_spike_bar_follows_the_book_and_ignores_the_week_it_judges():
@@ -217,7 +240,7 @@ def test_spike_bar_follows_the_book_and_ignores_the_week_it_judges():
     # 300 steady pairs; 3 % of weeks break their record, by exponential amounts with mean log 0.2
     rows = [(w, float(rng.exponential(0.2)) if rng.random() < 0.03 else -1.0) for w in weeks for _ in range(300)]
     f = pl.DataFrame(rows, schema=["week_start", "log_ratio_to_year_max"], orient="row").with_columns(
-        pl.lit(1.0).alias("year_presence"), pl.lit(10.0).alias("base"))
+        pl.lit(1.0).alias("year_presence"), pl.lit(10.0).alias("base"), pl.lit(52).alias("year_weeks"))
     bar = detect.spike_thresholds(f).filter(pl.col("week_start") == weeks[-1])["spike_bar"][0]
     # exponential tail: log(0.03 / 1e-5) * 0.2 = 1.6, i.e. about 5x the record
     assert 1.2 < bar < 2.1
@@ -278,11 +301,32 @@ def _lines_book(rng, factor_at: dict[int, float], weeks: int = 70, pairs: int = 
 
 
 def test_a_week_of_large_lines_is_a_spike_called_two_weeks_later():
-    # four lines x4: the week's total is under the totals' record bar (the count of lines swings the weekly
-    # record), but all four lines beat the pair's record line of a year (p = 4! / (n+4)...(n+1), n ~ 240: ~1e-8)
-    found = _lines_book(np.random.default_rng(4), {60: 4.0}).filter(pl.col("rule_kind") == "spike")
-    assert found.select("week_start", "event_week").rows() == [
+    # four lines x4.5: the week's total is over twice the year's record week but under the totals' record bar
+    # (the count of lines swings the weekly record), and all four lines beat the pair's record line of a year
+    # (p = 4! / (n+4)...(n+1), n ~ 240: ~1e-8)
+    f = _lines_book(np.random.default_rng(4), {60: 4.5})
+    week = f.filter(pl.col("week_start") == START + timedelta(days=7 * 60))
+    assert detect.SPIKE_FLOOR <= week["log_ratio_to_year_max"][0] < week["spike_bar"][0]
+    assert f.filter(pl.col("rule_kind") == "spike").select("week_start", "event_week").rows() == [
         (START + timedelta(days=7 * (60 + detect.LINE_SPIKE_LAG)), START + timedelta(days=7 * 60))]
+
+
+def test_large_lines_in_a_week_no_larger_than_the_record_are_not_a_spike():
+    # four lines x4: every line beats the record line, but the week's total is ~1.5x the year's record week,
+    # under the totals' floor of 2x: not more demand than the pair has placed (the old rule called it)
+    f = _lines_book(np.random.default_rng(4), {60: 4.0})
+    assert f.filter(pl.col("week_start") == START + timedelta(days=7 * 60))["line_record_log_p"][0] < np.log(detect.SPIKE_ALPHA / 2)
+    assert f.filter(pl.col("rule_kind") == "spike").is_empty()
+
+
+def test_a_pair_younger_than_half_a_year_has_no_record_to_break():
+    # 20 weeks old, a week 10x its usual: its record is of 19 weeks, which breaks far more often than a year's
+    young = [(START + timedelta(days=7 * w), "C1", "P1", 1000.0 if w == 49 else 100.0) for w in range(30, 60)]
+    rows = young + _steady({}, customer="C2") + _steady({}, customer="C3")
+    assert _scored(rows).filter(pl.col("rule_kind") == "spike").is_empty()
+    older = [(START + timedelta(days=7 * w), "C1", "P1", 1000.0 if w == 59 else 100.0) for w in range(30, 60)]
+    assert _scored(older + _steady({}, customer="C2") + _steady({}, customer="C3")) \
+        .filter(pl.col("rule_kind") == "spike")["week_start"].to_list() == [START + timedelta(days=7 * 59)]
 
 
 def test_the_first_week_of_a_higher_level_is_not_a_spike():
