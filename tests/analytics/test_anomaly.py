@@ -353,3 +353,16 @@ def test_a_lagged_spike_rests_on_the_forest_verdict_of_its_record_week():
     out = detect.confirm_if(scored).sort("week_start")
     assert out["if_flag"].to_list() == [True] + [False] * (lag - 1) + [True] + [False] * (3 - lag)
     assert out["qty"][lag] == 500.0 and out["z"][lag] == 9.0
+
+
+def test_a_kind_with_too_few_planted_is_not_judged():
+    from dsop_assets.anomaly.assets import MIN_PLANTED, NOT_JUDGED, planted_verdicts
+
+    score = {"spike": {"alerts": 1, "planted": 2, "precision": 1.0, "recall": 0.5},
+             "drop": {"alerts": 20, "planted": MIN_PLANTED, "precision": 0.95, "recall": 0.7},
+             "level_shift": {"alerts": 20, "planted": 20, "precision": 0.9, "recall": 0.9},
+             "stock_mismatch": {"alerts": 0, "planted": 0, "precision": None, "recall": None}}
+    assert planted_verdicts(score) == {"spike": NOT_JUDGED, "drop": "met", "level_shift": "missed"}
+    # a kind judged on enough events still fails on its own misses
+    score["drop"]["recall"] = 0.69
+    assert planted_verdicts(score)["drop"] == "missed"
