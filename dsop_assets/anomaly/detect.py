@@ -87,7 +87,10 @@ def spike_thresholds(f: pl.DataFrame, alpha: float = SPIKE_ALPHA) -> pl.DataFram
     share of steady pair-weeks that break their record, rate from the share of breaks beyond
     ``SPIKE_FIT_AT``. A count, not a mean, so that the very anomalies it is to find barely move it (with
     the mean, last year's planted spikes lifted the bar from 4.6x to 9x the record)."""
-    steady = judged_steady() & pl.col("log_ratio_to_year_max").is_not_null()
+    # fitted on every pair 13+ weeks old, not only those ``judged_steady``: the young pairs' frequent breaks keep
+    # the bar cautious, and the bar exists from the 17th week of a history on (on the judged pairs alone it moved
+    # with the few pairs old enough in a history's first year, and lost a planted spike there)
+    steady = (pl.col("year_presence") >= STEADY) & (pl.col("base") > 0) & pl.col("log_ratio_to_year_max").is_not_null()
     broke = steady & (pl.col("log_ratio_to_year_max") > 0)
     weekly = f.group_by("week_start").agg(
         steady.sum().alias("n"), broke.sum().alias("k"),
