@@ -366,3 +366,21 @@ def test_a_kind_with_too_few_planted_is_not_judged():
     # a kind judged on enough events still fails on its own misses
     score["drop"]["recall"] = 0.69
     assert planted_verdicts(score)["drop"] == "missed"
+
+
+def test_a_drop_is_alerted_on_the_rule_alone_with_the_forest_score_beside_it():
+    from dsop_assets.anomaly.assets import order_alerts_from
+
+    rng = np.random.default_rng(3)
+    weeks = 110
+    rows = [(START + timedelta(days=7 * w), c, p, float(rng.integers(80, 120))) for c in ("C1", "C2", "C3")
+            for p in ("P1", "P2") for w in range(weeks) if not (c == "C1" and p == "P1" and 90 <= w < 98)]
+    orders = _orders(rows)
+    no_forecast = pl.DataFrame(schema={"product_id": pl.String, "week_start": pl.Date, "_p50": pl.Float64,
+                                       "_band": pl.Float64})
+    alerts, scored = order_alerts_from(orders, no_forecast, START + timedelta(days=7 * 80),
+                                       START + timedelta(days=7 * weeks))
+    drops = alerts.filter(pl.col("kind") == "drop")
+    assert drops.select("customer_id", "product_id", "event_week", "method").rows() == [
+        ("C1", "P1", START + timedelta(days=7 * 90), "rule")]
+    assert drops["if_score"].is_not_null().all()
