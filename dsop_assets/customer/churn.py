@@ -11,10 +11,10 @@ ago is not at risk, a weekly one silent for six weeks is. On the demo most churn
 chance e^(-3 lambda)), plus the few that left; with ~2 % churning a quarter there are 2-4 churners a month.
 The default model is a logistic regression on log recency, log(1 + silence_orders) and log(1 + 3 x
 order_rate) (``features.RHYTHM_FEATURES``): three terms, nested over the recency rule, so it can reduce to
-it. On the last ``SELECT_MONTHS`` labelled months of its training data (trained on the labels complete before
-them) it is compared with the recency logistic, and the better ranker of the two is used (``pick_model``); a
-booster on every feature (which lost to recency on three of four histories when it had only the 12-month
-features) replaces it only where it ranked better by more than one Hanley-McNeil standard error. On eight generated histories the rhythm model's mean monthly AUC beat
+it. A booster on every feature (which lost to recency on three of four histories when it had only the
+12-month features) or the recency logistic replaces it only where, on the last ``SELECT_MONTHS`` labelled
+months of its training data, trained on the labels complete before them, it ranked better by more than one
+Hanley-McNeil standard error. On eight generated histories the rhythm model's mean monthly AUC beat
 recency's on six (by 0.003-0.028) and was 0.0003-0.003 below it on the two where recency reached 0.995.
 """
 
@@ -124,26 +124,16 @@ def _inner_aucs(train: pl.DataFrame) -> dict[str, tuple[float, int, int]] | None
 
 
 def choose_model(train: pl.DataFrame) -> str:
-    """``pick_model`` on the inner months' AUCs; the rhythm logistic where there are too few labelled months."""
+    """The rhythm logistic, unless another model ranked the inner months better by more than one Hanley-McNeil
+    standard error of its AUC (a 0-2 point win on ~12-20 churners is chance: with a bare ">" the booster won
+    2-3 inner checks per backtest on two of four histories and then lost those months)."""
     aucs = _inner_aucs(train)
-    return DEFAULT if aucs is None else pick_model(aucs)
-
-
-def pick_model(aucs: dict[str, tuple[float, int, int]]) -> str:
-    """Of the two nested logistics, whichever ranked the inner months better (the rhythm one on a tie); the
-    booster only where it beat that by more than one Hanley-McNeil standard error of its AUC.
-
-    The recency logistic is the rule itself (a monotone map of recency): where recency already ranks near
-    perfectly the model falls back to it instead of trailing it by chance. On four histories this kept every
-    month of the rhythm model's wins and moved the one where recency reached 0.995 from 0.9923 to 0.9946. The
-    booster has many more parameters: a 0-2 point win on ~12-20 churners is chance (with a bare ">" it won 2-3
-    inner checks per backtest on two of four histories and then lost those months)."""
-    base_name = "recency_logistic" if aucs["recency_logistic"][0] > aucs[DEFAULT][0] else DEFAULT
-    base, pos, neg = aucs[base_name]
+    if aucs is None:  # too few labelled months to check a challenger: the three-term logistic, which nests recency
+        return DEFAULT
+    base, pos, neg = aucs[DEFAULT]
     margin = _auc_standard_error(base, pos, neg)
-    challengers = [(auc, name) for name, (auc, _, _) in aucs.items()
-                   if name not in (DEFAULT, "recency_logistic") and auc > base + margin]
-    return max(challengers)[1] if challengers else base_name
+    challengers = [(auc, name) for name, (auc, _, _) in aucs.items() if name != DEFAULT and auc > base + margin]
+    return max(challengers)[1] if challengers else DEFAULT
 
 
 def _auc_standard_error(auc: float, positives: int, negatives: int) -> float:

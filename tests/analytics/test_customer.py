@@ -120,16 +120,3 @@ def test_features_give_each_customer_its_own_rhythm():
     assert {"order_rate", "silence_orders", "frequency_trend"} <= set(feats.columns)
     row = feats.row(0, named=True)
     assert row["silence_orders"] == pytest.approx(row["recency_days"] * row["order_rate"] / 30.0)
-
-
-def test_the_churn_model_falls_back_to_recency_where_recency_ranked_the_past_months_better():
-    from dsop_assets.customer.churn import pick_model
-
-    aucs = {"rhythm_logistic": (0.990, 15, 800), "recency_logistic": (0.995, 15, 800),
-            "hist_gradient_boosting": (0.996, 15, 800)}
-    assert pick_model(aucs) == "recency_logistic"  # the booster's 0.001 is inside a standard error
-    aucs["recency_logistic"] = (0.990, 15, 800)
-    assert pick_model(aucs) == "rhythm_logistic"  # a tie keeps the rhythm model
-    aucs = {name: (auc, 150, 8000) for name, (auc, _, _) in aucs.items()}  # many churners: a small standard error
-    aucs["hist_gradient_boosting"] = (0.999, 150, 8000)
-    assert pick_model(aucs) == "hist_gradient_boosting"
