@@ -108,3 +108,19 @@ def test_customer_side_tables_are_assets_with_checks_that_catch_broken_rows(tiny
     assert backtest_problems(backtest) == []
     assert backtest_problems(backtest.with_columns(auc_model=pl.lit(1.2)))
     assert backtest_problems(backtest.with_columns(churned=pl.lit(11)))
+
+
+def test_the_planted_check_does_not_judge_kinds_with_too_few_planted(tiny_pipeline):
+    from dsop_assets.anomaly.assets import MIN_PLANTED, NOT_JUDGED, PLANTED_FOUND
+
+    logs = [entry for r in tiny_pipeline.results for entry in tiny_pipeline.instance.all_logs(
+        r.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)]
+    evaluations = [e for e in (entry.dagster_event.asset_check_evaluation_data for entry in logs)
+                   if e.check_name == PLANTED_FOUND]
+    assert evaluations and all(e.passed for e in evaluations)
+    judged_on = [e for e in evaluations if e.metadata["verdicts"].value]  # runs whose weeks hold planted ones
+    assert judged_on, [e.metadata for e in evaluations]
+    for e in judged_on:
+        # the tiny demo plants 2-4 of each kind: none is judged, so none can fail the check
+        assert set(e.metadata["verdicts"].value.values()) == {NOT_JUDGED}
+        assert NOT_JUDGED in e.description and str(MIN_PLANTED) in e.description
