@@ -186,7 +186,13 @@ def network_kpi(context: dg.AssetExecutionContext, erp: ErpExportFolder, warehou
 
 network_assets = [network_facility, network_rejected_rows, network_plan, network_kpi]
 
+NETWORK_DESIGN_JOB, NETWORK_PLAN_JOB, NETWORK_KPI_JOB = "network_design_job", "network_plan_job", "network_kpi_job"
+network_design_job = dg.define_asset_job(NETWORK_DESIGN_JOB, selection=dg.AssetSelection.assets(network_facility, network_rejected_rows),
+                                         description="Supply network: the facilities chosen and the rejected input rows.")
+network_kpi_job = dg.define_asset_job(NETWORK_KPI_JOB, selection=dg.AssetSelection.assets(network_kpi),
+                                      description="Supply network: the plan's KPIs and every rule checked on it.")
 # One chunk (or a range of months, run in order: each reads the month before) of the network plan.
-network_plan_job = dg.define_asset_job("network_plan_job", selection=dg.AssetSelection.assets(*network_plan.keys),
+network_plan_job = dg.define_asset_job(NETWORK_PLAN_JOB, selection=dg.AssetSelection.assets(*network_plan.keys),
                                        partitions_def=network_months,
                                        description="Supply-network plan, one monthly chunk per partition (issue #14).")
+network_jobs = [network_design_job, network_plan_job, network_kpi_job]

@@ -222,6 +222,13 @@ def main(argv: list[str] | None = None) -> int:
     env |= {"DSOP_ERP_DIR": str(out / "data" / "erp"), "DSOP_DUCKDB_PATH": str(out / "data" / "dsop.duckdb"),
             "DSOP_HISTORY_START": manifest.get("history_start") or manifest["start_date"]}
     os.environ["DSOP_HISTORY_START"] = env["DSOP_HISTORY_START"]  # read when the definitions load
+    from dotenv import dotenv_values
+
+    # The go-live week and network start the demo chose (its .env): partitions start from them.
+    for name in ("DSOP_GO_LIVE", "DSOP_NETWORK_START"):
+        value = dotenv_values(out / ".env").get(name)
+        if value:
+            os.environ[name] = env[name] = value
     from dsop_jobs.definitions import defs
 
     port = free_port("127.0.0.1")
