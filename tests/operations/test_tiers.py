@@ -111,3 +111,36 @@ def test_a_data_week_before_the_forecasts_start_ends_the_chain(monkeypatch):
     jobs = {name for name, _ in tiers.values()} | {DECISION_REVIEW_JOB}
     assert next_in_chain(WEEKLY_JOB, "2024-03-04", jobs) is None
     assert next_in_chain(WEEKLY_JOB, "2026-06-01", jobs) == (WEEKLY_FORECAST_JOB, "2026-06-01")
+
+
+def test_chain_sensor_requests_the_next_job_for_a_scheduled_run_only(instance):
+    """What the daemon does when a scheduled data run of the go-live week succeeds: the sensor asks for
+    that week's forecast run (tag carried on); a run launched by hand is left alone."""
+    import dagster as dg
+
+    from dsop_jobs.automation import CHAIN_TAG, build_refresh_chain_sensor
+
+    @dg.asset(partitions_def=partitions.weekly_partitions)
+    def chained_week() -> None:
+        return None
+
+    jobs = {name: dg.define_asset_job(name, selection=[chained_week], partitions_def=partitions.weekly_partitions)
+            for name in (WEEKLY_JOB, WEEKLY_FORECAST_JOB, WEEKLY_DECISION_JOB)}
+    sensor = build_refresh_chain_sensor(jobs)
+    job = dg.Definitions(assets=[chained_week], jobs=list(jobs.values())).resolve_job_def(WEEKLY_JOB)
+    week = partitions.decision_weekly_partitions.get_first_partition_key()
+
+    def evaluate(tags: dict):
+        result = job.execute_in_process(instance=instance, partition_key=week, tags=tags)
+        success = instance.get_records_for_run(result.run_id, of_type=dg.DagsterEventType.RUN_SUCCESS).records[0]
+        with dg.build_run_status_sensor_context(
+            sensor_name="refresh_chain_sensor", dagster_event=success.event_log_entry.dagster_event,
+            dagster_instance=instance, dagster_run=result.dagster_run,
+        ) as context:
+            return sensor(context)
+
+    request = evaluate({CHAIN_TAG: "weekly_refresh_schedule"})
+    assert isinstance(request, dg.RunRequest)
+    assert (request.job_name, request.partition_key) == (WEEKLY_FORECAST_JOB, week)
+    assert request.tags[CHAIN_TAG] == "weekly_refresh_schedule"
+    assert isinstance(evaluate({}), dg.SkipReason)
