@@ -91,8 +91,8 @@ def demo_stages(backtest_weeks: int = 26, backtest_months: int = 12, decision_we
         Stage("decisions", WEEKLY_DECISION_JOB, DECISIONS, decision_weeks, True),
         Stage("forecast evaluation", EVALUATION_JOB),
         # The replay re-plans every week it covers (seconds each): the demo replays the last 4 weeks, the
-        # weekly chain its default 26.
-        Stage("risk backtest and decision replay", DECISION_REVIEW_JOB, needs_plan=True,
+        # weekly chain its default 26. Neither reads the week's plan, so a refused plan does not stop them.
+        Stage("risk backtest and decision replay", DECISION_REVIEW_JOB,
               ops_config={"decision_replay": {"config": {"weeks": replay_weeks}}}),
     ] + (planner_stages if planner else []) + (
         [Stage("beer game and tier classifier", BEER_GAME_JOB)] if beer_game else []) + (
