@@ -4,8 +4,8 @@ A monthly indicator is published weeks after its month ends (the demo's PMI abou
 production and trade statistics six weeks): at a month-end as_of its latest known value is one or two
 months old, so "the latest value" and its growth describe the market as it was, not as it is. Each
 series whose observations are at least ``MIN_STEP_DAYS`` apart is therefore run forward with
-statsforecast's AutoARIMA (non-seasonal; on logs when every value is positive) over the values known
-at that as_of, one step per period that has started by the as_of without a published value
+statsforecast's AutoARIMA (non-seasonal; on logs when every value is positive) over the latest
+``FIT_POINTS`` values known at that as_of, one step per period that has started by the as_of without a published value
 (``periods_missing``), at most ``MAX_STEPS``. The forecast rows join the point-in-time table the
 features are computed from, so the level is the nowcast and each growth compares it with the known
 value a window before it. Daily market prices are a day old at worst and are left as they are.
@@ -25,6 +25,9 @@ import polars as pl
 
 MIN_STEP_DAYS = 7  # daily series are current to within days: no forecast
 MAX_STEPS = 6
+# The fit sees the latest this-many known values: enough for AutoARIMA's orders, and a window that moves
+# only when a value is published, so weekly as_ofs between two releases share one fit.
+FIT_POINTS = 24
 MIN_POINTS = 8  # fewer known values than this: no forecast, the latest value stands (no model worth fitting)
 # Rows added by the forecast carry this in ``forecast_steps`` (0 = a published value).
 STEP_COLUMN = "forecast_steps"
@@ -96,7 +99,7 @@ def forward_fill(pit: pl.DataFrame, min_step_days: int = MIN_STEP_DAYS) -> pl.Da
         k = periods_missing(dates[-1], step, as_of)
         if k == 0:
             continue
-        values = part["value"].to_numpy()
+        values = part["value"].to_numpy()[-FIT_POINTS:]
         if len(values) < MIN_POINTS:
             continue
         key = (name, dates[-1], values.tobytes())
