@@ -78,3 +78,19 @@ def test_a_bad_week_fails_alone_and_blocks_the_chain(any_instance, warehouse):
     assert [e.partition for e in failed] == [WEEKS[1]]
     assert failed[0].metadata["failures"].value[0]["rule"] == "order_qty in [0, 1000000000.0]"
     assert failed[0].metadata["failures"].value[0]["unexpected_count"] == GOOD_ORDERS.height
+
+
+def test_each_partition_result_targets_that_partitions_latest_materialisation(any_instance, warehouse):
+    """The target (storage id, run id, time) read from the event log's own columns is the one Dagster's
+    records give, also after a second run re-materialised the range (the older events must not win)."""
+    _run(any_instance, warehouse, bad_week=None)
+    result, _, _ = _run(any_instance, warehouse, bad_week=None)
+    records = any_instance.get_records_for_run(result.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION).records
+    targets = {e.partition: e.target_materialization_data
+               for e in (r.event_log_entry.dagster_event.asset_check_evaluation_data for r in records)}
+    assert sorted(targets) == WEEKS
+    for week, target in targets.items():
+        latest = any_instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey("daily_order"), asset_partitions=[week]), limit=1).records[0]
+        assert (target.storage_id, target.run_id) == (latest.storage_id, result.run_id)
+        assert abs(target.timestamp - latest.timestamp) < 1e-5
