@@ -281,14 +281,17 @@ class FastSqliteEventLogStorage(CheckResultBatchMixin, PartitionFailureMixin, Sq
                 latest = {(e.dagster_event.asset_key, e.dagster_event_type): (e, i) for e, i in asset}
                 for event, event_id in latest.values():
                     self._store_asset_event(conn, event, event_id)
-            results = []
+            results = []  # consecutive per-partition results, written together
             for (event, row), event_id in zip(indexed, ids):
                 if event.dagster_event_type not in ASSET_CHECK_EVENTS:
                     continue
                 if is_partition_result(event):
                     results.append((event.dagster_event.event_specific_data, row, event_id))
-                else:
-                    self.store_asset_check_event(event, event_id)  # re-enters this transaction
+                    continue
+                if results:  # what came before this event is written before it, as one by one would
+                    self._update_check_results(conn, results)
+                    results = []
+                self.store_asset_check_event(event, event_id)  # re-enters this transaction
             if results:
                 self._update_check_results(conn, results)
 
