@@ -5,7 +5,7 @@ a series is worth its latest observation among vintages with known_at <= A, valu
 such vintage; growth compares it with the observation ~1/3/12 months earlier, valued the same way.
 Publication delays therefore come from the data itself (known_at), not from assumed lags. A monthly
 series whose latest known month is behind the as_of is first forecast forward over the gap
-(``external_forward.py``: AutoARIMA on the values known then), so its level and growth describe the
+(``external_forward.py``: AutoETS on the values known then), so its level and growth describe the
 as_of's period instead of a month or two before it.
 
 Kept self-contained (one inequality join, then as-of joins) so the feature store does not depend

@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from dsop_assets.forecast.external_forward import arima_path, forward_fill, next_dates, periods_missing
+from dsop_assets.forecast.external_forward import nowcast_path, forward_fill, next_dates, periods_missing
 from dsop_assets.forecast.features_external import external_features
 
 SERIES = {"indpro": ("INDPRO",), "sox": ("SOX",)}
@@ -37,7 +37,7 @@ def test_a_lagging_monthly_series_is_nowcast_from_what_was_known():
     assert known["observation_date"].max() == date(2024, 2, 1)
     out = external_features(ind, None, [as_of], SERIES, TRANSFORMS)
     stale = external_features(ind, None, [as_of], SERIES, TRANSFORMS, forward=False)
-    nowcast = float(arima_path(known.filter(pl.col("observation_date") >= as_of - timedelta(days=800))["value"].to_numpy()[-24:], 3)[0])
+    nowcast = float(nowcast_path(known.filter(pl.col("observation_date") >= as_of - timedelta(days=800))["value"].to_numpy()[-24:], 3)[0])
     assert out["ext_indpro"].item() == pytest.approx(nowcast)
     assert stale["ext_indpro"].item() == pytest.approx(known["value"][-1])
     # The 1-month growth compares March's nowcast with February's published value.
