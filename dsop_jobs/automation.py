@@ -24,6 +24,7 @@ from dsop_resources.erp.contract import ALL_TABLES, TableContract
 from dsop_resources.erp.mapping import find_files, load_mapping
 from dsop_resources.erp.reader import ErpContractError, parse_date, read_export
 from dsop_assets.partitions import PARTITIONS_BY_GRAIN, TIMEZONE, grain_of, month_start, week_start
+import dsop_jobs.jobs as jobs_module
 from dsop_jobs.jobs import CHAINS, EXTERNAL_JOB, HEALTH_JOB, MASTER_JOB, MONTHLY_JOB, WEEKLY_JOB, partitions_of_job
 from dsop_resources import Warehouse, settings
 
@@ -251,6 +252,10 @@ def next_in_chain(job: str, partition_key: str | None, available: set[str]) -> t
     chain = next((c for c in CHAINS.values() if job in c), None)
     if chain is None or partition_key is None:
         return None
+    if jobs_module.WHOLE_CHAIN_IN_REFRESH and job == chain[0]:
+        # No go-live: the refresh run already made the period's forecasts and decisions; only the
+        # (unpartitioned) review follows.
+        return (chain[-1], None) if chain[-1] in available and partitions_of_job(chain[-1]) is None else None
     for following in chain[chain.index(job) + 1:]:
         if following not in available:
             continue

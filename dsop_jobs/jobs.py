@@ -18,6 +18,7 @@ from dsop_assets.partitions import (
     decision_weekly_partitions,
     forecast_monthly_partitions,
     forecast_weekly_partitions,
+    go_live,
     grain_of,
     monthly_partitions,
     weekly_partitions,
@@ -59,6 +60,11 @@ TIER_JOBS = {
     ("decision", "week"): (WEEKLY_DECISION_JOB, decision_weekly_partitions),
     ("decision", "month"): (MONTHLY_DECISION_JOB, decision_monthly_partitions),
 }
+# Without DSOP_GO_LIVE every tier is partitioned like the data, and the refresh jobs run the whole
+# chain in one run, as before tiers existed (a deployment or script that runs monthly_refresh_job for
+# its forecasts keeps working); the forecast and decision jobs are then subsets of them.
+WHOLE_CHAIN_IN_REFRESH = go_live() is None
+
 # Each chain in the order the refresh runs it; the review is unpartitioned (it reads every week).
 CHAINS = {"week": (WEEKLY_JOB, WEEKLY_FORECAST_JOB, WEEKLY_DECISION_JOB, DECISION_REVIEW_JOB),
           "month": (MONTHLY_JOB, MONTHLY_FORECAST_JOB, MONTHLY_DECISION_JOB)}
@@ -97,8 +103,9 @@ def build_jobs(assets: list[dg.AssetsDefinition]) -> list[dg.UnresolvedAssetJobD
     # The run queue limits runs with this tag (deploy/dagster.yaml): DuckDB takes one writer.
     tags = {"dsop/warehouse": warehouse_kind()}
     unpartitioned = _keys_with(assets, None, "data")
-    weekly = _keys_with(assets, "week", "data")
-    monthly = _keys_with(assets, "month", "data")
+    refreshed = ("data", "forecast", "decision") if WHOLE_CHAIN_IN_REFRESH else ("data",)
+    weekly = [k for tier in refreshed for k in _keys_with(assets, "week", tier)]
+    monthly = [k for tier in refreshed for k in _keys_with(assets, "month", tier)]
     masters = dg.AssetSelection.groups("erp_raw", "external") & dg.AssetSelection.assets(*unpartitioned)
     groups = {g for a in assets for g in a.group_names_by_key.values()}
     # Views and unpartitioned marts that sit downstream of weekly tables ride along the weekly run.

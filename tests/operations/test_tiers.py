@@ -69,6 +69,8 @@ def test_every_job_resolves_on_its_tiers_partitions_with_a_go_live():
         "for job in defs.jobs:\n"
         "    parts = defs.resolve_job_def(job.name).partitions_def\n"
         "    out[job.name] = parts.get_first_partition_key() if parts is not None else None\n"
+        "keys = defs.resolve_job_def('weekly_refresh_job').asset_layer.selected_asset_keys\n"
+        "out['forecast_in_refresh'] = any(k.to_user_string() == 'forecast_weekly' for k in keys)\n"
         "print(json.dumps(out))\n"
     )
     env = {**os.environ, "DSOP_HISTORY_START": "2023-12-04", "DSOP_GO_LIVE": "2026-11-25", "PYTHONPATH": str(REPO)}
@@ -79,9 +81,13 @@ def test_every_job_resolves_on_its_tiers_partitions_with_a_go_live():
     assert first[WEEKLY_FORECAST_JOB] == "2026-05-25" and first[MONTHLY_FORECAST_JOB] == "2025-11-01"
     assert first[WEEKLY_DECISION_JOB] == "2026-11-23" and first[MONTHLY_DECISION_JOB] == "2026-10-01"
     assert first[DECISION_REVIEW_JOB] is None
+    assert first["forecast_in_refresh"] is False  # with a go-live the refresh job holds the data only
 
 
-def test_refresh_chain_runs_forecasts_then_decisions_then_the_review():
+def test_refresh_chain_runs_forecasts_then_decisions_then_the_review(monkeypatch):
+    import dsop_jobs.jobs as jobs_module
+
+    monkeypatch.setattr(jobs_module, "WHOLE_CHAIN_IN_REFRESH", False)  # as with DSOP_GO_LIVE set
     jobs = {name for name, _ in TIER_JOBS.values()} | {DECISION_REVIEW_JOB}
     live = partitions.decision_weekly_partitions.get_first_partition_key()
     assert next_in_chain(WEEKLY_JOB, live, jobs) == (WEEKLY_FORECAST_JOB, live)
@@ -98,6 +104,21 @@ def test_refresh_chain_runs_forecasts_then_decisions_then_the_review():
     assert next_in_chain(WEEKLY_JOB, None, jobs) is None
 
 
+def test_without_go_live_the_refresh_runs_the_whole_chain_and_only_the_review_follows():
+    """No DSOP_GO_LIVE: every tier is partitioned like the data, so the refresh job holds the forecasts and
+    decisions too (as before tiers existed) and the chain does not run them a second time."""
+    import dsop_jobs.jobs as jobs_module
+    from dsop_jobs.definitions import defs
+
+    assert partitions.go_live() is None and jobs_module.WHOLE_CHAIN_IN_REFRESH
+    in_refresh = {k.to_user_string() for k in defs.resolve_job_def(WEEKLY_JOB).asset_layer.selected_asset_keys}
+    assert {"daily_order", "forecast_weekly", "risk_score", "production_plan", "action_queue"} <= in_refresh
+    jobs = {name for name, _ in TIER_JOBS.values()} | {DECISION_REVIEW_JOB}
+    week = partitions.weekly_partitions.get_partition_keys()[-2]
+    assert next_in_chain(WEEKLY_JOB, week, jobs) == (DECISION_REVIEW_JOB, None)
+    assert next_in_chain(MONTHLY_JOB, week[:8] + "01", jobs) is None
+
+
 def test_a_data_week_before_the_forecasts_start_ends_the_chain(monkeypatch):
     import dagster as dg
 
@@ -108,16 +129,20 @@ def test_a_data_week_before_the_forecasts_start_ends_the_chain(monkeypatch):
     tiers["forecast", "week"] = (WEEKLY_FORECAST_JOB, later)
     tiers["decision", "week"] = (WEEKLY_DECISION_JOB, later)
     monkeypatch.setattr(jobs_module, "TIER_JOBS", tiers)
+    monkeypatch.setattr(jobs_module, "WHOLE_CHAIN_IN_REFRESH", False)
     jobs = {name for name, _ in tiers.values()} | {DECISION_REVIEW_JOB}
     assert next_in_chain(WEEKLY_JOB, "2024-03-04", jobs) is None
     assert next_in_chain(WEEKLY_JOB, "2026-06-01", jobs) == (WEEKLY_FORECAST_JOB, "2026-06-01")
 
 
-def test_chain_sensor_requests_the_next_job_for_a_scheduled_run_only(instance):
+def test_chain_sensor_requests_the_next_job_for_a_scheduled_run_only(instance, monkeypatch):
     """What the daemon does when a scheduled data run of the go-live week succeeds: the sensor asks for
     that week's forecast run (tag carried on); a run launched by hand is left alone."""
     import dagster as dg
 
+    import dsop_jobs.jobs as jobs_module
+
+    monkeypatch.setattr(jobs_module, "WHOLE_CHAIN_IN_REFRESH", False)
     from dsop_jobs.automation import CHAIN_TAG, build_refresh_chain_sensor
 
     @dg.asset(partitions_def=partitions.weekly_partitions)
