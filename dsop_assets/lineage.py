@@ -14,10 +14,16 @@ from datetime import datetime, timezone
 
 import dagster as dg
 
+from dsop_assets.partitions import HISTORY_START
+
 
 def _periods_since_start(partitions_def: dg.TimeWindowPartitionsDefinition) -> int:
-    """How many periods of ``partitions_def`` lie between its first partition and now, plus margin."""
-    days = (datetime.now(timezone.utc) - partitions_def.start).days
+    """How many periods of ``partitions_def`` lie between the history's first day and now, plus margin.
+
+    From the history's start, not the asset's own: a forecast or plan partitioned from go-live still
+    reads every row since the history began."""
+    first = min(partitions_def.start, datetime.combine(HISTORY_START, datetime.min.time(), tzinfo=timezone.utc))
+    days = (datetime.now(timezone.utc) - first).days
     if isinstance(partitions_def, dg.MonthlyPartitionsDefinition):
         return days // 28 + 12  # a year's margin: definitions loaded today still cover next year's partitions
     return days // 7 + 53

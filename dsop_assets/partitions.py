@@ -49,13 +49,16 @@ daily_partitions = dg.DailyPartitionsDefinition(start_date=HISTORY_START.isoform
 # A table's grain (ERP contract, SQL model config) to its partitions; None is unpartitioned.
 PARTITIONS_BY_GRAIN = {"week": weekly_partitions, "month": monthly_partitions, None: None}
 
-
 def grain_of(partitions_def: dg.PartitionsDefinition | None) -> str | None:
-    """The grain of one of the partitions above (the inverse of PARTITIONS_BY_GRAIN); any other
-    partitioning is an error, not "unpartitioned"."""
+    """The grain of one of the partitions above, any tier (the inverse of PARTITIONS_BY_GRAIN); any
+    other partitioning is an error, not "unpartitioned"."""
     for grain, known in PARTITIONS_BY_GRAIN.items():
         if known == partitions_def:
             return grain
+    if partitions_def in (forecast_weekly_partitions, decision_weekly_partitions):
+        return "week"
+    if partitions_def in (forecast_monthly_partitions, decision_monthly_partitions):
+        return "month"
     raise ValueError(f"no grain for {partitions_def}")
 
 
@@ -106,3 +109,77 @@ def months_in(start: date, end: date) -> list[date]:
 
 def _next_month(day: date) -> date:
     return date(day.year + (day.month == 12), day.month % 12 + 1, 1)
+
+
+# Forecasts (and the weekly risk grades) are kept for this many periods up to go-live: the backtest
+# origins the forecast evaluation, the band calibration, the risk backtest and the decision replay read
+# (26 replayed decision weeks, the last one before go-live's, need 27 weekly origins).
+FORECAST_HISTORY_WEEKS = 27
+FORECAST_HISTORY_MONTHS = 12
+
+
+def go_live() -> date | None:
+    """The first week dsop makes decisions for (``DSOP_GO_LIVE``, any day of that ISO week), or None.
+
+    Data partitions start where the history starts; forecasts only FORECAST_HISTORY_WEEKS/MONTHS
+    before go-live, and plans, risk scores and actions at go-live: nobody acts on a plan for 2023, and
+    a partition that exists but is never built shows as missing in the UI forever. Unset, every
+    tier starts with the history (an existing deployment keeps its partitions).
+    """
+    text = os.getenv("DSOP_GO_LIVE", "").strip()
+    if not text:
+        return None
+    try:
+        day = datetime.strptime(text, "%Y-%m-%d").date()
+    except ValueError:
+        raise ValueError(f"DSOP_GO_LIVE must be a date YYYY-MM-DD, not {text!r}") from None
+    if day < HISTORY_START:
+        raise ValueError(f"DSOP_GO_LIVE={text} is before DSOP_HISTORY_START={HISTORY_START}: decisions "
+                         "need history before them")
+    return day
+
+
+def _add_months(day: date, months: int) -> date:
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def tier_starts(live: date | None) -> dict[tuple[str, str], date]:
+    """First partition (a Monday or a 1st) per (tier, cadence) for a go-live day.
+
+    The first monthly decision is for the last month that has closed when the go-live week closes."""
+    first_week, first_month = date.fromisoformat(PARTITIONS_START), HISTORY_START.replace(day=1)
+    if live is None:
+        return {(tier, cadence): first_week if cadence == "week" else first_month
+                for tier in ("data", "forecast", "decision") for cadence in ("week", "month")}
+    live_week = max(week_start(live), first_week)
+    live_month = max(_add_months(month_start(live_week + timedelta(days=7)), -1), first_month)
+    return {
+        ("data", "week"): first_week,
+        ("data", "month"): first_month,
+        ("forecast", "week"): max(first_week, live_week - timedelta(weeks=FORECAST_HISTORY_WEEKS - 1)),
+        ("forecast", "month"): max(first_month, _add_months(live_month, 1 - FORECAST_HISTORY_MONTHS)),
+        ("decision", "week"): live_week,
+        ("decision", "month"): live_month,
+    }
+
+
+TIER_STARTS = tier_starts(go_live())
+
+
+def _weekly_from(start: date) -> dg.WeeklyPartitionsDefinition:
+    if start.isoformat() == PARTITIONS_START:
+        return weekly_partitions  # the same object: an unset go-live changes nothing
+    return dg.WeeklyPartitionsDefinition(start_date=start.isoformat(), day_offset=1, timezone=TIMEZONE, end_offset=1)
+
+
+def _monthly_from(start: date) -> dg.MonthlyPartitionsDefinition:
+    if start == HISTORY_START.replace(day=1):
+        return monthly_partitions
+    return dg.MonthlyPartitionsDefinition(start_date=start.isoformat(), timezone=TIMEZONE, end_offset=1)
+
+
+forecast_weekly_partitions = _weekly_from(TIER_STARTS["forecast", "week"])
+forecast_monthly_partitions = _monthly_from(TIER_STARTS["forecast", "month"])
+decision_weekly_partitions = _weekly_from(TIER_STARTS["decision", "week"])
+decision_monthly_partitions = _monthly_from(TIER_STARTS["decision", "month"])

@@ -2,7 +2,9 @@
 
 Schedules are built from the partitioned jobs, so each run targets the window that just closed:
 the weekly one fires on Monday morning (Asia/Seoul unless DSOP_TIMEZONE says otherwise) for the
-ISO week that ended at midnight, the monthly one on the 1st for the month before.
+ISO week that ended at midnight, the monthly one on the 1st for the month before. A schedule starts
+the data job; ``refresh_chain_sensor`` then runs that period's forecasts and decisions (jobs of their
+own: their partitions start later, and a Dagster job holds one partitions definition).
 """
 
 from __future__ import annotations
@@ -22,11 +24,13 @@ from dsop_resources.erp.contract import ALL_TABLES, TableContract
 from dsop_resources.erp.mapping import find_files, load_mapping
 from dsop_resources.erp.reader import ErpContractError, parse_date, read_export
 from dsop_assets.partitions import PARTITIONS_BY_GRAIN, TIMEZONE, grain_of, month_start, week_start
-from dsop_jobs.jobs import EXTERNAL_JOB, HEALTH_JOB, MASTER_JOB, MONTHLY_JOB, WEEKLY_JOB
+import dsop_jobs.jobs as jobs_module
+from dsop_jobs.jobs import CHAINS, EXTERNAL_JOB, HEALTH_JOB, MASTER_JOB, MONTHLY_JOB, WEEKLY_JOB, partitions_of_job
 from dsop_resources import Warehouse, settings
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
+CHAIN_TAG = "dsop/chain"  # set by the refresh schedules: the chain sensor follows only these runs
 
 
 def closed_week_key(moment: datetime) -> str:
@@ -46,7 +50,7 @@ def _partitioned_schedule(name, job, cron, key_of, description) -> dg.ScheduleDe
     @dg.schedule(name=name, job=job, cron_schedule=cron, execution_timezone=TIMEZONE, description=description)
     def _schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
         key = key_of(context.scheduled_execution_time)
-        return dg.RunRequest(run_key=f"{name}:{key}", partition_key=key)
+        return dg.RunRequest(run_key=f"{name}:{key}", partition_key=key, tags={CHAIN_TAG: name})
 
     return _schedule
 
@@ -56,12 +60,13 @@ def build_schedules(jobs: dict[str, dg.UnresolvedAssetJobDefinition]) -> list:
     schedules = [
         _partitioned_schedule(
             "weekly_refresh_schedule", jobs[WEEKLY_JOB], f"0 {hour} * * 1", closed_week_key,
-            "Monday early morning: the whole weekly chain (raw → aggregates → features → forecasts → "
-            "risk → actions → plans) for the ISO week that just closed.",
+            "Monday early morning: the weekly data (raw → aggregates → features) for the ISO week that just "
+            "closed; refresh_chain_sensor then runs its forecasts and decisions (risk → plans → actions).",
         ),
         _partitioned_schedule(
             "monthly_refresh_schedule", jobs[MONTHLY_JOB], f"0 {hour + 1} 1 * *", closed_month_key,
-            "The 1st of each month: the monthly chain for the month that just closed.",
+            "The 1st of each month: the monthly data for the month that just closed; refresh_chain_sensor "
+            "then runs its forecasts and customer analytics.",
         ),
     ]
     if EXTERNAL_JOB in jobs:
@@ -240,6 +245,56 @@ def read_copy_publisher(context: dg.RunStatusSensorContext, warehouse: Warehouse
     context.log.info(f"published the read copy after run {context.dagster_run.run_id[:8]}")
 
 
+def next_in_chain(job: str, partition_key: str | None, available: set[str]) -> tuple[str, str] | None:
+    """The job the refresh runs after ``job`` succeeded for ``partition_key``, and the key, when that job
+    exists and has the partition (a week before go-live gets no plan); else None. A job with no
+    partition for the key passes the chain on to the one after it."""
+    chain = next((c for c in CHAINS.values() if job in c), None)
+    if chain is None or partition_key is None:
+        return None
+    if jobs_module.WHOLE_CHAIN_IN_REFRESH and job == chain[0]:
+        # No go-live: the refresh run already made the period's forecasts and decisions; only the
+        # (unpartitioned) review follows.
+        return (chain[-1], None) if chain[-1] in available and partitions_of_job(chain[-1]) is None else None
+    for following in chain[chain.index(job) + 1:]:
+        if following not in available:
+            continue
+        partitions = partitions_of_job(following)
+        if partitions is None:  # unpartitioned (the decision review): only right after the week's decisions
+            return (following, None) if chain.index(following) == chain.index(job) + 1 else None
+        if partitions.has_partition_key(partition_key):
+            return following, partition_key
+    return None
+
+
+def build_refresh_chain_sensor(jobs: dict[str, dg.UnresolvedAssetJobDefinition]) -> dg.SensorDefinition:
+    chained = [name for chain in CHAINS.values() for name in chain if name in jobs]
+
+    @dg.run_status_sensor(
+        run_status=dg.DagsterRunStatus.SUCCESS,
+        name="refresh_chain_sensor",
+        monitored_jobs=[jobs[name] for name in chained],
+        request_jobs=[jobs[name] for name in chained],
+        minimum_interval_seconds=30,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="The refresh chain: when a scheduled weekly (monthly) data run succeeds, run the same "
+        "period's forecasts, then its decisions (customer analytics), each a job of its own. Only runs "
+        "the refresh schedules started are followed (tag dsop/chain); a run launched by hand stays alone.",
+    )
+    def refresh_chain_sensor(context: dg.RunStatusSensorContext):
+        run = context.dagster_run
+        if CHAIN_TAG not in run.tags:
+            return dg.SkipReason(f"run {run.run_id[:8]} was not started by a refresh schedule")
+        step = next_in_chain(run.job_name, run.tags.get("dagster/partition"), set(jobs))
+        if step is None:
+            return dg.SkipReason(f"nothing follows {run.job_name} for this partition")
+        job, key = step
+        return dg.RunRequest(run_key=f"{job}:{key}:after:{run.run_id}", job_name=job, partition_key=key,
+                             tags={CHAIN_TAG: run.tags[CHAIN_TAG]})
+
+    return refresh_chain_sensor
+
+
 def build_sensors(assets: list[dg.AssetsDefinition], jobs: dict[str, dg.UnresolvedAssetJobDefinition]) -> list:
     targets = refresh_targets(assets)
 
@@ -272,7 +327,7 @@ def build_sensors(assets: list[dg.AssetsDefinition], jobs: dict[str, dg.Unresolv
         return dg.SensorResult(run_requests=plan.requests, skip_reason=skip, asset_events=observations,
                                cursor=json.dumps(plan.cursor, sort_keys=True))
 
-    sensors = [erp_drop_folder_sensor, read_copy_publisher]
+    sensors = [erp_drop_folder_sensor, read_copy_publisher, build_refresh_chain_sensor(jobs)]
     if HEALTH_JOB in jobs:
 
         @dg.run_failure_sensor(

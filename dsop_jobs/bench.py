@@ -166,7 +166,15 @@ def _stage(stage: str, scale: str, seed: int) -> None:
         run_history(defs, instance, start, end, [Stage("one new week", WEEKLY_JOB, AGGREGATES, 1, True)])
         return
     stages = demo_stages()
-    chosen = {"aggregates": stages[:3], "forecasts": stages[3:5], "decisions": stages[5:6], "evaluation": stages[6:]}
+    # By stage name: the forecasts alone (the backtest figure), then what decides and what evaluates.
+    first = {name: i for i, name in enumerate(s.name for s in stages)}
+    forecasts, risk = first["weekly forecasts (backtest origins)"], first["risk grades for the forecast origins"]
+    evaluation = first["forecast evaluation"]
+    # aggregates: masters, weekly and monthly history (what the plain DuckDB script also builds); the stock
+    # estimate over the history goes with the decisions that read it; evaluation scores the forecasts.
+    chosen = {"aggregates": stages[:3], "forecasts": stages[forecasts:risk],
+              "decisions": stages[3:forecasts] + stages[risk:evaluation] + stages[evaluation + 1:],
+              "evaluation": [stages[evaluation]]}
     run_history(defs, instance, start, end, chosen[stage])
 
 

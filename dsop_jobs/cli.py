@@ -10,13 +10,15 @@ import json
 import os
 import sys
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 
 ENV_FILE = ".env"
 # What the UI and the Dagster CLI must share with `dsop demo` to show its runs and its partitions.
-SHARED_SETTINGS = ("DAGSTER_HOME", "DSOP_ERP_DIR", "DSOP_DUCKDB_PATH", "DSOP_HISTORY_START")
+SHARED_SETTINGS = ("DAGSTER_HOME", "DSOP_ERP_DIR", "DSOP_DUCKDB_PATH", "DSOP_HISTORY_START", "DSOP_GO_LIVE",
+                   "DSOP_NETWORK_START")
+DEMO_NETWORK = "tiny"  # the supply-network inputs `dsop demo` writes beside the ERP export (20 days, 5 cities)
 
 
 def load_env_file(folder: Path = Path(".")) -> None:
@@ -54,7 +56,7 @@ def share_settings() -> Path:
     """The demo's settings, paths made absolute, into ``./.env`` for the UI and the Dagster CLI."""
     for name in ("DSOP_ERP_DIR", "DSOP_DUCKDB_PATH"):
         os.environ[name] = str(Path(os.environ[name]).resolve())
-    return write_env_file({name: os.environ[name] for name in SHARED_SETTINGS})
+    return write_env_file({name: os.environ[name] for name in SHARED_SETTINGS if name in os.environ})
 
 
 def _default_env() -> None:
@@ -99,12 +101,14 @@ def _ensure_demo_data(erp_dir: Path, scale: str, seed: int, end_date: str | None
     if manifest_path.exists():
         manifest = json.loads(manifest_path.read_text())
         wanted_end = end_date or manifest["end_date"]
-        if (manifest["scale"], manifest["seed"], manifest["end_date"]) == (scale, seed, wanted_end):
+        if (manifest["scale"], manifest["seed"], manifest["end_date"]) == (scale, seed, wanted_end) \
+                and "network_start" in manifest:
             print(f"[dsop] reusing demo data in {erp_dir} ({scale}, seed {seed})", file=sys.stderr)
             return manifest
     print(f"[dsop] generating {scale} demo data into {erp_dir} ...", file=sys.stderr, flush=True)
     began = time.perf_counter()
-    manifest = generate(erp_dir, scale=scale, seed=seed, end_date=date.fromisoformat(end_date) if end_date else None)
+    manifest = generate(erp_dir, scale=scale, seed=seed, end_date=date.fromisoformat(end_date) if end_date else None,
+                        network=DEMO_NETWORK)
     print(f"[dsop] generated in {time.perf_counter() - began:.1f}s", file=sys.stderr)
     return manifest
 
@@ -119,12 +123,28 @@ def _history_start(manifest: dict) -> str:
     return given
 
 
+def _go_live(manifest: dict) -> str:
+    """The data's latest complete ISO week as DSOP_GO_LIVE, unless the user set one: the demo decides
+    for that week, and keeps forecasts for the backtest origins before it."""
+    last = date.fromisoformat(manifest["end_date"]) - timedelta(days=6)
+    latest_complete_week = (last - timedelta(days=last.weekday())).isoformat()
+    given = os.environ.setdefault("DSOP_GO_LIVE", latest_complete_week)
+    if given != latest_complete_week:
+        print(f"[dsop] DSOP_GO_LIVE={given} is set; this data's latest complete week is {latest_complete_week}",
+              file=sys.stderr)
+    return given
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     _default_env()
     erp_dir = Path(os.environ["DSOP_ERP_DIR"])
     manifest = _ensure_demo_data(erp_dir, args.scale, args.seed, args.end_date)
-    # Partitions start where the data starts (read when the definitions load, so set it first).
+    # Partitions start where the data starts, decisions at go-live (read when the definitions load, so
+    # set them first).
     _history_start(manifest)
+    _go_live(manifest)
+    # The network plan's monthly partitions start with its inputs' first month.
+    os.environ.setdefault("DSOP_NETWORK_START", manifest["network_start"][:8] + "01")
     env_file = share_settings()
     print(f"[dsop] wrote {', '.join(SHARED_SETTINGS)} to {env_file.resolve()}: `dagster dev` and the Dagster "
           "CLI run here read it", file=sys.stderr)
@@ -134,12 +154,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
         import dagster as dg
 
         from dsop_jobs.definitions import defs
-        from dsop_jobs.pipeline import run_history
+        from dsop_jobs.pipeline import demo_stages, run_history
         from dsop_jobs.report import describe_warehouse
 
         instance = dg.DagsterInstance.get()
     began = time.perf_counter()
-    run_history(defs, instance, date.fromisoformat(manifest["start_date"]), date.fromisoformat(manifest["end_date"]))
+    run_history(defs, instance, date.fromisoformat(manifest["start_date"]), date.fromisoformat(manifest["end_date"]),
+                demo_stages(network=True))
     print(f"[dsop] demo runs finished in {time.perf_counter() - began:.1f}s", file=sys.stderr)
     from dsop_assets.forecast.evaluation import peers_status
 

@@ -9,6 +9,7 @@ from dsop_assets.gc_pause import imports_without_gc
 with imports_without_gc():
     import dagster as dg
 
+    from dsop_assets.analytics_evaluation import analytics_evaluation_assets
     from dsop_assets.anomaly.assets import anomaly_assets
     from dsop_assets.customer.assets import customer_assets
     from dsop_assets.decisions import decision_assets
@@ -17,7 +18,7 @@ with imports_without_gc():
     from dsop_assets.forecast.accuracy import evaluation_assets
     from dsop_assets.forecast.assets import forecast_assets
     from dsop_assets.forecast.evaluation import evaluation_baseline_assets
-    from dsop_assets.network.assets import network_assets, network_plan_job
+    from dsop_assets.network.assets import network_assets, network_jobs
     from dsop_assets.operations.pipeline_health import build_pipeline_health
     from dsop_assets.planner.assets import planner_assets
     from dsop_assets.quality.checks import build_quality_checks
@@ -35,7 +36,8 @@ with imports_without_gc():
 def build_assets() -> list[dg.AssetsDefinition]:
     assets = [*raw_assets, *external_assets, *load_sql_assets(), *forecast_assets, *evaluation_baseline_assets,
               *evaluation_assets, *decision_assets,
-              *customer_assets, *anomaly_assets, *inventory_simulation_assets, *beer_game_assets, *planner_assets]
+              *customer_assets, *anomaly_assets, *inventory_simulation_assets, *analytics_evaluation_assets,
+              *beer_game_assets, *planner_assets]
     return [*assets, build_pipeline_health(assets)]
 
 
@@ -49,7 +51,7 @@ def build_definitions(resources: dict[str, object] | None = None) -> dg.Definiti
         # The network plan is a multi-asset (one spec per table): added after the single-key helpers above.
         assets=[*assets, rejected_rows, *network_assets],
         asset_checks=build_quality_checks(assets),
-        jobs=[*jobs, network_plan_job],
+        jobs=[*jobs, *network_jobs],
         schedules=build_schedules(by_name),
         sensors=build_sensors(assets, by_name) + build_planner_sensors(),
         # The webhook URL is a secret: read from the environment when posting, never shown.

@@ -18,7 +18,11 @@ semantics, and cut the cost:
   events, the per-partition check results of dsop_assets/quality/partition_results.py) are written
   in one transaction per shard instead of one per event
   (``DAGSTER_EVENT_BATCH_SIZE``, defaulted here for the same every-process reason);
-- SQLite only: connections are kept per shard instead of rebuilt per event.
+- a batch of per-partition check results is written as one multi-row insert of its events and one
+  executemany update of their planned rows (Dagster built a statement and serialised the event
+  again per result; on Postgres it also took a server connection per result);
+- SQLite only: connections are kept per shard instead of rebuilt per event, and a batch's index
+  rows go in one multi-row insert.
 """
 
 from __future__ import annotations
@@ -48,11 +52,12 @@ from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventL
 from dagster._core.storage.runs import SqliteRunStorage
 from dagster._core.storage.schedules import SqliteScheduleStorage
 from dagster._core.storage.sql import create_engine
-from dagster._core.storage.sqlalchemy_compat import db_result
 from dagster._core.storage.sqlite_storage import DagsterSqliteStorage
 from dagster._serdes import ConfigurableClassData
 from dagster._utils import mkdir_p
 from sqlalchemy.pool import NullPool, QueuePool
+
+from dsop_jobs.check_result_storage import CheckResultBatchMixin, is_partition_result
 
 # Big enough that a whole step's per-partition materialisations go in one batch.
 EVENT_BATCH_SIZE = "10000"
@@ -122,7 +127,7 @@ class PartitionFailureMixin:
         return out
 
 
-class FastSqliteEventLogStorage(PartitionFailureMixin, SqliteEventLogStorage):
+class FastSqliteEventLogStorage(CheckResultBatchMixin, PartitionFailureMixin, SqliteEventLogStorage):
     """The stock SQLite event log (same files, same schema) with kept connections and batch writes."""
 
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None):
@@ -208,10 +213,7 @@ class FastSqliteEventLogStorage(PartitionFailureMixin, SqliteEventLogStorage):
         if not indexed:
             return
         with self.index_transaction() as conn:
-            ids = []
-            for _, row in indexed:
-                with db_result(conn, SqlEventLogStorageTable.insert().values(**row)) as result:
-                    ids.append(result.inserted_primary_key[0])
+            ids = self._insert_returning_ids(conn, [row for _, row in indexed])
             asset = [(e, i) for (e, _), i in zip(indexed, ids) if e.dagster_event_type in ASSET_EVENTS]
             if asset:
                 self._store_asset_event_tags(conn, [e for e, _ in asset], [i for _, i in asset])
@@ -219,9 +221,19 @@ class FastSqliteEventLogStorage(PartitionFailureMixin, SqliteEventLogStorage):
                 latest = {(e.dagster_event.asset_key, e.dagster_event_type): (e, i) for e, i in asset}
                 for event, event_id in latest.values():
                     self._store_asset_event(conn, event, event_id)
-            for (event, _), event_id in zip(indexed, ids):
-                if event.dagster_event_type in ASSET_CHECK_EVENTS:
-                    self.store_asset_check_event(event, event_id)  # re-enters this transaction
+            results = []  # consecutive per-partition results, written together
+            for (event, row), event_id in zip(indexed, ids):
+                if event.dagster_event_type not in ASSET_CHECK_EVENTS:
+                    continue
+                if is_partition_result(event):
+                    results.append((event.dagster_event.event_specific_data, row, event_id))
+                    continue
+                if results:  # what came before this event is written before it, as one by one would
+                    self._update_check_results(conn, results)
+                    results = []
+                self.store_asset_check_event(event, event_id)  # re-enters this transaction
+            if results:
+                self._update_check_results(conn, results)
 
     def wipe(self) -> None:
         with self._db_lock:
@@ -277,7 +289,7 @@ def _postgres_classes():
     from dagster_postgres.event_log import PostgresEventLogStorage
     from dagster_postgres.storage import DagsterPostgresStorage
 
-    class FastPostgresEventLogStorage(PartitionFailureMixin, PostgresEventLogStorage):
+    class FastPostgresEventLogStorage(CheckResultBatchMixin, PartitionFailureMixin, PostgresEventLogStorage):
         """Postgres event log with subset planned events and batch writes switched on."""
 
         def __init__(self, *args, **kwargs):
@@ -289,6 +301,15 @@ def _postgres_classes():
             # (dsop_assets/quality/partition_results.py) arrive as a batch too.
             if all(e.dagster_event_type in BATCH_WRITABLE_EVENTS for e in events):
                 super().store_event_batch(events)
+                return
+            if all(is_partition_result(e) for e in events):
+                # One transaction: the events, then their rows in asset_check_executions. One event at
+                # a time took a server connection each (0.76 s CPU for a 156-partition check).
+                rows = [self._event_to_row(e) for e in events]
+                with self.index_transaction() as conn:
+                    ids = self._insert_returning_ids(conn, rows)
+                    self._update_check_results(
+                        conn, [(e.dagster_event.event_specific_data, r, i) for e, r, i in zip(events, rows, ids)])
                 return
             for event in events:
                 self.store_event(event)

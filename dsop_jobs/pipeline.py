@@ -14,10 +14,21 @@ from datetime import date, timedelta
 
 import dagster as dg
 
-from dsop_assets.partitions import monthly_partitions, month_start, weekly_partitions, week_start
-from dsop_assets.simulation.beer_assets import rho_partitions
+from dsop_assets.partitions import go_live, month_start, week_start
+from dsop_assets.network.assets import NETWORK_DESIGN_JOB, NETWORK_KPI_JOB, NETWORK_PLAN_JOB
 from dsop_assets.simulation.jobs import BEER_GAME_JOB
-from dsop_jobs.jobs import EVALUATION_JOB, HEALTH_JOB, MASTER_JOB, MONTHLY_JOB, WEEKLY_JOB
+from dsop_jobs.jobs import (
+    DECISION_REVIEW_JOB,
+    EVALUATION_JOB,
+    HEALTH_JOB,
+    MASTER_JOB,
+    MONTHLY_DECISION_JOB,
+    MONTHLY_FORECAST_JOB,
+    MONTHLY_JOB,
+    WEEKLY_DECISION_JOB,
+    WEEKLY_FORECAST_JOB,
+    WEEKLY_JOB,
+)
 from dsop_jobs.planner_automation import FOLLOWUP_JOB
 from dsop_jobs.progress import step_progress_logger
 
@@ -33,6 +44,7 @@ class Stage:
     last_periods: int | None = None  # None = the whole history; N = the latest N partitions
     complete_only: bool = False  # only periods that ended by the history's last day (forecast origins)
     needs_plan: bool = False  # reads the plan, purchases and actions: skipped when a plan gate refused them
+    ops_config: dict | None = None  # run config per op (asset), as the launchpad's "ops:" block
 
 
 @dataclass
@@ -45,15 +57,23 @@ class StageResult:
 
 
 AGGREGATES = ("erp_raw", "external", "staging", "marts", "features")
-DECISIONS = ("inventory", "risk", "planning", "anomaly", "inventory_simulation")
+DECISIONS = ("risk", "planning", "inventory_simulation")
 
 
 def demo_stages(backtest_weeks: int = 26, backtest_months: int = 12, decision_weeks: int = 1,
-                beer_game: bool = True, planner: bool = True) -> list[Stage]:
+                beer_game: bool = True, planner: bool = True, replay_weeks: int = 4,
+                network: bool = False) -> list[Stage]:
+    """With DSOP_GO_LIVE set (``dsop demo`` sets it), the forecast and decision stages run every
+    complete partition their jobs have, so none is left missing; without it those jobs' partitions
+    span the whole history, and the stages take only the latest N periods."""
+    if go_live() is not None:
+        backtest_weeks = backtest_months = decision_weeks = decision_months = None
+    else:
+        decision_months = 1
     # The planner's report reads the evaluation's scorecard, so it comes after it; then the run outcomes
     # so far, and the planners' follow-up with the KPI trend that reads them.
     planner_stages = [
-        Stage("planner's report and alerts for the latest week", WEEKLY_JOB, ("planner",), decision_weeks, True,
+        Stage("planner's report and alerts", WEEKLY_DECISION_JOB, ("planner",), decision_weeks, True,
               needs_plan=True),
         Stage("pipeline health", HEALTH_JOB),
         Stage("action follow-up and KPI trend", FOLLOWUP_JOB, needs_plan=True),
@@ -62,29 +82,43 @@ def demo_stages(backtest_weeks: int = 26, backtest_months: int = 12, decision_we
         Stage("masters and external indicators", MASTER_JOB),
         Stage("weekly history", WEEKLY_JOB, AGGREGATES),
         Stage("monthly history", MONTHLY_JOB, AGGREGATES),
-        Stage("weekly forecasts (backtest origins)", WEEKLY_JOB, ("forecast",), backtest_weeks, True),
-        Stage("monthly forecasts (backtest origins)", MONTHLY_JOB, ("forecast",), backtest_months, True),
-        Stage("customer analytics for the latest month", MONTHLY_JOB, ("customer",), 1, True),
+        Stage("estimated stock and lead times over the history", WEEKLY_JOB, ("inventory",), None, True),
+        Stage("weekly forecasts (backtest origins)", WEEKLY_FORECAST_JOB, ("forecast",), backtest_weeks, True),
+        Stage("monthly forecasts (backtest origins)", MONTHLY_FORECAST_JOB, ("forecast",), backtest_months, True),
+        Stage("risk grades for the forecast origins", WEEKLY_FORECAST_JOB, ("risk",), backtest_weeks, True),
+        Stage("customer analytics", MONTHLY_DECISION_JOB, ("customer",), decision_months, True),
         Stage("anomaly alerts over the history", WEEKLY_JOB, ("anomaly",), None, True),
-        Stage("decisions for the latest week", WEEKLY_JOB, DECISIONS, decision_weeks, True),
+        Stage("decisions", WEEKLY_DECISION_JOB, DECISIONS, decision_weeks, True),
         Stage("forecast evaluation", EVALUATION_JOB),
+        # The replay re-plans every week it covers (seconds each): the demo replays the last 4 weeks, the
+        # weekly chain its default 26. Neither reads the week's plan, so a refused plan does not stop them.
+        Stage("risk backtest and decision replay", DECISION_REVIEW_JOB,
+              ops_config={"decision_replay": {"config": {"weeks": replay_weeks}}}),
     ] + (planner_stages if planner else []) + (
-        [Stage("beer game and tier classifier", BEER_GAME_JOB)] if beer_game else [])
+        [Stage("beer game and tier classifier", BEER_GAME_JOB)] if beer_game else []) + (
+        # Needs the supply-network inputs (network/ beside the ERP files): `dsop demo` writes a small set.
+        [Stage("supply network: facilities", NETWORK_DESIGN_JOB),
+         Stage("supply network: plan, month by month", NETWORK_PLAN_JOB),
+         Stage("supply network: KPIs and rule checks", NETWORK_KPI_JOB)] if network else [])
 
 
 def partition_window(
-    job: str, start: date, end: date, last_periods: int | None, complete_only: bool = False
+    partitions: dg.PartitionsDefinition | None, start: date, end: date, last_periods: int | None,
+    complete_only: bool = False,
 ) -> tuple[str, str] | None:
-    if job == WEEKLY_JOB:
-        keys, first, last = weekly_partitions.get_partition_keys(), week_start(start), week_start(end)
+    """The first and last key of ``partitions`` (a job's) inside the history [start, end]: the latest
+    ``last_periods`` of them, only periods that ended by ``end`` when ``complete_only``; static
+    partitions (the beer game's scenarios) all, whatever the history."""
+    if isinstance(partitions, dg.WeeklyPartitionsDefinition):
+        keys, first, last = partitions.get_partition_keys(), week_start(start), week_start(end)
         if complete_only and end < last + timedelta(days=6):
             last -= timedelta(days=7)
-    elif job == MONTHLY_JOB:
-        keys, first, last = monthly_partitions.get_partition_keys(), month_start(start), month_start(end)
+    elif isinstance(partitions, dg.MonthlyPartitionsDefinition):
+        keys, first, last = partitions.get_partition_keys(), month_start(start), month_start(end)
         if complete_only and (end + timedelta(days=1)).month == end.month:
             last = month_start(last - timedelta(days=1))
-    elif job == BEER_GAME_JOB:  # static partitions: every scenario, whatever the history
-        keys = rho_partitions.get_partition_keys()
+    elif isinstance(partitions, dg.StaticPartitionsDefinition):
+        keys = partitions.get_partition_keys()
         return keys[0], keys[-1]
     else:
         return None
@@ -134,8 +168,8 @@ def run_history(
         selection = _selection(cli_defs, job_def, stage.groups)
         if selection is not None and not selection:
             continue
-        window = partition_window(stage.job, start, end, stage.last_periods, stage.complete_only)
-        if stage.job in (WEEKLY_JOB, MONTHLY_JOB, BEER_GAME_JOB) and window is None:
+        window = partition_window(job_def.partitions_def, start, end, stage.last_periods, stage.complete_only)
+        if job_def.partitions_def is not None and window is None:
             continue
         tags = {"dsop/trigger": "cli", "dsop/stage": stage.name}
         label, partition_key = "unpartitioned", None
@@ -154,7 +188,7 @@ def run_history(
             tags=tags,
             partition_key=partition_key,
             asset_selection=sorted(selection) if selection else None,
-            run_config={"loggers": {"dsop_progress": {}}},
+            run_config={"loggers": {"dsop_progress": {}}, **({"ops": stage.ops_config} if stage.ops_config else {})},
             raise_on_error=False,
         )
         if not result.success:

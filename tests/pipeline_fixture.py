@@ -32,7 +32,7 @@ def build_tiny_pipeline(root: Path, instance: dg.DagsterInstance) -> TinyPipelin
     manifest = generate(erp_dir, scale="tiny", seed=11, end_date=TINY_END)
     warehouse = DuckDBWarehouse(path=str(root / "tiny.duckdb"))
     defs = build_definitions(core_resources(erp_dir=str(erp_dir), warehouse=warehouse))
-    stages = demo_stages(backtest_weeks=BACKTEST_WEEKS, backtest_months=BACKTEST_MONTHS, decision_weeks=2,
+    stages = demo_stages(backtest_weeks=BACKTEST_WEEKS, backtest_months=BACKTEST_MONTHS, decision_weeks=2, replay_weeks=2,
                          beer_game=False,  # tests/analytics runs a small beer game of its own
                          planner=False)  # tests/planner builds its report, statuses and alerts from a clean start
     results = run_history(defs, instance, date.fromisoformat(manifest["start_date"]), TINY_END, stages)

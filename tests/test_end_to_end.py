@@ -25,6 +25,29 @@ def test_warehouse_holds_raw_tables_quarantine_and_summaries(tiny_pipeline):
     assert warehouse.table_exists("erp_rejected_rows")
 
 
+def test_every_table_and_view_the_warehouse_holds_is_an_asset(tiny_pipeline):
+    """What an analyst finds in the warehouse, the UI shows with its lineage: each table or view is an asset,
+    or the table (``dsop/table``) or union view (``dsop/view``) an asset declares it writes its rows to."""
+    graph = tiny_pipeline.defs.resolve_asset_graph()
+    named = set()
+    for key in graph.get_all_asset_keys():
+        metadata = graph.get(key).metadata
+        named |= {key.to_user_string(), *(str(metadata[m]) for m in ("dsop/table", "dsop/view") if m in metadata)}
+    held = set(tiny_pipeline.warehouse.query(
+        "select table_name from information_schema.tables where table_schema = 'main'")["table_name"])
+    assert {"analytics_evaluation", "forecast_result", "demand_anomaly_evaluation"} <= held
+    assert not held - named, f"tables no asset declares: {sorted(held - named)}"
+
+
+def test_analytics_evaluation_view_unions_each_assets_evaluation(tiny_pipeline):
+    warehouse = tiny_pipeline.warehouse
+    by_asset = dict(warehouse.query("select asset, count(*) as n from analytics_evaluation group by asset").iter_rows())
+    for asset in ("customer_segment", "customer_churn_risk", "product_recommendation", "demand_anomaly",
+                  "inventory_policy_simulated"):
+        own = warehouse.row_count(f"{asset}_evaluation")
+        assert own > 0 and by_asset.get(asset) == own, asset
+
+
 def test_raw_tables_hold_every_exported_row(tiny_pipeline):
     for table in ("daily_order", "daily_revenue", "purchase_order", "inventory", "product_master"):
         exported = pl.read_csv(tiny_pipeline.erp_dir / f"{table}.csv", infer_schema=False).height

@@ -12,7 +12,7 @@ from threadpoolctl import threadpool_limits
 from dsop_assets.anomaly import detect, evaluate, shift
 from dsop_assets.anomaly.features import SHIFT_WEEKS, YEAR_WEEKS, pair_features, product_features, weekly_grid
 from dsop_assets.anomaly.messages import with_messages
-from dsop_assets.customer.assets import write_evaluation
+from dsop_assets.analytics_evaluation import evaluation_spec, write_evaluation
 from dsop_resources import WAREHOUSE_POOL
 from dsop_assets.inventory.daily_inventory import estimate_daily_inventory
 from dsop_assets.partitions import weekly_partitions, weeks_in, window_dates
@@ -165,13 +165,28 @@ def stock_alerts_from(snapshots: pl.DataFrame, production: pl.DataFrame, receipt
                 pl.lit(None, pl.Float64).alias("if_score"), pl.lit("reconciliation_rule").alias("method"))
 
 
-@dg.asset(
-    group_name=GROUP,
+DESCRIPTION = (
+    "Anomaly alerts per ISO week: spikes and drops in customer x product orders, level shifts in "
+    "product orders, stock counts that disagree with the flows. Statistical rules on rolling median/MAD "
+    "z-scores; spikes confirmed by an Isolation Forest fitted on the trailing 52 weeks (plus the one-week-ahead "
+    "forecast residual where a forecast exists), drops by the rule's own beta-binomial chance, level shifts by "
+    "a change-point test. Each alert has a plain message in English and Korean; alerts "
+    "on products graded C or worse become action-queue entries. On demo data, scored against the planted truth."
+)
+
+
+@dg.multi_asset(
+    name="demand_anomaly",
+    specs=[
+        dg.AssetSpec("demand_anomaly", group_name=GROUP, metadata={"partition_expr": "week_start"},
+                     kinds={"scikit-learn", "polars"},
+                     deps=["daily_order", "product_master", "inventory", "daily_production", "daily_revenue",
+                           "purchase_order", "bom", "forecast_weekly"],
+                     description=DESCRIPTION),
+        evaluation_spec("demand_anomaly", GROUP),
+    ],
     partitions_def=weekly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    deps=["daily_order", "product_master", "inventory", "daily_production", "daily_revenue", "purchase_order", "bom", "forecast_weekly"],
-    metadata={"partition_expr": "week_start"},
-    kinds={"scikit-learn", "polars"},
     pool=WAREHOUSE_POOL,
     check_specs=[
         dg.AssetCheckSpec(NO_ALERTS, asset="demand_anomaly",
@@ -181,18 +196,13 @@ def stock_alerts_from(snapshots: pl.DataFrame, production: pl.DataFrame, receipt
                           f"{TARGET_RECALL:.0%} on the planted anomalies of every kind in the weeks scored; a kind with "
                           f"fewer than {MIN_PLANTED} planted there is not judged (n too small)."),
     ],
-    description="Anomaly alerts per ISO week: spikes and drops in customer x product orders, level shifts in "
-    "product orders, stock counts that disagree with the flows. Statistical rules on rolling median/MAD "
-    "z-scores, confirmed by an Isolation Forest fitted on the trailing 52 weeks (plus the one-week-ahead "
-    "forecast residual where a forecast exists). Each alert has a plain message in English and Korean; alerts "
-    "on products graded C or worse become action-queue entries. On demo data, scored against the planted truth.",
 )
-def demand_anomaly(context: dg.AssetExecutionContext, warehouse: Warehouse, erp: ErpExportFolder) -> dg.MaterializeResult:
+def demand_anomaly(context: dg.AssetExecutionContext, warehouse: Warehouse, erp: ErpExportFolder):
     with threadpool_limits(1):
-        return _demand_anomaly(context, warehouse, erp)
+        yield from _demand_anomaly(context, warehouse, erp)
 
 
-def _demand_anomaly(context: dg.AssetExecutionContext, warehouse: Warehouse, erp: ErpExportFolder) -> dg.MaterializeResult:
+def _demand_anomaly(context: dg.AssetExecutionContext, warehouse: Warehouse, erp: ErpExportFolder):
     start, end = window_dates(context)
     alerts, scored = order_alerts(warehouse, start, end)
     stock = stock_alerts(warehouse, start, end)
@@ -203,8 +213,9 @@ def _demand_anomaly(context: dg.AssetExecutionContext, warehouse: Warehouse, erp
     checks = []
     last_week = weeks_in(start, end)[-1]
     latest = table.filter(pl.col("week_start") == last_week)
+    evaluation: list[dict] = []  # scored only on demo data (planted anomalies); else the window is emptied
     checks.append(dg.AssetCheckResult(
-        check_name=NO_ALERTS, passed=latest.is_empty(), severity=dg.AssetCheckSeverity.WARN,
+        asset_key="demand_anomaly", check_name=NO_ALERTS, passed=latest.is_empty(), severity=dg.AssetCheckSeverity.WARN,
         metadata={"alerts_latest_week": latest.height,
                   "messages": dg.MetadataValue.md("\n".join(f"- {m}" for m in latest["message_en"].head(20)))}))
     truth = evaluate.read_planted(erp.erp_dir)
@@ -219,22 +230,23 @@ def _demand_anomaly(context: dg.AssetExecutionContext, warehouse: Warehouse, erp
             "isolation_forest": evaluate.score(if_alerts.select(stock_rows.columns), truth, first, last),
         }
         metadata["planted_evaluation"] = results
-        write_evaluation(warehouse, "demand_anomaly", start, end, [
+        evaluation = [
             dict(asset="demand_anomaly", period_start=start, metric=f"{stat}_{kind}", method=method, value=v[stat])
-            for method, by_kind in results.items() for kind, v in by_kind.items() for stat in ("precision", "recall")])
+            for method, by_kind in results.items() for kind, v in by_kind.items() for stat in ("precision", "recall")]
         shipped = results["rule+isolation_forest"]
         verdicts = planted_verdicts(shipped)
         judged = [v for v in verdicts.values() if v != NOT_JUDGED]
         unjudged = sorted(k for k, v in verdicts.items() if v == NOT_JUDGED)
         checks.append(dg.AssetCheckResult(
-            check_name=PLANTED_FOUND, passed=all(v == "met" for v in judged), severity=dg.AssetCheckSeverity.WARN,
+            asset_key="demand_anomaly", check_name=PLANTED_FOUND, passed=all(v == "met" for v in judged), severity=dg.AssetCheckSeverity.WARN,
             description=(f"{', '.join(unjudged)}: {NOT_JUDGED}, fewer than {MIN_PLANTED} planted in the weeks scored"
                          if unjudged else None),
             metadata={**{k: str(v) for k, v in shipped.items()}, "verdicts": verdicts}))
     else:
-        checks.append(dg.AssetCheckResult(check_name=PLANTED_FOUND, passed=True, severity=dg.AssetCheckSeverity.WARN,
+        checks.append(dg.AssetCheckResult(asset_key="demand_anomaly", check_name=PLANTED_FOUND, passed=True, severity=dg.AssetCheckSeverity.WARN,
                                           metadata={"note": "no ground_truth/planted_anomalies.csv: not demo data"}))
-    return dg.MaterializeResult(metadata=metadata, check_results=checks)
+    yield dg.MaterializeResult(asset_key="demand_anomaly", metadata=metadata, check_results=checks)
+    yield write_evaluation(warehouse, "demand_anomaly", start, end, evaluation)
 
 
 anomaly_assets = [demand_anomaly]

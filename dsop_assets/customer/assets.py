@@ -11,10 +11,11 @@ import dagster as dg
 import polars as pl
 from threadpoolctl import threadpool_limits
 
+from dsop_assets.analytics_evaluation import evaluation_spec, write_evaluation
 from dsop_assets.customer import churn, recommend, segments
 from dsop_assets.customer.features import FEATURES, RHYTHM_FEATURES, add_months, customer_features, month_end
 from dsop_resources import WAREHOUSE_POOL
-from dsop_assets.partitions import monthly_partitions, months_in, window_dates
+from dsop_assets.partitions import decision_monthly_partitions, months_in, window_dates
 from dsop_resources import Warehouse, Window
 
 GROUP = "customer"
@@ -34,13 +35,6 @@ def read_orders(warehouse: Warehouse, since: date, until: date) -> pl.DataFrame:
         "select order_date, customer_id, product_id, order_qty, coalesce(order_amount_krw, 0.0) as order_amount_krw "
         "from stg_daily_order where order_date between $since and $until", {"since": since, "until": until},
     ).with_columns(pl.col("order_date").cast(pl.Date))
-
-
-def write_evaluation(warehouse: Warehouse, asset: str, start: date, end: date, rows: list[dict]) -> None:
-    """Rows of the shared ``analytics_evaluation`` table (asset, period_start, metric, method, value)."""
-    frame = pl.DataFrame(rows, schema={"asset": pl.String, "period_start": pl.Date, "metric": pl.String,
-                                       "method": pl.String, "value": pl.Float64})
-    warehouse.write("analytics_evaluation", frame, window=Window("period_start", start, end), keys={"asset": [asset]})
 
 
 def _markdown(frame: pl.DataFrame) -> str:
@@ -82,8 +76,9 @@ def segment_one_month(warehouse: Warehouse, month: date) -> tuple[pl.DataFrame, 
                      kinds={"scikit-learn", "polars"}, metadata={"partition_expr": "month_start"},
                      description="Per month and segment: size, share of customers and revenue, the median of "
                      "every feature, and the segment's named strategy."),
+        evaluation_spec("customer_segment", GROUP),
     ],
-    partitions_def=monthly_partitions,
+    partitions_def=decision_monthly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     pool=WAREHOUSE_POOL,
     check_specs=[dg.AssetCheckSpec(SEGMENTS_PRESENT, asset="customer_segment",
@@ -112,7 +107,7 @@ def _customer_segment(context: dg.AssetExecutionContext, warehouse: Warehouse):
     profiled = warehouse.write(SEGMENT_PROFILE, profile, window=Window("month_start", start, end))
     evaluation = [dict(asset="customer_segment", period_start=m, metric=name, method="kmeans", value=v)
                   for m, info in infos.items() for name, v in (("k", info["k"]), ("changed_share", info["changed_share"]))]
-    write_evaluation(warehouse, "customer_segment", start, end, evaluation)
+    yield write_evaluation(warehouse, "customer_segment", start, end, evaluation)
     last = max(infos)
     unnamed = table.filter(pl.col("segment_name").is_null()).height
     yield dg.MaterializeResult(
@@ -175,8 +170,9 @@ def top_products(orders: pl.DataFrame) -> pl.DataFrame:
                      kinds={"scikit-learn", "polars"}, metadata={"partition_expr": "month_start"},
                      description="Per partition month and backtest month: ROC-AUC and precision@top-10 % of the "
                      "shipped model and of recency alone, with the customers and churners scored."),
+        evaluation_spec("customer_churn_risk", GROUP),
     ],
-    partitions_def=monthly_partitions,
+    partitions_def=decision_monthly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     pool=WAREHOUSE_POOL,
     check_specs=[dg.AssetCheckSpec(CHURN_BEATS_RECENCY, asset="customer_churn_risk",
@@ -213,7 +209,7 @@ def _customer_churn_risk(context: dg.AssetExecutionContext, warehouse: Warehouse
     written = warehouse.write("customer_churn_risk", result, window=Window("month_start", start, end))
     backtest = pl.concat(backtests, how="diagonal_relaxed")
     backtested = warehouse.write(CHURN_BACKTEST, backtest, window=Window("month_start", start, end))
-    write_evaluation(warehouse, "customer_churn_risk", start, end, [
+    yield write_evaluation(warehouse, "customer_churn_risk", start, end, [
         dict(asset="customer_churn_risk", period_start=m, metric=metric, method=method, value=s.get(f"{metric}_{method}"))
         for m, s in summaries.items() for metric in ("auc", "auc_pooled", "precision_top10")
         for method in ("model", "recency")])
@@ -255,26 +251,29 @@ def backtest_problems(backtest: pl.DataFrame) -> list[str]:
     return problems
 
 
-@dg.asset(
-    group_name=GROUP,
-    partitions_def=monthly_partitions,
+@dg.multi_asset(
+    name="product_recommendation",
+    specs=[
+        dg.AssetSpec("product_recommendation", group_name=GROUP, deps=["daily_order"],
+                     metadata={"partition_expr": "month_start"}, kinds={"scikit-learn", "polars"},
+                     description=f"Top {recommend.TOP_N} products each customer does not buy yet (item-based nearest "
+                     "neighbours on the age-weighted customer x product matrix), as of each month's end. Metadata: "
+                     "hit-rate@10 and recall@10 on each customer's hidden new products of the last quarter, against "
+                     "popularity, pooled over the last 12 months."),
+        evaluation_spec("product_recommendation", GROUP),
+    ],
+    partitions_def=decision_monthly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    deps=["daily_order"],
-    metadata={"partition_expr": "month_start"},
-    kinds={"scikit-learn", "polars"},
     pool=WAREHOUSE_POOL,
     check_specs=[dg.AssetCheckSpec(RECOMMENDATIONS_PRESENT, asset="product_recommendation",
                                    description="Every customer with orders gets recommendations.")],
-    description=f"Top {recommend.TOP_N} products each customer does not buy yet (item-based nearest neighbours on "
-    "the age-weighted customer x product matrix), as of each month's end. Metadata: hit-rate@10 and recall@10 on "
-    "each customer's hidden new products of the last quarter, against popularity, pooled over the last 12 months.",
 )
-def product_recommendation(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+def product_recommendation(context: dg.AssetExecutionContext, warehouse: Warehouse):
     with threadpool_limits(1):
-        return _product_recommendation(context, warehouse)
+        yield from _product_recommendation(context, warehouse)
 
 
-def _product_recommendation(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+def _product_recommendation(context: dg.AssetExecutionContext, warehouse: Warehouse):
     start, end = window_dates(context)
     months = months_in(start, end)
     orders = warehouse.query("select order_date, customer_id, product_id from daily_order where order_date <= $d",
@@ -285,18 +284,21 @@ def _product_recommendation(context: dg.AssetExecutionContext, warehouse: Wareho
         evals[month] = recommend.evaluate_pooled(orders, month)
     table = pl.concat(recs)
     written = warehouse.write("product_recommendation", table, window=Window("month_start", start, end))
-    write_evaluation(warehouse, "product_recommendation", start, end, [
+    evaluated = write_evaluation(warehouse, "product_recommendation", start, end, [
         dict(asset="product_recommendation", period_start=m, metric=metric, method=method,
              value=e.get(f"{metric}_{method}"))
         for m, e in evals.items() for metric in ("hit_rate_at_10", "recall_at_10") for method in ("item_knn", "popularity")])
     customers = orders.filter(pl.col("order_date") <= month_end(months[-1]))["customer_id"].n_unique()
     served = table.filter(pl.col("month_start") == months[-1])["customer_id"].n_unique()
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
+        asset_key="product_recommendation",
         metadata={"dagster/row_count": written, "evaluation_latest": evals[months[-1]]},
-        check_results=[dg.AssetCheckResult(check_name=RECOMMENDATIONS_PRESENT, passed=served == customers,
+        check_results=[dg.AssetCheckResult(asset_key="product_recommendation", check_name=RECOMMENDATIONS_PRESENT,
+                                           passed=served == customers,
                                            severity=dg.AssetCheckSeverity.WARN,
                                            metadata={"customers": customers, "with_recommendations": served})],
     )
+    yield evaluated
 
 
 customer_assets = [customer_segment, customer_churn_risk, product_recommendation]

@@ -25,7 +25,15 @@ from dsop_assets.forecast.model_tables import (
 )
 from dsop_assets.forecast.model_tables import check_name as model_check
 from dsop_assets.lineage import history_until_partition
-from dsop_assets.partitions import monthly_partitions, months_in, weekly_partitions, weeks_in, window_dates
+from dsop_assets.partitions import (
+    forecast_monthly_partitions,
+    forecast_weekly_partitions,
+    monthly_partitions,
+    months_in,
+    weekly_partitions,
+    weeks_in,
+    window_dates,
+)
 from dsop_resources import WAREHOUSE_POOL, Warehouse, Window, quote_identifier
 
 GROUP = "forecast"
@@ -33,13 +41,15 @@ FEATURE_GROUP = "features"
 SOURCES = ["daily_order", "daily_revenue", "product_master", "customer", "economic_indicator", "exchange_rate",
            "trade_statistics"]
 _CADENCES = {
-    "weekly": (weekly_partitions, weeks_in, build_weekly_features, weekly_config),
-    "monthly": (monthly_partitions, months_in, build_monthly_features, monthly_config),
+    "weekly": (forecast_weekly_partitions, weeks_in, build_weekly_features, weekly_config),
+    "monthly": (forecast_monthly_partitions, months_in, build_monthly_features, monthly_config),
 }
 
 
 def _feature_store(cadence: str) -> dg.AssetsDefinition:
-    partitions_def, periods_in, _, _ = _CADENCES[cadence]
+    _, periods_in, _, _ = _CADENCES[cadence]
+    # The feature stores are data, built over the whole history (the forecasts' partitions start later).
+    partitions_def = weekly_partitions if cadence == "weekly" else monthly_partitions
     spec = WEEKLY_SPEC if cadence == "weekly" else MONTHLY_SPEC
     name = f"feature_store_{cadence}"
 
@@ -103,7 +113,8 @@ def _forecast(cadence: str) -> dg.AssetsDefinition:
         specs=[
             dg.AssetSpec(f"forecast_{cadence}", group_name=GROUP, deps=[*deps, "product_master"],
                          kinds={"lightgbm", "polars"},
-                         metadata={"partition_expr": "origin_date", "dsop/table": result_table(cadence)},
+                         metadata={"partition_expr": "origin_date", "dsop/table": result_table(cadence),
+                                   "dsop/view": RESULT_VIEW},  # the union of both cadences' tables
                          description=f"P10/P50/P90 and mean {cadence} demand per series for every horizon, as of "
                          "each origin: LightGBM quantile regression (monthly products: averaged with "
                          "AutoETS/AutoTheta), bias-corrected, bands calibrated per side, a moving-average fallback "
@@ -239,7 +250,7 @@ def _forecast_metadata(result: pl.DataFrame, importance: pl.DataFrame, written: 
 
 @dg.asset(
     group_name=GROUP,
-    partitions_def=monthly_partitions,
+    partitions_def=forecast_monthly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     deps=["forecast_monthly", "daily_order"],
     metadata={"partition_expr": "origin_date"},

@@ -19,14 +19,20 @@ from dsop_assets.forecast.config import monthly_config, weekly_config
 from dsop_assets.forecast.features import build_targets
 from dsop_assets.forecast.peers import is_available, oracle_forecasts, run_peers
 from dsop_assets.lineage import history_until_partition
-from dsop_assets.partitions import monthly_partitions, months_in, weekly_partitions, weeks_in, window_dates
+from dsop_assets.partitions import (
+    forecast_monthly_partitions,
+    forecast_weekly_partitions,
+    months_in,
+    weeks_in,
+    window_dates,
+)
 from dsop_resources import WAREHOUSE_POOL, Warehouse, Window
 from dsop_resources.erp_files import ErpExportFolder
 
 SYSTEM_MODEL = "dsop_lgbm"  # forecast_result as served: LightGBM plus its fallback rows
 _CADENCES = {
-    "weekly": (weekly_partitions, weeks_in, weekly_config, "week_start", 4),
-    "monthly": (monthly_partitions, months_in, monthly_config, "month_start", 3),
+    "weekly": (forecast_weekly_partitions, weeks_in, weekly_config, "week_start", 4),
+    "monthly": (forecast_monthly_partitions, months_in, monthly_config, "month_start", 3),
 }
 
 

@@ -106,7 +106,7 @@ def feature_batches(
     first = per_period["period"].min()
     # External values depend on the as_of date alone: one row per origin, joined to every batch.
     as_of_dates = pl.select(period_end(pl.Series(origin_periods, dtype=pl.Int32), cadence)).to_series().to_list()
-    ext = external_features(indicators, fx, as_of_dates, external_series, external_transforms)
+    ext = external_features(indicators, fx, as_of_dates, external_series, external_transforms, spec.forward_drivers)
     for batch in product_batches(per_period, last - first + 1, panel_rows_per_batch):
         def mine(frame: pl.DataFrame) -> pl.DataFrame:
             return frame.filter(pl.col("product_id").is_in(batch))

@@ -3,7 +3,10 @@
 An indicator row is one vintage (``known_at``) of one observation; revisions add vintages. At as_of A
 a series is worth its latest observation among vintages with known_at <= A, valued at the latest
 such vintage; growth compares it with the observation ~1/3/12 months earlier, valued the same way.
-Publication delays therefore come from the data itself (known_at), not from assumed lags.
+Publication delays therefore come from the data itself (known_at), not from assumed lags. A monthly
+series whose latest known month is behind the as_of is first forecast forward over the gap
+(``external_forward.py``: AutoETS on the values known then), so its level and growth describe the
+as_of's period instead of a month or two before it.
 
 Kept self-contained (one inequality join, then as-of joins) so the feature store does not depend
 on the ingestion package.
@@ -16,6 +19,7 @@ from datetime import date, timedelta
 import polars as pl
 
 from .config import DIFFERENCE_SERIES, EXTERNAL_SERIES, EXTERNAL_TRANSFORMS, GROWTH_DAYS
+from .external_forward import forward_fill
 
 # How far back each as_of looks: a year of growth plus the longest publication delay seen in
 # practice (trade statistics, revised production indices), with room to spare.
@@ -73,8 +77,10 @@ def external_features(
     as_of_dates: list[date],
     series: dict[str, tuple[str, ...]] = EXTERNAL_SERIES,
     transforms: dict[str, tuple[str, ...]] = EXTERNAL_TRANSFORMS,
+    forward: bool = True,
 ) -> pl.DataFrame:
-    """One row per as_of with one column per (series, transform); null where nothing was known."""
+    """One row per as_of with one column per (series, transform); null where nothing was known.
+    ``forward``: forecast monthly series over their publication gap first (``external_forward.py``)."""
     transforms = {k: v for k, v in transforms.items() if k in series}
     vintages = _vintages(indicators, fx, series)
     anchors = pl.DataFrame({"as_of": sorted(set(as_of_dates))}, schema={"as_of": pl.Date}).with_columns(
@@ -93,6 +99,8 @@ def external_features(
         .agg(pl.col("value").last())
         .sort("as_of", "name", "observation_date")
     )
+    if forward:
+        pit = forward_fill(pit).drop("forecast_steps")
     latest = pit.group_by("as_of", "name").agg(
         pl.col("observation_date").last(), pl.col("value").last().alias("level")
     )

@@ -1,4 +1,8 @@
-"""Daily stock estimate and purchase lead times as weekly assets: the inventory picture as of each week."""
+"""Daily stock estimate and purchase lead times as weekly assets: the inventory picture as of each week.
+
+They are data (partitioned from the history's start, built over all of it): the replay and the risk
+backtest read the stock of every past week, not only of the weeks decided since go-live.
+"""
 
 from datetime import timedelta
 

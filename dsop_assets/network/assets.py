@@ -25,6 +25,7 @@ from dsop_assets.network.rolling import solve_chunk
 from dsop_assets.partitions import TIMEZONE, window_dates
 from dsop_resources import WAREHOUSE_POOL, Warehouse, Window
 from dsop_resources.erp_files import ErpExportFolder
+from dsop_resources.settings import warehouse_kind
 
 GROUP = "network"
 FACILITY, REJECTED = "network_facility", "network_rejected_rows"
@@ -186,7 +187,15 @@ def network_kpi(context: dg.AssetExecutionContext, erp: ErpExportFolder, warehou
 
 network_assets = [network_facility, network_rejected_rows, network_plan, network_kpi]
 
+NETWORK_DESIGN_JOB, NETWORK_PLAN_JOB, NETWORK_KPI_JOB = "network_design_job", "network_plan_job", "network_kpi_job"
+# The run queue limits runs with this tag (deploy/dagster.yaml): DuckDB takes one writer.
+_TAGS = {"dsop/warehouse": warehouse_kind()}
+network_design_job = dg.define_asset_job(NETWORK_DESIGN_JOB, selection=dg.AssetSelection.assets(network_facility, network_rejected_rows),
+                                         tags=_TAGS, description="Supply network: the facilities chosen and the rejected input rows.")
+network_kpi_job = dg.define_asset_job(NETWORK_KPI_JOB, selection=dg.AssetSelection.assets(network_kpi), tags=_TAGS,
+                                      description="Supply network: the plan's KPIs and every rule checked on it.")
 # One chunk (or a range of months, run in order: each reads the month before) of the network plan.
-network_plan_job = dg.define_asset_job("network_plan_job", selection=dg.AssetSelection.assets(*network_plan.keys),
-                                       partitions_def=network_months,
+network_plan_job = dg.define_asset_job(NETWORK_PLAN_JOB, selection=dg.AssetSelection.assets(*network_plan.keys),
+                                       partitions_def=network_months, tags=_TAGS,
                                        description="Supply-network plan, one monthly chunk per partition (issue #14).")
+network_jobs = [network_design_job, network_plan_job, network_kpi_job]

@@ -7,7 +7,7 @@ import dagster as dg
 import polars as pl
 
 from dsop_assets.forecast.accuracy import core_groups
-from dsop_assets.partitions import iso_week_label, weekly_partitions, weeks_in, window_dates
+from dsop_assets.partitions import iso_week_label, decision_weekly_partitions, weeks_in, window_dates
 from dsop_assets.planner import action_status as status
 from dsop_assets.planner import charts
 from dsop_assets.planner.action_kpi import OUTCOME_DAYS, action_kpi, action_outcomes
@@ -37,7 +37,7 @@ def _markdown_images(images: dict[str, bytes | None]) -> str:
 
 @dg.asset(
     group_name=GROUP,
-    partitions_def=weekly_partitions,
+    partitions_def=decision_weekly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     deps=["action_queue", "risk_score", "production_plan", "production_plan_line", "purchase_recommendation", "forecast_weekly",
           "daily_inventory_estimated", "weekly_product_summary", "pipeline_health", "action_status"],
@@ -78,7 +78,7 @@ def weekly_planning_report(context: dg.AssetExecutionContext, config: ReportConf
 
 @dg.asset(
     group_name=GROUP,
-    partitions_def=weekly_partitions,
+    partitions_def=decision_weekly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     deps=["action_queue", "risk_score"],
     kinds={"polars"},

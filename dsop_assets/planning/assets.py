@@ -18,7 +18,7 @@ from dsop_assets.decision_inputs import (
 )
 from dsop_assets.decision_inputs import OPEN_ORDER_LOOKBACK_DAYS
 from dsop_assets.lineage import history_until_partition, weeks_covering, window
-from dsop_assets.partitions import weekly_partitions, weeks_in, window_dates
+from dsop_assets.partitions import decision_weekly_partitions, weeks_in, window_dates
 from dsop_assets.planning.config import PlanConfig, PurchaseConfig
 from dsop_assets.planning.diagnosis import DIAGNOSIS_SCHEMA, PlanInfeasible, diagnose
 from dsop_assets.planning.plan_data import prepare_plan_data
@@ -219,7 +219,7 @@ def plan_metadata(outcomes: list[PlanOutcome], rows: int) -> dict:
 # all come out of the same solve, so all three carry these dependencies.
 _PLAN_DEPS = ["forecast_weekly", "daily_inventory_estimated", "product_master", "production_line", "bom",
               window("daily_order", weeks_covering(OPEN_ORDER_LOOKBACK_DAYS)),
-              history_until_partition("daily_revenue", weekly_partitions),
+              history_until_partition("daily_revenue", decision_weekly_partitions),
               window("daily_production", weeks_covering(182))]  # line capacity without production_line
 
 
@@ -243,7 +243,7 @@ def _plan_spec(name: str, description: str) -> dg.AssetSpec:
                    "capacity hours, and how that was found), or one row naming the gate or 'none found'; every "
                    "row carries the message."),
     ],
-    partitions_def=weekly_partitions,
+    partitions_def=decision_weekly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     check_specs=[dg.AssetCheckSpec(PLAN_GATE_CHECK, asset=PLAN_TABLE, blocking=True,
                                    description="Plan gate: no part ended by the time budget, "
@@ -317,9 +317,9 @@ def supplier_costs_krw(warehouse: Warehouse, week: date) -> pl.DataFrame:
 
 @dg.asset(
     group_name=GROUP,
-    partitions_def=weekly_partitions,
+    partitions_def=decision_weekly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    deps=["production_plan", "product_lead_time", "bom", history_until_partition("purchase_order", weekly_partitions),
+    deps=["production_plan", "product_lead_time", "bom", history_until_partition("purchase_order", decision_weekly_partitions),
           "daily_inventory_estimated", "product_master"],
     metadata={"partition_expr": "plan_week"},
     kinds={"polars"},

@@ -100,7 +100,12 @@ def validate(
         # COMPLETE lists every unexpected row with its partition column (nothing extra when all pass).
         result_format = {"result_format": "COMPLETE", "unexpected_index_column_names": [attribute],
                          "return_unexpected_index_query": False}
-    result = batch.validate(suite, result_format=result_format)
+    # Pass/fail first: GX's bookkeeping for counts and examples (its SUMMARY/COMPLETE formats) is half
+    # of a validation's cost (seed daily_order: 107 -> 55 ms CPU), and almost every suite passes. Only
+    # a suite that fails runs again to report what failed, with the same rules on the same batch.
+    result = batch.validate(suite, result_format={"result_format": "BOOLEAN_ONLY"})
+    if not result.success:
+        result = batch.validate(suite, result_format=result_format)
     failures, unexpected_days = [], {}
     for item in result.results:
         rule = rule_by_id[_identity(item.expectation_config)]

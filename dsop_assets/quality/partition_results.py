@@ -93,7 +93,31 @@ def log_partition_results(context: dg.AssetCheckExecutionContext, outcomes: list
 
 
 def _latest_materialisations(instance: dg.DagsterInstance, asset_key: dg.AssetKey, keys: list[str]) -> dict:
-    """partition -> (storage id, run id, timestamp) of its latest materialisation, in one query."""
+    """partition -> (storage id, run id, timestamp) of its latest materialisation, in two narrow queries.
+
+    Fetching the records themselves deserialised every materialisation's whole event (its metadata
+    included), ~1 ms each: 0.2 s CPU of a seed raw load's 8 s. The UI only compares storage ids; the
+    run id and time come from the same rows' own columns."""
+    from dagster._core.events import DagsterEventType
+    from dagster._core.storage.event_log import SqlEventLogStorage, SqlEventLogStorageTable
+    from dagster._time import utc_datetime_from_naive
+    from sqlalchemy import select
+
+    storage = instance.event_log_storage
+    if not isinstance(storage, SqlEventLogStorage):  # not a SQL event log: Dagster's public records API
+        return _latest_from_records(instance, asset_key, keys)
+    ids = storage.get_latest_storage_id_by_partition(asset_key, DagsterEventType.ASSET_MATERIALIZATION, set(keys))
+    if not ids:
+        return {}
+    table = SqlEventLogStorageTable
+    with storage.index_connection() as conn:
+        rows = conn.execute(select(table.c.id, table.c.run_id, table.c.timestamp)
+                            .where(table.c.id.in_(list(ids.values())))).fetchall()
+    by_id = {row[0]: (row[1], utc_datetime_from_naive(row[2]).timestamp()) for row in rows}
+    return {partition: (storage_id, *by_id[storage_id]) for partition, storage_id in ids.items() if storage_id in by_id}
+
+
+def _latest_from_records(instance: dg.DagsterInstance, asset_key: dg.AssetKey, keys: list[str]) -> dict:
     records = instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=keys), limit=2 * len(keys) + 10
     ).records

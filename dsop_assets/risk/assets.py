@@ -14,7 +14,7 @@ from dsop_assets.decision_inputs import as_of, material_links, on_hand_at, open_
 from dsop_assets.decision_inputs import OPEN_ORDER_LOOKBACK_DAYS
 from dsop_assets.external.point_in_time import growth_as_of, krw_rate_as_of
 from dsop_assets.lineage import history_until_partition, weeks_covering, window
-from dsop_assets.partitions import weekly_partitions, weeks_in, window_dates
+from dsop_assets.partitions import decision_weekly_partitions, forecast_weekly_partitions, weeks_in, window_dates
 from dsop_assets.planning.config import PurchaseConfig
 from dsop_assets.planning.purchasing import choose_suppliers
 from dsop_assets.risk.actions import action_kpis, build_actions, merge_action_status, queue_from
@@ -118,12 +118,13 @@ def risk_inputs_for_week(warehouse: Warehouse, week: date, config: RiskConfig) -
 
 @dg.asset(
     group_name=GROUP,
-    partitions_def=weekly_partitions,
+    # With the forecasts (their backtest origins), not from go-live: risk_backtest scores past grades.
+    partitions_def=forecast_weekly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     deps=["forecast_weekly", "daily_inventory_estimated", "product_lead_time", "economic_indicator",
           "exchange_rate", window("daily_order", weeks_covering(max(OPEN_ORDER_LOOKBACK_DAYS, CONCENTRATION_DAYS))),
-          history_until_partition("daily_revenue", weekly_partitions), "product_master", "bom",
-          history_until_partition("purchase_order", weekly_partitions)],
+          history_until_partition("daily_revenue", forecast_weekly_partitions), "product_master", "bom",
+          history_until_partition("purchase_order", forecast_weekly_partitions)],
     metadata={"partition_expr": "week_start"},
     kinds={"polars"},
     pool=WAREHOUSE_POOL,
@@ -189,7 +190,7 @@ def actions_for_week(warehouse: Warehouse, week: date, config: RiskConfig) -> pl
 
 @dg.asset(
     group_name=GROUP,
-    partitions_def=weekly_partitions,
+    partitions_def=decision_weekly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     deps=["risk_score", "production_plan", "purchase_recommendation", "bom", "demand_anomaly"],
     metadata={"partition_expr": "week_start"},

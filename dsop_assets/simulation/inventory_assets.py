@@ -6,9 +6,9 @@ import dagster as dg
 import numpy as np
 import polars as pl
 
-from dsop_assets.customer.assets import write_evaluation
+from dsop_assets.analytics_evaluation import evaluation_spec, write_evaluation
 from dsop_assets.decision_inputs import as_of, material_links, weekly_forecast
-from dsop_assets.partitions import weekly_partitions, weeks_in, window_dates
+from dsop_assets.partitions import decision_weekly_partitions, weeks_in, window_dates
 from dsop_assets.planning.config import PurchaseConfig
 from dsop_assets.simulation import inventory_mc as mc
 from dsop_resources import WAREHOUSE_POOL, Warehouse, Window
@@ -109,24 +109,31 @@ def policies_for_week(warehouse: Warehouse, week: date, config: PurchaseConfig,
     return pl.DataFrame(rows, schema=POLICY_SCHEMA)
 
 
-@dg.asset(
-    group_name=GROUP,
-    partitions_def=weekly_partitions,
+DESCRIPTION = (
+    f"Per bought material as of week W: the cheapest (reorder point, order qty) whose simulated fill "
+    f"rate reaches the purchase service level ({mc.PATHS} paths x {mc.WEEKS} weeks; demand from the forecast "
+    "quantiles through the BOM, lead times bootstrapped from receipts; fixed seeds), re-measured on independent "
+    "paths, next to the analytic EOQ/ROP of purchase_recommendation simulated on the same paths (service reached, "
+    "stock carried, cost). preferred_policy says which is better."
+)
+
+
+@dg.multi_asset(
+    name="inventory_policy_simulated",
+    specs=[
+        dg.AssetSpec("inventory_policy_simulated", group_name=GROUP, metadata={"partition_expr": "week_start"},
+                     deps=["purchase_recommendation", "forecast_weekly", "purchase_order", "bom", "product_master"],
+                     kinds={"numpy", "polars"}, description=DESCRIPTION),
+        evaluation_spec("inventory_policy_simulated", GROUP),
+    ],
+    partitions_def=decision_weekly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    deps=["purchase_recommendation", "forecast_weekly", "purchase_order", "bom", "product_master"],
-    metadata={"partition_expr": "week_start"},
-    kinds={"numpy", "polars"},
     pool=WAREHOUSE_POOL,
     check_specs=[dg.AssetCheckSpec(WITHIN_TWO_POINTS, asset="inventory_policy_simulated",
                                    description="The simulated policy's fill rate on independent paths is within "
                                    "2 points of the target for every material whose grid reached it.")],
-    description=f"Per bought material as of week W: the cheapest (reorder point, order qty) whose simulated fill "
-    f"rate reaches the purchase service level ({mc.PATHS} paths x {mc.WEEKS} weeks; demand from the forecast "
-    "quantiles through the BOM, lead times bootstrapped from receipts; fixed seeds), re-measured on independent "
-    "paths, next to the analytic EOQ/ROP of purchase_recommendation simulated on the same paths (service reached, "
-    "stock carried, cost). preferred_policy says which is better.",
 )
-def inventory_policy_simulated(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+def inventory_policy_simulated(context: dg.AssetExecutionContext, warehouse: Warehouse):
     start, end = window_dates(context)
     config = PurchaseConfig()
     table = pl.concat([policies_for_week(warehouse, w, config, context.log) for w in weeks_in(start, end)],
@@ -147,15 +154,17 @@ def inventory_policy_simulated(context: dg.AssetExecutionContext, warehouse: War
         if written else None,
         "preferred_simulated_share": round(float((table["preferred_policy"] == "simulated").mean()), 4) if written else None,
     }
-    write_evaluation(warehouse, "inventory_policy_simulated", start, end, [
+    evaluated = write_evaluation(warehouse, "inventory_policy_simulated", start, end, [
         dict(asset="inventory_policy_simulated", period_start=start, metric=k, method="monte_carlo", value=v)
         for k, v in summary.items() if v is not None and k != "materials"])
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
+        asset_key="inventory_policy_simulated",
         metadata={"dagster/row_count": written, **summary},
-        check_results=[dg.AssetCheckResult(check_name=WITHIN_TWO_POINTS, passed=bool(within.all()),
+        check_results=[dg.AssetCheckResult(asset_key="inventory_policy_simulated", check_name=WITHIN_TWO_POINTS, passed=bool(within.all()),
                                            severity=dg.AssetCheckSeverity.WARN,
                                            metadata={"outside": int((~within).sum()), "reached": reached.height})],
     )
+    yield evaluated
 
 
 inventory_simulation_assets = [inventory_policy_simulated]

@@ -45,12 +45,14 @@ class _Clock:
 
 
 def generate(out_dir: Path, scale: str = "seed", seed: int = 7, end_date: date | None = None, language: str = "en",
-             encoding: str = "utf-8", inject_errors: bool = False) -> dict:
+             encoding: str = "utf-8", inject_errors: bool = False, network: str | None = None) -> dict:
     """Writes the ERP export, ``external/`` and ``ground_truth/`` under ``out_dir``; returns the manifest.
 
     ``end_date`` defaults to the last Sunday before today; any other day is moved back to its
     previous Sunday so the last ISO week is complete. The same (scale, seed, end_date) gives the
-    same bytes, whatever the language or encoding of the ERP files.
+    same bytes, whatever the language or encoding of the ERP files. ``network`` (a size of
+    ``NETWORK_SIZES``) adds supply-network inputs (``network/``) ending with the history; the network
+    scale always has them.
     """
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; expected one of {sorted(SCALES)}")
@@ -142,11 +144,13 @@ def generate(out_dir: Path, scale: str = "seed", seed: int = 7, end_date: date |
     for name, frame in (("weekly_product_truth", weekly_truth), ("monthly_product_truth", monthly_truth),
                         ("planted_anomalies", planted)):
         files[f"ground_truth/{name}.csv"] = write_plain(out_dir / "ground_truth" / f"{name}.csv", frame)
-    if cfg.get("network"):
+    network_first = None
+    if cfg.get("network") or network:
         from .network import NETWORK_SIZES, network_start, write_network
 
-        size = cfg["network"]
-        files.update(write_network(out_dir, rng(1400), network_start(tl.end, NETWORK_SIZES[size]["days"]), size))
+        size = cfg.get("network") or network
+        network_first = network_start(tl.end, NETWORK_SIZES[size]["days"])
+        files.update(write_network(out_dir, rng(1400), network_first, size))
     injected = inject(out_dir, erp, language, encoding, tl.end.isoformat()) if inject_errors else []
     for e in injected:
         files[e["file"]] += 1
@@ -159,6 +163,8 @@ def generate(out_dir: Path, scale: str = "seed", seed: int = 7, end_date: date |
         "history_start": str(min(str(df[CONTRACTS[t].partition_column].min()) for t, df in erp.items()
                                  if CONTRACTS[t].partition_column)),
         "language": language, "encoding": encoding, "external_source": "synthetic",
+        # The supply-network inputs' first day, when written: DSOP_NETWORK_START's month (dsop demo sets it).
+        **({"network_start": network_first.isoformat()} if network_first else {}),
         "files": dict(sorted(files.items())), "injected_errors": injected,
         "notes": ["monthly truth counts only order dates inside [start_date, end_date]",
                   "daily_revenue.order_id may name orders placed before start_date (not exported)",

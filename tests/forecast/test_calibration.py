@@ -232,3 +232,26 @@ def test_small_rows_keep_a_median_while_the_volume_rows_track_volume():
     single = weekly_config(horizons=(1, 2, 3), calibration_min_rows=200, bias_top_share=1.0)
     one = band_scales(past_scores(past, pl.concat(actuals), as_of, single), ["product"], single)
     assert one["bias_scale"][0] > 1.25  # volume over every row: the small rows' 40s pull it up
+
+
+def test_upper_side_is_calibrated_per_volume_tier():
+    """Small rows (the median tier) that miss above three times as far as the large ones get their own
+    upper scale; the large rows' upper scale is fitted on their own misses, not widened by the small ones'."""
+    rng = np.random.default_rng(9)
+    config = weekly_config(horizons=(1,), calibration_min_rows=200)  # bias_top_share 0.9
+    origins = [MONDAY + timedelta(days=7 * w) for w in range(3)]
+    parts = []
+    for o in origins:
+        top = pl.DataFrame({"y": 1000.0 + rng.normal(0, 100, 300), "raw_p50": 1000.0, "raw_lower": 100.0,
+                            "raw_upper": 100.0, "top": True})
+        small = pl.DataFrame({"y": 10.0 + rng.normal(0, 3, 300), "raw_p50": 10.0, "raw_lower": 1.0,
+                              "raw_upper": 1.0, "top": False})
+        parts.append(pl.concat([top, small]).with_columns(level=pl.lit("product"), horizon=pl.lit(1, pl.Int64),
+                                                          origin_date=pl.lit(o), floor=pl.lit(False)))
+    scales = band_scales(pl.concat(parts), ["product"], config).row(0, named=True)
+    assert scales["band_scale"] == pytest.approx(Z90, rel=0.15)  # the large rows' own: sigma / width = 1
+    assert scales["band_scale_small"] == pytest.approx(3 * Z90, rel=0.15)
+    rows = pl.DataFrame({"level": "product", "product_id": ["BIG", "SMALL"], "customer_id": "ALL", "horizon": [1, 1],
+                         "model_id": "lgbm_quantile", "p10": [900.0, 9.0], "p50": [1000.0, 10.0], "p90": [1100.0, 11.0]})
+    out = calibrate(rows, band_scales(pl.concat(parts), ["product"], config), config.bias_top_share).sort("product_id")
+    assert out["band_scale"].to_list() == pytest.approx([scales["band_scale"], scales["band_scale_small"]])

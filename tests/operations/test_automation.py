@@ -29,6 +29,9 @@ def test_weekly_schedule_targets_the_iso_week_that_just_closed_across_the_year_e
     assert _schedule_request("weekly_refresh_schedule", datetime(2024, 12, 30, 5, tzinfo=seoul)).partition_key == "2024-12-23"
     schedule = DEFS.resolve_schedule_def("weekly_refresh_schedule")
     assert schedule.execution_timezone == "Asia/Seoul" and schedule.cron_schedule == "0 5 * * 1"
+    # Tagged so that refresh_chain_sensor runs the week's forecasts and decisions after it.
+    tags = _schedule_request("weekly_refresh_schedule", datetime(2025, 1, 6, 5, tzinfo=seoul)).tags
+    assert tags["dsop/chain"] == "weekly_refresh_schedule"
 
 
 def test_monthly_schedule_targets_the_previous_month_across_the_year_end():

@@ -80,3 +80,31 @@ def test_postgres_yaml_plans_per_asset_and_still_marks_failed_weeks(tmp_path, mo
             dg.AssetKey("second"))
         assert sorted(pending) == list(WEEKS)
         assert weekly_partitions.has_partition_key(WEEKS[0])
+
+
+def test_postgres_yaml_stamps_each_partition_of_a_range_check(tmp_path, monkeypatch, pg_url, pg_schema) -> None:
+    """The batched per-partition check results on Postgres: each week's row holds its own result event and
+    status, and points at that week's latest materialisation (the UI's Passed/Failed per partition)."""
+    from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus as Status
+
+    from dsop_resources import DuckDBWarehouse
+    from tests.quality.test_partition_results import WEEKS, _check_rows, _run
+
+    info = conninfo_to_dict(pg_url)
+    for name, value in {"HOST": info.get("host", "127.0.0.1"), "PORT": info.get("port", 5432), "USER": info["user"],
+                        "PASSWORD": info.get("password", ""), "DB": info.get("dbname", "test")}.items():
+        monkeypatch.setenv(f"DAGSTER_PG_{name}", str(value))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    with psycopg.connect(pg_url, autocommit=True) as con:
+        con.execute(f'create schema "{pg_schema}"')
+    config = yaml.safe_load((DEPLOY / "dagster_postgres.yaml").read_text())
+    config["storage"]["custom"]["config"]["postgres_db"]["params"] = {"options": f"-c search_path={pg_schema}"}
+    (tmp_path / "dagster.yaml").write_text(yaml.safe_dump(config))
+    with dg.DagsterInstance.get() as instance:
+        assert type(instance.event_log_storage).__name__ == "FastPostgresEventLogStorage"
+        result, infos, _ = _run(instance, DuckDBWarehouse(path=str(tmp_path / "w.duckdb")), bad_week=WEEKS[1])
+        assert {k: i.latest_execution_status for k, i in infos.items()} == {
+            WEEKS[0]: Status.SUCCEEDED, WEEKS[1]: Status.FAILED, WEEKS[2]: Status.SUCCEEDED}
+        assert all(i.is_current for i in infos.values())
+        rows = [r for r in _check_rows(instance) if r[2] == result.run_id]
+        assert [(r[0], r[4], r[5]) for r in rows] == [(w, "ASSET_CHECK_EVALUATION", True) for w in WEEKS]

@@ -135,3 +135,26 @@ def test_gx_loads_without_the_modules_it_never_runs_and_they_still_load_on_use()
     assert (passed, failed) == (False, ["q in [0, None]"])
     assert shells == ["_Deferred", "_Deferred"]
     assert cdf == 0.5 and has_chart and loaded == "module"
+
+
+def test_a_passing_suite_is_validated_once_pass_fail_only_and_a_failing_one_reports_in_full(monkeypatch):
+    """The cheap pass/fail validation (half of GX's cost) is all a passing suite pays; a failing suite is
+    validated again with counts, examples and its rows' partitions."""
+    from great_expectations.datasource.fluent.interfaces import Batch
+
+    formats = []
+    real = Batch.validate
+
+    def spy(self, expect, *, result_format="SUMMARY", **kwargs):
+        formats.append(result_format["result_format"])
+        return real(self, expect, result_format=result_format, **kwargs)
+
+    monkeypatch.setattr(Batch, "validate", spy)
+    assert validate(GOOD_ORDERS, RULES["daily_order"], WINDOW, "order_date").passed
+    assert formats == ["BOOLEAN_ONLY"]
+    formats.clear()
+    outcome = validate(BAD_CASES[2][1], RULES["daily_order"], WINDOW, "order_date")
+    assert formats == ["BOOLEAN_ONLY", "COMPLETE"]
+    assert [(f["rule"], f["unexpected_count"], f["examples"]) for f in outcome.failures] == [
+        ("order_qty in [0, 1000000000.0]", 2, ["-1.0", "-1.0"])]
+    assert outcome.unexpected_days["order_qty in [0, 1000000000.0]"] == [date(2025, 1, 6), date(2025, 1, 12)]

@@ -78,3 +78,63 @@ def test_a_bad_week_fails_alone_and_blocks_the_chain(any_instance, warehouse):
     assert [e.partition for e in failed] == [WEEKS[1]]
     assert failed[0].metadata["failures"].value[0]["rule"] == "order_qty in [0, 1000000000.0]"
     assert failed[0].metadata["failures"].value[0]["unexpected_count"] == GOOD_ORDERS.height
+
+
+def test_each_partition_result_targets_that_partitions_latest_materialisation(any_instance, warehouse):
+    """The target (storage id, run id, time) read from the event log's own columns is the one Dagster's
+    records give, also after a second run re-materialised the range (the older events must not win)."""
+    _run(any_instance, warehouse, bad_week=None)
+    result, _, _ = _run(any_instance, warehouse, bad_week=None)
+    records = any_instance.get_records_for_run(result.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION).records
+    targets = {e.partition: e.target_materialization_data
+               for e in (r.event_log_entry.dagster_event.asset_check_evaluation_data for r in records)}
+    assert sorted(targets) == WEEKS
+    for week, target in targets.items():
+        latest = any_instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey("daily_order"), asset_partitions=[week]), limit=1).records[0]
+        assert (target.storage_id, target.run_id) == (latest.storage_id, result.run_id)
+        assert abs(target.timestamp - latest.timestamp) < 1e-5
+
+
+def _check_rows(instance):
+    from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable, SqlEventLogStorageTable
+    from sqlalchemy import select
+
+    storage = instance.event_log_storage
+    executions, events = AssetCheckExecutionsTable, SqlEventLogStorageTable
+    with storage.index_connection() as conn:
+        return conn.execute(
+            select(executions.c.partition, executions.c.execution_status, executions.c.run_id,
+                   events.c.partition, events.c.dagster_event_type, executions.c.evaluation_event == events.c.event)
+            .select_from(executions.join(events, executions.c.evaluation_event_storage_id == events.c.id))
+            .order_by(executions.c.id)).fetchall()
+
+
+def test_each_partition_row_points_at_its_own_result_event(any_instance, warehouse):
+    """The batched write keeps Dagster's bookkeeping: every partition's execution row holds its own result
+    and the storage id of that very event (its event text is the row's: ids matched to events in order)."""
+    result, _, _ = _run(any_instance, warehouse, bad_week=WEEKS[2])
+    rows = [r for r in _check_rows(any_instance) if r[2] == result.run_id]
+    assert [r[0] for r in rows] == WEEKS
+    assert [(r[4], bool(r[5])) for r in rows] == [("ASSET_CHECK_EVALUATION", True)] * len(WEEKS)
+    assert [r[1] for r in rows] == ["SUCCEEDED", "SUCCEEDED", "FAILED"]
+
+
+def test_a_batch_of_results_without_planned_rows_is_inserted_as_dagster_does(any_instance):
+    """Results of a run that planned no check rows (Dagster's fallback) still get one row per partition."""
+    from dagster._core.definitions.asset_checks.asset_check_evaluation import AssetCheckEvaluation
+    from dagster._core.events import DagsterEvent
+    from dagster._core.events.log import EventLogEntry
+
+    def entry(week, passed):
+        evaluation = AssetCheckEvaluation(asset_key=dg.AssetKey("daily_order"), check_name="daily_order_quality",
+                                          passed=passed, metadata={}, partition=week)
+        event = DagsterEvent(DagsterEventType.ASSET_CHECK_EVALUATION.value, "j", event_specific_data=evaluation)
+        return EventLogEntry(error_info=None, level=20, user_message="", run_id="r1", timestamp=1.7e9,
+                             dagster_event=event)
+
+    any_instance.event_log_storage.store_event_batch([entry(WEEKS[0], True), entry(WEEKS[1], False)])
+    rows = _check_rows(any_instance)
+    assert [(r[0], r[1], r[2], r[4], r[5]) for r in rows] == [
+        (WEEKS[0], "SUCCEEDED", "r1", "ASSET_CHECK_EVALUATION", True),
+        (WEEKS[1], "FAILED", "r1", "ASSET_CHECK_EVALUATION", True)]

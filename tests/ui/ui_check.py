@@ -214,14 +214,24 @@ def main(argv: list[str] | None = None) -> int:
     env = {**os.environ, "DAGSTER_HOME": str(out / ".dagster_home")}
     home_config = out / ".dagster_home" / "dagster.yaml"
     home_config.parent.mkdir(exist_ok=True)
-    if not home_config.exists():  # nux off: the first-visit dialog would cover the screenshots
-        home_config.write_text((REPO / "deploy" / "dagster.yaml").read_text() + "\nnux:\n  enabled: false\n")
+    # nux off: the first-visit dialog would cover the screenshots (also on a demo folder made by `dsop demo`)
+    if not home_config.exists():
+        home_config.write_text((REPO / "deploy" / "dagster.yaml").read_text())
+    if "nux:" not in home_config.read_text():
+        home_config.write_text(home_config.read_text() + "\nnux:\n  enabled: false\n")
     if not (out / "data" / "erp" / "manifest.json").exists() or not (out / "data" / "dsop.duckdb").exists():
         subprocess.run([sys.executable, "-m", "dsop_jobs.cli", "demo", "--scale", "tiny"], cwd=out, env=env, check=True)
     manifest = json.loads((out / "data" / "erp" / "manifest.json").read_text())
     env |= {"DSOP_ERP_DIR": str(out / "data" / "erp"), "DSOP_DUCKDB_PATH": str(out / "data" / "dsop.duckdb"),
             "DSOP_HISTORY_START": manifest.get("history_start") or manifest["start_date"]}
     os.environ["DSOP_HISTORY_START"] = env["DSOP_HISTORY_START"]  # read when the definitions load
+    from dotenv import dotenv_values
+
+    # The go-live week and network start the demo chose (its .env): partitions start from them.
+    for name in ("DSOP_GO_LIVE", "DSOP_NETWORK_START"):
+        value = dotenv_values(out / ".env").get(name)
+        if value:
+            os.environ[name] = env[name] = value
     from dsop_jobs.definitions import defs
 
     port = free_port("127.0.0.1")
