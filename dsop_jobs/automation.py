@@ -3,8 +3,9 @@
 Schedules are built from the partitioned jobs, so each run targets the window that just closed:
 the weekly one fires on Monday morning (Asia/Seoul unless DSOP_TIMEZONE says otherwise) for the
 ISO week that ended at midnight, the monthly one on the 1st for the month before. A schedule starts
-the data job; ``refresh_chain_sensor`` then runs that period's forecasts and decisions (jobs of their
-own: their partitions start later, and a Dagster job holds one partitions definition).
+the data job; ``refresh_chain_sensor`` (dsop_jobs/refresh_chain.py) then runs that period's forecasts
+and decisions (jobs of their own: their partitions start later, and a Dagster job holds one partitions
+definition).
 """
 
 from __future__ import annotations
@@ -24,13 +25,12 @@ from dsop_resources.erp.contract import ALL_TABLES, TableContract
 from dsop_resources.erp.mapping import find_files, load_mapping
 from dsop_resources.erp.reader import ErpContractError, parse_date, read_export
 from dsop_assets.partitions import PARTITIONS_BY_GRAIN, TIMEZONE, grain_of, month_start, week_start
-import dsop_jobs.jobs as jobs_module
-from dsop_jobs.jobs import CHAINS, EXTERNAL_JOB, HEALTH_JOB, MASTER_JOB, MONTHLY_JOB, WEEKLY_JOB, partitions_of_job
+from dsop_jobs.jobs import EXTERNAL_JOB, HEALTH_JOB, MASTER_JOB, MONTHLY_JOB, WEEKLY_JOB
+from dsop_jobs.refresh_chain import CHAIN_TAG, build_refresh_chain_sensor
 from dsop_resources import Warehouse, settings
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
-CHAIN_TAG = "dsop/chain"  # set by the refresh schedules: the chain sensor follows only these runs
 
 
 def closed_week_key(moment: datetime) -> str:
@@ -243,56 +243,6 @@ def read_copy_publisher(context: dg.RunStatusSensorContext, warehouse: Warehouse
     if not publish():
         return dg.SkipReason("publishing is off (DSOP_DUCKDB_READ_PATH empty) or nothing written yet")
     context.log.info(f"published the read copy after run {context.dagster_run.run_id[:8]}")
-
-
-def next_in_chain(job: str, partition_key: str | None, available: set[str]) -> tuple[str, str] | None:
-    """The job the refresh runs after ``job`` succeeded for ``partition_key``, and the key, when that job
-    exists and has the partition (a week before go-live gets no plan); else None. A job with no
-    partition for the key passes the chain on to the one after it."""
-    chain = next((c for c in CHAINS.values() if job in c), None)
-    if chain is None or partition_key is None:
-        return None
-    if jobs_module.WHOLE_CHAIN_IN_REFRESH and job == chain[0]:
-        # No go-live: the refresh run already made the period's forecasts and decisions; only the
-        # (unpartitioned) review follows.
-        return (chain[-1], None) if chain[-1] in available and partitions_of_job(chain[-1]) is None else None
-    for following in chain[chain.index(job) + 1:]:
-        if following not in available:
-            continue
-        partitions = partitions_of_job(following)
-        if partitions is None:  # unpartitioned (the decision review): only right after the week's decisions
-            return (following, None) if chain.index(following) == chain.index(job) + 1 else None
-        if partitions.has_partition_key(partition_key):
-            return following, partition_key
-    return None
-
-
-def build_refresh_chain_sensor(jobs: dict[str, dg.UnresolvedAssetJobDefinition]) -> dg.SensorDefinition:
-    chained = [name for chain in CHAINS.values() for name in chain if name in jobs]
-
-    @dg.run_status_sensor(
-        run_status=dg.DagsterRunStatus.SUCCESS,
-        name="refresh_chain_sensor",
-        monitored_jobs=[jobs[name] for name in chained],
-        request_jobs=[jobs[name] for name in chained],
-        minimum_interval_seconds=30,
-        default_status=dg.DefaultSensorStatus.RUNNING,
-        description="The refresh chain: when a scheduled weekly (monthly) data run succeeds, run the same "
-        "period's forecasts, then its decisions (customer analytics), each a job of its own. Only runs "
-        "the refresh schedules started are followed (tag dsop/chain); a run launched by hand stays alone.",
-    )
-    def refresh_chain_sensor(context: dg.RunStatusSensorContext):
-        run = context.dagster_run
-        if CHAIN_TAG not in run.tags:
-            return dg.SkipReason(f"run {run.run_id[:8]} was not started by a refresh schedule")
-        step = next_in_chain(run.job_name, run.tags.get("dagster/partition"), set(jobs))
-        if step is None:
-            return dg.SkipReason(f"nothing follows {run.job_name} for this partition")
-        job, key = step
-        return dg.RunRequest(run_key=f"{job}:{key}:after:{run.run_id}", job_name=job, partition_key=key,
-                             tags={CHAIN_TAG: run.tags[CHAIN_TAG]})
-
-    return refresh_chain_sensor
 
 
 def build_sensors(assets: list[dg.AssetsDefinition], jobs: dict[str, dg.UnresolvedAssetJobDefinition]) -> list:

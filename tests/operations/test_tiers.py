@@ -7,13 +7,13 @@ import json
 import os
 import subprocess
 import sys
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
 from dsop_assets import partitions
-from dsop_jobs.automation import next_in_chain
+from dsop_jobs.refresh_chain import next_in_chain
 from dsop_jobs.jobs import (
     DECISION_REVIEW_JOB,
     MONTHLY_DECISION_JOB,
@@ -143,7 +143,7 @@ def test_chain_sensor_requests_the_next_job_for_a_scheduled_run_only(instance, m
     import dsop_jobs.jobs as jobs_module
 
     monkeypatch.setattr(jobs_module, "WHOLE_CHAIN_IN_REFRESH", False)
-    from dsop_jobs.automation import CHAIN_TAG, build_refresh_chain_sensor
+    from dsop_jobs.refresh_chain import CHAIN_TAG, build_refresh_chain_sensor
 
     @dg.asset(partitions_def=partitions.weekly_partitions)
     def chained_week() -> None:
@@ -185,3 +185,51 @@ def test_the_demo_stages_build_every_asset():
     graph = defs.resolve_asset_graph()
     every = {k for k in graph.get_all_asset_keys() if graph.get(k).is_materializable}
     assert not every - built, sorted(k.to_user_string() for k in every - built)
+
+
+def test_a_drop_folder_reload_of_stock_flows_re_estimates_the_weeks_it_moves():
+    from dsop_jobs.refresh_chain import STOCK_REACH_DAYS, stock_weeks
+
+    keys = partitions.weekly_partitions.get_partition_keys()
+    week = keys[10]
+    file_run = {"dsop/trigger": "erp_file", "dagster/partition": week}
+    first, last = stock_weeks(WEEKLY_JOB, file_run, {"daily_production", "stg_daily_production"})
+    # From the reloaded week to the week holding its last day + the count look-back.
+    reach = date.fromisoformat(week) + timedelta(days=6 + STOCK_REACH_DAYS)
+    assert first == week and last == (reach - timedelta(days=reach.weekday())).isoformat()
+    # A month of counts reloaded: from that month's first Monday's week on.
+    month = partitions.monthly_partitions.get_partition_keys()[3]
+    ranged = {"dsop/trigger": "erp_file", "dagster/asset_partition_range_start": month,
+              "dagster/asset_partition_range_end": month}
+    first, _ = stock_weeks(MONTHLY_JOB, ranged, {"inventory"})
+    start = date.fromisoformat(month)
+    assert first == (start - timedelta(days=start.weekday())).isoformat()
+    # Orders move no stock estimate; a run by hand or by the schedule starts nothing here.
+    assert stock_weeks(WEEKLY_JOB, file_run, {"daily_order", "weekly_product_summary"}) is None
+    assert stock_weeks(WEEKLY_JOB, {"dagster/partition": week}, {"daily_production"}) is None
+
+
+def test_chain_sensor_follows_a_drop_folder_load_with_the_stock_re_estimate(instance):
+    import dagster as dg
+
+    from dsop_jobs.refresh_chain import STOCK_ASSETS, build_refresh_chain_sensor
+
+    @dg.asset(name="daily_production", partitions_def=partitions.weekly_partitions)
+    def production() -> None:
+        return None
+
+    jobs = {WEEKLY_JOB: dg.define_asset_job(WEEKLY_JOB, selection=[production], partitions_def=partitions.weekly_partitions)}
+    sensor = build_refresh_chain_sensor(jobs)
+    job = dg.Definitions(assets=[production], jobs=list(jobs.values())).resolve_job_def(WEEKLY_JOB)
+    week = partitions.weekly_partitions.get_partition_keys()[10]
+    result = job.execute_in_process(instance=instance, partition_key=week, asset_selection=[dg.AssetKey("daily_production")],
+                                    tags={"dsop/trigger": "erp_file", "dsop/file": "daily_production.csv"})
+    success = instance.get_records_for_run(result.run_id, of_type=dg.DagsterEventType.RUN_SUCCESS).records[0]
+    with dg.build_run_status_sensor_context(
+        sensor_name="refresh_chain_sensor", dagster_event=success.event_log_entry.dagster_event,
+        dagster_instance=instance, dagster_run=result.dagster_run,
+    ) as context:
+        request = sensor(context)
+    assert isinstance(request, dg.RunRequest) and request.job_name == WEEKLY_JOB
+    assert {k.to_user_string() for k in request.asset_selection} == set(STOCK_ASSETS)
+    assert request.tags["dsop/trigger"] == "erp_file_stock" and request.tags["dagster/asset_partition_range_start"] == week
