@@ -54,12 +54,8 @@ def test_postgres_yaml_records_runs(tmp_path, monkeypatch, pg_url, pg_schema) ->
     assert stored == 1
 
 
-def test_postgres_yaml_plans_per_asset_and_still_marks_failed_weeks(tmp_path, monkeypatch, pg_url, pg_schema) -> None:
-    from dagster._core.events import DagsterEventType
-
-    from dsop_assets.partitions import weekly_partitions
-    from tests.operations.test_instance_storage import RANGE, WEEKS, _job
-
+def _postgres_home(tmp_path, monkeypatch, pg_url: str, pg_schema: str) -> None:
+    """DAGSTER_HOME = tmp_path holding the shipped Postgres instance config, its tables in a fresh schema."""
     info = conninfo_to_dict(pg_url)
     for name, value in {"HOST": info.get("host", "127.0.0.1"), "PORT": info.get("port", 5432), "USER": info["user"],
                         "PASSWORD": info.get("password", ""), "DB": info.get("dbname", "test")}.items():
@@ -70,6 +66,15 @@ def test_postgres_yaml_plans_per_asset_and_still_marks_failed_weeks(tmp_path, mo
     config = yaml.safe_load((DEPLOY / "dagster_postgres.yaml").read_text())
     config["storage"]["custom"]["config"]["postgres_db"]["params"] = {"options": f"-c search_path={pg_schema}"}
     (tmp_path / "dagster.yaml").write_text(yaml.safe_dump(config))
+
+
+def test_postgres_yaml_plans_per_asset_and_still_marks_failed_weeks(tmp_path, monkeypatch, pg_url, pg_schema) -> None:
+    from dagster._core.events import DagsterEventType
+
+    from dsop_assets.partitions import weekly_partitions
+    from tests.operations.test_instance_storage import RANGE, WEEKS, _job
+
+    _postgres_home(tmp_path, monkeypatch, pg_url, pg_schema)
     with dg.DagsterInstance.get() as instance:
         result = _job(fail_second=True).execute_in_process(instance=instance, tags=RANGE, raise_on_error=False)
         planned = instance.get_records_for_run(result.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION_PLANNED)
@@ -90,16 +95,7 @@ def test_postgres_yaml_stamps_each_partition_of_a_range_check(tmp_path, monkeypa
     from dsop_resources import DuckDBWarehouse
     from tests.quality.test_partition_results import WEEKS, _check_rows, _run
 
-    info = conninfo_to_dict(pg_url)
-    for name, value in {"HOST": info.get("host", "127.0.0.1"), "PORT": info.get("port", 5432), "USER": info["user"],
-                        "PASSWORD": info.get("password", ""), "DB": info.get("dbname", "test")}.items():
-        monkeypatch.setenv(f"DAGSTER_PG_{name}", str(value))
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
-    with psycopg.connect(pg_url, autocommit=True) as con:
-        con.execute(f'create schema "{pg_schema}"')
-    config = yaml.safe_load((DEPLOY / "dagster_postgres.yaml").read_text())
-    config["storage"]["custom"]["config"]["postgres_db"]["params"] = {"options": f"-c search_path={pg_schema}"}
-    (tmp_path / "dagster.yaml").write_text(yaml.safe_dump(config))
+    _postgres_home(tmp_path, monkeypatch, pg_url, pg_schema)
     with dg.DagsterInstance.get() as instance:
         assert type(instance.event_log_storage).__name__ == "FastPostgresEventLogStorage"
         result, infos, _ = _run(instance, DuckDBWarehouse(path=str(tmp_path / "w.duckdb")), bad_week=WEEKS[1])
