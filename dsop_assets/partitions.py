@@ -49,6 +49,7 @@ daily_partitions = dg.DailyPartitionsDefinition(start_date=HISTORY_START.isoform
 # A table's grain (ERP contract, SQL model config) to its partitions; None is unpartitioned.
 PARTITIONS_BY_GRAIN = {"week": weekly_partitions, "month": monthly_partitions, None: None}
 
+
 def grain_of(partitions_def: dg.PartitionsDefinition | None) -> str | None:
     """The grain of one of the partitions above, any tier (the inverse of PARTITIONS_BY_GRAIN); any
     other partitioning is an error, not "unpartitioned"."""
@@ -121,10 +122,10 @@ FORECAST_HISTORY_MONTHS = 12
 def go_live() -> date | None:
     """The first week dsop makes decisions for (``DSOP_GO_LIVE``, any day of that ISO week), or None.
 
-    Data partitions start where the history starts; forecasts only FORECAST_HISTORY_WEEKS/MONTHS
-    before go-live, and plans, risk scores and actions at go-live: nobody acts on a plan for 2023, and
-    a partition that exists but is never built shows as missing in the UI forever. Unset, every
-    tier starts with the history (an existing deployment keeps its partitions).
+    Data partitions start where the history starts; forecasts (and the weekly risk grades) only
+    FORECAST_HISTORY_WEEKS/MONTHS before go-live, and plans, purchases and actions at go-live: nobody
+    acts on a plan for 2023, and a partition that exists but is never built shows as missing in the
+    UI for ever. Unset, every tier starts with the history (an existing deployment keeps its partitions).
     """
     text = os.getenv("DSOP_GO_LIVE", "").strip()
     if not text:

@@ -45,7 +45,7 @@ EXECUTOR = dg.in_process_executor
 
 # Each tier has its own partitions (dsop_assets/partitions.py: forecasts from shortly before go-live,
 # decisions from go-live), and a Dagster job holds one partitions definition, so each tier has its
-# own job per cadence; the refresh chain (dsop_jobs/automation.py) runs them one after the other.
+# own job per cadence; the refresh chain (dsop_jobs/refresh_chain.py) runs them one after the other.
 FORECAST_GROUPS = ("forecast",)
 DECISION_GROUPS = ("risk", "planning", "inventory_simulation", "planner", "customer")
 # Risk grades are made for every forecast origin (cheap, and what risk_backtest scores), not from go-live.
