@@ -53,14 +53,12 @@ PARTITIONS_BY_GRAIN = {"week": weekly_partitions, "month": monthly_partitions, N
 def grain_of(partitions_def: dg.PartitionsDefinition | None) -> str | None:
     """The grain of one of the partitions above, any tier (the inverse of PARTITIONS_BY_GRAIN); any
     other partitioning is an error, not "unpartitioned"."""
-    for grain, known in PARTITIONS_BY_GRAIN.items():
-        if known == partitions_def:
-            return grain
-    if partitions_def in (forecast_weekly_partitions, decision_weekly_partitions):
-        return "week"
-    if partitions_def in (forecast_monthly_partitions, decision_monthly_partitions):
-        return "month"
-    raise ValueError(f"no grain for {partitions_def}")
+    if partitions_def is None:
+        return None
+    found = tier_and_grain(partitions_def)
+    if found is None:
+        raise ValueError(f"no grain for {partitions_def}")
+    return found[1]
 
 
 def window_dates(context: dg.AssetExecutionContext) -> tuple[date, date]:
@@ -109,7 +107,16 @@ def months_in(start: date, end: date) -> list[date]:
 
 
 def _next_month(day: date) -> date:
-    return date(day.year + (day.month == 12), day.month % 12 + 1, 1)
+    return _add_months(day, 1)
+
+
+def partition_range(grain: str, first: date, last: date) -> tuple[str, str] | None:
+    """The first and last existing data-partition keys spanning the days [first, last] at a grain
+    (clipped to the partitions), or None when none exists."""
+    lo = week_start(first) if grain == "week" else month_start(first)
+    hi = week_start(last) if grain == "week" else month_start(last)
+    inside = [k for k in PARTITIONS_BY_GRAIN[grain].get_partition_keys() if lo.isoformat() <= k <= hi.isoformat()]
+    return (inside[0], inside[-1]) if inside else None
 
 
 # Forecasts (and the weekly risk grades) are kept for this many periods up to go-live: the backtest
@@ -168,19 +175,27 @@ def tier_starts(live: date | None) -> dict[tuple[str, str], date]:
 TIER_STARTS = tier_starts(go_live())
 
 
-def _weekly_from(start: date) -> dg.WeeklyPartitionsDefinition:
-    if start.isoformat() == PARTITIONS_START:
-        return weekly_partitions  # the same object: an unset go-live changes nothing
-    return dg.WeeklyPartitionsDefinition(start_date=start.isoformat(), day_offset=1, timezone=TIMEZONE, end_offset=1)
+# Each tier's definitions are objects of their own, even when their start is the history's (no
+# go-live): an asset's tier is the definition it declares (``tier_of``), and Dagster compares
+# definitions by value, so equal ones still share a job.
+forecast_weekly_partitions = dg.WeeklyPartitionsDefinition(
+    start_date=TIER_STARTS["forecast", "week"].isoformat(), day_offset=1, timezone=TIMEZONE, end_offset=1)
+forecast_monthly_partitions = dg.MonthlyPartitionsDefinition(
+    start_date=TIER_STARTS["forecast", "month"].isoformat(), timezone=TIMEZONE, end_offset=1)
+decision_weekly_partitions = dg.WeeklyPartitionsDefinition(
+    start_date=TIER_STARTS["decision", "week"].isoformat(), day_offset=1, timezone=TIMEZONE, end_offset=1)
+decision_monthly_partitions = dg.MonthlyPartitionsDefinition(
+    start_date=TIER_STARTS["decision", "month"].isoformat(), timezone=TIMEZONE, end_offset=1)
+
+# (tier, grain) -> partitions
+TIER_PARTITIONS = {
+    ("data", "week"): weekly_partitions, ("data", "month"): monthly_partitions,
+    ("forecast", "week"): forecast_weekly_partitions, ("forecast", "month"): forecast_monthly_partitions,
+    ("decision", "week"): decision_weekly_partitions, ("decision", "month"): decision_monthly_partitions,
+}
 
 
-def _monthly_from(start: date) -> dg.MonthlyPartitionsDefinition:
-    if start == HISTORY_START.replace(day=1):
-        return monthly_partitions
-    return dg.MonthlyPartitionsDefinition(start_date=start.isoformat(), timezone=TIMEZONE, end_offset=1)
-
-
-forecast_weekly_partitions = _weekly_from(TIER_STARTS["forecast", "week"])
-forecast_monthly_partitions = _monthly_from(TIER_STARTS["forecast", "month"])
-decision_weekly_partitions = _weekly_from(TIER_STARTS["decision", "week"])
-decision_monthly_partitions = _monthly_from(TIER_STARTS["decision", "month"])
+def tier_and_grain(partitions_def: dg.PartitionsDefinition | None) -> tuple[str, str] | None:
+    """(tier, grain) of one of the tiers' definitions, by identity (equal definitions of two tiers are
+    still two tiers); None for any other partitioning (the network's months, static scenarios)."""
+    return next((tg for tg, parts in TIER_PARTITIONS.items() if parts is partitions_def), None)

@@ -24,13 +24,19 @@ import polars as pl
 from dsop_resources.erp.contract import ALL_TABLES, TableContract
 from dsop_resources.erp.mapping import find_files, load_mapping
 from dsop_resources.erp.reader import ErpContractError, parse_date, read_export
-from dsop_assets.partitions import PARTITIONS_BY_GRAIN, TIMEZONE, grain_of, month_start, week_start
-from dsop_jobs.jobs import EXTERNAL_JOB, HEALTH_JOB, MASTER_JOB, MONTHLY_JOB, WEEKLY_JOB
+from dsop_assets.partitions import TIMEZONE, grain_of, month_start, partition_range, week_start
+from dsop_jobs.jobs import (
+    EXTERNAL_JOB,
+    HEALTH_JOB,
+    MASTER_JOB,
+    MONTHLY_JOB,
+    RANGE_END_TAG,
+    RANGE_START_TAG,
+    WEEKLY_JOB,
+)
 from dsop_jobs.refresh_chain import CHAIN_TAG, build_refresh_chain_sensor
 from dsop_resources import Warehouse, settings
 
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
 def closed_week_key(moment: datetime) -> str:
@@ -106,16 +112,6 @@ def covered_days(path: Path, table: TableContract) -> tuple[date, date] | None:
         return None
     days = frame.select(parse_date(table.partition_column).alias("d")).drop_nulls()["d"]
     return None if days.is_empty() else (days.min(), days.max())
-
-
-def partition_range(grain: str, first: date, last: date) -> tuple[str, str] | None:
-    """The existing partition keys spanning [first, last] at a grain (clipped to the partitions:
-    rows outside them are quarantined by the load, so the run still covers what can load)."""
-    partitions = PARTITIONS_BY_GRAIN[grain]
-    lo = week_start(first) if grain == "week" else month_start(first)
-    hi = week_start(last) if grain == "week" else month_start(last)
-    inside = [k for k in partitions.get_partition_keys() if lo.isoformat() <= k <= hi.isoformat()]
-    return (inside[0], inside[-1]) if inside else None
 
 
 @dataclass

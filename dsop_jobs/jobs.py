@@ -19,8 +19,8 @@ from dsop_assets.partitions import (
     forecast_monthly_partitions,
     forecast_weekly_partitions,
     go_live,
-    grain_of,
     monthly_partitions,
+    tier_and_grain,
     weekly_partitions,
 )
 from dsop_resources.settings import warehouse_kind
@@ -37,20 +37,19 @@ REVIEWED = ("risk_backtest", "decision_replay")
 EXTERNAL_JOB = "external_refresh_job"
 HEALTH_JOB = "pipeline_health_job"
 EVALUATION_JOB = "forecast_evaluation_job"
+# Dagster's tags of a run over a partition range (a single-run backfill).
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
 # One process per run; see the module docstring.
 EXECUTOR = dg.in_process_executor
 
 
-# Each tier has its own partitions (dsop_assets/partitions.py: forecasts from shortly before go-live,
-# decisions from go-live), and a Dagster job holds one partitions definition, so each tier has its
-# own job per cadence; the refresh chain (dsop_jobs/refresh_chain.py) runs them one after the other.
-FORECAST_GROUPS = ("forecast",)
-DECISION_GROUPS = ("risk", "planning", "inventory_simulation", "planner", "customer")
-# Risk grades are made for every forecast origin (cheap, and what risk_backtest scores), not from go-live.
-FORECAST_TIER_ASSETS = ("risk_score",)
-
+# Each tier has its own partitions (dsop_assets/partitions.py: forecasts and risk grades from shortly
+# before go-live, decisions from go-live), and a Dagster job holds one partitions definition, so each
+# tier has its own job per cadence; the refresh chain (dsop_jobs/refresh_chain.py) runs them in order.
+# An asset's tier is the partitions definition it declares.
 # (tier, cadence) -> job name, partitions
 TIER_JOBS = {
     ("data", "week"): (WEEKLY_JOB, weekly_partitions),
@@ -70,33 +69,15 @@ CHAINS = {"week": (WEEKLY_JOB, WEEKLY_FORECAST_JOB, WEEKLY_DECISION_JOB, DECISIO
           "month": (MONTHLY_JOB, MONTHLY_FORECAST_JOB, MONTHLY_DECISION_JOB)}
 
 
-def tier_of(key: dg.AssetKey, group: str | None) -> str:
-    if group in FORECAST_GROUPS or key.to_user_string() in FORECAST_TIER_ASSETS:
-        return "forecast"
-    return "decision" if group in DECISION_GROUPS else "data"
-
-
 def partitions_of_job(job: str) -> dg.TimeWindowPartitionsDefinition | None:
     return next((parts for name, parts in TIER_JOBS.values() if name == job), None)
 
 
-def _grain(partitions_def) -> str | None:
-    """'week' or 'month' for the tiers' partitions; None for anything else (the network's months, static)."""
-    try:
-        return grain_of(partitions_def) if partitions_def is not None else None
-    except ValueError:
-        return None
-
-
 def _keys_with(assets: list[dg.AssetsDefinition], grain: str | None, tier: str) -> list[dg.AssetKey]:
     """Keys (every key of a multi-asset) of ``tier`` at ``grain``; grain None: the unpartitioned keys."""
-    keys = []
-    for a in assets:
-        if grain is None:
-            keys += list(a.keys) if a.partitions_def is None else []
-        elif _grain(a.partitions_def) == grain:
-            keys += [k for k in a.keys if tier_of(k, a.group_names_by_key.get(k)) == tier]
-    return keys
+    if grain is None:
+        return [k for a in assets if a.partitions_def is None for k in a.keys]
+    return [k for a in assets if tier_and_grain(a.partitions_def) == (tier, grain) for k in a.keys]
 
 
 def build_jobs(assets: list[dg.AssetsDefinition]) -> list[dg.UnresolvedAssetJobDefinition]:

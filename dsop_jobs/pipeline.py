@@ -25,6 +25,8 @@ from dsop_jobs.jobs import (
     MONTHLY_DECISION_JOB,
     MONTHLY_FORECAST_JOB,
     MONTHLY_JOB,
+    RANGE_END_TAG,
+    RANGE_START_TAG,
     WEEKLY_DECISION_JOB,
     WEEKLY_FORECAST_JOB,
     WEEKLY_JOB,
@@ -32,8 +34,6 @@ from dsop_jobs.jobs import (
 from dsop_jobs.planner_automation import FOLLOWUP_JOB
 from dsop_jobs.progress import step_progress_logger
 
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
 @dataclass(frozen=True)

@@ -17,12 +17,10 @@ from datetime import date, timedelta
 import dagster as dg
 
 import dsop_jobs.jobs as jobs_module
-from dsop_assets.partitions import month_start, parse_partition_key, week_start, weekly_partitions
-from dsop_jobs.jobs import CHAINS, MONTHLY_JOB, WEEKLY_JOB, partitions_of_job
+from dsop_assets.partitions import month_start, parse_partition_key, partition_range
+from dsop_jobs.jobs import CHAINS, MONTHLY_JOB, RANGE_END_TAG, RANGE_START_TAG, WEEKLY_JOB, partitions_of_job
 
 CHAIN_TAG = "dsop/chain"  # set by the refresh schedules: the chain follows only these runs
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-RANGE_END_TAG = "dagster/asset_partition_range_end"
 FILE_TRIGGER = "erp_file"  # dsop/trigger of the drop-folder sensor's runs
 STOCK_TRIGGER = "erp_file_stock"
 STOCK_INPUTS = frozenset({"daily_production", "daily_revenue", "purchase_order", "inventory"})
@@ -74,9 +72,7 @@ def stock_weeks(job: str, tags: dict[str, str], selected: set[str]) -> tuple[str
     days = run_days(job, tags)
     if days is None:
         return None
-    lo, hi = week_start(days[0]).isoformat(), week_start(days[1] + timedelta(days=STOCK_REACH_DAYS)).isoformat()
-    inside = [k for k in weekly_partitions.get_partition_keys() if lo <= k <= hi]
-    return (inside[0], inside[-1]) if inside else None
+    return partition_range("week", days[0], days[1] + timedelta(days=STOCK_REACH_DAYS))
 
 
 def build_refresh_chain_sensor(jobs: dict[str, dg.UnresolvedAssetJobDefinition]) -> dg.SensorDefinition:
