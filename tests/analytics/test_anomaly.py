@@ -104,6 +104,17 @@ def test_line_comparisons_give_the_mann_whitney_u_of_any_block_of_weeks():
     assert u == pytest.approx(mannwhitneyu(after, before).statistic)
 
 
+def test_the_onset_is_placed_at_a_step_shared_by_customers_of_different_sizes():
+    # two customers, sizes e^3 and e^6, both x0.3 from week 20: one shared step, each customer at its own level
+    rng = np.random.default_rng(4)
+    moments = []
+    for level in (3.0, 6.0):
+        week = np.sort(rng.integers(0, 34, 120))
+        size = level + rng.normal(0, 0.4, len(week)) + np.where(week >= 20, np.log(0.3), 0.0)
+        moments.append(shift.line_moments(week, size, 34))
+    assert shift.locate_sizes(moments, 0, 33) == 20
+
+
 def test_a_burst_of_near_empty_weeks_is_not_a_new_level():
     # lumpy weeks: six of eight weeks at 5 % of the level, then the old level again. Their mean in logs fell so
     # far that a mean test scaled by the MAD called a shift (the previous test did); the weeks after them are
