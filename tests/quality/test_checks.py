@@ -118,7 +118,8 @@ def test_gx_loads_without_the_modules_it_never_runs_and_they_still_load_on_use()
 
     code = (
         "import json, sys, datetime as d, polars as pl\n"
-        "from dsop_assets.quality.expectations import validate, DEFERRED_BY_GX\n"
+        "from dsop_assets.quality.expectations import validate\n"
+        "from dsop_assets.quality.gx_import import DEFERRED_BY_GX\n"
         "from dsop_assets.quality.rules import Rule\n"
         "frame = pl.DataFrame({'k': ['a', 'b'], 'q': [1.0, -1.0]})\n"
         "out = validate(frame, [Rule('unique', ('k',)), Rule('between', ('q',), 0, None)])\n"
