@@ -81,13 +81,15 @@ def validate(
     needed = {c for rule in applicable for c in rule.columns} | ({attribute} if attribute else set())
     frame = frame.select([c for c in frame.columns if c in needed])
     batch = batch_definition.get_batch(batch_parameters={"dataframe": _to_pandas(frame)})
-    suite = gx.ExpectationSuite(name="dsop")
-    rule_by_id = {}
+    expectations, rule_by_id = [], {}
     for rule in applicable:
         expectation = _expectation(rule, window)
-        if expectation is not None:
-            suite.add_expectation(expectation)
-            rule_by_id[_identity(expectation.configuration)] = rule
+        if expectation is not None and (identity := _identity(expectation.configuration)) not in rule_by_id:
+            expectations.append(expectation)
+            rule_by_id[identity] = rule
+    # Handed over at construction, already unique: ``add_expectation`` compares each expectation with
+    # every one before it (two pydantic dicts per pair) and asks the context whether the suite was saved.
+    suite = gx.ExpectationSuite(name="dsop", expectations=expectations)
     result_format = {"result_format": "SUMMARY"}
     if attribute:
         # COMPLETE lists every unexpected row with its partition column (nothing extra when all pass).
