@@ -29,8 +29,10 @@ from functools import lru_cache
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
 # Modules GX imports when it loads that dsop's checks never use: altair (charts of GX's data docs)
-# and scipy.stats (its KL-divergence and KS-test expectations), together ~40 % of GX's import time.
-DEFERRED_BY_GX = ("altair", "scipy.stats")
+# and scipy.stats (its KL-divergence and KS-test expectations), together ~40 % of GX's import time
+# when they were found; then mistune (data docs' markdown), jsonschema (its JSON-schema expectation)
+# and psycopg2 (its Postgres data source; dagster-postgres imports the real one when it is used).
+DEFERRED_BY_GX = ("altair", "scipy.stats", "mistune", "jsonschema", "psycopg2")
 
 
 @lru_cache(maxsize=1)
