@@ -21,18 +21,21 @@ def imports_without_gc(collect_first: bool = False) -> Iterator[None]:
     """Pause the cyclic collector for the block, then freeze what is alive and resume it.
 
     Frozen objects are still freed by reference counting; only cyclic garbage among them would never
-    be. Imports leave none, but a block that runs inside a step (GX's context, built in the first
-    check step) may freeze the step's own cyclic garbage: ``collect_first`` runs one collection
-    before the freeze (a pass over the unfrozen objects only). Nesting is harmless: only the outermost block
-    (the one that found the collector on) resumes it.
+    be. A block that runs inside a step (GX's import and context, in the first check step) would
+    freeze the step's own cyclic garbage: ``collect_first`` runs one collection before the block (a
+    pass over the step's unfrozen objects, as the definitions are frozen already). The block's own
+    cyclic garbage is frozen with it: GX's import leaves ~2,200 such objects (0.7 MB, its failed
+    optional imports' frames and tracebacks), kept once per process, where a collection after the
+    block would cost ~0.1 s CPU walking the import's ~140,000 new objects. Nesting is harmless:
+    only the outermost block (the one that found the collector on) resumes it.
     """
     was_enabled = gc.isenabled()
+    if was_enabled and collect_first:
+        gc.collect()
     gc.disable()
     try:
         yield
     finally:
         if was_enabled:
-            if collect_first:
-                gc.collect()
             gc.freeze()
             gc.enable()

@@ -60,10 +60,11 @@ CALIBRATED_MODELS = (MODEL_LGBM, "dsop_ensemble")
 _UNCOVERABLE = 1e9
 BIAS_BOUNDS = (0.67, 1.5)
 PAST_COLUMNS = [*SERIES_KEYS, "model_id", "method", "origin_date", "target_start", "horizon", "p10", "p50", "p90",
-                "p10_unclipped", "band_scale", "band_scale_low", "bias_scale"]
+                "p10_unclipped", "band_scale", "band_scale_low", "bias_scale", "market_scale"]
 SCALE_COLUMNS = ("band_scale_low", "band_scale", "bias_scale")
 _SCORES_SCHEMA = {"level": pl.String, "horizon": pl.Int64, "origin_date": pl.Date, "y": pl.Float64, "raw_p50": pl.Float64,
-                  "raw_lower": pl.Float64, "raw_upper": pl.Float64, "floor": pl.Boolean, "top": pl.Boolean}
+                  "raw_lower": pl.Float64, "raw_upper": pl.Float64, "market": pl.Float64, "floor": pl.Boolean,
+                  "top": pl.Boolean}
 # A raw P10 this close to zero (relative to the P50) counts as the zero floor.
 _FLOOR_TOL = 1e-9
 
@@ -80,6 +81,8 @@ def past_scores(past: pl.DataFrame, targets: pl.DataFrame, as_of: date, config: 
             past = past.with_columns(pl.lit(1.0).alias(c))
     if "p10_unclipped" not in past.columns:
         past = past.with_columns(p10_unclipped=pl.lit(None, pl.Float64))
+    if "market_scale" not in past.columns:
+        past = past.with_columns(market_scale=pl.lit(1.0))
     rows = past.filter(
         pl.col("model_id").is_in(CALIBRATED_MODELS),
         pl.col("origin_date") < as_of,
@@ -96,7 +99,8 @@ def past_scores(past: pl.DataFrame, targets: pl.DataFrame, as_of: date, config: 
         .join(known, on=[*SERIES_KEYS, "target_start"], how="left")
         .with_columns(pl.col("actual_qty").fill_null(0.0))  # absent target row = no demand
         .select("level", pl.col("horizon").cast(pl.Int64), pl.col("origin_date").cast(pl.Date), pl.col("actual_qty").alias("y"),
-                (pl.col("p50") / bias).alias("raw_p50"), lower.alias("raw_lower"), upper.alias("raw_upper"))
+                (pl.col("p50") / bias).alias("raw_p50"), lower.alias("raw_lower"), upper.alias("raw_upper"),
+                pl.col("market_scale").fill_null(1.0).alias("market"))
         .with_columns(floor=_floor(pl.col("raw_p50") - pl.col("raw_lower"), pl.col("raw_p50")))
         .pipe(_with_top, "raw_p50", ["level", "origin_date", "horizon"], config.bias_top_share)
     )
@@ -160,8 +164,10 @@ def _scales_for(pooled: pl.DataFrame, config: ForecastConfig) -> tuple[float, ..
         return 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0
     bias_top, bias_small = _bias(pooled, config)
     side = 1 - (1 - config.calibration_coverage) / 2  # 0.9 for an 80 % band
-    # Scores around each row's bias-corrected point, with its widths scaled by the same factor.
-    factor = np.where(pooled["top"].to_numpy(), bias_top, bias_small)
+    # Scores around each row's bias-corrected point, with its widths scaled by the same factor; the
+    # market factor a row was served with (``market.py``) moved its point and widths too.
+    market = pooled["market"].to_numpy() if "market" in pooled.columns else 1.0
+    factor = np.where(pooled["top"].to_numpy(), bias_top, bias_small) * market
     y, centre = pooled["y"].to_numpy(), factor * pooled["raw_p50"].to_numpy()
     lower = _side_score(centre - y, factor * pooled["raw_lower"].to_numpy())
     k_lo = _bounded(_conformal(lower, side), config)

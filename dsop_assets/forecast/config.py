@@ -166,6 +166,9 @@ class ForecastConfig:
     # median (``bias_top_share``); their summed P50 was already within 0.1 point of volume, and the
     # volume factor worsened SPL at 4 weeks (0.2955 vs 0.2946).
     young_bias: bool = True
+    # Feature-store column of a leading market indicator: the summed product forecast moves to the
+    # market total its line gives, where that line has beaten the forecast recently (``market.py``).
+    market_driver: str | None = None
 
     @property
     def spec(self) -> FeatureSpec:
@@ -216,5 +219,7 @@ def monthly_config(**overrides) -> ForecastConfig:
         # the demo's upswing a year-old selection ran 31 % low at 6 months (the quarterly peer 21 %);
         # quarterly: monthly SPL at 6 months 0.426 vs 0.442, P50 bias -10.7 vs -13.3 %, ~10 s more CPU.
         member_refit_periods=3,
+        # The SOX index's 12-month growth: the semiconductor cycle as the market prices it, before orders.
+        market_driver="ext_sox_g12m",
     )
     return ForecastConfig(**{**base, **overrides})

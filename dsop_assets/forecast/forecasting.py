@@ -30,6 +30,7 @@ from .calibration import PAST_COLUMNS, SCALE_COLUMNS, calibrate_origin
 from .config import LEVEL_CUSTOMER_PRODUCT, LEVEL_PRODUCT, MODEL_LGBM, MODEL_MA, ForecastConfig
 from .fallback import moving_average_forecast
 from .fallback_bias import recalibrate_young
+from .market import apply_market
 from .features_calendar import period_end, period_index, period_start
 from .features_panel import SERIES_KEYS
 from .combine import MEMBER_P50, MODEL_ENSEMBLE, candidate_weights, choose_member_sets, combine, series_types
@@ -41,7 +42,8 @@ MODEL_INACTIVE = "inactive_zero"
 
 OUTPUT_COLUMNS = [
     "model_id", "model_version", "cadence", "level", "product_id", "customer_id", "origin_date", "as_of",
-    "target_start", "horizon", "p10", "p50", "p90", "mean", "p10_unclipped", "band_scale", "band_scale_low", "bias_scale", "method",
+    "target_start", "horizon", "p10", "p50", "p90", "mean", "p10_unclipped", "band_scale", "band_scale_low", "bias_scale",
+    "market_scale", "method",
     "member_set", *MEMBER_P50, "created_at",
 ]
 
@@ -116,8 +118,16 @@ def forecast(
     out = calibrate_origin(out, past_forecasts, targets_history, as_of, config)
     if config.calibrate_bands and config.young_bias:
         out = recalibrate_young(out, past_forecasts, targets_history, as_of, config)
+    out = apply_market(out, _driver_rows(features_history, origin_features, config), targets_history, past_forecasts,
+                       origin, as_of, config)
     # Expected demand for planning (``mean``): the volume-tracking point (see calibration.py).
     return out.select(OUTPUT_COLUMNS), model
+
+
+def _driver_rows(history: pl.DataFrame, origin_features: pl.DataFrame, config: ForecastConfig) -> pl.DataFrame:
+    """origin_period and the market driver (when configured and present) of every origin to this one."""
+    columns = ["origin_period", *([config.market_driver] if config.market_driver in origin_features.columns else [])]
+    return pl.concat([history.select(columns), origin_features.select(columns)], how="vertical_relaxed")
 
 
 def _with_members(model: TrainedModel, rows: pl.DataFrame, features: pl.DataFrame, targets: pl.DataFrame,
@@ -183,7 +193,7 @@ def _finish(out: pl.DataFrame, config: ForecastConfig, created_at: datetime) -> 
             target_start=period_start(pl.col("origin_period") + pl.col("horizon"), cadence),
             created_at=pl.lit(created_at, pl.Datetime("us", "UTC")),
         )
-        .select(c for c in OUTPUT_COLUMNS if c not in (*SCALE_COLUMNS, "mean", "p10_unclipped"))
+        .select(c for c in OUTPUT_COLUMNS if c not in (*SCALE_COLUMNS, "market_scale", "mean", "p10_unclipped"))
         .sort("level", "product_id", "customer_id", "horizon")
     )
 
@@ -266,9 +276,11 @@ def _past_shape(frame: pl.DataFrame) -> pl.DataFrame:
     for c in ("p10_unclipped", *MEMBER_P50):
         if c not in frame.columns:
             frame = frame.with_columns(pl.lit(None, pl.Float64).alias(c))
+    if "market_scale" not in frame.columns:  # rows written before the market factor existed
+        frame = frame.with_columns(market_scale=pl.lit(1.0))
     if "method" not in frame.columns:
         frame = frame.with_columns(method=pl.lit(None, pl.String))
-    floats = ("p10_unclipped", *SCALE_COLUMNS, *MEMBER_P50)
+    floats = ("p10_unclipped", *SCALE_COLUMNS, "market_scale", *MEMBER_P50)
     return frame.select(
         *(pl.col(c) for c in PAST_COLUMNS if c not in ("origin_date", "target_start", "horizon", *floats)),
         pl.col("origin_date").cast(pl.Date), pl.col("target_start").cast(pl.Date),

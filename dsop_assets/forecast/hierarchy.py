@@ -69,7 +69,8 @@ def aggregate_levels(result: pl.DataFrame, product_groups: pl.DataFrame | None) 
         return result.clear()
     version = result["model_version"][0] if result.height else ""
     filled = {"model_id": pl.lit(MODEL_HIERARCHY), "model_version": pl.lit(version), "method": pl.lit("sum"),
-              "band_scale": pl.lit(1.0), "band_scale_low": pl.lit(1.0), "bias_scale": pl.lit(1.0)}
+              "band_scale": pl.lit(1.0), "band_scale_low": pl.lit(1.0), "bias_scale": pl.lit(1.0),
+              "market_scale": pl.lit(1.0)}
     out = pl.concat([p.with_columns(**{k: v for k, v in filled.items() if k in result.columns}) for p in parts],
                     how="diagonal")
     # Columns only the model rows carry (member P50s, member_set) are null on totals.

@@ -1,7 +1,7 @@
 """Run a table's rules as a Great Expectations suite and report failures with examples.
 
-great_expectations costs ~4 s and ~260 MB to import, so it is imported here, lazily, only when a
-check actually runs.
+great_expectations costs ~1-2 s CPU and ~260 MB to import, so it is imported lazily, only when a
+check actually runs (``gx_import``).
 
 GX validates the frame already in memory (its pandas engine; its SQL engine fails every metric on
 duckdb-engine because GX releases the connection before fetching a query's rows, see
@@ -13,12 +13,6 @@ GX's whole-frame fingerprint switched off (see ``_batch_definition``).
 from __future__ import annotations
 
 import ctypes
-import importlib
-import importlib.machinery
-import importlib.util
-import os
-import sys
-import types
 from dataclasses import dataclass, field
 from functools import lru_cache
 from datetime import date, timedelta
@@ -27,9 +21,8 @@ import polars as pl
 import polars.selectors as cs
 
 from dsop_assets.gc_pause import imports_without_gc
+from dsop_assets.quality.gx_import import great_expectations as _great_expectations
 from dsop_assets.quality.rules import Rule
-
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
 
 @dataclass
@@ -88,13 +81,15 @@ def validate(
     needed = {c for rule in applicable for c in rule.columns} | ({attribute} if attribute else set())
     frame = frame.select([c for c in frame.columns if c in needed])
     batch = batch_definition.get_batch(batch_parameters={"dataframe": _to_pandas(frame)})
-    suite = gx.ExpectationSuite(name="dsop")
-    rule_by_id = {}
+    expectations, rule_by_id = [], {}
     for rule in applicable:
         expectation = _expectation(rule, window)
-        if expectation is not None:
-            suite.add_expectation(expectation)
-            rule_by_id[_identity(expectation.configuration)] = rule
+        if expectation is not None and (identity := _identity(expectation.configuration)) not in rule_by_id:
+            expectations.append(expectation)
+            rule_by_id[identity] = rule
+    # Handed over at construction, already unique: ``add_expectation`` compares each expectation with
+    # every one before it (two pydantic dicts per pair) and asks the context whether the suite was saved.
+    suite = gx.ExpectationSuite(name="dsop", expectations=expectations)
     result_format = {"result_format": "SUMMARY"}
     if attribute:
         # COMPLETE lists every unexpected row with its partition column (nothing extra when all pass).
@@ -155,48 +150,6 @@ def _release_freed_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):  # not glibc: nothing to trim
         pass
-
-
-# Modules GX imports when it loads that dsop's checks never use: altair (charts of GX's data docs)
-# and scipy.stats (its KL-divergence and KS-test expectations), together ~40 % of GX's import time.
-DEFERRED_BY_GX = ("altair", "scipy.stats")
-
-
-@lru_cache(maxsize=1)
-def _great_expectations():
-    """GX, imported with ``DEFERRED_BY_GX`` as placeholders: each loads in full the first time
-    anything reads one of its attributes (a later ``from scipy import stats`` anywhere in the
-    process gets the real module). GX's own import drops by about a third."""
-    for name in DEFERRED_BY_GX:
-        if name not in sys.modules and importlib.util.find_spec(name) is not None:
-            _Deferred(name)
-    import great_expectations
-
-    return great_expectations
-
-
-class _Deferred(types.ModuleType):
-    """A module in ``sys.modules`` that imports the real one on first attribute access.
-
-    Not ``importlib.util.LazyLoader``: on Python 3.11 the import system itself reads ``__spec__``
-    of a module found in ``sys.modules``, which makes a LazyLoader module load at ``import x``.
-    Here ``__spec__`` is a plain attribute, so only real use triggers the load."""
-
-    def __init__(self, name: str) -> None:
-        super().__init__(name)
-        self.__spec__ = importlib.machinery.ModuleSpec(name, None)
-        sys.modules[name] = self
-        parent, _, child = name.rpartition(".")
-        if parent:
-            setattr(importlib.import_module(parent), child, self)
-
-    def __getattr__(self, attribute: str):
-        name = self.__name__
-        if sys.modules.get(name) is self:
-            del sys.modules[name]
-        real = importlib.import_module(name)  # also puts it on its parent package
-        self.__dict__.update(real.__dict__)  # holders of the placeholder see the real names from now on
-        return getattr(real, attribute)
 
 
 @lru_cache(maxsize=1)

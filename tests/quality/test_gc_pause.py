@@ -33,19 +33,26 @@ def test_only_the_outer_block_resumes_and_an_error_still_resumes(monkeypatch):
 
 
 @pytest.mark.parametrize("collect_first", [True, False])
-def test_collect_first_frees_cyclic_garbage_that_a_freeze_would_keep(collect_first):
+def test_collect_first_frees_the_cyclic_garbage_from_before_the_block_that_a_freeze_would_keep(collect_first):
     import weakref
 
     class Node:
         pass
 
+    gc.disable()  # the cycle is made before the block, as a step's own garbage is
+    a, b = Node(), Node()
+    a.other, b.other = b, a
+    alive = weakref.ref(a)
+    del a, b  # a cycle: only the collector can free it
+    gc.enable()
     with imports_without_gc(collect_first=collect_first):
-        a, b = Node(), Node()
-        a.other, b.other = b, a
-        alive = weakref.ref(a)
-        del a, b  # a cycle: only the collector can free it
+        c, d = Node(), Node()
+        c.other, d.other = d, c
+        inside = weakref.ref(c)
+        del c, d
     gc.collect()
     assert (alive() is None) is collect_first  # without the collection, the frozen cycle is never freed
+    assert inside() is not None  # the block's own cycles are frozen with it (imports leave few)
     gc.unfreeze()
     gc.collect()
-    assert alive() is None
+    assert alive() is None and inside() is None
