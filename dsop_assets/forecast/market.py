@@ -85,7 +85,8 @@ def market_history(features: pl.DataFrame, targets: pl.DataFrame, driver: str) -
     ``targets``: ``build_targets`` rows known at the current as_of."""
     drivers: dict[int, float] = {}
     if driver in features.columns:
-        per_origin = (features.filter(pl.col(driver).is_not_null() & (pl.col(driver) > -1))
+        known = pl.col(driver).is_not_null() & pl.col(driver).is_not_nan() & (pl.col(driver) > -1)
+        per_origin = (features.filter(known)
                       .group_by("origin_period").agg(pl.col(driver).first()))
         drivers = {int(p): float(np.log1p(v)) for p, v in per_origin.iter_rows()}
     totals = (targets.filter(pl.col("level") == LEVEL_PRODUCT)

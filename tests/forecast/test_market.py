@@ -116,5 +116,10 @@ def test_apply_market_scales_product_rows_and_keeps_the_raw_point_recoverable():
     assert np.allclose(products["p50"] / products["bias_scale"], before["p50"] / before["bias_scale"])
     pairs = moved.filter(pl.col("level") == "customer_product")
     assert pairs["market_scale"].to_list() == [1.0] * pairs.height and pairs["p50"].to_list() == [2.0] * pairs.height
+    # A driver published as NaN for some months is unknown there, not a number the line fits.
+    gappy = features.with_columns(pl.when(pl.col("origin_period") % 5 == 0).then(float("nan"))
+                                  .otherwise(pl.col("ext_sox_g12m")).alias("ext_sox_g12m"))
+    gapped = apply_market(out, gappy, targets, past, origin, _as_of(origin), CONFIG).filter(pl.col("level") == "product")
+    assert gapped["p50"].is_finite().all() and (gapped["market_scale"] != 1.0).all()
     off = apply_market(out, features, targets, past, origin, _as_of(origin), monthly_config(market_driver=None))
     assert off.drop("market_scale").equals(out) and (off["market_scale"] == 1.0).all()
