@@ -58,12 +58,17 @@ def _orders_and_master(erp_dir: str) -> tuple[pl.DataFrame, ...]:
             master.select("product_id", "product_group"))
 
 
+def _scored_weeks(orders: pl.DataFrame) -> tuple:
+    """Mondays of the export's first and last weeks, and the scored window [start, end) after the warm-up."""
+    first, last = orders["order_date"].min(), orders["order_date"].max()
+    first, last = first - timedelta(days=first.weekday()), last - timedelta(days=last.weekday())
+    return first, last, first + timedelta(days=7 * WARM_UP_WEEKS), last + timedelta(days=7)
+
+
 def main(erp_dir: str) -> None:
     orders, _, eol, groups = _orders_and_master(erp_dir)
     truth = evaluate.read_planted(erp_dir)
-    first, last = orders["order_date"].min(), orders["order_date"].max()
-    first, last = first - timedelta(days=first.weekday()), last - timedelta(days=last.weekday())
-    start, end = first + timedelta(days=7 * WARM_UP_WEEKS), last + timedelta(days=7)
+    _, _, start, end = _scored_weeks(orders)
     began = time.perf_counter()
     with threadpool_limits(1):
         alerts, scored = order_alerts_from(orders, _no_forecast(), start, end, eol, groups)
@@ -87,9 +92,7 @@ def main(erp_dir: str) -> None:
 def shifts_only(erp_dir: str) -> None:
     orders, _, _, groups = _orders_and_master(erp_dir)
     truth = evaluate.read_planted(erp_dir)
-    first, last = orders["order_date"].min(), orders["order_date"].max()
-    first, last = first - timedelta(days=first.weekday()), last - timedelta(days=last.weekday())
-    start, end = first + timedelta(days=7 * WARM_UP_WEEKS), last + timedelta(days=7)
+    first, last, start, end = _scored_weeks(orders)
     cpu = time.process_time()
     with threadpool_limits(1):
         found = shift.level_shifts(weekly_grid(orders, ["customer_id", "product_id"], first, last), groups, orders)
