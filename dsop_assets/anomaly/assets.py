@@ -9,7 +9,7 @@ import dagster as dg
 import polars as pl
 from threadpoolctl import threadpool_limits
 
-from dsop_assets.anomaly import detect, evaluate, shift
+from dsop_assets.anomaly import detect, evaluate, reclassify, shift
 from dsop_assets.anomaly.features import SHIFT_WEEKS, YEAR_WEEKS, pair_features, product_features, weekly_grid
 from dsop_assets.anomaly.messages import with_messages
 from dsop_assets.analytics_evaluation import evaluation_spec, write_evaluation
@@ -29,14 +29,16 @@ TARGET_PRECISION, TARGET_RECALL = 0.95, 0.70
 MIN_PLANTED = 10
 # a year of baseline behind every row the forest is fitted on, so a week scores alike in any run range
 LOOKBACK_WEEKS = max(YEAR_WEEKS + detect.IF_WEEKS + detect.IF_REFIT_WEEKS + SHIFT_WEEKS + 3, shift.LOOKBACK)
+# orders read: the lookback of the earliest week whose spike alerts a level shift of the partition may reclassify
+ORDER_LOOKBACK_WEEKS = LOOKBACK_WEEKS + reclassify.LOOKBACK_WEEKS
 STOCK_LOOKBACK_DAYS = 100
 ALERT_COLUMNS = ["week_start", "event_week", "kind", "level", "customer_id", "product_id", "observed", "expected",
-                 "z_score", "if_score", "method", "message_en", "message_ko"]
+                 "z_score", "if_score", "method", *reclassify.COLUMNS, "message_en", "message_ko"]
 
 
 def order_alerts(warehouse: Warehouse, start: date, end: date) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(alerts where rule and forest agree, every scored row with both verdicts) for weeks in [start, end)."""
-    first = start - timedelta(days=7 * LOOKBACK_WEEKS)
+    first = start - timedelta(days=7 * ORDER_LOOKBACK_WEEKS)
     orders = warehouse.query("select order_date, customer_id, product_id, order_qty from daily_order "
                              "where order_date >= $a and order_date < $b", {"a": first, "b": end})
     eol = warehouse.query("select product_id, eol_date from product_master where eol_date is not null")
@@ -47,24 +49,34 @@ def order_alerts(warehouse: Warehouse, start: date, end: date) -> tuple[pl.DataF
 def order_alerts_from(orders: pl.DataFrame, residuals: pl.DataFrame, start: date, end: date,
                       eol: pl.DataFrame | None = None, groups: pl.DataFrame | None = None
                       ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """``order_alerts`` on frames: orders from ``LOOKBACK_WEEKS`` before ``start``, residuals as
+    """``order_alerts`` on frames: orders from ``ORDER_LOOKBACK_WEEKS`` before ``start``, residuals as
     ``forecast_residuals``, ``eol`` the product master's product_id, eol_date, ``groups`` its product_id,
     product_group (the market a product's level shifts are measured against).
 
     Spikes are alerts where the rule and the forest agree; drops come from the rule alone and level shifts from
     the change-point test alone (``shift``): as a confirmation the forest removed true drops and most true
-    shifts."""
+    shifts. A level-shift alert names the earlier spike alert it reclassifies (``reclassify``): that spike's
+    weeks are scored again here, each on its own lookback, as its own partition scored them."""
     first = start - timedelta(days=7 * LOOKBACK_WEEKS)
     last = end - timedelta(days=7)
     weeks = weeks_in(start, end)
     pair_grid = weekly_grid(orders, ["customer_id", "product_id"], first, last)
     shifts = shift.level_shifts(pair_grid, groups, orders).filter(pl.col("week_start").is_in(weeks))
-    pairs = detect.pair_rules(pair_features(pair_grid), eol)
-    # the forest also scores the weeks before the first: a lagged spike call rests on its record week's verdict
-    scored_weeks = [weeks[0] - timedelta(days=7 * k) for k in range(detect.LINE_SPIKE_LAG, 0, -1)] + weeks
+    earlier = [w for w in reclassify.candidate_weeks(shifts, detect.LINE_SPIKE_LAG)
+               if start - timedelta(days=7 * reclassify.LOOKBACK_WEEKS) <= w < weeks[0]]
+    alert_weeks = earlier + weeks
+    # a grid of its own for the pairs when earlier weeks are scored: the shift test's regimes start at its grid's start
+    pair_first = alert_weeks[0] - timedelta(days=7 * LOOKBACK_WEEKS)
+    pairs = detect.pair_rules(pair_features(
+        weekly_grid(orders, ["customer_id", "product_id"], pair_first, last) if earlier else pair_grid), eol)
+    # the forest also scores the weeks before each: a lagged spike call rests on its record week's verdict
+    scored_weeks = sorted({w - timedelta(days=7 * k) for w in alert_weeks for k in range(detect.LINE_SPIKE_LAG + 1)})
     pairs = detect.confirm_if(detect.isolation_scores(pairs, detect.PAIR_IF_FEATURES, scored_weeks)) \
-        .filter(pl.col("week_start").is_in(weeks)).with_columns(
+        .filter(pl.col("week_start").is_in(alert_weeks)).with_columns(
         detect.if_kind_pairs(pairs).alias("if_kind"), pl.lit("customer_product").alias("level"))
+    spikes = pairs.filter((pl.col("rule_kind") == "spike") & pl.col("if_flag"))
+    shifts = reclassify.reclassify(shifts, spikes, pair_grid)
+    pairs = pairs.filter(pl.col("week_start").is_in(weeks))
     products = product_features(weekly_grid(orders, ["product_id"], first, last))
     products = products.drop("event_week").join(residuals, on=["product_id", "week_start"], how="left").with_columns(
         ((pl.col("qty") - pl.col("_p50")) / pl.max_horizontal(pl.col("_band"), pl.lit(1.0))).fill_null(0.0)
@@ -99,6 +111,8 @@ def order_alerts_from(orders: pl.DataFrame, residuals: pl.DataFrame, start: date
         pl.col("qty").alias("observed"), "expected", pl.col("z").alias("z_score"), "if_score",
         pl.when(shift_rows).then(pl.lit("change_point")).when(rule_alone).then(pl.lit("rule"))
         .otherwise(pl.lit("rule+isolation_forest")).alias("method"))
+    alerts = alerts.join(shifts.select("product_id", "week_start", pl.lit("level_shift").alias("kind"),
+                                       *reclassify.COLUMNS), on=["product_id", "week_start", "kind"], how="left")
     return alerts, scored
 
 
@@ -206,7 +220,7 @@ def _demand_anomaly(context: dg.AssetExecutionContext, warehouse: Warehouse, erp
     start, end = window_dates(context)
     alerts, scored = order_alerts(warehouse, start, end)
     stock = stock_alerts(warehouse, start, end)
-    table = with_messages(pl.concat([alerts, stock], how="vertical_relaxed")).select(ALERT_COLUMNS) \
+    table = with_messages(pl.concat([alerts, stock], how="diagonal_relaxed")).select(ALERT_COLUMNS) \
         .sort("week_start", "kind", "product_id", "customer_id", nulls_last=False)
     written = warehouse.write("demand_anomaly", table, window=Window("week_start", start, end))
     metadata: dict = {"dagster/row_count": written, "by_kind": dict(sorted(table.group_by("kind").len().rows()))}
@@ -233,6 +247,10 @@ def _demand_anomaly(context: dg.AssetExecutionContext, warehouse: Warehouse, erp
         evaluation = [
             dict(asset="demand_anomaly", period_start=start, metric=f"{stat}_{kind}", method=method, value=v[stat])
             for method, by_kind in results.items() for kind, v in by_kind.items() for stat in ("precision", "recall")]
+        # the earlier spike alerts this run's level shifts reclassify; a week's own spike figures stay as issued
+        evaluation.append(dict(asset="demand_anomaly", period_start=start, metric="reclassified_spike",
+                               method="rule+isolation_forest",
+                               value=float(table["reclassified_customer_id"].is_not_null().sum())))
         shipped = results["rule+isolation_forest"]
         verdicts = planted_verdicts(shipped)
         judged = [v for v in verdicts.values() if v != NOT_JUDGED]

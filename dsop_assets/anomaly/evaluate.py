@@ -5,6 +5,8 @@ and drops, product for level shifts, item for stock counts) whose start week is 
 ``TOLERANCE_WEEKS`` of the alert's event week (``SHIFT_TOLERANCE_WEEKS`` for level shifts: a shift is
 credited at its onset, and a rule that needs four weeks of the new level to call it can place the change
 point only to within a few weeks). Only planted anomalies starting inside the scored weeks count.
+A spike alert that a later level-shift alert reclassifies as its first week (``reclassify.superseded``) is not
+a spike call: it is left out of the spikes' precision and counted as ``superseded``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from datetime import date
 from pathlib import Path
 
 import polars as pl
+
+from dsop_assets.anomaly import reclassify
 
 TOLERANCE_WEEKS = 1
 SHIFT_TOLERANCE_WEEKS = 3
@@ -37,7 +41,11 @@ def _matches(alerts: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame:
 
 
 def score(alerts: pl.DataFrame, truth: pl.DataFrame, first: date, last: date) -> dict[str, dict]:
-    """{kind: {alerts, planted, precision, recall}} for alerts and truth with event week in [first, last]."""
+    """{kind: {alerts, planted, precision, recall}} for alerts and truth with event week in [first, last];
+    spikes also ``superseded``, the spike alerts reclassified as a level shift's start."""
+    gone = reclassify.superseded(alerts)
+    if gone.height:
+        alerts = alerts.join(gone, on=["kind", "product_id", "customer_id", "week_start", "event_week"], how="anti")
     alerts = alerts.filter(pl.col("event_week").is_between(first, last))
     truth = truth.filter(pl.col("week_start").is_between(first, last))
     matched = _matches(alerts, truth)
@@ -51,4 +59,5 @@ def score(alerts: pl.DataFrame, truth: pl.DataFrame, first: date, last: date) ->
             "precision": round(m["alert"].n_unique() / n_alerts, 4) if n_alerts else None,
             "recall": round(m["truth"].n_unique() / n_truth, 4) if n_truth else None,
         }
+    out["spike"]["superseded"] = gone.filter(pl.col("event_week").is_between(first, last)).height
     return out

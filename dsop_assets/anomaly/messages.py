@@ -14,7 +14,11 @@ def _r(col: str) -> pl.Expr:
 
 
 def with_messages(alerts: pl.DataFrame) -> pl.DataFrame:
-    """Adds ``message_en`` and ``message_ko``; needs kind, customer_id, product_id, event_week, observed, expected."""
+    """Adds ``message_en`` and ``message_ko``; needs kind, customer_id, product_id, event_week, observed, expected,
+    and, on level shifts, reads ``reclassified_customer_id`` / ``reclassified_week`` where present."""
+    if "reclassified_customer_id" not in alerts.columns:
+        alerts = alerts.with_columns(pl.lit(None, pl.String).alias("reclassified_customer_id"),
+                                     pl.lit(None, pl.Date).alias("reclassified_week"))
     ratio = (pl.col("observed") / pl.when(pl.col("expected") > 0).then(pl.col("expected"))).alias("_ratio")
     a = alerts.with_columns(ratio, pl.col("event_week").cast(pl.String).alias("_wk"))
     kind = pl.col("kind")
@@ -42,4 +46,10 @@ def with_messages(alerts: pl.DataFrame) -> pl.DataFrame:
           .otherwise(pl.format(
             "{} 품목의 {} 재고 실사 수량은 {}개이지만, 직전 실사 이후 입고·생산·출하 기록으로 계산하면 {}개입니다.",
             "product_id", "_wk", _n("observed"), _n("expected"))))
+    again = (kind == "level_shift") & pl.col("reclassified_customer_id").is_not_null()
+    spike_week = pl.col("reclassified_week").cast(pl.String)
+    en = pl.when(again).then(pl.format("{} The spike of {} in the week of {} was the start of this level shift.", en,
+                                       "reclassified_customer_id", spike_week)).otherwise(en)
+    ko = pl.when(again).then(pl.format("{} {} 주의 {} 고객 주문 급증은 이 수준 변화의 시작이었습니다.", ko, spike_week,
+                                       "reclassified_customer_id")).otherwise(ko)
     return a.with_columns(en.alias("message_en"), ko.alias("message_ko")).drop("_ratio", "_wk")

@@ -24,7 +24,7 @@ import polars as pl
 from threadpoolctl import threadpool_limits
 
 from dsop_assets.anomaly import evaluate, shift
-from dsop_assets.anomaly.assets import LOOKBACK_WEEKS, order_alerts_from, stock_alerts_from
+from dsop_assets.anomaly.assets import ORDER_LOOKBACK_WEEKS, order_alerts_from, stock_alerts_from
 from dsop_assets.anomaly.features import weekly_grid
 
 WARM_UP_WEEKS = 26
@@ -34,7 +34,7 @@ def one_week(erp_dir: str, week: str) -> None:
     start = date.fromisoformat(week)
     end = start + timedelta(days=7)
     orders, _, eol, groups = _orders_and_master(erp_dir)
-    orders = orders.filter(pl.col("order_date").is_between(start - timedelta(days=7 * LOOKBACK_WEEKS), end,
+    orders = orders.filter(pl.col("order_date").is_between(start - timedelta(days=7 * ORDER_LOOKBACK_WEEKS), end,
                                                            closed="left"))
     wall, cpu = time.perf_counter(), time.process_time()
     with threadpool_limits(1):
@@ -78,6 +78,7 @@ def main(erp_dir: str) -> None:
     print(f"{'reconciliation rule':22s} {'stock_count':12s} alerts {v['alerts']:5d} planted {v['planted']:3d} "
           f"precision {v['precision']} recall {v['recall']}")
     # shipped: spikes where rule and forest agree, drops on the rule, level shifts on the change-point test
+    # only the shipped alerts carry the level shifts' reclassifications (their spikes leave the spike line)
     methods = {"shipped": alerts,
                "rule": scored.filter(pl.col("rule_kind").is_not_null()).rename({"rule_kind": "kind"}),
                "isolation_forest": scored.filter(pl.col("if_kind").is_not_null()).rename({"if_kind": "kind"})}
@@ -86,7 +87,8 @@ def main(erp_dir: str) -> None:
         for kind in ("spike", "drop", "level_shift"):
             v = result[kind]
             print(f"{method[:22]:22s} {kind:12s} alerts {v['alerts']:5d} planted {v['planted']:3d} "
-                  f"precision {v['precision']} recall {v['recall']}")
+                  f"precision {v['precision']} recall {v['recall']}"
+                  + (f" (superseded {v['superseded']})" if v.get("superseded") else ""))
 
 
 def shifts_only(erp_dir: str) -> None:

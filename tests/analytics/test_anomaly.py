@@ -198,7 +198,7 @@ def test_scoring_counts_matches_within_a_week():
     alerts = pl.DataFrame({"kind": ["spike", "spike"], "customer_id": ["C1", "C9"], "product_id": ["P1", "P1"],
                            "event_week": [date(2024, 3, 11), date(2024, 3, 11)]})
     result = evaluate.score(alerts, truth, date(2024, 1, 1), date(2024, 12, 31))
-    assert result["spike"] == {"alerts": 2, "planted": 1, "precision": 0.5, "recall": 1.0}
+    assert result["spike"] == {"alerts": 2, "planted": 1, "precision": 0.5, "recall": 1.0, "superseded": 0}
     assert result["drop"]["recall"] == 0.0
 
 
