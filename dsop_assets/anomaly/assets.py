@@ -60,24 +60,21 @@ def order_alerts_from(orders: pl.DataFrame, residuals: pl.DataFrame, start: date
     first = start - timedelta(days=7 * LOOKBACK_WEEKS)
     last = end - timedelta(days=7)
     weeks = weeks_in(start, end)
-    pair_grid = weekly_grid(orders, ["customer_id", "product_id"], first, last)
-    shifts = shift.level_shifts(pair_grid, groups, orders).filter(pl.col("week_start").is_in(weeks))
-    earlier = [w for w in reclassify.candidate_weeks(shifts, detect.LINE_SPIKE_LAG)
-               if start - timedelta(days=7 * reclassify.LOOKBACK_WEEKS) <= w < weeks[0]]
-    alert_weeks = earlier + weeks
-    # a grid of its own for the pairs when earlier weeks are scored: the shift test's regimes start at its grid's start
-    pair_first = alert_weeks[0] - timedelta(days=7 * LOOKBACK_WEEKS)
-    pairs = detect.pair_rules(pair_features(
-        weekly_grid(orders, ["customer_id", "product_id"], pair_first, last) if earlier else pair_grid), eol)
-    # the forest also scores the weeks before each: a lagged spike call rests on its record week's verdict
-    scored_weeks = sorted({w - timedelta(days=7 * k) for w in alert_weeks for k in range(detect.LINE_SPIKE_LAG + 1)})
-    pairs = detect.confirm_if(detect.isolation_scores(pairs, detect.PAIR_IF_FEATURES, scored_weeks)) \
-        .filter(pl.col("week_start").is_in(alert_weeks)).with_columns(
-        detect.if_kind_pairs(pairs).alias("if_kind"), pl.lit("customer_product").alias("level"))
-    spikes = pairs.filter((pl.col("rule_kind") == "spike") & pl.col("if_flag"))
-    shifts = reclassify.reclassify(shifts, spikes, pair_grid)
-    pairs = pairs.filter(pl.col("week_start").is_in(weeks))
-    products = product_features(weekly_grid(orders, ["product_id"], first, last))
+    # the run's own weeks read the lookback only, as before the reclassification's longer read existed
+    recent = orders.filter(pl.col("order_date").cast(pl.Date) >= first)
+    pair_grid = weekly_grid(recent, ["customer_id", "product_id"], first, last)
+    shifts = shift.level_shifts(pair_grid, groups, recent).filter(pl.col("week_start").is_in(weeks))
+    pairs = _pair_verdicts(pair_grid, eol, weeks)
+    spikes = [pairs.filter(_issued_spike())]
+    # the spike alerts of earlier weeks a shift may reclassify: each week as its own partition issued them
+    for week in reclassify.candidate_weeks(shifts, detect.LINE_SPIKE_LAG):
+        if start - timedelta(days=7 * reclassify.LOOKBACK_WEEKS) <= week < weeks[0]:
+            since = week - timedelta(days=7 * LOOKBACK_WEEKS)
+            grid = weekly_grid(orders.filter(pl.col("order_date").cast(pl.Date).is_between(
+                since, week + timedelta(days=6))), ["customer_id", "product_id"], since, week)
+            spikes.append(_pair_verdicts(grid, eol, [week]).filter(_issued_spike()))
+    shifts = reclassify.reclassify(shifts, pl.concat(spikes, how="diagonal_relaxed"), pair_grid)
+    products = product_features(weekly_grid(recent, ["product_id"], first, last))
     products = products.drop("event_week").join(residuals, on=["product_id", "week_start"], how="left").with_columns(
         ((pl.col("qty") - pl.col("_p50")) / pl.max_horizontal(pl.col("_band"), pl.lit(1.0))).fill_null(0.0)
         .alias("forecast_residual"))
@@ -114,6 +111,20 @@ def order_alerts_from(orders: pl.DataFrame, residuals: pl.DataFrame, start: date
     alerts = alerts.join(shifts.select("product_id", "week_start", pl.lit("level_shift").alias("kind"),
                                        *reclassify.COLUMNS), on=["product_id", "week_start", "kind"], how="left")
     return alerts, scored
+
+
+def _pair_verdicts(pair_grid: pl.DataFrame, eol: pl.DataFrame | None, weeks: list[date]) -> pl.DataFrame:
+    """The pair rules' and the forest's verdicts on ``weeks``, from a customer x product ``weekly_grid``."""
+    pairs = detect.pair_rules(pair_features(pair_grid), eol)
+    # the forest also scores the weeks before the first: a lagged spike call rests on its record week's verdict
+    scored_weeks = [weeks[0] - timedelta(days=7 * k) for k in range(detect.LINE_SPIKE_LAG, 0, -1)] + weeks
+    return detect.confirm_if(detect.isolation_scores(pairs, detect.PAIR_IF_FEATURES, scored_weeks)) \
+        .filter(pl.col("week_start").is_in(weeks)).with_columns(
+        detect.if_kind_pairs(pairs).alias("if_kind"), pl.lit("customer_product").alias("level"))
+
+
+def _issued_spike() -> pl.Expr:
+    return (pl.col("rule_kind") == "spike") & pl.col("if_flag")
 
 
 NOT_JUDGED = "not judged (n too small)"
@@ -184,7 +195,8 @@ DESCRIPTION = (
     "product orders, stock counts that disagree with the flows. Statistical rules on rolling median/MAD "
     "z-scores; spikes confirmed by an Isolation Forest fitted on the trailing 52 weeks (plus the one-week-ahead "
     "forecast residual where a forecast exists), drops by the rule's own beta-binomial chance, level shifts by "
-    "a change-point test. Each alert has a plain message in English and Korean; alerts "
+    "a change-point test; a level shift names the earlier spike alert that was its first week (reclassified, not "
+    "counted as a spike). Each alert has a plain message in English and Korean; alerts "
     "on products graded C or worse become action-queue entries. On demo data, scored against the planted truth."
 )
 

@@ -5,6 +5,8 @@
 Forest; drops: the rule; level shifts: the change-point test), the rule alone and the forest alone. No forecasts are read (the forecast residual feature is 0), so the figures are
 those of a warehouse before its first forecast run. Stock counts: the reconciliation rule on the export's
 counts and flows, the same function ``demand_anomaly`` runs.
+A spike alert that a later level-shift alert reclassifies as the shift's first week (``reclassify``) is left
+out of the shipped spike line and counted on it as "superseded".
 
 ``python -m dsop_jobs.tools.anomaly_bench ERP_DIR WEEK`` (WEEK a Monday, YYYY-MM-DD) instead times one weekly
 partition's order alerts as the asset computes them (orders from its lookback on), wall and CPU seconds.
