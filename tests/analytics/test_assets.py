@@ -30,6 +30,10 @@ def test_planted_anomalies_are_in_the_truth_and_alerts_have_messages(tiny_pipeli
     alerts = tiny_pipeline.warehouse.query("select * from demand_anomaly")
     assert alerts.height > 0 and alerts["message_ko"].null_count() == 0
     assert set(alerts["kind"]) <= set(evaluate.KINDS)
+    # a level shift's alert has room to name the spike it reclassifies (the tiny demo may have none)
+    assert {"reclassified_customer_id", "reclassified_week"} <= set(alerts.columns)
+    evaluation = tiny_pipeline.warehouse.query("select metric from demand_anomaly_evaluation")
+    assert "reclassified_spike" in set(evaluation["metric"])
 
 
 def test_action_queue_ids_stay_unique(tiny_pipeline):
