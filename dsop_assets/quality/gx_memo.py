@@ -80,8 +80,19 @@ def _memoised(build):
 
 def _fresh(value):
     """New containers all the way down, as pydantic's ``dict()`` builds them; leaves are shared as it shares them."""
+    kind = type(value)
+    if kind in _LEAVES:
+        return value
+    if kind is dict:
+        return {k: v if type(v) in _LEAVES else _fresh(v) for k, v in value.items()}
     if isinstance(value, dict):
         return {k: _fresh(v) for k, v in value.items()}
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a named tuple, rebuilt as pydantic does
+        return kind(*(_fresh(v) for v in value))
     if isinstance(value, (list, tuple, set, frozenset)):
-        return type(value)(_fresh(v) for v in value)
+        return kind(_fresh(v) for v in value)
     return value
+
+
+# Immutable leaves (the common case) skip the checks above; anything else takes them.
+_LEAVES = frozenset({str, int, float, bool, type(None)})

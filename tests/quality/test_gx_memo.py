@@ -88,3 +88,17 @@ def test_whole_validation_results_are_the_same_with_and_without_the_memo(table, 
         memoised = run()
     assert memoised == plain
     assert plain[1] is False  # the frames are built to fail: the report paths ran
+
+
+def test_fresh_copies_containers_like_pydantic_and_shares_leaves():
+    from collections import namedtuple
+
+    from dsop_assets.quality.gx_memo import _fresh
+
+    Pair = namedtuple("Pair", "a b")
+    leaf = object()
+    value = {"l": [1, {"x": ["y"]}], "t": (1, [2]), "s": {3}, "p": Pair([1], "b"), "o": leaf, "n": None}
+    copied = _fresh(value)
+    assert copied == value and copied["o"] is leaf
+    assert type(copied["p"]) is Pair and copied["p"].a is not value["p"].a
+    assert copied["l"][1]["x"] is not value["l"][1]["x"] and copied["t"][1] is not value["t"][1]
