@@ -61,7 +61,11 @@ def _memoised(build):
         if memo is None:
             return build(self)
         hit = memo.get(id(self))
-        if hit is None or hit[0] is not self or hit[1] != self.__dict__:
+        try:
+            unchanged = hit is not None and hit[0] is self and hit[1] == self.__dict__
+        except Exception:  # a field whose == is not a bool (an array): no memo for this object
+            return build(self)
+        if not unchanged:
             # What GX's property computes before building the configuration (the same two calls).
             hit = (self, _fresh(self.__dict__), self.dict(exclude_defaults=True), camel_to_snake(self.__class__.__name__))
             memo[id(self)] = hit

@@ -108,3 +108,14 @@ def test_fresh_copies_containers_like_pydantic_and_shares_leaves():
     assert copied == value and copied["o"] is leaf
     assert type(copied["p"]) is Pair and copied["p"].a is not value["p"].a
     assert copied["l"][1]["x"] is not value["l"][1]["x"] and copied["t"][1] is not value["t"][1]
+
+
+def test_a_field_that_cannot_be_compared_falls_back_to_gx_own_property():
+    import great_expectations.expectations as gxe
+    import numpy as np
+
+    expectation = gxe.ExpectColumnValuesToBeInSet(column="grade", value_set=["A", "B"])
+    with configurations_memoised():
+        expectation.configuration
+        object.__setattr__(expectation, "value_set", np.array(["A", "C"]))  # == gives an array, not a bool
+        assert list(expectation.configuration.kwargs["value_set"]) == ["A", "C"]
