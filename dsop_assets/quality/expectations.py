@@ -22,6 +22,7 @@ import polars.selectors as cs
 
 from dsop_assets.gc_pause import imports_without_gc
 from dsop_assets.quality.gx_import import great_expectations as _great_expectations
+from dsop_assets.quality.gx_memo import configurations_memoised
 from dsop_assets.quality.rules import Rule
 
 
@@ -98,9 +99,10 @@ def validate(
     # Pass/fail first: GX's bookkeeping for counts and examples (its SUMMARY/COMPLETE formats) is half
     # of a validation's cost (seed daily_order: 107 -> 55 ms CPU), and almost every suite passes. Only
     # a suite that fails runs again to report what failed, with the same rules on the same batch.
-    result = batch.validate(suite, result_format={"result_format": "BOOLEAN_ONLY"})
-    if not result.success:
-        result = batch.validate(suite, result_format=result_format)
+    with configurations_memoised():
+        result = batch.validate(suite, result_format={"result_format": "BOOLEAN_ONLY"})
+        if not result.success:
+            result = batch.validate(suite, result_format=result_format)
     failures, unexpected_days = [], {}
     for item in result.results:
         rule = rule_by_id[_identity(item.expectation_config)]
