@@ -26,6 +26,7 @@ as_of. Customer x product rows follow their product through the reconciliation.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import date
 
@@ -61,7 +62,7 @@ class MarketHistory:
         if t not in self.driver or (base := self.base(t)) is None:
             return None
         xs, ys = [], []
-        for m, x in self.driver.items():
+        for m, x in sorted(self.driver.items()):
             b = self.base(m)
             if m + h <= t and b is not None and self.total.get(m + h, 0.0) > 0:
                 xs.append(x)
@@ -89,16 +90,15 @@ def market_history(features: pl.DataFrame, targets: pl.DataFrame, driver: str) -
         per_origin = (features.filter(known)
                       .group_by("origin_period").agg(pl.col(driver).first()))
         drivers = {int(p): float(np.log1p(v)) for p, v in per_origin.iter_rows()}
-    totals = (targets.filter(pl.col("level") == LEVEL_PRODUCT)
-              .group_by("target_period").agg(pl.col("actual_qty").sum()))
-    return MarketHistory(drivers, {int(p): float(v) for p, v in totals.iter_rows()})
+    totals = _exact_sums(targets.filter(pl.col("level") == LEVEL_PRODUCT), "target_period", pl.col("actual_qty"))
+    return MarketHistory(dict(sorted(drivers.items())), {int(p): v for p, v in totals.items()})
 
 
 def market_factors(out: pl.DataFrame, history: MarketHistory, past: pl.DataFrame | None, origin: int, as_of: date,
                    config: ForecastConfig) -> pl.DataFrame:
     """level, horizon, market_scale: the factor for this origin's product rows (1 where a gate fails)."""
     products = out.filter(pl.col("level") == LEVEL_PRODUCT)
-    summed = dict(products.group_by("horizon").agg(pl.col("p50").sum()).iter_rows())
+    summed = _exact_sums(products, "horizon", pl.col("p50"))
     wins = _line_wins(history, past, origin, as_of, config)
     rows = []
     for h in config.horizons:
@@ -124,10 +124,12 @@ def _line_wins(history: MarketHistory, past: pl.DataFrame | None, origin: int, a
                     period_end(period_index(pl.col("target_start"), cadence), cadence) <= as_of,
                     period_index(pl.col("origin_date"), cadence) >= origin - config.calibration_origins)
         .group_by(period_index(pl.col("origin_date"), cadence).alias("o"), pl.col("horizon").cast(pl.Int64))
-        .agg((pl.col("p50") / scale).sum().alias("dsop"))
+        .agg((pl.col("p50") / scale).alias("dsop"))
+        .sort("o", "horizon")
     )
     own, line = [], []
-    for o, h, dsop in judged.iter_rows():
+    for o, h, values in judged.iter_rows():
+        dsop = math.fsum(values)
         actual = history.total.get(int(o) + int(h), 0.0)
         fitted = history.line(int(o), int(h))
         if actual > 0 and dsop > 0 and fitted is not None:
@@ -135,6 +137,12 @@ def _line_wins(history: MarketHistory, past: pl.DataFrame | None, origin: int, a
             line.append(np.log(fitted[0] / actual) ** 2)
     return len(own) >= MIN_JUDGED and float(np.mean(line)) < float(np.mean(own))
 
+
+def _exact_sums(frame: pl.DataFrame, key: str, value: pl.Expr) -> dict:
+    """key -> the correctly rounded sum of ``value``: a parallel group sum adds in an order that varies
+    from run to run, and one factor per horizon would carry that last bit to every row it scales."""
+    grouped = frame.group_by(key).agg(value.alias("_v"))
+    return {k: math.fsum(v) for k, v in grouped.sort(key).iter_rows()}
 
 def apply_market(out: pl.DataFrame, features: pl.DataFrame, targets: pl.DataFrame, past: pl.DataFrame | None,
                  origin: int, as_of: date, config: ForecastConfig) -> pl.DataFrame:
