@@ -287,7 +287,7 @@ def _product_recommendation(context: dg.AssetExecutionContext, warehouse: Wareho
     evaluated = write_evaluation(warehouse, "product_recommendation", start, end, [
         dict(asset="product_recommendation", period_start=m, metric=metric, method=method,
              value=e.get(f"{metric}_{method}"))
-        for m, e in evals.items() for metric in ("hit_rate_at_10", "recall_at_10") for method in ("item_knn", "popularity")])
+        for m, e in evals.items() for metric in ("hit_rate_at_10", "recall_at_10") for method in recommend.METHODS])
     customers = orders.filter(pl.col("order_date") <= month_end(months[-1]))["customer_id"].n_unique()
     served = table.filter(pl.col("month_start") == months[-1])["customer_id"].n_unique()
     yield dg.MaterializeResult(

@@ -94,24 +94,21 @@ def evaluate_pooled(orders: pl.DataFrame, month: date, months: int = EVAL_MONTHS
     """``evaluate`` for each of the ``months`` months ending with ``month``, pooled (a quarter rarely holds
     more than a handful of new customer x product pairs, too few to judge on one month)."""
     totals: dict = {"customers_evaluated": 0, "hidden_products": 0, "months": months}
-    hits: dict = {}
     for back in range(months):
         one = evaluate(orders, add_months(month, -back))
-        totals["customers_evaluated"] += one["customers_evaluated"]
-        totals["hidden_products"] += one["hidden_products"]
-        for name in ("item_knn", "popularity"):
-            h = hits.setdefault(name, [0.0, 0.0])
-            h[0] += one.get(f"hit_rate_at_10_{name}", 0.0) * one["customers_evaluated"]
-            h[1] += one.get(f"recall_at_10_{name}", 0.0) * one["hidden_products"]
-    for name, (customer_hits, found) in hits.items():
+        for key, value in one.items():
+            if key.startswith(("customers_", "hidden_", "found_")):
+                totals[key] = totals.get(key, 0) + value
+    for name in METHODS:
         if totals["customers_evaluated"]:
-            totals[f"hit_rate_at_10_{name}"] = round(customer_hits / totals["customers_evaluated"], 4)
-            totals[f"recall_at_10_{name}"] = round(found / totals["hidden_products"], 4)
+            totals[f"hit_rate_at_10_{name}"] = round(totals[f"customers_hit_{name}"] / totals["customers_evaluated"], 4)
+            totals[f"recall_at_10_{name}"] = round(totals[f"found_{name}"] / totals["hidden_products"], 4)
     return totals
 
 
 def evaluate(orders: pl.DataFrame, month: date) -> dict:
-    """hit-rate@10 and recall@10 of item-KNN and popularity on each customer's hidden new products."""
+    """hit-rate@10 and recall@10 of every method in ``METHODS`` on each customer's hidden new products, with
+    the counts behind them (``customers_hit_<method>``, ``found_<method>``)."""
     hide_from = add_months(month, 1 - HIDDEN_MONTHS)
     cut = date.fromordinal(hide_from.toordinal() - 1)
     matrix, customers, products = interactions(orders, cut)
@@ -127,9 +124,15 @@ def evaluate(orders: pl.DataFrame, month: date) -> dict:
     if not hidden:
         return result
     bought = matrix > 0
-    for name, scores in (("item_knn", knn_scores(matrix)), ("popularity", popularity_scores(matrix))):
-        picks = top_n(scores, bought)
+    for name, scorer in METHODS.items():
+        picks = top_n(scorer(matrix), bought)
         hits = [len(hidden[i] & set(picks[i].tolist())) for i in sorted(hidden)]
-        result[f"hit_rate_at_10_{name}"] = round(float(np.mean([h > 0 for h in hits])), 4)
+        result[f"customers_hit_{name}"] = sum(h > 0 for h in hits)
+        result[f"found_{name}"] = sum(hits)
+        result[f"hit_rate_at_10_{name}"] = round(result[f"customers_hit_{name}"] / len(hits), 4)
         result[f"recall_at_10_{name}"] = round(sum(hits) / result["hidden_products"], 4)
     return result
+
+
+# the served method first, then the baselines it is judged against
+METHODS = {"item_knn": knn_scores, "popularity": popularity_scores}
