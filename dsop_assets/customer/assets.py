@@ -256,10 +256,11 @@ def backtest_problems(backtest: pl.DataFrame) -> list[str]:
     specs=[
         dg.AssetSpec("product_recommendation", group_name=GROUP, deps=["daily_order"],
                      metadata={"partition_expr": "month_start"}, kinds={"scikit-learn", "polars"},
-                     description=f"Top {recommend.TOP_N} products each customer does not buy yet (item-based nearest "
-                     "neighbours on the age-weighted customer x product matrix), as of each month's end. Metadata: "
+                     description=f"Top {recommend.TOP_N} products each customer does not buy yet (ranked by the new buyers "
+                     "a Poisson adoption model, fitted on the 8 quarters before, expects each product to gain next "
+                     "quarter; item-based nearest neighbours break ties), as of each month's end. Metadata: "
                      "hit-rate@10 and recall@10 on each customer's hidden new products of the last quarter, against "
-                     "popularity, pooled over the last 12 months."),
+                     "item-KNN and popularity, pooled over the last 12 months."),
         evaluation_spec("product_recommendation", GROUP),
     ],
     partitions_def=decision_monthly_partitions,

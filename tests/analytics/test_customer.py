@@ -120,3 +120,22 @@ def test_features_give_each_customer_its_own_rhythm():
     assert {"order_rate", "silence_orders", "frequency_trend"} <= set(feats.columns)
     row = feats.row(0, named=True)
     assert row["silence_orders"] == pytest.approx(row["recency_days"] * row["order_rate"] / 30.0)
+
+
+def test_adoption_ranks_a_product_still_being_taken_up_above_a_popular_settled_one():
+    # OLD: ten customers since 2022, nobody new since. L0..L5 launched every 75 days: each gains a new buyer
+    # every month for its first six months. NEW launched a month before the ranking date, one buyer so far.
+    rows = [(date(2022, 1, 3) + timedelta(days=30 * m), f"C{c}", "OLD") for c in range(10) for m in range(36)]
+    for k in range(6):
+        launch = date(2023, 1, 2) + timedelta(days=75 * k)
+        rows += [(launch + timedelta(days=30 * j), f"C{20 + j}", f"L{k}") for j in range(6)]
+    rows += [(date(2024, 11, 4), "C20", "NEW"), (date(2022, 1, 3), "C30", "OTHER")]
+    orders = pl.DataFrame(rows, schema=["order_date", "customer_id", "product_id"], orient="row")
+    as_of = date(2024, 12, 1)
+    rates = recommend.adoption_rates(orders, as_of, ["L0", "NEW", "OLD", "OTHER"])
+    assert rates[1] > 2 * max(rates[2], rates[3])  # a month-old product outranks the settled ones
+    recs = recommend.recommend(orders, as_of, date(2024, 12, 1))
+    mine = recs.filter(pl.col("customer_id") == "C30").sort("rank")
+    assert mine["product_id"][0] == "NEW" and set(mine["method"]) == {recommend.SERVED}
+    # no new buyer in the quarters before: item-KNN ranks alone
+    assert recommend.adoption_rates(orders, date(2022, 3, 1), ["OLD"]) is None
