@@ -38,6 +38,7 @@ HIDDEN_MONTHS = 3
 ADOPTION_QUARTERS = 8
 QUARTER_DAYS = 91
 AGE_BANDS_DAYS = (30, 61, 91, 182, 365, 730)
+POISSON_ALPHA = 1e-3
 
 
 def interactions(orders: pl.DataFrame, as_of: date) -> tuple[np.ndarray, list[str], list[str]]:
@@ -88,8 +89,6 @@ def _product_features(product: np.ndarray, days: np.ndarray, n: int, back: int) 
 def adoption_rates(orders: pl.DataFrame, as_of: date, products: list[str]) -> np.ndarray | None:
     """Expected new buyers of each product over the quarter after ``as_of`` from orders dated <= ``as_of``
     (see the module docstring); None when the quarters before hold no new buyer to learn from."""
-    from sklearn.linear_model import PoissonRegressor
-
     first = orders.filter(pl.col("order_date") <= as_of, pl.col("product_id").is_in(products)).group_by(
         "customer_id", "product_id").agg((pl.lit(as_of) - pl.col("order_date").min()).dt.total_days().alias("days"))
     index = {p: i for i, p in enumerate(products)}
@@ -105,8 +104,48 @@ def adoption_rates(orders: pl.DataFrame, as_of: date, products: list[str]) -> np
     y = np.concatenate(ys)
     if not y.sum():
         return None
-    model = PoissonRegressor(alpha=1e-3, solver="newton-cholesky", max_iter=300).fit(np.vstack(xs), y)
-    return model.predict(_product_features(product, days, len(products), 0)[0])
+    coef = poisson_fit(np.vstack(xs), y, POISSON_ALPHA)
+    return np.exp(_with_intercept(_product_features(product, days, len(products), 0)[0]) @ coef)
+
+
+def _with_intercept(x: np.ndarray) -> np.ndarray:
+    return np.column_stack([x, np.ones(len(x))])
+
+
+def poisson_fit(x: np.ndarray, y: np.ndarray, alpha: float) -> np.ndarray:
+    """Coefficients (intercept last) of a log-link Poisson regression minimising mean(exp(eta) - y eta) +
+    alpha / 2 |coef|^2 (intercept unpenalised): scikit-learn's ``PoissonRegressor`` objective, solved by
+    damped Newton steps in numpy. scikit-learn's solvers run their loss in OpenMP threads, which on a busy
+    2-core machine took 1-2 s a partition instead of milliseconds."""
+    a = _with_intercept(x)
+    penalty = np.full(a.shape[1], alpha)
+    penalty[-1] = 0.0
+    coef = np.zeros(a.shape[1])
+    coef[-1] = np.log(max(y.mean(), 1e-12))
+
+    def objective(c: np.ndarray) -> float:
+        eta = a @ c
+        return float(np.mean(np.exp(eta) - y * eta) + 0.5 * penalty @ c**2)
+
+    current = objective(coef)
+    for _ in range(100):
+        mu = np.exp(a @ coef)
+        grad = a.T @ (mu - y) / len(y) + penalty * coef
+        hess = (a * mu[:, None]).T @ a / len(y) + np.diag(penalty)
+        step = np.linalg.solve(hess + 1e-12 * np.eye(len(coef)), grad)
+        size = 1.0
+        while size > 1e-6:
+            trial = coef - size * step
+            value = objective(trial)
+            if value <= current:
+                break
+            size /= 2
+        else:
+            break
+        coef, improved, current = trial, current - value, value
+        if improved < 1e-15 and np.max(np.abs(size * step)) < 1e-9:
+            break
+    return coef
 
 
 def adoption_scores(matrix: np.ndarray, orders: pl.DataFrame, as_of: date, products: list[str]) -> np.ndarray:
