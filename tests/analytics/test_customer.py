@@ -139,3 +139,14 @@ def test_adoption_ranks_a_product_still_being_taken_up_above_a_popular_settled_o
     assert mine["product_id"][0] == "NEW" and set(mine["method"]) == {recommend.SERVED}
     # no new buyer in the quarters before: item-KNN ranks alone
     assert recommend.adoption_rates(orders, date(2022, 3, 1), ["OLD"]) is None
+
+
+def test_poisson_fit_reaches_scikit_learns_optimum():
+    from sklearn.linear_model import PoissonRegressor
+
+    rng = np.random.default_rng(3)
+    x = np.column_stack([np.eye(4)[rng.integers(0, 4, 500)], rng.normal(size=500)])
+    y = rng.poisson(np.exp(x @ np.array([0.5, -1.0, 0.0, 1.0, 0.3]) - 0.5)).astype(float)
+    ours = recommend.poisson_fit(x, y, 1e-3)
+    theirs = PoissonRegressor(alpha=1e-3, solver="newton-cholesky", tol=1e-12, max_iter=1000).fit(x, y)
+    assert ours == pytest.approx(np.r_[theirs.coef_, theirs.intercept_], abs=1e-6)
