@@ -281,8 +281,8 @@ def _product_recommendation(context: dg.AssetExecutionContext, warehouse: Wareho
                              {"d": month_end(months[-1])}).with_columns(pl.col("order_date").cast(pl.Date))
     recs, evals = [], {}
     for month in months:
-        recs.append(recommend.recommend(orders, month_end(month), month))
         evals[month] = recommend.evaluate_pooled(orders, month)
+        recs.append(recommend.recommend(orders, month_end(month), month, recommend.choose_method(evals[month])))
     table = pl.concat(recs)
     written = warehouse.write("product_recommendation", table, window=Window("month_start", start, end))
     evaluated = write_evaluation(warehouse, "product_recommendation", start, end, [
@@ -293,7 +293,8 @@ def _product_recommendation(context: dg.AssetExecutionContext, warehouse: Wareho
     served = table.filter(pl.col("month_start") == months[-1])["customer_id"].n_unique()
     yield dg.MaterializeResult(
         asset_key="product_recommendation",
-        metadata={"dagster/row_count": written, "evaluation_latest": evals[months[-1]]},
+        metadata={"dagster/row_count": written, "evaluation_latest": evals[months[-1]],
+                  "method_served": recommend.choose_method(evals[months[-1]])},
         check_results=[dg.AssetCheckResult(asset_key="product_recommendation", check_name=RECOMMENDATIONS_PRESENT,
                                            passed=served == customers,
                                            severity=dg.AssetCheckSeverity.WARN,

@@ -169,19 +169,32 @@ def top_n(scores: np.ndarray, bought: np.ndarray, n: int = TOP_N) -> np.ndarray:
     return np.where(np.take_along_axis(masked, order, 1) > -np.inf, order, -1)
 
 
-def recommend(orders: pl.DataFrame, as_of: date, month: date) -> pl.DataFrame:
-    """``month_start, customer_id, rank, product_id, score, method`` for every customer seen by ``as_of``."""
+def choose_method(pooled: dict) -> str:
+    """The method that reached the most customers' hidden new products in ``pooled`` (``evaluate_pooled``
+    as of the ranking month: leak-free), the served default ``SERVED`` on ties or without evidence.
+
+    Adoption wins where new pairs come from products being taken up (the generated histories); where
+    customers buy what similar customers buy (co-purchase), item-KNN finds more and is served instead."""
+    hits = {name: pooled.get(f"customers_hit_{name}", 0) for name in METHODS}
+    best = max(hits.values())
+    return SERVED if hits[SERVED] == best else next(n for n, h in hits.items() if h == best)
+
+
+def recommend(orders: pl.DataFrame, as_of: date, month: date, method: str | None = None) -> pl.DataFrame:
+    """``month_start, customer_id, rank, product_id, score, method`` for every customer seen by ``as_of``,
+    ranked by ``method`` (default ``SERVED``)."""
+    method = method or SERVED
     matrix, customers, products = interactions(orders, as_of)
     if matrix.size == 0:
         return pl.DataFrame(schema={"month_start": pl.Date, "customer_id": pl.String, "rank": pl.Int64,
                                     "product_id": pl.String, "score": pl.Float64, "method": pl.String})
-    scores = adoption_scores(matrix, orders, as_of, products)
+    scores = METHODS[method](matrix, orders, as_of, products)
     picks = top_n(scores, matrix > 0)
     rows = []
     for i, cust in enumerate(customers):
         for rank, j in enumerate(picks[i], start=1):
             if j >= 0:
-                rows.append((month, cust, rank, products[j], float(scores[i, j]), SERVED))
+                rows.append((month, cust, rank, products[j], float(scores[i, j]), method))
     return pl.DataFrame(rows, schema={"month_start": pl.Date, "customer_id": pl.String, "rank": pl.Int64,
                                       "product_id": pl.String, "score": pl.Float64, "method": pl.String},
                         orient="row")

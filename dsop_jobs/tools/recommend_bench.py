@@ -2,9 +2,10 @@
 
 ``python -m dsop_jobs.tools.recommend_bench ERP_DIR [MONTH]`` (a ``dsop generate`` folder; MONTH as
 YYYY-MM-01, default the last complete month). Runs ``recommend.evaluate_pooled``, the pooled 12-month
-evaluation ``product_recommendation`` reports, on the export's order lines: for each method hit-rate@10,
-recall@10 and the counts behind them, and the evaluation's seconds (one thread, the module imports included) (customers with a hit / customers with a hidden new product; hidden
-products found / hidden).
+evaluation ``product_recommendation`` reports, on the export's order lines: for each method hit-rate@10 and
+recall@10 with the counts behind them (customers with a hit / customers with a hidden new product; hidden
+products found / hidden), the method the asset would serve (``recommend.choose_method``) and the
+evaluation's seconds (one thread).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ def format_line(erp_dir: str, result: dict) -> str:
             parts.append(f"{name} hit-rate@10 {result[f'hit_rate_at_10_{name}']:.4f} "
                          f"({result[f'customers_hit_{name}']}/{customers}) recall@10 "
                          f"{result[f'recall_at_10_{name}']:.4f} ({result[f'found_{name}']}/{hidden})")
+    parts.append(f"served {recommend.choose_method(result)}")
     return "; ".join(parts)
 
 

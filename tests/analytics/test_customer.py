@@ -150,3 +150,38 @@ def test_poisson_fit_reaches_scikit_learns_optimum():
     ours = recommend.poisson_fit(x, y, 1e-3)
     theirs = PoissonRegressor(alpha=1e-3, solver="newton-cholesky", tol=1e-12, max_iter=1000).fit(x, y)
     assert ours == pytest.approx(np.r_[theirs.coef_, theirs.intercept_], abs=1e-6)
+
+
+def test_the_method_served_is_the_one_that_found_more_new_pairs():
+    assert recommend.choose_method({}) == recommend.SERVED
+    tie = {"customers_hit_adoption": 3, "customers_hit_item_knn": 3, "customers_hit_popularity": 1}
+    assert recommend.choose_method(tie) == recommend.SERVED
+    assert recommend.choose_method({**tie, "customers_hit_item_knn": 5}) == "item_knn"
+
+
+def test_co_purchase_history_serves_item_knn():
+    # Four clusters of 12 customers, each cluster with its own 6 products, all on sale from the start; each
+    # month a few customers take up another product of their own cluster. New pairs follow co-purchase, not
+    # adoption of young products, so the leak-free evaluation must pick item-KNN and serve it.
+    rng = np.random.default_rng(3)
+    rows, owned = [], {}
+    for c in range(48):
+        cluster = c // 12
+        products = [f"P{cluster}{k}" for k in range(6)]
+        owned[c] = set(rng.choice(products, 2, replace=False))
+        rows += [(date(2023, 1, 5), f"C{c}", p) for p in owned[c]]
+    for m in range(1, 30):
+        day = date(2023 + (m // 12), m % 12 + 1, 5)
+        for c in rng.choice(48, 4, replace=False):
+            left = sorted({f"P{c // 12}{k}" for k in range(6)} - owned[c])
+            if left:
+                owned[c].add(left[0] if len(left) == 1 else rng.choice(left))
+            rows += [(day, f"C{c}", p) for p in owned[c]]
+    orders = pl.DataFrame(rows, schema=["order_date", "customer_id", "product_id"], orient="row")
+    pooled = recommend.evaluate_pooled(orders, date(2025, 5, 1))
+    assert pooled["customers_hit_item_knn"] > pooled["customers_hit_adoption"]
+    method = recommend.choose_method(pooled)
+    recs = recommend.recommend(orders, date(2025, 5, 31), date(2025, 5, 1), method)
+    assert method == "item_knn" and set(recs["method"]) == {"item_knn"}
+    mine = recs.filter(pl.col("customer_id") == "C0")["product_id"].to_list()
+    assert all(p.startswith("P0") for p in mine[:6 - len(owned[0])])
