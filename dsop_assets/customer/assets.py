@@ -256,9 +256,11 @@ def backtest_problems(backtest: pl.DataFrame) -> list[str]:
     specs=[
         dg.AssetSpec("product_recommendation", group_name=GROUP, deps=["daily_order"],
                      metadata={"partition_expr": "month_start"}, kinds={"scikit-learn", "polars"},
-                     description=f"Top {recommend.TOP_N} products each customer does not buy yet (ranked by the new buyers "
-                     "a Poisson adoption model, fitted on the 8 quarters before, expects each product to gain next "
-                     "quarter; item-based nearest neighbours break ties), as of each month's end. Metadata: "
+                     description=f"Top {recommend.TOP_N} products each customer does not buy yet, as of each month's end, "
+                     "ranked by the method the month's own leak-free evaluation finds best (`method_served`): the new "
+                     "buyers a Poisson adoption model, fitted on the 8 quarters before, expects each product to gain "
+                     "next quarter (item-based nearest neighbours break ties), or item-based nearest neighbours alone "
+                     "where customers buy what similar customers buy. Metadata: "
                      "hit-rate@10 and recall@10 on each customer's hidden new products of the last quarter, against "
                      "item-KNN and popularity, pooled over the last 12 months."),
         evaluation_spec("product_recommendation", GROUP),
