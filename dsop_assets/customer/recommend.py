@@ -46,7 +46,9 @@ def interactions(orders: pl.DataFrame, as_of: date) -> tuple[np.ndarray, list[st
     seen = orders.filter(pl.col("order_date") <= as_of)
     weights = seen.with_columns(
         (0.5 ** ((pl.lit(as_of) - pl.col("order_date")).dt.total_days() / HALF_LIFE_DAYS)).alias("w")
-    ).group_by("customer_id", "product_id").agg(pl.col("w").sum())
+    # Summed in ascending order: a grouped float sum's last bit otherwise follows how the rows were split
+    # among threads, and item-KNN's ties (and adoption's tie-break) could flip between runs.
+    ).group_by("customer_id", "product_id").agg(pl.col("w").sort().sum())
     customers = sorted(weights["customer_id"].unique())
     products = sorted(weights["product_id"].unique())
     matrix = np.zeros((len(customers), len(products)))
