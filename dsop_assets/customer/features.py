@@ -41,11 +41,15 @@ def add_months(month: date, n: int) -> date:
 
 
 def monthly_lines(orders: pl.DataFrame) -> pl.DataFrame:
-    """``customer_id, product_id, month_start, amount, order_days, last_order_date`` per pair and month."""
+    """``customer_id, product_id, month_start, amount, order_days, last_order_date`` per pair and month.
+
+    Every float sum here and in ``customer_features`` runs over its values in ascending order: a grouped
+    sum's last bit otherwise follows how the rows were split among threads, and two runs of the same
+    month gave customer amounts that differed in it."""
     return (
         orders.with_columns(pl.col("order_date").cast(pl.Date).dt.truncate("1mo").alias("month_start"))
         .group_by("customer_id", "product_id", "month_start")
-        .agg(pl.col("order_amount_krw").sum().alias("amount"), pl.col("order_qty").sum().alias("qty"),
+        .agg(pl.col("order_amount_krw").sort().sum().alias("amount"), pl.col("order_qty").sort().sum().alias("qty"),
              pl.col("order_date").max().alias("last_order_date"))
         .sort("customer_id", "product_id", "month_start")
     )
@@ -66,20 +70,20 @@ def customer_features(orders: pl.DataFrame, months: list[date]) -> pl.DataFrame:
             continue
         index = ((pl.col("month_start").dt.year() - first.year) * 12
                  + pl.col("month_start").dt.month() - first.month).alias("m")
-        per_month = window.group_by("customer_id", index).agg(pl.col("amount").sum())
+        per_month = window.group_by("customer_id", index).agg(pl.col("amount").sort().sum())
         grid = per_month.select("customer_id").unique().join(
             pl.DataFrame({"m": list(range(WINDOW_MONTHS))}, schema={"m": pl.Int32}), how="cross")
         monthly = grid.join(per_month.with_columns(pl.col("m").cast(pl.Int32)), on=["customer_id", "m"], how="left") \
             .with_columns(pl.col("amount").fill_null(0.0))
         shape = monthly.group_by("customer_id").agg(
-            (pl.col("amount").std(ddof=0) / pl.col("amount").mean()).fill_nan(0.0).alias("volatility"),
-            pl.col("amount").filter(pl.col("m") >= 6).sum().alias("_late"),
-            pl.col("amount").filter(pl.col("m") < 6).sum().alias("_early"),
+            (pl.col("amount").sort().std(ddof=0) / pl.col("amount").sort().mean()).fill_nan(0.0).alias("volatility"),
+            pl.col("amount").filter(pl.col("m") >= 6).sort().sum().alias("_late"),
+            pl.col("amount").filter(pl.col("m") < 6).sort().sum().alias("_early"),
         )
-        products = window.group_by("customer_id", "product_id").agg(pl.col("amount").sum())
+        products = window.group_by("customer_id", "product_id").agg(pl.col("amount").sort().sum())
         mix = products.group_by("customer_id").agg(
-            pl.col("amount").sum().alias("monetary_krw"), pl.len().alias("breadth"),
-            (pl.col("amount").max() / pl.col("amount").sum()).fill_nan(1.0).alias("top_product_share"))
+            pl.col("amount").sort().sum().alias("monetary_krw"), pl.len().alias("breadth"),
+            (pl.col("amount").max() / pl.col("amount").sort().sum()).fill_nan(1.0).alias("top_product_share"))
         days = order_days.filter(pl.col("order_date").is_between(first, end))
         recent_from = add_months(month, 1 - TREND_MONTHS)
         freq = days.group_by("customer_id").agg(

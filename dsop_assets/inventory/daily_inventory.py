@@ -91,7 +91,11 @@ def _movements(
     return (
         pl.concat([produced, recv, shipped, consumed], how="diagonal")
         .group_by("item_id", "date")
-        .agg(pl.col(f).fill_null(0.0).sum() for f in _FLOWS)
+        # Summed in ascending order: a grouped float sum's last bit otherwise follows how the rows were
+        # split among threads (a component consumed by several parents the same day), and that bit then
+        # reached the opening stock the production plan starts from, enough to tip it between two
+        # equally cheap lot timings on a loaded machine.
+        .agg(pl.col(f).fill_null(0.0).sort().sum() for f in _FLOWS)
     )
 
 
@@ -114,7 +118,7 @@ def _running(
         )
         .filter(pl.col("snapshot_date") < end)
         .group_by("item_id", "snapshot_date")
-        .agg(pl.col("on_hand_qty").sum())
+        .agg(pl.col("on_hand_qty").sort().sum())
     )
     moves = _movements(production, receipts, shipments, bom)
     anchors = (

@@ -66,6 +66,17 @@ class PlanData:
         return np.maximum(bound, 0.0)
 
 
+# Quantities enter the solver on a grid of a millionth of a unit. The solver stops within a gap
+# tolerance, so which of several near-optimal plans it returns follows its numerical path: a last-bit
+# difference in an input (a parallel float sum upstream) once moved a sub-assembly's lots by a week
+# between two demo runs. On the grid such noise no longer reaches the model.
+QUANTITY_GRID_DECIMALS = 6
+
+
+def _quantised(values: np.ndarray) -> np.ndarray:
+    return np.round(values, QUANTITY_GRID_DECIMALS)
+
+
 def _fill(col: str, default: float) -> pl.Expr:
     return pl.col(col).cast(pl.Float64).fill_null(default)
 
@@ -99,9 +110,9 @@ def prepare_plan_data(
     dem = grid.join(dem, on=["product_id", "week_start"], how="left").fill_null(0.0)
     dem = dem.sort("product_id", "week_start")
     shape = (len(product_ids), len(weeks))
-    p50 = dem["p50"].to_numpy().reshape(shape).clip(min=0)
-    p90 = dem["p90"].to_numpy().reshape(shape)
-    firm = dem["firm"].to_numpy().reshape(shape).clip(min=0)
+    p50 = _quantised(dem["p50"].to_numpy().reshape(shape)).clip(min=0)
+    p90 = _quantised(dem["p90"].to_numpy().reshape(shape))
+    firm = _quantised(dem["firm"].to_numpy().reshape(shape)).clip(min=0)
     if not config.firm_orders_hard:
         firm = np.zeros(shape)
     z = float(NormalDist().inv_cdf(config.service_level))
@@ -154,7 +165,7 @@ def prepare_plan_data(
         demand=np.maximum(p50, firm),
         firm=firm,
         safety_stock=z * sigma,
-        opening=np.array([opening.get(p, 0.0) for p in product_ids], dtype=float),
+        opening=_quantised(np.array([opening.get(p, 0.0) for p in product_ids], dtype=float)),
         line_of=np.array([index.get(lab, UNCAPACITATED) for lab in labels], dtype=int),
         line_label=labels,
         hours=prod["hours"].to_numpy(),
