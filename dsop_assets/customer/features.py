@@ -23,6 +23,8 @@ from datetime import date
 
 import polars as pl
 
+from dsop_assets.ordered_sums import ordered_sum
+
 WINDOW_MONTHS = 12
 FEATURES = ["recency_days", "frequency", "monetary_krw", "volatility", "breadth", "growth", "top_product_share"]
 RHYTHM_FEATURES = ["order_rate", "silence_orders", "frequency_trend"]
@@ -40,16 +42,22 @@ def add_months(month: date, n: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
+def _volatility(amount: pl.Expr) -> pl.Expr:
+    """Population standard deviation over mean (0 for a constant or all-zero series), from ordered sums."""
+    mean = ordered_sum(amount) / pl.len()
+    return ((ordered_sum((amount - mean) ** 2) / pl.len()).sqrt() / mean).fill_nan(0.0)
+
+
 def monthly_lines(orders: pl.DataFrame) -> pl.DataFrame:
     """``customer_id, product_id, month_start, amount, order_days, last_order_date`` per pair and month.
 
-    Every float sum here and in ``customer_features`` runs over its values in ascending order: a grouped
-    sum's last bit otherwise follows how the rows were split among threads, and two runs of the same
-    month gave customer amounts that differed in it."""
+    Every float sum here and in ``customer_features`` is an ``ordered_sum``: a grouped sum's last bit
+    otherwise follows how the rows were split among threads, and two runs of the same month gave
+    customer amounts that differed in it."""
     return (
         orders.with_columns(pl.col("order_date").cast(pl.Date).dt.truncate("1mo").alias("month_start"))
         .group_by("customer_id", "product_id", "month_start")
-        .agg(pl.col("order_amount_krw").sort().sum().alias("amount"), pl.col("order_qty").sort().sum().alias("qty"),
+        .agg(ordered_sum(pl.col("order_amount_krw")).alias("amount"), ordered_sum(pl.col("order_qty")).alias("qty"),
              pl.col("order_date").max().alias("last_order_date"))
         .sort("customer_id", "product_id", "month_start")
     )
@@ -70,20 +78,20 @@ def customer_features(orders: pl.DataFrame, months: list[date]) -> pl.DataFrame:
             continue
         index = ((pl.col("month_start").dt.year() - first.year) * 12
                  + pl.col("month_start").dt.month() - first.month).alias("m")
-        per_month = window.group_by("customer_id", index).agg(pl.col("amount").sort().sum())
+        per_month = window.group_by("customer_id", index).agg(ordered_sum(pl.col("amount")))
         grid = per_month.select("customer_id").unique().join(
             pl.DataFrame({"m": list(range(WINDOW_MONTHS))}, schema={"m": pl.Int32}), how="cross")
         monthly = grid.join(per_month.with_columns(pl.col("m").cast(pl.Int32)), on=["customer_id", "m"], how="left") \
             .with_columns(pl.col("amount").fill_null(0.0))
         shape = monthly.group_by("customer_id").agg(
-            (pl.col("amount").sort().std(ddof=0) / pl.col("amount").sort().mean()).fill_nan(0.0).alias("volatility"),
-            pl.col("amount").filter(pl.col("m") >= 6).sort().sum().alias("_late"),
-            pl.col("amount").filter(pl.col("m") < 6).sort().sum().alias("_early"),
+            _volatility(pl.col("amount")).alias("volatility"),
+            ordered_sum(pl.col("amount").filter(pl.col("m") >= 6)).alias("_late"),
+            ordered_sum(pl.col("amount").filter(pl.col("m") < 6)).alias("_early"),
         )
-        products = window.group_by("customer_id", "product_id").agg(pl.col("amount").sort().sum())
+        products = window.group_by("customer_id", "product_id").agg(ordered_sum(pl.col("amount")))
         mix = products.group_by("customer_id").agg(
-            pl.col("amount").sort().sum().alias("monetary_krw"), pl.len().alias("breadth"),
-            (pl.col("amount").max() / pl.col("amount").sort().sum()).fill_nan(1.0).alias("top_product_share"))
+            ordered_sum(pl.col("amount")).alias("monetary_krw"), pl.len().alias("breadth"),
+            (pl.col("amount").max() / ordered_sum(pl.col("amount"))).fill_nan(1.0).alias("top_product_share"))
         days = order_days.filter(pl.col("order_date").is_between(first, end))
         recent_from = add_months(month, 1 - TREND_MONTHS)
         freq = days.group_by("customer_id").agg(

@@ -30,6 +30,7 @@ import numpy as np
 import polars as pl
 
 from dsop_assets.customer.features import add_months
+from dsop_assets.ordered_sums import ordered_sum
 
 TOP_N = 10
 NEIGHBOURS = 30
@@ -46,9 +47,8 @@ def interactions(orders: pl.DataFrame, as_of: date) -> tuple[np.ndarray, list[st
     seen = orders.filter(pl.col("order_date") <= as_of)
     weights = seen.with_columns(
         (0.5 ** ((pl.lit(as_of) - pl.col("order_date")).dt.total_days() / HALF_LIFE_DAYS)).alias("w")
-    # Summed in ascending order: a grouped float sum's last bit otherwise follows how the rows were split
-    # among threads, and item-KNN's ties (and adoption's tie-break) could flip between runs.
-    ).group_by("customer_id", "product_id").agg(pl.col("w").sort().sum())
+    # In a fixed order: item-KNN's ties (and adoption's tie-break) must not follow the thread split.
+    ).group_by("customer_id", "product_id").agg(ordered_sum(pl.col("w")))
     customers = sorted(weights["customer_id"].unique())
     products = sorted(weights["product_id"].unique())
     matrix = np.zeros((len(customers), len(products)))

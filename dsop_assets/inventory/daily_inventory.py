@@ -29,6 +29,8 @@ from datetime import date, timedelta
 
 import polars as pl
 
+from dsop_assets.ordered_sums import ordered_sum
+
 DAILY_COLUMNS = [
     "item_id",
     "date",
@@ -91,11 +93,10 @@ def _movements(
     return (
         pl.concat([produced, recv, shipped, consumed], how="diagonal")
         .group_by("item_id", "date")
-        # Summed in ascending order: a grouped float sum's last bit otherwise follows how the rows were
-        # split among threads (a component consumed by several parents the same day), and that bit then
-        # reached the opening stock the production plan starts from, enough to tip it between two
-        # equally cheap lot timings on a loaded machine.
-        .agg(pl.col(f).fill_null(0.0).sort().sum() for f in _FLOWS)
+        # Summed in a fixed order (``ordered_sum``): a component consumed by several parents the same
+        # day otherwise got a last bit that followed the thread split, and that bit reached the opening
+        # stock the production plan and the purchase recommendations start from.
+        .agg(ordered_sum(pl.col(f).fill_null(0.0)) for f in _FLOWS)
     )
 
 
@@ -118,7 +119,7 @@ def _running(
         )
         .filter(pl.col("snapshot_date") < end)
         .group_by("item_id", "snapshot_date")
-        .agg(pl.col("on_hand_qty").sort().sum())
+        .agg(ordered_sum(pl.col("on_hand_qty")))
     )
     moves = _movements(production, receipts, shipments, bom)
     anchors = (
