@@ -281,9 +281,9 @@ def _product_recommendation(context: dg.AssetExecutionContext, warehouse: Wareho
     months = months_in(start, end)
     orders = warehouse.query("select order_date, customer_id, product_id from daily_order where order_date <= $d",
                              {"d": month_end(months[-1])}).with_columns(pl.col("order_date").cast(pl.Date))
-    recs, evals = [], {}
+    recs, evals, evaluated_months = [], {}, {}
     for month in months:
-        evals[month] = recommend.evaluate_pooled(orders, month)
+        evals[month] = recommend.evaluate_pooled(orders, month, memo=evaluated_months)
         recs.append(recommend.recommend(orders, month_end(month), month, recommend.choose_method(evals[month])))
     table = pl.concat(recs)
     written = warehouse.write("product_recommendation", table, window=Window("month_start", start, end))

@@ -205,12 +205,18 @@ def recommend(orders: pl.DataFrame, as_of: date, month: date, method: str | None
 EVAL_MONTHS = 12
 
 
-def evaluate_pooled(orders: pl.DataFrame, month: date, months: int = EVAL_MONTHS) -> dict:
+def evaluate_pooled(orders: pl.DataFrame, month: date, months: int = EVAL_MONTHS, memo: dict | None = None) -> dict:
     """``evaluate`` for each of the ``months`` months ending with ``month``, pooled (a quarter rarely holds
-    more than a handful of new customer x product pairs, too few to judge on one month)."""
+    more than a handful of new customer x product pairs, too few to judge on one month). ``memo`` keeps each
+    month's ``evaluate`` for later calls on the same ``orders``: a range of partitions pools overlapping
+    months, so a year's backfill evaluated each month twelve times."""
     totals: dict = {"customers_evaluated": 0, "hidden_products": 0, "months": months}
+    memo = {} if memo is None else memo
     for back in range(months):
-        one = evaluate(orders, add_months(month, -back))
+        one_month = add_months(month, -back)
+        if one_month not in memo:
+            memo[one_month] = evaluate(orders, one_month)
+        one = memo[one_month]
         for key, value in one.items():
             if key.startswith(("customers_", "hidden_", "found_")):
                 totals[key] = totals.get(key, 0) + value

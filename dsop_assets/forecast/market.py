@@ -144,6 +144,7 @@ def _exact_sums(frame: pl.DataFrame, key: str, value: pl.Expr) -> dict:
     grouped = frame.group_by(key).agg(value.alias("_v"))
     return {k: math.fsum(v) for k, v in grouped.sort(key).iter_rows()}
 
+
 def apply_market(out: pl.DataFrame, features: pl.DataFrame, targets: pl.DataFrame, past: pl.DataFrame | None,
                  origin: int, as_of: date, config: ForecastConfig) -> pl.DataFrame:
     """``out`` with ``market_scale`` (1 on every row the factor does not touch) and its product rows'

@@ -21,7 +21,8 @@ DECISIONS = ("production_plan", "purchase_recommendation", "action_queue", "risk
 # Columns and tables stamped by the run itself (when, which run, how long): never equal between runs.
 RUN_STAMPED_TABLES = ("pipeline_health",)
 RUN_STAMPED_SUFFIXES = ("_at", "run_id", "_s", "_seconds")
-# Decision tables whose columns include the wall time a step took, next to the decision itself.
+# Decision tables that also hold float figures (inputs, scores), which may differ in the last bit while
+# the decision itself (these columns, with the keys) stays: those are compared on the decision alone.
 DECISION_COLUMNS = {"customer_segment": ("segment",), "customer_churn_risk": ("risk_rank", "account_review"),
                     "risk_score": ("grade", "total_score", "dominant_risk")}
 

@@ -185,3 +185,15 @@ def test_co_purchase_history_serves_item_knn():
     assert method == "item_knn" and set(recs["method"]) == {"item_knn"}
     mine = recs.filter(pl.col("customer_id") == "C0")["product_id"].to_list()
     assert all(p.startswith("P0") for p in mine[:6 - len(owned[0])])
+
+
+def test_pooled_evaluations_share_their_months():
+    rows = [(date(2024, m, 3), f"C{c}", f"P{(c + m) % 5}") for m in range(1, 13) for c in range(8)]
+    orders = pl.DataFrame(rows, schema=["order_date", "customer_id", "product_id"], orient="row")
+    memo: dict = {}
+    first = recommend.evaluate_pooled(orders, date(2024, 11, 1), months=6, memo=memo)
+    assert set(memo) == {date(2024, m, 1) for m in range(6, 12)}
+    second = recommend.evaluate_pooled(orders, date(2024, 12, 1), months=6, memo=memo)
+    assert len(memo) == 7  # one new month evaluated, five reused
+    assert first == recommend.evaluate_pooled(orders, date(2024, 11, 1), months=6)
+    assert second == recommend.evaluate_pooled(orders, date(2024, 12, 1), months=6)
