@@ -1,0 +1,22 @@
+"""The real-data check's shorter histories: each series keeps its latest training months and its test part."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from dsop_jobs.tools.forecast_real import shorten
+
+
+def test_shorten_keeps_the_latest_training_months_and_the_whole_test():
+    rows = []
+    for sid, n_train in (("A", 40), ("B", 50), ("C", 12)):
+        rows += [(sid, "train", t, float(t)) for t in range(1, n_train + 1)]
+        rows += [(sid, "test", n_train + t, 1000.0 + t) for t in range(1, 4)]
+    frame = pl.DataFrame(rows, schema=["series_id", "split", "t", "value"], orient="row")
+    out = shorten(frame, 10, 20)
+    kept = dict(out.filter(pl.col("split") == "train").group_by("series_id").len().rows())
+    assert kept == {"A": 10, "B": 17, "C": 12}  # 10 + 7 * position mod 11; C has only 12
+    a = out.filter(pl.col("series_id") == "A")
+    assert a["value"].to_list() == [float(v) for v in range(31, 41)] + [1001.0, 1002.0, 1003.0]
+    assert a["t"].to_list() == list(range(1, 14))
+    assert out["series_id"].unique(maintain_order=True).to_list() == ["A", "B", "C"]
