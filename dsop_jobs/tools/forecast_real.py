@@ -85,15 +85,25 @@ def run_dsop(orders: pl.DataFrame, origins: list[date], config) -> pl.DataFrame:
     return result.filter(pl.col("level") == LEVEL_PRODUCT).with_columns(model_id=pl.lit("dsop"))
 
 
+def dense_months(frame: pl.DataFrame) -> pl.DataFrame:
+    """unique_id, ds (month index), y with every month from each series' first to the latest, y 0 where
+    the series had no order. statsforecast reads consecutive rows as consecutive periods: a month left out
+    (a zero the ERP contract carries as no order) would shift the season and the horizon of everything after."""
+    bounds = frame.group_by("unique_id").agg(first=pl.col("ds").min())
+    grid = bounds.with_columns(ds=pl.int_ranges("first", frame["ds"].max() + 1)).explode("ds").drop("first")
+    return (grid.join(frame, on=["unique_id", "ds"], how="left").with_columns(pl.col("y").fill_null(0.0))
+            .sort("unique_id", "ds"))
+
+
 def run_peers(orders: pl.DataFrame, origins: list[date], horizon: int) -> pl.DataFrame:
     from statsforecast import StatsForecast
     from statsforecast.models import AutoETS, AutoTheta
 
-    frame = orders.select(
+    frame = dense_months(orders.select(
         pl.col("product_id").alias("unique_id"),
         ds=(pl.col("order_date").dt.year().cast(pl.Int64) * 12 + pl.col("order_date").dt.month() - 1),
         y=pl.col("order_qty"),
-    )
+    ))
     parts = []
     for origin in origins:
         o = origin.year * 12 + origin.month - 1

@@ -20,3 +20,13 @@ def test_shorten_keeps_the_latest_training_months_and_the_whole_test():
     assert a["value"].to_list() == [float(v) for v in range(31, 41)] + [1001.0, 1002.0, 1003.0]
     assert a["t"].to_list() == list(range(1, 14))
     assert out["series_id"].unique(maintain_order=True).to_list() == ["A", "B", "C"]
+
+
+def test_the_peers_see_every_month_with_zeros_where_no_order_was_placed():
+    from dsop_jobs.tools.forecast_real import dense_months
+
+    frame = pl.DataFrame({"unique_id": ["A", "A", "B", "B"], "ds": [10, 13, 12, 14], "y": [5.0, 7.0, 1.0, 2.0]})
+    out = dense_months(frame)
+    assert out.filter(pl.col("unique_id") == "A").rows() == [("A", 10, 5.0), ("A", 11, 0.0), ("A", 12, 0.0),
+                                                               ("A", 13, 7.0), ("A", 14, 0.0)]
+    assert out.filter(pl.col("unique_id") == "B")["y"].to_list() == [1.0, 0.0, 2.0]
