@@ -220,7 +220,7 @@ def refresh_result_view(warehouse: Warehouse) -> None:
 
 def _past_forecasts(warehouse: Warehouse, cadence: str, start: date, config) -> pl.DataFrame | None:
     """Earlier origins' stored forecasts, the band calibration's history (none on a first run)."""
-    since = start - timedelta(days=(7 if cadence == "weekly" else 31) * (config.calibration_origins + 1))
+    since = start - timedelta(days=(7 if cadence == "weekly" else 31) * (config.past_origins_needed + 1))
     table = result_table(cadence)
     if not warehouse.table_exists(table):
         return None

@@ -51,6 +51,7 @@ from datetime import date
 import numpy as np
 import polars as pl
 
+from .calibration_choice import choose_bias_factor
 from .config import MODEL_LGBM, ForecastConfig
 from .features_calendar import period_end, period_index
 from .features_panel import SERIES_KEYS
@@ -62,7 +63,7 @@ BIAS_BOUNDS = (0.67, 1.5)
 PAST_COLUMNS = [*SERIES_KEYS, "model_id", "method", "origin_date", "target_start", "horizon", "p10", "p50", "p90",
                 "p10_unclipped", "band_scale", "band_scale_low", "bias_scale", "market_scale"]
 SCALE_COLUMNS = ("band_scale_low", "band_scale", "bias_scale")
-_SCORES_SCHEMA = {"level": pl.String, "horizon": pl.Int64, "origin_date": pl.Date, "y": pl.Float64, "raw_p50": pl.Float64,
+_SCORES_SCHEMA = {"level": pl.String, "product_id": pl.String, "horizon": pl.Int64, "origin_date": pl.Date, "y": pl.Float64, "raw_p50": pl.Float64,
                   "raw_lower": pl.Float64, "raw_upper": pl.Float64, "market": pl.Float64, "floor": pl.Boolean,
                   "top": pl.Boolean}
 # A raw P10 this close to zero (relative to the P50) counts as the zero floor.
@@ -98,7 +99,8 @@ def past_scores(past: pl.DataFrame, targets: pl.DataFrame, as_of: date, config: 
         rows.with_columns(pl.col("target_start").cast(pl.Date))
         .join(known, on=[*SERIES_KEYS, "target_start"], how="left")
         .with_columns(pl.col("actual_qty").fill_null(0.0))  # absent target row = no demand
-        .select("level", pl.col("horizon").cast(pl.Int64), pl.col("origin_date").cast(pl.Date), pl.col("actual_qty").alias("y"),
+        .select("level", "product_id", pl.col("horizon").cast(pl.Int64), pl.col("origin_date").cast(pl.Date),
+                pl.col("actual_qty").alias("y"),
                 (pl.col("p50") / bias).alias("raw_p50"), lower.alias("raw_lower"), upper.alias("raw_upper"),
                 pl.col("market_scale").fill_null(1.0).alias("market"))
         .with_columns(floor=_floor(pl.col("raw_p50") - pl.col("raw_lower"), pl.col("raw_p50")))
@@ -201,6 +203,8 @@ def _bias(pooled: pl.DataFrame, config: ForecastConfig) -> tuple[float, float]:
     A growing or shrinking market moves the level faster than a year of origins reflects: the bias
     at horizon h is first seen h periods late, so a factor over the whole window lags twice. The
     latest few origins track the level; the bands keep the whole window (they need the rows)."""
+    if not config.bias_factor:  # left out (``calibration_choice.py``): the raw point serves
+        return 1.0, 1.0
     if config.bias_origins > 0:
         latest = pooled["origin_date"].unique().sort(descending=True).head(config.bias_origins)
         recent = pooled.filter(pl.col("origin_date").is_in(latest.implode()))
@@ -274,11 +278,15 @@ def calibrate(out: pl.DataFrame, scales: pl.DataFrame, top_share: float = 1.0) -
 
 
 def calibrate_origin(
-    out: pl.DataFrame, past: pl.DataFrame | None, targets: pl.DataFrame, as_of: date, config: ForecastConfig
+    out: pl.DataFrame, past: pl.DataFrame | None, targets: pl.DataFrame, as_of: date, config: ForecastConfig,
+    memo: dict | None = None,
 ) -> pl.DataFrame:
+    """``out`` calibrated on its past forecasts, the volume factor served or not as the replay of both
+    chooses (``calibration_choice.py``; ``memo`` is that choice's cache)."""
     if not config.calibrate_bands:
         return out.with_columns(*(pl.lit(1.0).alias(c) for c in SCALE_COLUMNS), p10_unclipped=pl.col("p10"),
                                 mean=pl.col("p50"))
+    config, _ = choose_bias_factor(past, targets, as_of, config, memo)
     scores = past_scores(past, targets, as_of, config)
     return calibrate(out, band_scales(scores, out["level"].unique().sort().to_list(), config), config.bias_top_share)
 

@@ -57,6 +57,7 @@ def forecast(
     created_at: datetime | None = None,
     past_forecasts: pl.DataFrame | None = None,
     members: FittedMembers | None = None,
+    calibration_memo: dict | None = None,
 ) -> tuple[pl.DataFrame, TrainedModel | None]:
     """Forecast every series of one origin; returns (rows in ``OUTPUT_COLUMNS``, model used).
 
@@ -115,7 +116,7 @@ def forecast(
     as_of = pl.select(period_end(pl.lit(origin), config.cadence)).item()
     parts.append(_inactive(origin_features, targets_history, origin, as_of, config, ma_version))
     out = _finish(pl.concat(parts, how="diagonal_relaxed"), config, created_at)
-    out = calibrate_origin(out, past_forecasts, targets_history, as_of, config)
+    out = calibrate_origin(out, past_forecasts, targets_history, as_of, config, calibration_memo)
     if config.calibrate_bands and config.young_bias:
         out = recalibrate_young(out, past_forecasts, targets_history, as_of, config)
     out = apply_market(out, _driver_rows(features_history, origin_features, config), targets_history, past_forecasts,
@@ -216,7 +217,7 @@ def forecast_many(
     just before the first one are forecast first and not returned (``warmup_origins``; ``warmup``
     overrides ``config.calibration_warmup``).
     """
-    outputs, models, model, members = [], [], None, None
+    outputs, models, model, members, memo = [], [], None, None, {}
     past = [_past_shape(past_forecasts)] if past_forecasts is not None and past_forecasts.height else []
     served = set(origin_periods)
     warm = warmup_origins(features, sorted(served), past_forecasts, config,
@@ -235,7 +236,7 @@ def forecast_many(
             targets.filter(pl.col("target_start") <= as_of),
             rows, config, model=model, created_at=created_at,
             past_forecasts=pl.concat(past, how="vertical_relaxed") if past else None,
-            members=members,
+            members=members, calibration_memo=memo,
         )
         if used is not None:
             members = used.members
