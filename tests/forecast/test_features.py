@@ -137,6 +137,34 @@ def test_open_order_book_counts_only_orders_known_at_as_of():
     assert row.select("book_1", "book_2", "book_4", "book_8").row(0) == (1.0, 1.0, 11.0, 11.0)
 
 
+def test_open_order_book_sums_each_lead_in_ascending_order_whatever_the_row_order():
+    """The book's sums add a group's quantities in ascending order (the stored bits depend on it), also
+    since the rows are sorted once for all groups instead of per group and lead."""
+    import itertools
+
+    from dsop_assets.forecast.config import WEEKLY_SPEC
+    from dsop_assets.forecast.features_panel import open_order_book
+
+    # 1e16 + 1 loses the 1, so the order of addition shows; one origin (10), quantity i at lead i + 1.
+    qty = [1e16, 3.0, 1.0, 2.0, 0.5]
+
+    def added(values, reverse=False):
+        total = 0.0
+        for v in sorted(values, reverse=reverse):
+            total += v
+        return total
+
+    assert added(qty) != added(qty, reverse=True)
+    results = set()
+    for perm in itertools.permutations(range(5)):
+        orders = pl.DataFrame({"product_id": ["P"] * 5, "customer_id": ["C"] * 5, "period": [10] * 5,
+                               "delivery_period": [11 + i for i in perm], "qty": [qty[i] for i in perm]},
+                              schema_overrides={"period": pl.Int32, "delivery_period": pl.Int32})
+        book = open_order_book(orders, WEEKLY_SPEC, [10]).filter(pl.col("level") == "customer_product")
+        results.add(book.select("book_1", "book_2", "book_4", "book_8").row(0))
+    assert results == {(qty[0], added(qty[:2]), added(qty[:4]), added(qty))}
+
+
 def test_indicator_vintage_known_at_as_of():
     ind = pl.DataFrame({
         "series_id": ["INDPRO"] * 4, "observation_date": [date(2023, 12, 1), date(2024, 1, 1), date(2024, 1, 1), date(2024, 2, 1)],
