@@ -51,7 +51,6 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from .calibration_choice import choose_bias_factor
 from .config import MODEL_LGBM, ForecastConfig
 from .features_calendar import period_end, period_index
 from .features_panel import SERIES_KEYS
@@ -278,15 +277,13 @@ def calibrate(out: pl.DataFrame, scales: pl.DataFrame, top_share: float = 1.0) -
 
 
 def calibrate_origin(
-    out: pl.DataFrame, past: pl.DataFrame | None, targets: pl.DataFrame, as_of: date, config: ForecastConfig,
-    memo: dict | None = None,
+    out: pl.DataFrame, past: pl.DataFrame | None, targets: pl.DataFrame, as_of: date, config: ForecastConfig
 ) -> pl.DataFrame:
-    """``out`` calibrated on its past forecasts, the volume factor served or not as the replay of both
-    chooses (``calibration_choice.py``; ``memo`` is that choice's cache)."""
+    """``out`` calibrated on its past forecasts (the volume factor as ``config.bias_factor`` says: see
+    ``calibration_choice.choose_bias_factor``)."""
     if not config.calibrate_bands:
         return out.with_columns(*(pl.lit(1.0).alias(c) for c in SCALE_COLUMNS), p10_unclipped=pl.col("p10"),
                                 mean=pl.col("p50"))
-    config, _ = choose_bias_factor(past, targets, as_of, config, memo)
     scores = past_scores(past, targets, as_of, config)
     return calibrate(out, band_scales(scores, out["level"].unique().sort().to_list(), config), config.bias_top_share)
 

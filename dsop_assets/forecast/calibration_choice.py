@@ -26,6 +26,7 @@ from datetime import date
 import numpy as np
 import polars as pl
 
+from .calibration import band_scales, past_scores
 from .config import LEVEL_PRODUCT, ForecastConfig
 from .features_calendar import period_end, period_index
 
@@ -41,8 +42,6 @@ def choose_bias_factor(past: pl.DataFrame | None, targets: pl.DataFrame, as_of: 
                        memo: dict | None = None) -> tuple[ForecastConfig, dict[str, float]]:
     """(the config that serves this origin, replayed loss with and without the factor). ``memo`` caches
     the scales fitted at a past origin (they depend only on that origin's past)."""
-    from .calibration import band_scales, past_scores
-
     if not config.choose_bias_factor or past is None or past.is_empty():
         return config, {}
     judged = past_scores(past, targets, as_of, replace(config, calibration_origins=config.choice_origins))

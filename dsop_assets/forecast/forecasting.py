@@ -27,6 +27,7 @@ from datetime import datetime, timezone
 import polars as pl
 
 from .calibration import PAST_COLUMNS, SCALE_COLUMNS, calibrate_origin
+from .calibration_choice import choose_bias_factor
 from .config import LEVEL_CUSTOMER_PRODUCT, LEVEL_PRODUCT, MODEL_LGBM, MODEL_MA, ForecastConfig
 from .fallback import moving_average_forecast
 from .fallback_bias import recalibrate_young
@@ -116,7 +117,8 @@ def forecast(
     as_of = pl.select(period_end(pl.lit(origin), config.cadence)).item()
     parts.append(_inactive(origin_features, targets_history, origin, as_of, config, ma_version))
     out = _finish(pl.concat(parts, how="diagonal_relaxed"), config, created_at)
-    out = calibrate_origin(out, past_forecasts, targets_history, as_of, config, calibration_memo)
+    calibrated, _ = choose_bias_factor(past_forecasts, targets_history, as_of, config, calibration_memo)
+    out = calibrate_origin(out, past_forecasts, targets_history, as_of, calibrated)
     if config.calibrate_bands and config.young_bias:
         out = recalibrate_young(out, past_forecasts, targets_history, as_of, config)
     out = apply_market(out, _driver_rows(features_history, origin_features, config), targets_history, past_forecasts,

@@ -80,7 +80,8 @@ def test_the_served_rows_follow_the_choice():
         "band_scale", "band_scale_low", "bias_scale", "market_scale", "p10_unclipped")
     known = past.filter(pl.col("origin_date") < origin)
     memo: dict = {}
-    served = calibrate_origin(rows, known, actual, _as_of(20), CONFIG, memo)
+    chosen, _ = choose_bias_factor(known, actual, _as_of(20), CONFIG, memo)
+    served = calibrate_origin(rows, known, actual, _as_of(20), chosen)
     assert served["bias_scale"].unique().to_list() == [1.0] and served["p50"].unique().to_list() == [100.0]
     assert {name for name, _ in memo} == {"factor", "no_factor"}  # each past origin's scales, cached
     always = calibrate_origin(rows, known, actual, _as_of(20), replace(CONFIG, choose_bias_factor=False))
