@@ -62,9 +62,9 @@ BIAS_BOUNDS = (0.67, 1.5)
 PAST_COLUMNS = [*SERIES_KEYS, "model_id", "method", "origin_date", "target_start", "horizon", "p10", "p50", "p90",
                 "p10_unclipped", "band_scale", "band_scale_low", "bias_scale", "market_scale"]
 SCALE_COLUMNS = ("band_scale_low", "band_scale", "bias_scale")
-_SCORES_SCHEMA = {"level": pl.String, "product_id": pl.String, "horizon": pl.Int64, "origin_date": pl.Date, "y": pl.Float64, "raw_p50": pl.Float64,
-                  "raw_lower": pl.Float64, "raw_upper": pl.Float64, "market": pl.Float64, "floor": pl.Boolean,
-                  "top": pl.Boolean}
+_SCORES_SCHEMA = {"level": pl.String, "product_id": pl.String, "horizon": pl.Int64, "origin_date": pl.Date,
+                  "y": pl.Float64, "raw_p50": pl.Float64, "raw_lower": pl.Float64, "raw_upper": pl.Float64,
+                  "market": pl.Float64, "floor": pl.Boolean, "top": pl.Boolean}
 # A raw P10 this close to zero (relative to the P50) counts as the zero floor.
 _FLOOR_TOL = 1e-9
 

@@ -69,7 +69,8 @@ def test_the_choice_reads_nothing_after_as_of():
     as_of = _as_of(20)
     _, losses = choose_bias_factor(past.filter(pl.col("origin_date") <= as_of), actual, as_of, CONFIG)
     later = pl.col("target_start") > as_of
-    tampered = actual.with_columns(actual_qty=pl.when(later).then(pl.col("actual_qty") * 9).otherwise(pl.col("actual_qty")))
+    tampered = actual.with_columns(
+        actual_qty=pl.when(later).then(pl.col("actual_qty") * 9).otherwise(pl.col("actual_qty")))
     assert choose_bias_factor(past, tampered, as_of, CONFIG)[1] == losses
 
 
