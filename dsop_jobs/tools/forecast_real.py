@@ -56,13 +56,10 @@ def shorten(frame: pl.DataFrame, lo: int, hi: int) -> pl.DataFrame:
     this checks the path on the 4-9-year histories an ERP export usually has."""
     ids = frame["series_id"].unique(maintain_order=True)
     keep = pl.DataFrame({"series_id": ids, "n_keep": [lo + (i * 7) % (hi - lo + 1) for i in range(ids.len())]})
-    train = (frame.filter(pl.col("split") == "train").join(keep, on="series_id").sort("series_id", "t")
-             .filter(pl.int_range(pl.len()).over("series_id") >= pl.len().over("series_id") - pl.col("n_keep"))
-             .drop("n_keep"))
-    both = pl.concat([train, frame.filter(pl.col("split") == "test")]).sort("series_id", "split", "t",
-                                                                           descending=[False, True, False])
-    return both.with_columns(t=pl.int_range(1, pl.len() + 1).over("series_id")).sort(
-        pl.col("series_id").replace_strict(ids, pl.int_range(ids.len(), eager=True)), "t")
+    last = frame.filter(pl.col("split") == "train").group_by("series_id").agg(pl.col("t").max())
+    cut = last.join(keep, on="series_id").select("series_id", cut=(pl.col("t") - pl.col("n_keep")).clip(lower_bound=0))
+    return (frame.join(cut, on="series_id", how="left", maintain_order="left")
+            .filter(pl.col("t") > pl.col("cut")).with_columns(pl.col("t") - pl.col("cut")).drop("cut"))
 
 
 def _month(offset: int) -> date:
