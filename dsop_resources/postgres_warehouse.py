@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import polars as pl
 import psycopg
@@ -149,6 +149,27 @@ class PostgresWarehouse(Warehouse):
                 con.execute(f"delete from {name} where {condition}", params)
             _copy(con, name, frame)
         return frame.height
+
+    def write_batches(self, table: str, batches: Iterable[pl.DataFrame], window: Window) -> int:
+        """The window's rows deleted, then each batch copied in as it comes, all in one transaction: a
+        failed build leaves the window as it was, and no more than one batch is held in Python."""
+        name = quote_identifier(table)
+        written, prepared = 0, False
+        with self.connect() as con, con.transaction():
+            self._lock(con, table)
+            for batch in batches:
+                if not prepared:
+                    types = _ensure_columns(con, self._qualified(table),
+                                            [(c, postgres_type(t)) for c, t in batch.schema.items()])
+                    condition, params = _delete_condition(window, None, types)
+                    con.execute(f"delete from {name} where {condition}", params)
+                    prepared = True
+                _copy(con, name, batch)
+                written += batch.height
+                del batch
+            if not prepared and _exists(con, self.schema_, table):  # nothing built: the window is emptied
+                con.execute(f"delete from {name} where {window.predicate()}")
+        return written
 
     def write_select(self, table: str, select_sql: str, window: Window | None = None) -> int:
         name = quote_identifier(table)

@@ -78,12 +78,13 @@ class Warehouse(dg.ConfigurableResource, ABC):
     def write_select(self, table: str, select_sql: str, window: Window | None = None) -> int:
         """Like ``write`` but the rows come from a ``select`` run inside the warehouse."""
 
-    def write_batches(self, table: str, batches: Iterable[pl.DataFrame], window: Window, order_by: list[str]) -> int:
+    def write_batches(self, table: str, batches: Iterable[pl.DataFrame], window: Window) -> int:
         """Like ``write`` with ``window`` for a frame that comes in batches of one schema, stored in
-        ``order_by`` order. This default stacks and sorts the batches in memory; DuckDB stages them
-        in the warehouse instead, so the whole frame is never held in Python."""
+        the order built: no row order is kept (readers sort, see ``forecast.features.in_row_order``).
+        This default stacks the batches in memory; DuckDB stages them in the warehouse and Postgres
+        copies each inside the transaction, so the whole frame is never held in Python."""
         parts = list(batches)
-        frame = pl.concat(parts).sort(order_by) if parts else pl.DataFrame()
+        frame = pl.concat(parts) if parts else pl.DataFrame()
         parts.clear()
         return self.write(table, frame, window=window)
 

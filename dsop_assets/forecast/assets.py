@@ -13,7 +13,7 @@ import polars as pl
 
 from dsop_assets.forecast.config import MODEL_LGBM, MONTHLY_SPEC, WEEKLY_SPEC, monthly_config, weekly_config
 from dsop_assets.forecast.features import (
-    KEY_COLUMNS, ROW_ORDER, build_monthly_features, build_targets, build_weekly_features, feature_batches,
+    KEY_COLUMNS, build_monthly_features, build_targets, build_weekly_features, feature_batches, in_row_order,
 )
 from dsop_assets.forecast.alerts import ALERT_COLUMNS, customer_alerts
 from dsop_assets.forecast.forecasting import forecast_many
@@ -74,7 +74,7 @@ def _feature_store(cadence: str) -> dg.AssetsDefinition:
         batches = feature_batches(spec, *(history.pop(k) for k in ("orders", "revenue", "products", "customers",
                                                                      "indicators", "fx")), periods_in(start, end))
         window = Window("origin_date", start, end)
-        rows = warehouse.write_batches(name, batches, window, ROW_ORDER)
+        rows = warehouse.write_batches(name, batches, window)
         if freshness["stale_providers"]:
             context.log.warning(f"external indicators older than {STALE_AFTER_DAYS} days at {end}: "
                                 f"{freshness['stale_providers']}; features use the last known values")
@@ -147,7 +147,8 @@ def _forecast(cadence: str) -> dg.AssetsDefinition:
     def _run(context: dg.AssetExecutionContext, warehouse: Warehouse):
         start, end = window_dates(context)
         config = make_config()
-        features = warehouse.query(f"select * from {quote_identifier(store)} where origin_date < $end", {"end": end})
+        features = in_row_order(warehouse.query(f"select * from {quote_identifier(store)} where origin_date < $end",
+                                                {"end": end}))
         if features.is_empty():
             raise dg.Failure(f"{store} has no rows before {end}: materialise it for these origins first")
         orders = warehouse.query(

@@ -19,7 +19,7 @@ import polars as pl
 from dsop_assets.forecast.accuracy import HEADLINE, scored_through
 from dsop_assets.forecast.config import monthly_config, weekly_config
 from dsop_assets.forecast.evaluation import demand_history
-from dsop_assets.forecast.features import build_targets
+from dsop_assets.forecast.features import build_targets, in_row_order
 from dsop_assets.forecast.forecasting import forecast_many
 from dsop_assets.forecast.metrics import score_forecasts
 
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     orders = con.execute("select order_date, customer_id, product_id, order_qty from daily_order").pl()
     peer = con.execute("select * from forecast_baseline where level = 'product' and cadence = $c "
                        "and model_id = 'auto_theta'", {"c": cadence}).pl()
-    features = con.execute(f"select * from feature_store_{cadence} where level = 'product'").pl()
+    features = in_row_order(con.execute(f"select * from feature_store_{cadence} where level = 'product'").pl())
     config = weekly_config() if cadence == "weekly" else monthly_config()
     dates = sorted(peer["origin_date"].unique().to_list())[-ORIGINS[cadence]:]
     origins = sorted(features.filter(pl.col("origin_date").is_in(dates))["origin_period"].unique().to_list())

@@ -219,20 +219,49 @@ def test_batches_of_products_build_the_same_rows(data, cadence):
 
 
 def test_the_store_written_batch_by_batch_is_the_frame_built_whole(data, tmp_path):
-    """The asset writes each batch as it is built and lets DuckDB put the rows in store order under
-    a small memory cap: the stored table is the whole frame's, row for row and bit for bit, and a
-    second write of the window replaces it."""
+    """The asset writes each batch as it is built, in build order, under a small memory cap; read back
+    in row order the stored window is the whole frame's, row for row and bit for bit, whatever order
+    the batches came in, and a second write of the window replaces it."""
     from dsop_assets.forecast.config import WEEKLY_SPEC
-    from dsop_assets.forecast.features import ROW_ORDER, build_features, feature_batches
+    from dsop_assets.forecast.features import build_features, feature_batches, in_row_order
     from dsop_resources import DuckDBWarehouse, Window
 
     origins = weekly_origins(40)
     whole = build_features(WEEKLY_SPEC, **data, origins=origins)
     warehouse = DuckDBWarehouse(path=str(tmp_path / "w.duckdb"), memory_limit="64MB")
     window = Window("origin_date", origins[0], origins[-1] + timedelta(days=7))
-    for _ in range(2):
-        batches = feature_batches(WEEKLY_SPEC, **data, origins=origins, panel_rows_per_batch=300)
-        assert warehouse.write_batches("store", batches, window, ROW_ORDER) == whole.height
+    for shuffle in (False, True):
+        batches = list(feature_batches(WEEKLY_SPEC, **data, origins=origins, panel_rows_per_batch=300))
+        if shuffle:  # batches reversed and each one's rows shuffled: the reader alone restores the order
+            batches = [b.sample(fraction=1.0, shuffle=True, seed=i) for i, b in enumerate(reversed(batches))]
+        assert warehouse.write_batches("store", iter(batches), window) == whole.height
     stored = warehouse.query("select * from store")
-    assert stored.equals(whole)
+    assert not stored.equals(whole)  # stored in build order, not row order
+    assert in_row_order(stored).equals(whole)
     assert whole.height > 500 and whole["product_id"].n_unique() == 5  # several batches of whole products
+
+
+def test_a_store_build_that_fails_leaves_the_window_as_it_was(data, tmp_path):
+    """A batch that raises half-way through the build (or one the table refuses) rolls the whole
+    window back: the earlier store stays, row for row."""
+    from dsop_assets.forecast.config import WEEKLY_SPEC
+    from dsop_assets.forecast.features import feature_batches
+    from dsop_resources import DuckDBWarehouse, Window
+
+    origins = weekly_origins(40)
+    warehouse = DuckDBWarehouse(path=str(tmp_path / "w.duckdb"))
+    window = Window("origin_date", origins[0], origins[-1] + timedelta(days=7))
+    batches = list(feature_batches(WEEKLY_SPEC, **data, origins=origins, panel_rows_per_batch=300))
+    warehouse.write_batches("store", iter(batches), window)
+    before = warehouse.query("select * from store")
+
+    def failing():
+        yield batches[0]
+        raise RuntimeError("build failed")
+
+    with pytest.raises(RuntimeError, match="build failed"):
+        warehouse.write_batches("store", failing(), window)
+    refused = [batches[0], batches[1].with_columns(pl.lit("x").alias(batches[1].columns[-1]))]
+    with pytest.raises(Exception):
+        warehouse.write_batches("store", iter(refused), window)
+    assert warehouse.query("select * from store").equals(before)

@@ -89,6 +89,31 @@ def test_failed_write_rolls_back(pg_warehouse) -> None:
     assert pg_warehouse.row_count("t") == 3
 
 
+def test_batches_replace_the_window_in_one_transaction(duck_warehouse, pg_warehouse) -> None:
+    """``write_batches`` on both backends: the window's rows replaced by every batch, the rows outside
+    kept, and a build that fails half-way (or a batch the table refuses) leaves the window as it was."""
+    batches = [_weeks(date(2024, 1, 1), 2, "A", 1.0), _weeks(date(2024, 1, 15), 2, "B", 5.0)]
+
+    def failing():
+        yield batches[0]
+        raise RuntimeError("build failed")
+
+    refused = [batches[0], batches[1].with_columns(units=pl.lit("not a number"))]
+    for warehouse in (duck_warehouse, pg_warehouse):
+        warehouse.write("t", _weeks(date(2024, 1, 1), 8, "OLD", 0.0))  # five weeks in JAN, three after
+        assert warehouse.write_batches("t", iter(batches), JAN) == 4
+        after = warehouse.query("select week, product, qty from t order by week, product")
+        assert after.filter(pl.col("week") < date(2024, 2, 1))["product"].to_list() == ["A", "A", "B", "B"]
+        assert after.filter(pl.col("week") >= date(2024, 2, 1))["product"].to_list() == ["OLD"] * 3
+        with pytest.raises(RuntimeError, match="build failed"):
+            warehouse.write_batches("t", failing(), JAN)
+        with pytest.raises(Exception):
+            warehouse.write_batches("t", iter(refused), JAN)
+        assert warehouse.query("select week, product, qty from t order by week, product").equals(after)
+        assert warehouse.write_batches("t", iter([]), JAN) == 0
+        assert warehouse.row_count("t", JAN) == 0 and warehouse.row_count("t") == 3
+
+
 def test_reshaped_full_write_keeps_table_grants(pg_url, pg_warehouse) -> None:
     pg_warehouse.write("t", _weeks(date(2024, 1, 1), 3, "A", 1.0))
     pg_warehouse.execute("grant select on t to public")
