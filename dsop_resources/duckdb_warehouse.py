@@ -183,7 +183,7 @@ class DuckDBWarehouse(Warehouse):
     ) -> int:
         name = quote_identifier(table)
         with self.connect() as con:
-            con.register("dsop_incoming", frame.to_arrow())
+            con.register("dsop_incoming", in_row_groups(frame))
             con.execute("begin transaction")
             try:
                 if window is None and keys is None:
@@ -213,7 +213,7 @@ class DuckDBWarehouse(Warehouse):
             staged = False
             try:
                 for batch in batches:
-                    con.register("dsop_incoming", batch.to_arrow())
+                    con.register("dsop_incoming", in_row_groups(batch))
                     try:
                         con.execute(f"insert into temp.main.{stage} select * from dsop_incoming" if staged else
                                     f"create temp table {stage} as select * from dsop_incoming")
@@ -262,6 +262,22 @@ class DuckDBWarehouse(Warehouse):
                 con.execute("rollback")
                 raise
         return int(written)
+
+
+# DuckDB's row-group size. DuckDB scans a registered Arrow table one record batch per thread, and a
+# Polars frame usually converts to a single batch: its insert (appending, compressing and writing the
+# row groups) then ran on one thread. Cut into row-group-sized batches (zero-copy slices), the same
+# insert uses every core and stores the rows in the same order (a 2.07 M-row raw table: 2.9 -> 1.6 s
+# wall for the same CPU).
+ROW_GROUP_ROWS = 122_880
+
+
+def in_row_groups(frame: pl.DataFrame):
+    """``frame`` as an Arrow table of record batches of at most ``ROW_GROUP_ROWS`` rows."""
+    import pyarrow as pa
+
+    table = frame.to_arrow()
+    return pa.Table.from_batches(table.to_batches(max_chunksize=ROW_GROUP_ROWS), schema=table.schema)
 
 
 def _holder(message: str) -> str:
