@@ -265,3 +265,21 @@ def test_a_store_build_that_fails_leaves_the_window_as_it_was(data, tmp_path):
     with pytest.raises(Exception):
         warehouse.write_batches("store", iter(refused), window)
     assert warehouse.query("select * from store").equals(before)
+
+def test_a_large_write_keeps_the_frames_row_order(tmp_path):
+    """DuckDB gets big frames as row-group-sized Arrow batches so that the insert runs on every core;
+    the stored rows still come back in the frame's order, for ``write`` and ``write_batches`` alike."""
+    from dsop_resources import DuckDBWarehouse, Window
+    from dsop_resources.duckdb_warehouse import ROW_GROUP_ROWS, in_row_groups
+
+    n = 3 * ROW_GROUP_ROWS + 17
+    rng = np.random.default_rng(3)
+    frame = pl.DataFrame({"origin_date": [date(2024, 1, 1)] * n, "key": rng.permutation(n),
+                          "value": rng.normal(size=n)})
+    assert len(in_row_groups(frame).to_batches()) == 4
+    warehouse = DuckDBWarehouse(path=str(tmp_path / "w.duckdb"), memory_limit="64MB")
+    warehouse.write("whole", frame)
+    window = Window("origin_date", date(2024, 1, 1), date(2024, 1, 2))
+    warehouse.write_batches("batched", iter([frame.head(n // 2), frame.tail(n - n // 2)]), window)
+    assert warehouse.query("select * from whole").equals(frame)
+    assert warehouse.query("select * from batched").equals(frame)
