@@ -112,6 +112,10 @@ def test_batches_replace_the_window_in_one_transaction(duck_warehouse, pg_wareho
         assert warehouse.query("select week, product, qty from t order by week, product").equals(after)
         assert warehouse.write_batches("t", iter([]), JAN) == 0
         assert warehouse.row_count("t", JAN) == 0 and warehouse.row_count("t") == 3
+        assert warehouse.write_batches("fresh", iter([]), JAN) == 0 and not warehouse.table_exists("fresh")
+        assert warehouse.write_batches("fresh", iter(batches), JAN) == 4  # the first batch creates the table
+        assert warehouse.query("select product from fresh order by week, product")["product"].to_list() == [
+            "A", "A", "B", "B"]
 
 
 def test_reshaped_full_write_keeps_table_grants(pg_url, pg_warehouse) -> None:
