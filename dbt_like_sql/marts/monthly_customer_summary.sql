@@ -1,6 +1,8 @@
 -- Orders and revenue per customer and calendar month (from the daily grain), with each
 -- customer's share of the month's order amount and its rank (top 10 flagged).
 -- config: materialized=table, partitioned_by=month, partition_column=month_start
+-- Doubles are summed as decimal(38, 10): exact, so every run gives the same bits (a parallel double sum's
+-- last bit follows how DuckDB's threads split the rows); a value of 1e28 or more fails the model.
 with
 
 orders as (
@@ -17,15 +19,19 @@ order_totals as (
     select
         month_start,
         customer_id,
-        sum(order_qty) as order_qty,
-        sum(order_amount_krw) as order_amount_krw,
+        cast(sum(cast(order_qty as decimal(38, 10))) as double) as order_qty,
+        cast(sum(cast(order_amount_krw as decimal(38, 10))) as double) as order_amount_krw,
         count(distinct product_id) as ordered_products
     from orders
     group by month_start, customer_id
 ),
 
 revenue_totals as (
-    select month_start, customer_id, sum(shipped_qty) as shipped_qty, sum(revenue_krw) as revenue_krw
+    select
+        month_start,
+        customer_id,
+        cast(sum(cast(shipped_qty as decimal(38, 10))) as double) as shipped_qty,
+        cast(sum(cast(revenue_krw as decimal(38, 10))) as double) as revenue_krw
     from revenue
     group by month_start, customer_id
 ),
@@ -63,8 +69,9 @@ final as (
         ordered_products,
         shipped_qty,
         revenue_krw,
-        order_amount_krw / nullif(sum(order_amount_krw) over (partition by month_start), 0)
-            as order_amount_share,
+        order_amount_krw / nullif(
+            cast(sum(cast(order_amount_krw as decimal(38, 10))) over (partition by month_start) as double), 0
+        ) as order_amount_share,
         rank() over (partition by month_start order by order_amount_krw desc, customer_id) as order_amount_rank,
         rank() over (partition by month_start order by order_amount_krw desc, customer_id) <= 10 as is_top10
     from combined

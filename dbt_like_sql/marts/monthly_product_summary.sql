@@ -1,6 +1,8 @@
 -- Orders, shipments and production per product and calendar month (from the daily grain),
 -- with the change against the previous month.
 -- config: materialized=table, partitioned_by=month, partition_column=month_start
+-- Doubles are summed as decimal(38, 10): exact, so every run gives the same bits (a parallel double sum's
+-- last bit follows how DuckDB's threads split the rows); a value of 1e28 or more fails the model.
 with
 
 orders as (
@@ -22,21 +24,28 @@ order_totals as (
     select
         month_start,
         product_id,
-        sum(order_qty) as order_qty,
-        sum(order_amount_krw) as order_amount_krw,
+        cast(sum(cast(order_qty as decimal(38, 10))) as double) as order_qty,
+        cast(sum(cast(order_amount_krw as decimal(38, 10))) as double) as order_amount_krw,
         count(*) as order_lines
     from orders
     group by month_start, product_id
 ),
 
 revenue_totals as (
-    select month_start, product_id, sum(shipped_qty) as shipped_qty, sum(revenue_krw) as revenue_krw
+    select
+        month_start,
+        product_id,
+        cast(sum(cast(shipped_qty as decimal(38, 10))) as double) as shipped_qty,
+        cast(sum(cast(revenue_krw as decimal(38, 10))) as double) as revenue_krw
     from revenue
     group by month_start, product_id
 ),
 
 production_totals as (
-    select month_start, product_id, sum(produced_qty) as produced_qty
+    select
+        month_start,
+        product_id,
+        cast(sum(cast(produced_qty as decimal(38, 10))) as double) as produced_qty
     from production
     group by month_start, product_id
 ),

@@ -1,5 +1,7 @@
 -- Orders, shipments and production per product and ISO week: quantities and KRW amounts.
 -- config: materialized=table, partitioned_by=week, partition_column=week_start
+-- Doubles are summed as decimal(38, 10): exact, so every run gives the same bits (a parallel double sum's
+-- last bit follows how DuckDB's threads split the rows); a value of 1e28 or more fails the model.
 with
 
 orders as (
@@ -21,8 +23,8 @@ order_totals as (
     select
         week_start,
         product_id,
-        sum(order_qty) as order_qty,
-        sum(order_amount_krw) as order_amount_krw,
+        cast(sum(cast(order_qty as decimal(38, 10))) as double) as order_qty,
+        cast(sum(cast(order_amount_krw as decimal(38, 10))) as double) as order_amount_krw,
         count(*) as order_lines,
         count(distinct customer_id) as ordering_customers
     from orders
@@ -33,8 +35,8 @@ revenue_totals as (
     select
         week_start,
         product_id,
-        sum(shipped_qty) as shipped_qty,
-        sum(revenue_krw) as revenue_krw
+        cast(sum(cast(shipped_qty as decimal(38, 10))) as double) as shipped_qty,
+        cast(sum(cast(revenue_krw as decimal(38, 10))) as double) as revenue_krw
     from revenue
     group by week_start, product_id
 ),
@@ -43,8 +45,8 @@ production_totals as (
     select
         week_start,
         product_id,
-        sum(produced_qty) as produced_qty,
-        sum(produced_cost) as produced_cost
+        cast(sum(cast(produced_qty as decimal(38, 10))) as double) as produced_qty,
+        cast(sum(cast(produced_cost as decimal(38, 10))) as double) as produced_cost
     from production
     group by week_start, product_id
 ),

@@ -193,8 +193,10 @@ def build_targets(orders: pl.DataFrame, cadence: str, up_to: date) -> pl.DataFra
     last = pl.select(period_index(pl.lit(up_to), cadence)).item()
     if pl.select(period_end(pl.lit(last), cadence)).item() > up_to:
         rows = rows.filter(pl.col("period") < last)  # the period still running is not a target yet
-    pair = rows.group_by("product_id", "customer_id", "period").agg(actual_qty=pl.col("qty").sum())
-    product = pair.group_by("product_id", "period").agg(pl.col("actual_qty").sum())
+    # Value-ordered sums: a plain grouped sum follows how rows were split among threads, and the
+    # monthly forecasts differed in the last bit from run to run through these targets.
+    pair = rows.group_by("product_id", "customer_id", "period").agg(actual_qty=canonical_sum(pl.col("qty")))
+    product = pair.group_by("product_id", "period").agg(canonical_sum(pl.col("actual_qty")))
     out = pl.concat(
         [
             pair.with_columns(level=pl.lit(LEVEL_CUSTOMER_PRODUCT)),
