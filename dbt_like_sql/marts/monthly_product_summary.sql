@@ -2,7 +2,7 @@
 -- with the change against the previous month.
 -- config: materialized=table, partitioned_by=month, partition_column=month_start
 -- Doubles are summed as decimal(38, 10): exact, so every run gives the same bits (a parallel double sum's
--- last bit follows how DuckDB's threads split the rows); a value of 1e28 or more fails the model.
+-- last bit follows how DuckDB's threads split the rows); a value or total of ~1e28 or more fails the model.
 with
 
 orders as (

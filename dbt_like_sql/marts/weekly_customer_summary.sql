@@ -1,7 +1,7 @@
 -- Orders and shipments per customer and ISO week: quantities, KRW amounts and product breadth.
 -- config: materialized=table, partitioned_by=week, partition_column=week_start
 -- Doubles are summed as decimal(38, 10): exact, so every run gives the same bits (a parallel double sum's
--- last bit follows how DuckDB's threads split the rows); a value of 1e28 or more fails the model.
+-- last bit follows how DuckDB's threads split the rows); a value or total of ~1e28 or more fails the model.
 with
 
 orders as (
