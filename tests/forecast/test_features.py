@@ -266,6 +266,7 @@ def test_a_store_build_that_fails_leaves_the_window_as_it_was(data, tmp_path):
         warehouse.write_batches("store", iter(refused), window)
     assert warehouse.query("select * from store").equals(before)
 
+
 def test_a_large_write_keeps_the_frames_row_order(tmp_path):
     """DuckDB gets big frames as row-group-sized Arrow batches so that the insert runs on every core;
     the stored rows still come back in the frame's order, for ``write`` and ``write_batches`` alike."""
