@@ -128,7 +128,7 @@ def partition_window(
     return (inside[0], inside[-1]) if inside else None
 
 
-def _selection(defs: dg.Definitions, job_def: dg.JobDefinition, groups: tuple[str, ...] | None) -> set[dg.AssetKey] | None:
+def selected_assets(defs: dg.Definitions, job_def: dg.JobDefinition, groups: tuple[str, ...] | None) -> set[dg.AssetKey] | None:
     if groups is None:
         return None
     in_job = job_def.asset_layer.selected_asset_keys
@@ -165,7 +165,7 @@ def run_history(
             job_def = cli_defs.resolve_job_def(stage.job)
         except Exception:  # a job whose assets this deployment does not define (e.g. no evaluation)
             continue
-        selection = _selection(cli_defs, job_def, stage.groups)
+        selection = selected_assets(cli_defs, job_def, stage.groups)
         if selection is not None and not selection:
             continue
         window = partition_window(job_def.partitions_def, start, end, stage.last_periods, stage.complete_only)

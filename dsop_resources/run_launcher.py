@@ -14,6 +14,9 @@ machine the daemon runs on (the default launcher's case), not container launcher
 from __future__ import annotations
 
 import os
+import signal
+import sys
+import threading
 from pathlib import Path
 
 from dagster import DagsterEventType, DefaultRunLauncher
@@ -64,3 +67,96 @@ def process_state(pid: int, started_by: float | None = None) -> str:
     if started_by is not None and started > started_by + 2:
         return "replaced"
     return "alive"
+
+
+class WarmRunLauncher(LocalHealthCheckedRunLauncher):
+    """``LocalHealthCheckedRunLauncher`` whose runs fork from a warm run worker (``run_worker``).
+
+    The worker has already imported the code location and ``preload``; a run then starts in a few
+    milliseconds instead of paying the imports again (a one-week refresh: ~8 s of CPU, half of it
+    imports). A code change on disk starts a new worker before the next run. When no worker can take
+    the run (the code location's Python cannot import dsop, the instance has no ref), the run is
+    launched the default way, and its event log says why.
+    """
+
+    def __init__(self, inst_data=None, preload: list[str] | None = None, start_timeout_seconds: float = 300):
+        from dsop_resources.run_worker import DEFAULT_PRELOAD
+
+        super().__init__(inst_data=inst_data)
+        self._preload = tuple(preload if preload is not None else DEFAULT_PRELOAD)
+        self._start_timeout = start_timeout_seconds
+        self._workers: list = []
+        self._launching = threading.Lock()  # the run queue may launch from several threads: one worker
+
+    @classmethod
+    def config_type(cls):
+        from dagster import Array, Field, Noneable
+
+        return {"preload": Field(Noneable(Array(str)), is_required=False, default_value=None,
+                                 description="module or module:function imported before runs fork"),
+                "start_timeout_seconds": Field(float, is_required=False, default_value=300.0)}
+
+    @classmethod
+    def from_config_value(cls, inst_data, config_value):
+        return cls(inst_data=inst_data, **config_value)
+
+    def launch_run(self, context) -> None:
+        from dagster._core.events import EngineEventData
+        from dagster._serdes import serialize_value
+
+        from dsop_resources import run_worker
+
+        run = context.dagster_run
+        try:
+            location = self._location(run.job_code_origin)
+            with self._launching:
+                pid = run_worker.launch(location, run.run_id, serialize_value(self._instance.get_ref()), self._workers)
+        except (run_worker.WorkerUnavailable, OSError, ValueError) as reason:
+            self._instance.report_engine_event(
+                f"No warm run worker ({reason}); launching the run the default way.", run, cls=self.__class__)
+            return super().launch_run(context)
+        self._instance.add_run_tags(run.run_id, {WARM_PID_TAG: str(pid)})
+        self._instance.report_engine_event(f"Launched in the warm run worker: run process {pid}.", run,
+                                           EngineEventData(metadata={"pid": pid}), cls=self.__class__)
+        self._run_ids.add(run.run_id)
+
+    def warm_up(self, job_code_origin) -> None:
+        """Have the worker for this code location serving before the first run asks for it."""
+        from dsop_resources import run_worker
+
+        with self._launching:
+            run_worker.warm_up(self._location(job_code_origin), self._workers)
+
+    def _location(self, job_code_origin):
+        from dagster._serdes import serialize_value
+
+        from dsop_resources.run_worker import Location, WorkerUnavailable
+
+        if job_code_origin is None:
+            raise WorkerUnavailable("the run has no code origin")
+        self._workers = [w for w in self._workers if w.poll() is None]  # reap workers that exited
+        repository = job_code_origin.repository_origin
+        return Location(serialize_value(repository), repository.executable_path or sys.executable,
+                        getattr(repository.code_pointer, "working_directory", None),
+                        self._instance.root_directory or "", self._preload, self._start_timeout)
+
+    def terminate(self, run_id: str) -> bool:
+        run = self._instance.get_run_by_id(run_id) if self.has_instance else None
+        if run is None or run.is_finished or WARM_PID_TAG not in run.tags:
+            return super().terminate(run_id)
+        self._instance.report_run_canceling(run)
+        pid = int(run.tags[WARM_PID_TAG])
+        records = self._instance.get_records_for_run(run_id, of_type=DagsterEventType.RUN_START, limit=1).records
+        if process_state(pid, started_by=records[0].event_log_entry.timestamp if records else None) != "alive":
+            return False
+        os.kill(pid, signal.SIGINT)  # Dagster's interrupt handling in the run marks it canceled
+        return True
+
+    def dispose(self) -> None:
+        for worker in self._workers:
+            if worker.poll() is None:
+                worker.terminate()
+        super().dispose()
+
+
+WARM_PID_TAG = "dsop/run_process"

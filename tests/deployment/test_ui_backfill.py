@@ -98,6 +98,9 @@ def test_ui_backfill_of_raw_staging_and_marts_updates_the_marts(ui_home):
     backfill = instance.get_backfill(launched["backfillId"])
     runs = instance.get_runs(filters=dg.RunsFilter.for_backfill(backfill.backfill_id))
     assert backfill.status == BulkActionStatus.COMPLETED_SUCCESS, [(r.run_id, r.status) for r in runs]
+    # The shipped launcher ran each of them in a process forked from the warm run worker.
+    for run in runs:
+        assert any("Launched in the warm run worker" in e.message for e in instance.all_logs(run.run_id)), run.run_id
     for key, (start, end) in SELECTED.items():
         done = instance.get_materialized_partitions(dg.AssetKey(key))
         wanted = {k for k in _keys(key) if start <= k <= end}

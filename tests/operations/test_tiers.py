@@ -175,12 +175,12 @@ def test_the_demo_stages_build_every_asset():
     """`dsop demo` leaves no asset unbuilt: every asset is in some stage's job and groups (a new asset
     that no stage runs would show as missing in the UI after the demo)."""
     from dsop_jobs.definitions import defs
-    from dsop_jobs.pipeline import _selection, demo_stages
+    from dsop_jobs.pipeline import demo_stages, selected_assets
 
     built = set()
     for stage in demo_stages(network=True):
         job = defs.resolve_job_def(stage.job)
-        chosen = _selection(defs, job, stage.groups)
+        chosen = selected_assets(defs, job, stage.groups)
         built |= chosen if chosen is not None else set(job.asset_layer.selected_asset_keys)
     graph = defs.resolve_asset_graph()
     every = {k for k in graph.get_all_asset_keys() if graph.get(k).is_materializable}
