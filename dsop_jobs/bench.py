@@ -21,14 +21,16 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 # weekly_refresh: the steady state, one new week through raw -> marts -> feature stores on the
-# history the aggregates stage built, timed from process start as the CLI runs it. warm_refresh: the
-# same week launched through the instance's run launcher into a warm run worker that is already
-# serving, as a schedule, a sensor or the UI launch it once the daemon runs (timed from the run's
-# creation to its end; CPU and peak are the run process's own).
-STAGES = ("generate", "raw_load", "aggregates", "weekly_refresh", "warm_refresh", "forecasts", "decisions",
-          "evaluation")
+# history the aggregates stage built, timed from process start as the CLI runs it. warm_aggregates and
+# warm_refresh: the same work launched through the instance's run launcher into a warm run worker that
+# is already serving, as the UI (a backfill as one run per job), a schedule or a sensor launch it once
+# the daemon runs (timed from the first run's creation to the last one's end; CPU and peak are the run
+# processes' own; see bench_warm).
+STAGES = ("generate", "raw_load", "aggregates", "warm_aggregates", "weekly_refresh", "warm_refresh", "forecasts",
+          "decisions", "evaluation")
 # dsop stage -> the yardstick's scope doing the same work
-YARDSTICK = {"raw_load": "raw", "aggregates": "all"}
+YARDSTICK = {"raw_load": "raw", "aggregates": "all", "warm_aggregates": "all"}
+WARM = ("warm_aggregates", "warm_refresh")
 
 
 def _run_child(args: list[str], env: dict[str, str]) -> tuple[float, float, float]:
@@ -85,16 +87,16 @@ def run_bench(scale: str, seed: int, workdir: Path | None, stages: tuple[str, ..
     print(f"[bench] scale={scale} seed={seed} workdir={root}", file=sys.stderr)
     results = []
     env["DSOP_DUCKDB_PATH"] = str(root / "bench.duckdb")
-    if "aggregates" in stages:  # later stages alone (e.g. weekly_refresh) reuse the warehouse
-        Path(env["DSOP_DUCKDB_PATH"]).unlink(missing_ok=True)
     loads = [os.getloadavg()[0]]
     if (root / "erp" / "manifest.json").exists():  # a reused workdir: its data's history start
         env["DSOP_HISTORY_START"] = json.loads((root / "erp" / "manifest.json").read_text())["history_start"]
     for stage in stages:
+        if stage in ("aggregates", "warm_aggregates"):  # from an empty warehouse; later stages reuse it
+            Path(env["DSOP_DUCKDB_PATH"]).unlink(missing_ok=True)
         began = time.time()
         seconds, peak_mib, cpu = _run_child([stage, scale, str(seed)], env)
-        if stage == "warm_refresh":  # the run's own figures, not the warm-up's
-            seconds, peak_mib, cpu = json.loads((root / "warm_refresh.json").read_text())
+        if stage in WARM:  # the runs' own figures, not the worker's start
+            seconds, peak_mib, cpu = json.loads((root / f"{stage}.json").read_text())
         checks = check_seconds(root / "dagster_home", began) if stage != "generate" else 0.0
         if stage == "generate":  # partitions start where the generated data starts
             env["DSOP_HISTORY_START"] = json.loads((root / "erp" / "manifest.json").read_text())["history_start"]
@@ -115,7 +117,7 @@ def run_bench(scale: str, seed: int, workdir: Path | None, stages: tuple[str, ..
         print(f"| {stage} | {seconds:.1f} | {cpu:.1f} | {peak:.0f} | {checks:.1f} ({checks / seconds:.0%}) | {extra} |")
     print(f"\n{scale} scale, seed {seed}: {rows:,} source rows, history {manifest['start_date']} .. {manifest['end_date']}; "
           f"load average {min(loads):.1f}..{max(loads):.1f} during the run ({os.cpu_count()} cores)")
-    if "aggregates" in stages:
+    if {"aggregates", "warm_aggregates"} & set(stages):
         from dsop_jobs.bench_yardstick import compare_marts
 
         checks = compare_marts(root / "yardstick_all.duckdb", Path(env["DSOP_DUCKDB_PATH"]))
@@ -171,11 +173,14 @@ def _stage(stage: str, scale: str, seed: int) -> None:
 
         run_history(defs, instance, start, end, [Stage("one new week", WEEKLY_JOB, AGGREGATES, 1, True)])
         return
-    if stage == "warm_refresh":
-        from dsop_jobs.bench_warm import refresh_in_warm_worker
+    if stage in ("warm_aggregates", "warm_refresh"):
+        from dsop_jobs.bench_warm import run_in_warm_worker
+        from dsop_jobs.pipeline import AGGREGATES
 
-        figures = refresh_in_warm_worker(defs, instance, start, end)
-        (Path(os.environ["DAGSTER_HOME"]).parent / "warm_refresh.json").write_text(json.dumps(figures))
+        chosen = (demo_stages()[:3] if stage == "warm_aggregates"
+                  else [Stage("one new week", WEEKLY_JOB, AGGREGATES, 1, True)])
+        figures = run_in_warm_worker(defs, instance, start, end, chosen)
+        (Path(os.environ["DAGSTER_HOME"]).parent / f"{stage}.json").write_text(json.dumps(figures))
         return
     stages = demo_stages()
     # By stage name: the forecasts alone (the backtest figure), then what decides and what evaluates.

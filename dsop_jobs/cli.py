@@ -260,8 +260,9 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--scale", choices=["tiny", "seed", "large"], default="seed")
     bench.add_argument("--seed", type=int, default=7)
     bench.add_argument("--workdir", help="keep the benchmark's files here (default: a temp folder)")
-    bench.add_argument("--stages", help="comma-separated subset of generate,raw_load,aggregates,weekly_refresh,forecasts,decisions,"
-                       "evaluation (default: all; large: the first three)")
+    bench.add_argument("--stages", help="comma-separated subset of generate,raw_load,aggregates,warm_aggregates,"
+                       "weekly_refresh,warm_refresh,forecasts,decisions,evaluation (warm_*: launched into a warm run "
+                       "worker, as the daemon launches runs; default: all; large: the first three)")
     bench.set_defaults(func=cmd_bench)
 
     srv = sub.add_parser("serve", help="the Dagster deployment on one machine: gRPC code server, webserver and "

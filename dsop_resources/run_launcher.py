@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -156,6 +157,13 @@ class WarmRunLauncher(LocalHealthCheckedRunLauncher):
         for worker in self._workers:
             if worker.poll() is None:
                 worker.terminate()
+        for worker in self._workers:
+            try:
+                worker.wait(timeout=30)  # it leaves at once on SIGTERM; the cap only guards a hung one
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait()
+        self._workers = []
         super().dispose()
 
 
