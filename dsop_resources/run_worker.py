@@ -23,20 +23,23 @@ import hashlib
 import importlib
 import json
 import os
+import re
 import resource
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-# Imported by the worker before it serves, beside the code location: what a run would import on its
-# way (GX in the first check step, ~1.5 s of CPU; pandas for DuckDB's parameter binding; pyarrow for
-# the warehouse's writes; the instance's storage and the paths of its state storage).
-DEFAULT_PRELOAD = ("dsop_assets.quality.gx_import:great_expectations", "pandas", "pyarrow",
+# Done by the worker before it serves, beside importing the code location: what a run would otherwise
+# pay on its way (GX's import, context and first validation in the first check step, ~2 s of CPU;
+# pandas for DuckDB's parameter binding; pyarrow for the warehouse's writes; the instance's storage and
+# the paths of its state storage).
+DEFAULT_PRELOAD = ("dsop_assets.quality.expectations:warm_up", "pandas", "pyarrow",
                    "dsop_jobs.instance_storage", "upath.core")
 PARENT_POLL_SECONDS = 1.0  # how soon a worker notices its starter is gone; speed only, never results
 
@@ -90,6 +93,11 @@ def preload(serialized_repository_origin: str, names: tuple[str, ...]) -> None:
     from dagster._core.origin import RepositoryPythonOrigin
     from dagster._utils.hosted_user_process import recon_repository_from_origin
 
+    # tqdm (GX's progress bars) starts a monitor thread with its first bar; a thread does not survive a
+    # fork, and one holding tqdm's lock at that moment would leave the lock held in every run.
+    import tqdm
+
+    tqdm.tqdm.monitor_interval = 0
     origin = deserialize_value(serialized_repository_origin, RepositoryPythonOrigin)
     recon_repository_from_origin(origin).get_definition()
     importlib.import_module("dagster._cli.api")  # what _run_in_child runs the run with
@@ -98,6 +106,21 @@ def preload(serialized_repository_origin: str, names: tuple[str, ...]) -> None:
         loaded = importlib.import_module(module)
         if function:
             getattr(loaded, function)()
+
+
+# Threads a forked run would miss and then wait for: Polars' compute pool and its async runtime.
+UNFORKABLE_THREADS = re.compile(r"polars-\d+|tokio-rt-worker")
+
+
+def threads_that_break_fork() -> list[str]:
+    """Threads running in this process that a forked child would lack while still relying on them:
+    any Python thread but the main one, and Polars' pools (started by the first parallel Polars call)."""
+    extra = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
+    try:
+        native = [Path(f"/proc/self/task/{task}/comm").read_text().strip() for task in os.listdir("/proc/self/task")]
+    except OSError:  # not Linux: Python's own view only
+        native = []
+    return extra + [name for name in native if UNFORKABLE_THREADS.fullmatch(name)]
 
 
 def serve(path: Path, stamps: dict[str, tuple[int, int]], parent: int) -> None:
@@ -288,6 +311,10 @@ def main(argv: list[str]) -> int:
     path, serialized_origin, *names = argv
     parent = os.getppid()
     preload(serialized_origin, tuple(names))
+    if unsafe := threads_that_break_fork():
+        print(f"[dsop run worker] not serving: the preload started threads a forked run would lack ({unsafe}); "
+              "runs are launched the default way", file=sys.stderr)
+        return 2
     serve(Path(path), module_stamps(), parent)
     return 0
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 from dagster._core.definitions.reconstruct import ReconstructableRepository
-from dagster._core.launcher import WorkerStatus
+from dagster._core.launcher import LaunchRunContext, WorkerStatus
 
 from dsop_resources.run_launcher import WARM_PID_TAG, WarmRunLauncher
 
@@ -137,6 +137,21 @@ def test_a_run_the_worker_cannot_take_is_launched_the_default_way(location):
         instance.launch_run(run.run_id, workspace=None)
     messages = [e.message for e in instance.all_logs(run.run_id)]
     assert any("No warm run worker (the run has no code origin)" in m for m in messages)
+
+
+def test_a_worker_whose_preload_started_thread_pools_does_not_serve(location):
+    instance, code, _ = location
+    launcher = WarmRunLauncher(preload=["warm_jobs:start_polars_pool"])
+    launcher.register_instance(instance)
+    repository = ReconstructableRepository.for_file(str(code / "warm_jobs.py"), "defs", working_directory=str(code))
+    recon_job = repository.get_reconstructable_job("facts_job")
+    run = instance.create_run_for_job(job_def=recon_job.get_definition(), job_code_origin=recon_job.get_python_origin())
+
+    with pytest.raises(Exception, match="requires a workspace"):
+        launcher.launch_run(LaunchRunContext(dagster_run=run, workspace=None))
+    launcher.dispose()
+    messages = [e.message for e in instance.all_logs(run.run_id)]
+    assert any("No warm run worker (the worker exited with code 2" in m for m in messages), messages
 
 
 def test_the_worker_leaves_with_the_process_that_started_it(tmp_path, monkeypatch):

@@ -39,3 +39,10 @@ defs = dg.Definitions(
           dg.define_asset_job("failing_job", [fails])],
     executor=dg.in_process_executor,
 )
+
+
+def start_polars_pool() -> None:
+    """A preload that starts Polars' thread pool, which a forked run would lack."""
+    import polars as pl
+
+    pl.DataFrame({"x": list(range(100_000))}).select(pl.col("x").sum().alias("total"), pl.col("x").mean().alias("mean"))
