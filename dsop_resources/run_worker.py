@@ -19,6 +19,7 @@ started it (the daemon, ``dagster dev``, a test) is gone.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import importlib
 import json
@@ -310,7 +311,12 @@ def _wait_until_serving(path: Path, worker: subprocess.Popen, timeout: float) ->
 def main(argv: list[str]) -> int:
     path, serialized_origin, *names = argv
     parent = os.getppid()
+    # Everything the preload leaves alive lives as long as the worker: frozen, so the collector's full
+    # passes in every forked run skip it (and do not write to, and so copy, the pages the runs share).
+    gc.disable()
     preload(serialized_origin, tuple(names))
+    gc.freeze()
+    gc.enable()
     if unsafe := threads_that_break_fork():
         print(f"[dsop run worker] not serving: the preload started threads a forked run would lack ({unsafe}); "
               "runs are launched the default way", file=sys.stderr)
