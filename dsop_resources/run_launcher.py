@@ -111,14 +111,16 @@ class WarmRunLauncher(LocalHealthCheckedRunLauncher):
         try:
             location = self._location(run.job_code_origin)
             with self._launching:
-                pid = run_worker.launch(location, run.run_id, serialize_value(self._instance.get_ref()), self._workers)
+                pid, worker = run_worker.launch(location, run.run_id, serialize_value(self._instance.get_ref()),
+                                                self._workers)
         except (run_worker.WorkerUnavailable, OSError, ValueError) as reason:
             self._instance.report_engine_event(
                 f"No warm run worker ({reason}); launching the run the default way.", run, cls=self.__class__)
             return super().launch_run(context)
         self._instance.add_run_tags(run.run_id, {WARM_PID_TAG: str(pid)})
-        self._instance.report_engine_event(f"Launched in the warm run worker: run process {pid}.", run,
-                                           EngineEventData(metadata={"pid": pid}), cls=self.__class__)
+        self._instance.report_engine_event(f"Launched in the warm run worker (pid {worker}): run process {pid}.", run,
+                                           EngineEventData(metadata={"pid": pid, "worker_pid": worker}),
+                                           cls=self.__class__)
         self._run_ids.add(run.run_id)
 
     def warm_up(self, job_code_origin) -> None:

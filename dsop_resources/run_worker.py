@@ -159,7 +159,7 @@ def serve(path: Path, stamps: dict[str, tuple[int, int]], parent: int) -> None:
                     server.close()
                     connection.close()
                     os._exit(_run_in_child(request["run_id"], request["instance_ref"]))
-                connection.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+                connection.sendall(json.dumps({"pid": pid, "worker": os.getpid()}).encode() + b"\n")
     finally:
         server.close()
         _unlink_if_ours(path, inode)
@@ -247,16 +247,17 @@ class Location:
         return socket_path(worker_key(self.serialized_repository_origin, self.instance_dir, self.preload))
 
 
-def launch(location: Location, run_id: str, serialized_instance_ref: str, started: list[subprocess.Popen]) -> int:
-    """The pid of the run's process, forked by the warm worker for this code location (started
-    first, and waited for, when there is none or the one there has seen its code change)."""
+def launch(location: Location, run_id: str, serialized_instance_ref: str,
+           started: list[subprocess.Popen]) -> tuple[int, int]:
+    """The pids of the run's process and of the warm worker for this code location that forked it
+    (started first, and waited for, when there is none or the one there has seen its code change)."""
     for _ in range(2):
         try:
             reply = _request(location.socket, run_id, serialized_instance_ref)
         except (FileNotFoundError, ConnectionRefusedError):
             reply = {"stale": True}
         if "pid" in reply:
-            return int(reply["pid"])
+            return int(reply["pid"]), int(reply["worker"])
         if not reply.get("stale"):
             raise WorkerUnavailable(reply.get("error") or "the worker gave no answer")
         _start(location, started)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -65,7 +66,7 @@ def test_serve_runs_a_graphql_launched_run_recorded_in_postgres(tmp_path, pg_url
            "DAGSTER_PG_HOST": str(info.get("host", "127.0.0.1")), "DAGSTER_PG_PORT": str(info.get("port", 5432)),
            "DAGSTER_PG_USER": str(info["user"]), "DAGSTER_PG_PASSWORD": str(info.get("password", "")),
            "DAGSTER_PG_DB": str(info.get("dbname", "test"))}
-    port = free_port("127.0.0.1")
+    port, worker = free_port("127.0.0.1"), None
     server = subprocess.Popen(
         [sys.executable, "-m", "dsop_jobs.cli", "serve", "--instance", str(REPO / "deploy" / "dagster_postgres.yaml"),
          "--port", str(port), "--pg-schema", pg_schema],
@@ -84,9 +85,15 @@ def test_serve_runs_a_graphql_launched_run_recorded_in_postgres(tmp_path, pg_url
             events = {row[0] for row in con.execute(
                 f'select dagster_event_type from "{pg_schema}".event_logs where run_id = %s', (run_id,))}
             daemons = {row[0] for row in con.execute(f'select daemon_type from "{pg_schema}".daemon_heartbeats')}
+            launches = [row[0] for row in con.execute(
+                f'select event from "{pg_schema}".event_logs where run_id = %s and dagster_event_type = %s',
+                (run_id, "ENGINE_EVENT")) if "Launched in the warm run worker" in row[0]]
         # The event log keeps the legacy PIPELINE_* names for run events.
         assert {"PIPELINE_ENQUEUED", "PIPELINE_START", "ASSET_MATERIALIZATION", "PIPELINE_SUCCESS"} <= events, events
         assert {"QUEUED_RUN_COORDINATOR", "MONITORING", "BACKFILL"} <= daemons, daemons
+        # The daemon launched it through the shipped WarmRunLauncher; its worker leaves with the daemon.
+        assert len(launches) == 1, launches
+        worker = int(re.search(r"warm run worker \(pid (\d+)\)", launches[0]).group(1))
     finally:
         server.send_signal(signal.SIGTERM)
         try:
@@ -98,6 +105,21 @@ def test_serve_runs_a_graphql_launched_run_recorded_in_postgres(tmp_path, pg_url
         if leftovers:
             os.killpg(server.pid, signal.SIGKILL)  # only the group this test started
         assert not leftovers, "dsop serve left processes running after SIGTERM"
+    assert worker is None or _gone(worker), f"the warm run worker {worker} outlived the daemon that started it"
+
+
+def _gone(pid: int, polls: int = 120) -> bool:
+    """Whether ``pid`` exits (or is left a zombie) within ``polls`` half-second looks."""
+    for _ in range(polls):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        stat = Path(f"/proc/{pid}/stat")
+        if stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] == "Z":
+            return True
+        time.sleep(0.5)
+    return False
 
 
 def _group_alive(pgid: int, timeout: float) -> bool:
