@@ -109,10 +109,9 @@ class WarmRunLauncher(LocalHealthCheckedRunLauncher):
 
         run = context.dagster_run
         try:
-            location = self._location(run.job_code_origin)
             with self._launching:
-                pid, worker = run_worker.launch(location, run.run_id, serialize_value(self._instance.get_ref()),
-                                                self._workers)
+                pid, worker = run_worker.launch(self._location(run.job_code_origin), run.run_id,
+                                                serialize_value(self._instance.get_ref()), self._workers)
         except (run_worker.WorkerUnavailable, OSError, ValueError) as reason:
             self._instance.report_engine_event(
                 f"No warm run worker ({reason}); launching the run the default way.", run, cls=self.__class__)

@@ -8,9 +8,9 @@ what ``dagster api execute_run`` runs (the run's code origin, the run's instance
 events and its status are the same; only the imports are already done.
 
 Protocol: one JSON line per request over a Unix socket private to the user (mode 0600):
-``{"run_id", "instance_ref"}`` -> ``{"pid"}`` (the run's process), or ``{"stale": true}`` when a
-module file the worker imported has changed since (the worker then exits and the launcher starts a
-new one, so a run never executes code older than what is on disk), or ``{"error"}``.
+``{"run_id", "instance_ref"}`` -> ``{"pid", "worker"}`` (the run's process and the worker's), or
+``{"stale": true}`` when a module file the worker imported has changed since (the worker then exits
+and the launcher starts a new one, so a run never executes code older than what is on disk).
 
 The worker keeps no state between runs: it never opens the warehouse or the instance itself, and
 starts no thread, so each fork starts from the same imported modules. It exits when the process that
@@ -43,6 +43,9 @@ from pathlib import Path
 DEFAULT_PRELOAD = ("dsop_assets.quality.expectations:warm_up", "pandas", "pyarrow",
                    "dsop_jobs.instance_storage", "upath.core")
 PARENT_POLL_SECONDS = 1.0  # how soon a worker notices its starter is gone; speed only, never results
+# A request is answered in milliseconds; past this the launcher gives up on the worker and launches the
+# run the default way (a safety net against a hung worker, never reached in normal operation).
+REQUEST_TIMEOUT_SECONDS = 60.0
 
 
 def worker_key(serialized_repository_origin: str, instance_dir: str, preload: tuple[str, ...]) -> str:
@@ -101,7 +104,8 @@ def preload(serialized_repository_origin: str, names: tuple[str, ...]) -> None:
     tqdm.tqdm.monitor_interval = 0
     origin = deserialize_value(serialized_repository_origin, RepositoryPythonOrigin)
     recon_repository_from_origin(origin).get_definition()
-    importlib.import_module("dagster._cli.api")  # what _run_in_child runs the run with
+    # What _run_in_child runs the run with: a Dagster without it fails here, and runs start the default way.
+    getattr(importlib.import_module("dagster._cli.api"), "_execute_run_command_body")
     for name in names:
         module, _, function = name.partition(":")
         loaded = importlib.import_module(module)
@@ -149,7 +153,11 @@ def serve(path: Path, stamps: dict[str, tuple[int, int]], parent: int) -> None:
                 line = _read_line(connection)
                 if not line:  # a launcher checking that the worker serves
                     continue
-                request = json.loads(line)
+                try:
+                    request = json.loads(line)
+                    run_id, instance_ref = request["run_id"], request["instance_ref"]
+                except (ValueError, KeyError, TypeError):
+                    continue  # not a launcher's request: nothing to answer
                 if changed_since(stamps):
                     _unlink_if_ours(path, inode)  # before answering: the next worker binds this path
                     connection.sendall(b'{"stale": true}\n')
@@ -158,7 +166,7 @@ def serve(path: Path, stamps: dict[str, tuple[int, int]], parent: int) -> None:
                 if pid == 0:
                     server.close()
                     connection.close()
-                    os._exit(_run_in_child(request["run_id"], request["instance_ref"]))
+                    os._exit(_run_in_child(run_id, instance_ref))
                 connection.sendall(json.dumps({"pid": pid, "worker": os.getpid()}).encode() + b"\n")
     finally:
         server.close()
@@ -285,6 +293,7 @@ def _start(location: Location, started: list[subprocess.Popen]) -> None:
 
 def _request(path: Path, run_id: str, serialized_instance_ref: str) -> dict:
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+        connection.settimeout(REQUEST_TIMEOUT_SECONDS)
         connection.connect(str(path))
         connection.sendall(json.dumps({"run_id": run_id, "instance_ref": serialized_instance_ref}).encode() + b"\n")
         answer = _read_line(connection)
