@@ -72,6 +72,9 @@ def _default_env() -> None:
     elif "run_monitoring" not in config.read_text():
         print(f"[dsop] {config} predates run monitoring: a killed run would hold the warehouse pool for "
               f"ever. Merge the run_launcher and run_monitoring blocks of {shipped} into it.", file=sys.stderr)
+    elif "WarmRunLauncher" not in config.read_text() and "LocalHealthCheckedRunLauncher" in config.read_text():
+        print(f"[dsop] {config} predates the warm run worker: each run the UI or a schedule launches re-imports "
+              f"everything (~4 s). Set its run_launcher class to WarmRunLauncher, as in {shipped}.", file=sys.stderr)
 
 
 def cmd_generate(args: argparse.Namespace) -> int:

@@ -97,3 +97,21 @@ def test_dagster_cli_uses_the_demo_settings_without_a_prefix(tmp_path, monkeypat
     before = subprocess.run(dagster + ["2023-01-02"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert before.returncode != 0 and "containing the passed partition key `2023-01-02`" in before.stderr, \
         before.stderr[-2000:]
+
+
+def test_an_instance_without_the_warm_launcher_gets_a_hint(tmp_path, monkeypatch, capsys):
+    from dsop_jobs.cli import _default_env
+
+    home = tmp_path / ".dagster_home"
+    home.mkdir()
+    shipped = (REPO / "deploy" / "dagster.yaml").read_text()
+    (home / "dagster.yaml").write_text(shipped.replace("class: WarmRunLauncher", "class: LocalHealthCheckedRunLauncher"))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+
+    _default_env()
+
+    assert "predates the warm run worker" in capsys.readouterr().err
+    (home / "dagster.yaml").write_text(shipped)
+    _default_env()
+    assert "warm run worker" not in capsys.readouterr().err
