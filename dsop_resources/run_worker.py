@@ -9,7 +9,7 @@ events and its status are the same; only the imports are already done.
 
 Protocol: one JSON line per request over a Unix socket private to the user (mode 0600):
 ``{"run_id", "instance_ref"}`` -> ``{"pid", "worker"}`` (the run's process and the worker's), or
-``{"stale": true}`` when a module file the worker imported has changed since (the worker then exits
+``{"stale": true}`` when a module file the worker imported (or the ``.env`` file) has changed since (the worker then exits
 and the launcher starts a new one, so a run never executes code older than what is on disk).
 
 The worker keeps no state between runs: it never opens the warehouse or the instance itself, and
@@ -42,6 +42,7 @@ from pathlib import Path
 # the paths of its state storage).
 DEFAULT_PRELOAD = ("dsop_assets.quality.expectations:warm_up", "pandas", "pyarrow",
                    "dsop_jobs.instance_storage", "upath.core")
+LOCAL_ENV_FILE = ".env"  # relative: the worker's working directory, the code location's
 PARENT_POLL_SECONDS = 1.0  # how soon a worker notices its starter is gone; speed only, never results
 # A request is answered in milliseconds; past this the launcher gives up on the worker and launches the
 # run the default way (a safety net against a hung worker, never reached in normal operation).
@@ -63,31 +64,33 @@ def socket_path(key: str) -> Path:
     return Path(tempfile.gettempdir()) / f"dsop-run-worker-{os.getuid()}-{key}.sock"
 
 
-def module_stamps() -> dict[str, tuple[int, int]]:
-    """(mtime_ns, size) of every imported module's file: a reinstall or an edit changes one."""
-    stamps = {}
-    for module in list(sys.modules.values()):
-        path = getattr(module, "__file__", None)
-        if path:
-            try:
-                stat = os.stat(path)
-            except OSError:
-                continue
-            stamps[path] = (stat.st_mtime_ns, stat.st_size)
-    return stamps
+def source_stamps() -> dict[str, tuple[int, int] | None]:
+    """(mtime_ns, size) of every imported module's file and of the working directory's ``.env`` file
+    (None when there is none): a reinstall, an edit or a changed setting changes one."""
+    paths = [getattr(module, "__file__", None) for module in list(sys.modules.values())]
+    return {path: _stamp(path) for path in [*filter(None, paths), LOCAL_ENV_FILE]}
 
 
-def changed_since(stamps: dict[str, tuple[int, int]]) -> bool:
-    """Whether a module file imported before ``stamps`` was taken has changed or gone since (modules
+def _stamp(path: str) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
+
+
+def changed_since(stamps: dict[str, tuple[int, int] | None]) -> bool:
+    """Whether a file stamped by ``source_stamps`` has changed, gone or appeared since (modules
     imported later came from disk when they were imported)."""
-    for path, stamp in stamps.items():
-        try:
-            stat = os.stat(path)
-        except OSError:
-            return True
-        if (stat.st_mtime_ns, stat.st_size) != stamp:
-            return True
-    return False
+    return any(_stamp(path) != stamp for path, stamp in stamps.items())
+
+
+def load_local_env_file() -> None:
+    """The working directory's ``.env`` into the environment, before the code is imported: what
+    ``dagster api execute_run`` does for a run it starts (the settings are read at import)."""
+    from dagster._core.secrets.env_file import get_env_var_dict
+
+    os.environ.update(get_env_var_dict(os.getcwd()))
 
 
 def preload(serialized_repository_origin: str, names: tuple[str, ...]) -> None:
@@ -128,7 +131,7 @@ def threads_that_break_fork() -> list[str]:
     return extra + [name for name in native if UNFORKABLE_THREADS.fullmatch(name)]
 
 
-def serve(path: Path, stamps: dict[str, tuple[int, int]], parent: int) -> None:
+def serve(path: Path, stamps: dict[str, tuple[int, int] | None], parent: int) -> None:
     """Accept run requests until the starter is gone or the code on disk changed."""
     staging = path.with_name(f"{path.name}.{os.getpid()}")
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -324,6 +327,7 @@ def main(argv: list[str]) -> int:
     # Everything the preload leaves alive lives as long as the worker: frozen, so the collector's full
     # passes in every forked run skip it (and do not write to, and so copy, the pages the runs share).
     gc.disable()
+    load_local_env_file()
     preload(serialized_origin, tuple(names))
     gc.freeze()
     gc.enable()
@@ -331,7 +335,7 @@ def main(argv: list[str]) -> int:
         print(f"[dsop run worker] not serving: the preload started threads a forked run would lack ({unsafe}); "
               "runs are launched the default way", file=sys.stderr)
         return 2
-    serve(Path(path), module_stamps(), parent)
+    serve(Path(path), source_stamps(), parent)
     return 0
 
 

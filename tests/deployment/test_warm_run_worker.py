@@ -98,6 +98,20 @@ def test_changed_code_starts_a_new_worker_before_the_next_run(location):
     assert value.startswith("changed ")  # the run executed the code now on disk
 
 
+def test_the_code_locations_env_file_is_read_as_a_fresh_run_process_reads_it(location):
+    instance, code, out = location
+    (code / ".env").write_text("WARM_TEST_VALUE=from the .env file\n")
+    _finished(instance, _launch(instance, code, "facts_job").run_id)
+    _, first_worker, first_value = _facts(out)
+    (code / ".env").write_text("WARM_TEST_VALUE=from the edited .env file\n")
+
+    _finished(instance, _launch(instance, code, "facts_job").run_id)
+
+    _, second_worker, second_value = _facts(out)
+    assert (first_value, second_value) == ("from the .env file", "from the edited .env file")
+    assert second_worker != first_worker  # a changed setting starts a new worker, as changed code does
+
+
 def test_a_failing_run_fails_with_its_error(location):
     instance, code, _ = location
     run = _finished(instance, _launch(instance, code, "failing_job").run_id)
