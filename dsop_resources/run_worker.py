@@ -38,9 +38,10 @@ from pathlib import Path
 
 # Done by the worker before it serves, beside importing the code location: what a run would otherwise
 # pay on its way (GX's import, context and first validation in the first check step, ~2 s of CPU;
-# pandas for DuckDB's parameter binding; pyarrow for the warehouse's writes; the instance's storage and
-# the paths of its state storage).
-DEFAULT_PRELOAD = ("dsop_assets.quality.expectations:warm_up", "pandas", "pyarrow",
+# statsforecast, whose import compiles or loads its numba code, ~2.3 s, in the monthly feature store's
+# nowcast and every forecast; pandas for DuckDB's parameter binding; pyarrow for the warehouse's writes;
+# the instance's storage and the paths of its state storage).
+DEFAULT_PRELOAD = ("dsop_assets.quality.expectations:warm_up", "statsforecast.models", "pandas", "pyarrow",
                    "dsop_jobs.instance_storage", "upath.core")
 LOCAL_ENV_FILE = ".env"  # relative: the worker's working directory, the code location's
 PARENT_POLL_SECONDS = 1.0  # how soon a worker notices its starter is gone; speed only, never results
