@@ -28,6 +28,8 @@ from pathlib import Path
 # processes' own; see bench_warm).
 STAGES = ("generate", "raw_load", "aggregates", "warm_aggregates", "weekly_refresh", "warm_refresh", "forecasts",
           "decisions", "evaluation")
+# Large scale by default: the history build from the CLI and through the warm worker (the UI's path).
+LARGE_STAGES = ("generate", "raw_load", "aggregates", "warm_aggregates")
 # dsop stage -> the yardstick's scope doing the same work
 YARDSTICK = {"raw_load": "raw", "aggregates": "all", "warm_aggregates": "all"}
 WARM = ("warm_aggregates", "warm_refresh")

@@ -187,9 +187,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from dsop_jobs.bench import run_bench
 
-    from dsop_jobs.bench import STAGES
+    from dsop_jobs.bench import LARGE_STAGES, STAGES
 
-    stages = tuple(args.stages.split(",")) if args.stages else (STAGES if args.scale != "large" else STAGES[:3])
+    stages = tuple(args.stages.split(",")) if args.stages else (STAGES if args.scale != "large" else LARGE_STAGES)
     unknown = set(stages) - set(STAGES)
     if unknown:
         raise SystemExit(f"unknown bench stage(s) {sorted(unknown)}; choose from {', '.join(STAGES)}")
@@ -265,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--workdir", help="keep the benchmark's files here (default: a temp folder)")
     bench.add_argument("--stages", help="comma-separated subset of generate,raw_load,aggregates,warm_aggregates,"
                        "weekly_refresh,warm_refresh,forecasts,decisions,evaluation (warm_*: launched into a warm run "
-                       "worker, as the daemon launches runs; default: all; large: the first three)")
+                       "worker, as the daemon launches runs; default: all; large: generate,raw_load,aggregates,warm_aggregates)")
     bench.set_defaults(func=cmd_bench)
 
     srv = sub.add_parser("serve", help="the Dagster deployment on one machine: gRPC code server, webserver and "
