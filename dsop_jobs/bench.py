@@ -32,7 +32,7 @@ STAGES = ("generate", "raw_load", "aggregates", "warm_aggregates", "weekly_refre
 LARGE_STAGES = ("generate", "raw_load", "aggregates", "warm_aggregates")
 # dsop stage -> the yardstick's scope doing the same work
 YARDSTICK = {"raw_load": "raw", "aggregates": "all", "warm_aggregates": "all"}
-WARM = ("warm_aggregates", "warm_refresh")
+WARM = {"warm_aggregates": "aggregates", "warm_refresh": "weekly_refresh"}  # -> the CLI stage doing the same work
 
 
 def _run_child(args: list[str], env: dict[str, str]) -> tuple[float, float, float]:
@@ -151,7 +151,7 @@ def _stage(stage: str, scale: str, seed: int) -> None:
 
         from dsop_jobs.definitions import defs
         from dsop_jobs.jobs import MASTER_JOB, MONTHLY_JOB, WEEKLY_JOB
-        from dsop_jobs.pipeline import Stage, demo_stages, run_history
+        from dsop_jobs.pipeline import AGGREGATES, Stage, demo_stages, run_history
 
         instance = dg.DagsterInstance.get()
     manifest = json.loads((Path(os.environ["DSOP_ERP_DIR"]) / "manifest.json").read_text())
@@ -170,20 +170,6 @@ def _stage(stage: str, scale: str, seed: int) -> None:
                                                      Stage("raw weekly", WEEKLY_JOB, raw),
                                                      Stage("raw monthly", MONTHLY_JOB, raw)])
         return
-    if stage == "weekly_refresh":
-        from dsop_jobs.pipeline import AGGREGATES
-
-        run_history(defs, instance, start, end, [Stage("one new week", WEEKLY_JOB, AGGREGATES, 1, True)])
-        return
-    if stage in ("warm_aggregates", "warm_refresh"):
-        from dsop_jobs.bench_warm import run_in_warm_worker
-        from dsop_jobs.pipeline import AGGREGATES
-
-        chosen = (demo_stages()[:3] if stage == "warm_aggregates"
-                  else [Stage("one new week", WEEKLY_JOB, AGGREGATES, 1, True)])
-        figures = run_in_warm_worker(defs, instance, start, end, chosen)
-        (Path(os.environ["DAGSTER_HOME"]).parent / f"{stage}.json").write_text(json.dumps(figures))
-        return
     stages = demo_stages()
     # By stage name: the forecasts alone (the backtest figure), then what decides and what evaluates.
     first = {name: i for i, name in enumerate(s.name for s in stages)}
@@ -191,9 +177,16 @@ def _stage(stage: str, scale: str, seed: int) -> None:
     evaluation = first["forecast evaluation"]
     # aggregates: masters, weekly and monthly history (what the plain DuckDB script also builds); the stock
     # estimate over the history goes with the decisions that read it; evaluation scores the forecasts.
-    chosen = {"aggregates": stages[:3], "forecasts": stages[forecasts:risk],
+    chosen = {"aggregates": stages[:3], "weekly_refresh": [Stage("one new week", WEEKLY_JOB, AGGREGATES, 1, True)],
+              "forecasts": stages[forecasts:risk],
               "decisions": stages[3:forecasts] + stages[risk:evaluation] + stages[evaluation + 1:],
               "evaluation": [stages[evaluation]]}
+    if stage in WARM:  # the same runs, launched into the warm run worker
+        from dsop_jobs.bench_warm import run_in_warm_worker
+
+        figures = run_in_warm_worker(defs, instance, start, end, chosen[WARM[stage]])
+        (Path(os.environ["DAGSTER_HOME"]).parent / f"{stage}.json").write_text(json.dumps(figures))
+        return
     run_history(defs, instance, start, end, chosen[stage])
 
 

@@ -42,9 +42,12 @@ def location(tmp_path, monkeypatch):
         yield instance, code, tmp_path / "out.txt"
 
 
+def _repository(code: Path) -> ReconstructableRepository:
+    return ReconstructableRepository.for_file(str(code / "warm_jobs.py"), "defs", working_directory=str(code))
+
+
 def _launch(instance: dg.DagsterInstance, code: Path, job: str) -> dg.DagsterRun:
-    repository = ReconstructableRepository.for_file(str(code / "warm_jobs.py"), "defs", working_directory=str(code))
-    recon_job = repository.get_reconstructable_job(job)
+    recon_job = _repository(code).get_reconstructable_job(job)
     run = instance.create_run_for_job(job_def=recon_job.get_definition(), job_code_origin=recon_job.get_python_origin())
     instance.launch_run(run.run_id, workspace=None)
     return run
@@ -144,7 +147,7 @@ def test_terminate_cancels_a_running_run_and_health_follows_its_process(location
 
 def test_a_run_the_worker_cannot_take_is_launched_the_default_way(location):
     instance, code, _ = location
-    repository = ReconstructableRepository.for_file(str(code / "warm_jobs.py"), "defs", working_directory=str(code))
+    repository = _repository(code)
     run = instance.create_run_for_job(job_def=repository.get_reconstructable_job("facts_job").get_definition())
 
     with pytest.raises(Exception, match="requires a workspace"):  # the default way needs the UI's workspace
@@ -157,7 +160,7 @@ def test_a_worker_whose_preload_started_thread_pools_does_not_serve(location):
     instance, code, _ = location
     launcher = WarmRunLauncher(preload=["warm_jobs:start_polars_pool"])
     launcher.register_instance(instance)
-    repository = ReconstructableRepository.for_file(str(code / "warm_jobs.py"), "defs", working_directory=str(code))
+    repository = _repository(code)
     recon_job = repository.get_reconstructable_job("facts_job")
     run = instance.create_run_for_job(job_def=recon_job.get_definition(), job_code_origin=recon_job.get_python_origin())
 
