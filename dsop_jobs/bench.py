@@ -46,9 +46,10 @@ def _run_child(args: list[str], env: dict[str, str]) -> tuple[float, float, floa
     return seconds, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime  # KiB -> MiB on Linux
 
 
-def check_seconds(dagster_home: Path, since: float) -> float:
-    """Seconds the runs created since ``since`` spent in quality-check steps (``*_quality``, from
-    their step start and end events; the first check of a process also pays GX's import)."""
+def step_seconds(dagster_home: Path, since: float) -> tuple[float, float]:
+    """Seconds the runs created since ``since`` spent in quality-check steps (``*_quality``; the first
+    check of a process also pays GX's import) and in the feature-store steps (which the plain script does
+    not build), from their step start and end events."""
     import dagster as dg
     from dagster._core.storage.dagster_run import RunsFilter
 
@@ -57,8 +58,12 @@ def check_seconds(dagster_home: Path, since: float) -> float:
     try:
         with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
             runs = instance.get_run_records(RunsFilter(created_after=datetime.fromtimestamp(since, timezone.utc)))
-            return sum(s.end_time - s.start_time for r in runs for s in instance.get_run_step_stats(r.dagster_run.run_id)
-                       if s.step_key.endswith("_quality") and s.start_time and s.end_time)
+            steps = [s for r in runs for s in instance.get_run_step_stats(r.dagster_run.run_id)
+                     if s.start_time and s.end_time]
+            checks = sum(s.end_time - s.start_time for s in steps if s.step_key.endswith("_quality"))
+            stores = sum(s.end_time - s.start_time for s in steps
+                         if s.step_key.startswith("feature_store_") and not s.step_key.endswith("_quality"))
+            return checks, stores
     finally:
         if previous is None:
             os.environ.pop("DAGSTER_HOME")
@@ -99,23 +104,26 @@ def run_bench(scale: str, seed: int, workdir: Path | None, stages: tuple[str, ..
         seconds, peak_mib, cpu = _run_child([stage, scale, str(seed)], env)
         if stage in WARM:  # the runs' own figures, not the worker's start
             seconds, peak_mib, cpu = json.loads((root / f"{stage}.json").read_text())
-        checks = check_seconds(root / "dagster_home", began) if stage != "generate" else 0.0
+        checks, stores = step_seconds(root / "dagster_home", began) if stage != "generate" else (0.0, 0.0)
         if stage == "generate":  # partitions start where the generated data starts
             env["DSOP_HISTORY_START"] = json.loads((root / "erp" / "manifest.json").read_text())["history_start"]
         plain = _run_child([f"yardstick_{YARDSTICK[stage]}", scale, str(seed)], env) if stage in YARDSTICK else None
-        results.append((stage, seconds, peak_mib, cpu, plain, checks))
+        results.append((stage, seconds, peak_mib, cpu, plain, checks, stores))
         loads.append(os.getloadavg()[0])
         versus = (f"   plain DuckDB {plain[0]:6.1f} s ({plain[2]:.1f} s CPU)   ratio {seconds / plain[0]:5.1f}x"
                   f" ({cpu / plain[2]:.1f}x CPU)" if plain else "")
+        if plain and stores:  # the same work as the plain script: the stage less its feature-store steps
+            versus += f"   feature stores {stores:.1f} s, ratio without them {(seconds - stores) / plain[0]:.1f}x"
         print(f"[bench] {stage:<22} {seconds:8.1f} s ({cpu:.1f} s CPU)   peak {peak_mib:8.0f} MiB   "
               f"checks {checks:.1f} s ({checks / seconds:.0%}){versus}", file=sys.stderr, flush=True)
     manifest = json.loads((root / "erp" / "manifest.json").read_text())
     rows = source_rows(manifest)
     print("\n| stage | wall time (s) | CPU (s) | peak memory (MiB) | check steps (s, share of wall) | plain DuckDB (s) "
-          "| plain CPU (s) | plain peak (MiB) | ratio | CPU ratio |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for stage, seconds, peak, cpu, plain, checks in results:
+          "| plain CPU (s) | plain peak (MiB) | ratio | CPU ratio | feature-store steps (s) | ratio without them |\n"
+          "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for stage, seconds, peak, cpu, plain, checks, stores in results:
         extra = (f"{plain[0]:.1f} | {plain[2]:.1f} | {plain[1]:.0f} | {seconds / plain[0]:.1f}x | {cpu / plain[2]:.1f}x"
-                 if plain else " | | | | ")
+                 f" | {stores:.1f} | {(seconds - stores) / plain[0]:.1f}x" if plain else " | | | | | | ")
         print(f"| {stage} | {seconds:.1f} | {cpu:.1f} | {peak:.0f} | {checks:.1f} ({checks / seconds:.0%}) | {extra} |")
     print(f"\n{scale} scale, seed {seed}: {rows:,} source rows, history {manifest['start_date']} .. {manifest['end_date']}; "
           f"load average {min(loads):.1f}..{max(loads):.1f} during the run ({os.cpu_count()} cores)")
