@@ -67,12 +67,13 @@ def _default_env() -> None:
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     shipped = Path(__file__).resolve().parents[1] / "deploy" / "dagster.yaml"
-    if not config.exists():
+    existing = config.read_text() if config.exists() else None
+    if existing is None:
         config.write_text(shipped.read_text() if shipped.exists() else "telemetry:\n  enabled: false\n")
-    elif "run_monitoring" not in config.read_text():
+    elif "run_monitoring" not in existing:
         print(f"[dsop] {config} predates run monitoring: a killed run would hold the warehouse pool for "
               f"ever. Merge the run_launcher and run_monitoring blocks of {shipped} into it.", file=sys.stderr)
-    elif "WarmRunLauncher" not in config.read_text() and "LocalHealthCheckedRunLauncher" in config.read_text():
+    elif "WarmRunLauncher" not in existing and "LocalHealthCheckedRunLauncher" in existing:
         print(f"[dsop] {config} predates the warm run worker: each run the UI or a schedule launches re-imports "
               f"everything (~4 s). Set its run_launcher class to WarmRunLauncher, as in {shipped}.", file=sys.stderr)
 

@@ -9,8 +9,9 @@ events and its status are the same; only the imports are already done.
 
 Protocol: one JSON line per request over a Unix socket private to the user (mode 0600):
 ``{"run_id", "instance_ref"}`` -> ``{"pid", "worker"}`` (the run's process and the worker's), or
-``{"stale": true}`` when a module file the worker imported (or the ``.env`` file) has changed since (the worker then exits
-and the launcher starts a new one, so a run never executes code older than what is on disk).
+``{"stale": true}`` when a module file the worker imported (or the ``.env`` file) has changed since
+(the worker then exits and the launcher starts a new one, so a run never executes code older than what
+is on disk).
 
 The worker keeps no state between runs: it never opens the warehouse or the instance itself, and
 starts no thread, so each fork starts from the same imported modules. It exits when the process that
