@@ -4,7 +4,8 @@
 series (columns series_id, split, t, value) into one product's monthly orders, runs dsop's monthly
 path (feature store -> ``forecast_many``: LightGBM, statistical members, calibration) over rolling
 origins, runs AutoETS and AutoTheta (season 12, re-selected at every scored origin) on the same
-origins, and scores all of them with the project's scorer (dense grid, one-step naive scale).
+origins, and scores all of them with the project's scorer (dense grid, one-step naive scale), beside
+the naive and seasonal naive rules on the same origins.
 
 Every series is aligned so its last training month is the same calendar month; scored origins are
 the last training month and every ``--step`` months after it while six months of test data remain.
@@ -92,15 +93,39 @@ def dense_months(frame: pl.DataFrame) -> pl.DataFrame:
             .sort("unique_id", "ds"))
 
 
-def run_peers(orders: pl.DataFrame, origins: list[date], horizon: int) -> pl.DataFrame:
-    from statsforecast import StatsForecast
-    from statsforecast.models import AutoETS, AutoTheta
+def simple_rules(orders: pl.DataFrame, origins: list[date], horizon: int) -> pl.DataFrame:
+    """The naive (last month's value) and seasonal naive (the same month a year before the target) point
+    forecasts at ``origins``, on the dense months the peers see; P10 = P50 = P90 (a point rule has no band,
+    so its SPL is its point's pinball on all three quantiles: compare their MASE)."""
+    frame = _months(orders)
+    rows = []
+    for origin in origins:
+        o = origin.year * 12 + origin.month - 1
+        known = frame.filter(pl.col("ds") <= o)
+        for h in range(1, horizon + 1):
+            for name, source in (("naive", o), ("seasonal_naive", o + h - 12)):
+                rows.append(known.filter(pl.col("ds") == source).select(
+                    "unique_id", "y", model_id=pl.lit(name), origin_date=pl.lit(origin),
+                    horizon=pl.lit(h, pl.Int64), ds=pl.lit(o + h, pl.Int64)))
+    return pl.concat(rows).select(
+        "model_id", cadence=pl.lit("monthly"), level=pl.lit(LEVEL_PRODUCT), product_id=pl.col("unique_id").cast(pl.String),
+        customer_id=pl.lit("ALL"), origin_date="origin_date", horizon="horizon",
+        target_start=pl.date(pl.col("ds") // 12, pl.col("ds") % 12 + 1, 1), p10="y", p50="y", p90="y")
 
-    frame = dense_months(orders.select(
+
+def _months(orders: pl.DataFrame) -> pl.DataFrame:
+    return dense_months(orders.select(
         pl.col("product_id").alias("unique_id"),
         ds=(pl.col("order_date").dt.year().cast(pl.Int64) * 12 + pl.col("order_date").dt.month() - 1),
         y=pl.col("order_qty"),
     ))
+
+
+def run_peers(orders: pl.DataFrame, origins: list[date], horizon: int) -> pl.DataFrame:
+    from statsforecast import StatsForecast
+    from statsforecast.models import AutoETS, AutoTheta
+
+    frame = _months(orders)
     parts = []
     for origin in origins:
         o = origin.year * 12 + origin.month - 1
@@ -173,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     peer_seconds = time.perf_counter() - began
     columns = ["model_id", "cadence", "level", "product_id", "customer_id", "origin_date", "target_start",
                "horizon", "p10", "p50", "p90"]
+    if not args.skip_peers:
+        peers = pl.concat([peers.select(columns), simple_rules(orders, scored, h).select(columns)], how="vertical_relaxed")
     forecasts = pl.concat([dsop.select(columns), peers.select(columns)], how="vertical_relaxed").filter(
         pl.col("origin_date").is_in(scored) & (pl.col("horizon") <= h))
     history = orders.select(level=pl.lit(LEVEL_PRODUCT), product_id="product_id", customer_id=pl.lit("ALL"),

@@ -30,3 +30,22 @@ def test_the_peers_see_every_month_with_zeros_where_no_order_was_placed():
     assert out.filter(pl.col("unique_id") == "A").rows() == [("A", 10, 5.0), ("A", 11, 0.0), ("A", 12, 0.0),
                                                                ("A", 13, 7.0), ("A", 14, 0.0)]
     assert out.filter(pl.col("unique_id") == "B")["y"].to_list() == [1.0, 0.0, 2.0]
+
+
+def test_the_simple_rules_repeat_last_month_and_the_month_a_year_before():
+    from datetime import date
+
+    from dsop_jobs.tools.forecast_real import simple_rules
+
+    months = [date(2023 + (m - 1) // 12, (m - 1) % 12 + 1, 1) for m in range(1, 25)]  # 2023-01 .. 2024-12
+    orders = pl.DataFrame({"order_date": months, "customer_id": "C1", "product_id": "P",
+                           "order_qty": [float(i) for i in range(1, 25)]}).filter(pl.col("order_qty") != 20.0)
+    out = simple_rules(orders, [date(2024, 10, 1)], 3).sort("model_id", "horizon")
+    naive = out.filter(pl.col("model_id") == "naive")
+    assert naive["p50"].to_list() == [22.0] * 3 and naive["target_start"].to_list() == [
+        date(2024, 11, 1), date(2024, 12, 1), date(2025, 1, 1)]
+    seasonal = out.filter(pl.col("model_id") == "seasonal_naive")
+    assert seasonal["p50"].to_list() == [11.0, 12.0, 13.0]  # Nov, Dec 2023 and Jan 2024
+    assert out.select((pl.col("p10") == pl.col("p50")) & (pl.col("p90") == pl.col("p50"))).to_series().all()
+    later = simple_rules(orders, [date(2024, 8, 1)], 1)  # August 2024 had no order: zero, not a gap
+    assert later.filter(pl.col("model_id") == "naive")["p50"].to_list() == [0.0]
