@@ -89,3 +89,25 @@ def test_the_served_rows_follow_the_choice():
     assert always["bias_scale"].unique().to_list() != [1.0]
     assert choose_bias_factor(known, actual, _as_of(20), replace(CONFIG, choose_bias_factor=False)) == (
         replace(CONFIG, choose_bias_factor=False), {})
+
+
+def test_the_replay_weighs_each_series_by_the_scorecards_scale():
+    # 20 steady series (level 1000, one-week changes of ~1) forecast right, 100 small jumpy ones (level 100,
+    # changes of ~40) running half again above their P50. The volume factor (~1.11) would fix the small
+    # ones' point a little and move every steady one by ~110: ~100 of its own naive scales. Judged by
+    # each series' level the factor looks worth it; by the SPL the scorecard reports it is not.
+    rng = np.random.default_rng(3)
+    past, actual = _history(np.ones(N_WEEKS))
+    steady = pl.col("product_id") < "P020"
+    past = past.with_columns(*(pl.when(steady).then(pl.col(c) * 10).otherwise(pl.col(c)).alias(c)
+                               for c in ("p10", "p50", "p90", "p10_unclipped")))
+    jumps = rng.choice([100.0, 200.0], size=actual.height)
+    actual = actual.with_columns(actual_qty=pl.when(steady).then(1000.0 + pl.Series(rng.normal(0, 1, actual.height)))
+                                 .otherwise(pl.Series(jumps)))
+    as_of = _as_of(20)
+    chosen, losses = choose_bias_factor(past.filter(pl.col("origin_date") <= as_of), actual, as_of, CONFIG)
+    assert not chosen.bias_factor and losses["no_factor"] < 0.6 * losses["factor"]
+    # The same panel with the steady series as jumpy as the small ones: the factor serves.
+    noisy = actual.with_columns(actual_qty=pl.when(steady).then(pl.Series(jumps) * 10).otherwise(pl.col("actual_qty")))
+    chosen, losses = choose_bias_factor(past.filter(pl.col("origin_date") <= as_of), noisy, as_of, CONFIG)
+    assert chosen.bias_factor
