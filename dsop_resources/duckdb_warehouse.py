@@ -203,22 +203,41 @@ class DuckDBWarehouse(Warehouse):
         return frame.height
 
     def write_batches(self, table: str, batches: Iterable[pl.DataFrame], window: Window) -> int:
-        """The window's rows replaced by every batch, in the order built, atomically.
-
-        Where the window holds every row of the table (a first or a full build, as a feature store's
-        history build is), the batches go into a table of their own beside it, each committed as it
-        comes, and that table then takes the old one's place in one transaction. Otherwise each batch
-        goes to a temporary table (DuckDB spills it past ``memory_limit``) and the window is replaced
-        from it in one transaction.
-
-        Never straight into the table inside one transaction: uncommitted rows are held outside DuckDB's
-        memory pool (a large weekly store peaked at 2.1 GiB). The temporary table's rows are written
-        twice (to it, then compressed into the table), a table built aside's once (docs/performance.md,
-        section 14)."""
+        """Each batch goes to a temporary table as it comes (DuckDB spills it past ``memory_limit``),
+        then the window is replaced from it, in the order built, in one transaction. Staging first
+        matters: batches inserted straight into the table inside the transaction are held as
+        uncommitted rows outside DuckDB's memory pool (a large weekly store peaked at 2.1 GiB)."""
+        name, stage = quote_identifier(table), quote_identifier(f"dsop_stage_{table}")
         with self.connect() as con:
-            if not _exists(con, table) or not _rows_outside(con, table, window):
-                return _build_aside(con, table, batches, window)
-            return _build_staged(con, table, batches, window)
+            con.execute(f"drop table if exists temp.main.{stage}")
+            staged = False
+            try:
+                for batch in batches:
+                    con.register("dsop_incoming", in_row_groups(batch))
+                    try:
+                        con.execute(f"insert into temp.main.{stage} select * from dsop_incoming" if staged else
+                                    f"create temp table {stage} as select * from dsop_incoming")
+                    finally:
+                        con.unregister("dsop_incoming")
+                    staged = True
+                    del batch
+                if not staged:  # nothing built: the window is emptied (a table with no columns can't be made)
+                    if _exists(con, table):
+                        con.execute(f"delete from {name} where {window.predicate()}")
+                    return 0
+                con.execute("begin transaction")
+                try:
+                    _prepare(con, table, f"select * from temp.main.{stage}")
+                    con.execute(f"delete from {name} where {window.predicate()}")
+                    con.execute(f"insert into {name} by name select * from temp.main.{stage}")
+                    written = con.execute(f"select count(*) from temp.main.{stage}").fetchone()[0]
+                    con.execute("commit")
+                except Exception:
+                    con.execute("rollback")
+                    raise
+            finally:
+                con.execute(f"drop table if exists temp.main.{stage}")
+        return int(written)
 
     def write_select(self, table: str, select_sql: str, window: Window | None = None) -> int:
         name = quote_identifier(table)
@@ -283,80 +302,6 @@ def _delete_condition(
         con.register(f"dsop_keys_{i}", pl.DataFrame({"k": values}).to_arrow())
         clauses.append(f"{quote_identifier(column)} in (select k from dsop_keys_{i})")
     return " and ".join(clauses)
-
-
-def _rows_outside(con: duckdb.DuckDBPyConnection, table: str, window: Window) -> bool:
-    name = quote_identifier(table)
-    return con.execute(f"select exists (select 1 from {name} where not coalesce({window.predicate()}, false))"
-                       ).fetchone()[0]
-
-
-def _stage_batches(con: duckdb.DuckDBPyConnection, batches: Iterable[pl.DataFrame], create: str, into: str) -> bool:
-    """The first batch makes the table (``create`` ... as select), each later one is appended ``into`` it,
-    as they come; False if there was none."""
-    staged = False
-    for batch in batches:
-        con.register("dsop_incoming", in_row_groups(batch))
-        try:
-            con.execute(f"insert into {into} select * from dsop_incoming" if staged else
-                        f"{create} as select * from dsop_incoming")
-        finally:
-            con.unregister("dsop_incoming")
-        staged = True
-        del batch
-    return staged
-
-
-def _build_aside(con: duckdb.DuckDBPyConnection, table: str, batches: Iterable[pl.DataFrame], window: Window) -> int:
-    # A leftover of a build that died is dropped first; readers see the old table until the swap.
-    name, aside = quote_identifier(table), quote_identifier(f"dsop_build_{table}")
-    con.execute(f"drop table if exists {aside}")
-    try:
-        if not _stage_batches(con, batches, f"create table {aside}", aside):
-            if _exists(con, table):
-                con.execute(f"delete from {name} where {window.predicate()}")
-            return 0
-        con.execute("begin transaction")
-        try:
-            if _exists(con, table) and _rows_outside(con, table, window):
-                # Rows outside the window arrived while the batches were built: keep them.
-                _prepare(con, table, f"select * from {aside}")
-                con.execute(f"delete from {name} where {window.predicate()}")
-                con.execute(f"insert into {name} by name select * from {aside}")
-            else:
-                con.execute(f"drop table if exists {name}")
-                con.execute(f"alter table {aside} rename to {name}")
-            written = con.execute(f"select count(*) from {name} where {window.predicate()}").fetchone()[0]
-            con.execute("commit")
-        except Exception:
-            con.execute("rollback")
-            raise
-    finally:
-        con.execute(f"drop table if exists {aside}")
-    return int(written)
-
-
-def _build_staged(con: duckdb.DuckDBPyConnection, table: str, batches: Iterable[pl.DataFrame], window: Window) -> int:
-    name, staged = quote_identifier(table), quote_identifier(f"dsop_stage_{table}")
-    stage = f"temp.main.{staged}"
-    con.execute(f"drop table if exists {stage}")
-    try:
-        if not _stage_batches(con, batches, f"create temp table {staged}", stage):  # nothing built: the window is emptied
-            con.execute(f"delete from {name} where {window.predicate()}")
-            return 0
-        con.execute("begin transaction")
-        try:
-            _prepare(con, table, f"select * from {stage}")
-            con.execute(f"delete from {name} where {window.predicate()}")
-            con.execute(f"insert into {name} by name select * from {stage}")
-            written = con.execute(f"select count(*) from {stage}").fetchone()[0]
-            con.execute("commit")
-        except Exception:
-            con.execute("rollback")
-            raise
-    finally:
-        con.execute(f"drop table if exists {stage}")
-    return int(written)
 
 
 def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:

@@ -265,10 +265,6 @@ def test_a_store_build_that_fails_leaves_the_window_as_it_was(data, tmp_path):
     with pytest.raises(Exception):
         warehouse.write_batches("store", iter(refused), window)
     assert warehouse.query("select * from store").equals(before)
-    assert not warehouse.table_exists("dsop_build_store")  # the store is built beside the old one, then swapped
-    warehouse.execute("create table dsop_build_store as select 1 as junk")  # what a killed build leaves
-    assert warehouse.write_batches("store", iter(batches), window) == before.height
-    assert warehouse.query("select * from store").equals(before) and not warehouse.table_exists("dsop_build_store")
 
 
 def test_a_large_write_keeps_the_frames_row_order(tmp_path):
@@ -306,27 +302,3 @@ def test_targets_do_not_depend_on_the_order_of_the_order_lines():
     for seed in range(3):
         again = build_targets(lines.sample(fraction=1.0, shuffle=True, seed=seed), "monthly", up_to=date(2024, 12, 31))
         assert again.sort(keys).equals(first)
-
-
-def test_a_full_build_keeps_rows_written_outside_its_window_meanwhile(tmp_path):
-    """A build whose window held the whole table goes in beside it and is swapped in; rows another write
-    put outside the window while the batches were being built are kept, not swapped away."""
-    from dsop_resources import DuckDBWarehouse, Window
-
-    warehouse = DuckDBWarehouse(path=str(tmp_path / "w.duckdb"))
-    jan, feb = (Window("week", date(2024, m, 1), date(2024, m + 1, 1)) for m in (1, 2))
-
-    def weeks(start: date, n: int, product: str) -> pl.DataFrame:
-        return pl.DataFrame({"week": [start + timedelta(weeks=i) for i in range(n)], "product": [product] * n})
-
-    warehouse.write_batches("t", iter([weeks(date(2024, 1, 1), 3, "OLD")]), jan)
-
-    def batches():
-        yield weeks(date(2024, 1, 1), 2, "A")
-        warehouse.write("t", weeks(date(2024, 2, 5), 2, "FEB"), window=feb)
-        yield weeks(date(2024, 1, 15), 2, "B")
-
-    assert warehouse.write_batches("t", batches(), jan) == 4
-    assert warehouse.query("select product from t order by week, product")["product"].to_list() == [
-        "A", "A", "B", "B", "FEB", "FEB"]
-    assert not warehouse.table_exists("dsop_build_t")
