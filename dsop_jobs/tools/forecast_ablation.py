@@ -3,10 +3,11 @@
 ``python -m dsop_jobs.tools.forecast_ablation W/bench.duckdb monthly "all;none;sox;dram"`` reruns the
 product-level backtest (``forecast_many`` on the same origins as the stored peers: 26 weeks / 12 months)
 once per variant - ``all`` (every feature), ``none`` (no ``ext_*`` column), or comma-separated
-``EXTERNAL_SERIES`` prefixes to drop - and prints SPL, its ratio to AutoTheta and the P50 bias per
-headline horizon. Product series are modelled per level, so the product rows equal the full run's (the
-bench's ``forecast_accuracy`` figures are reproduced exactly by ``all``). Out of sample: each origin
-sees only its own past, as in the backtest. Read the warehouse after the bench has finished.
+``EXTERNAL_SERIES`` prefixes to drop - and prints SPL, its ratio to AutoTheta, the P50 bias and the
+shares of actuals below P10 / above P90 per headline horizon. Product series are modelled per level, so
+the product rows equal the full run's (the bench's ``forecast_accuracy`` figures are reproduced exactly
+by ``all``). Out of sample: each origin sees only its own past, as in the backtest. Read the warehouse
+after the bench has finished.
 """
 
 from __future__ import annotations
@@ -65,7 +66,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{cadence} drop={variant} ({len(drop)} columns, {time.perf_counter() - began:.0f} s): SPL "
               + " ".join(f"h{h} {s:.4f}" for h, s in zip(dsop["horizon"], dsop["spl_mean"]))
               + " | ratio to AutoTheta " + " ".join(f"{a / b:.3f}" for a, b in zip(dsop["spl_mean"], theta["spl_mean"]))
-              + " | P50 bias " + " ".join(f"{b * 100:+.1f}%" for b in dsop["bias"]), flush=True)
+              + " | P50 bias " + " ".join(f"{b * 100:+.1f}%" for b in dsop["bias"])
+              + " | below / above " + " ".join(f"{lo * 100:.1f}/{hi * 100:.1f}%"
+                                               for lo, hi in zip(dsop["below_p10"], dsop["above_p90"])), flush=True)
     return 0
 
 
