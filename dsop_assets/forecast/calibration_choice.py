@@ -14,12 +14,13 @@ scored against the actuals known now with the scorecard's own loss: pinball over
 series divided by its naive one-period change known at that origin (SPL, product level). Whichever
 replays better serves (on enough rows; a tie keeps the factor).
 
-Until 2026-12-04 each series' pinball was divided by its level instead. A factor of 0.98 then looked
-harmless on smooth series, whose month-to-month changes are a fraction of a percent of their level, and
-cost them most: on M3's 52 monthly "other" series (never tuned on) the factor served at one of three
-scored origins took dsop's MASE from 1.064 to 1.186, behind AutoETS (1.169). Judged by SPL, the choice
-leaves it out there. Demo seeds 7 and 41, tourism and M3's other categories: the same figures; seed 23 and
-tourism's 120 long series moved by noise, both ways (README, "Round of 2026-12-04, night").
+Until the night of 2026-12-04 each series' pinball was divided by its level instead. A factor of 0.98
+then looked harmless on smooth series, whose month-to-month changes are a fraction of a percent of their
+level, and cost them most: on M3's 52 monthly "other" series (not looked at before) the factor served at
+one of three scored origins took dsop's MASE from 1.064 to 1.186, behind AutoETS (1.169). Judged by SPL,
+the choice leaves it out there. Demo seeds 7 and 41, tourism and M3's other categories: the same
+figures; seed 23 and tourism's 120 long series moved by noise, both ways (README, "Round of 2026-12-04,
+night").
 Leak-free, and reproducible from ``forecast_result``: the raw forecasts are recovered from the stored
 scales as the calibration itself does; ``bias_scale`` shows the outcome (1, or the market factor alone,
 on model rows when the factor was left out).

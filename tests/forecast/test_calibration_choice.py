@@ -93,9 +93,10 @@ def test_the_served_rows_follow_the_choice():
 
 def test_the_replay_weighs_each_series_by_the_scorecards_scale():
     # 20 steady series (level 1000, one-week changes of ~1) forecast right, 100 small jumpy ones (level 100,
-    # changes of ~40) running half again above their P50. The volume factor (~1.11) would fix the small
-    # ones' point a little and move every steady one by ~110: ~100 of its own naive scales. Judged by
-    # each series' level the factor looks worth it; by the SPL the scorecard reports it is not.
+    # changes of ~50) running half again above their P50. The volume factor (~1.17) would fix the small
+    # ones' point a little and move every steady one by ~170: ~150 of its own naive scales. Judged by
+    # each series' level the factor looks worth it (the old replay served it); by the SPL the scorecard
+    # reports it is not.
     rng = np.random.default_rng(3)
     past, actual = _history(np.ones(N_WEEKS))
     steady = pl.col("product_id") < "P020"
