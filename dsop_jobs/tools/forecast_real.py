@@ -5,7 +5,7 @@ series (columns series_id, split, t, value) into one product's monthly orders, r
 path (feature store -> ``forecast_many``: LightGBM, statistical members, calibration) over rolling
 origins, runs AutoETS and AutoTheta (season 12, re-selected at every scored origin) on the same
 origins, and scores all of them with the project's scorer (dense grid, one-step naive scale), beside
-the naive and seasonal naive rules on the same origins.
+the naive and seasonal naive rules on the same origins and dsop's own members as points (``member_*``).
 
 Every series is aligned so its last training month is the same calendar month; scored origins are
 the last training month and every ``--step`` months after it while six months of test data remain.
@@ -113,6 +113,25 @@ def simple_rules(orders: pl.DataFrame, origins: list[date], horizon: int) -> pl.
         target_start=pl.date(pl.col("ds") // 12, pl.col("ds") % 12 + 1, 1), p10="y", p50="y", p90="y")
 
 
+MEMBER_P50 = ("p50_lgbm", "p50_auto_ets", "p50_auto_theta")
+
+
+def member_points(dsop: pl.DataFrame) -> pl.DataFrame:
+    """dsop's members as point forecasts (P10 = P90 = P50), from the medians its rows store: LightGBM,
+    AutoETS and AutoTheta each alone (``member_<name>``) and their equal-weight average before any
+    calibration (``member_average``, rows with all three). Compare their MASE: what the combination and
+    the calibration add to the members."""
+    present = [c for c in MEMBER_P50 if c in dsop.columns]
+    parts = [dsop.filter(pl.col(c).is_not_null()).with_columns(model_id=pl.lit(f"member_{c[4:]}"), p50=pl.col(c))
+             for c in present]
+    if len(present) == len(MEMBER_P50):
+        parts.append(dsop.filter(pl.all_horizontal(pl.col(present).is_not_null())).with_columns(
+            model_id=pl.lit("member_average"), p50=pl.mean_horizontal(present)))
+    if not parts:
+        return dsop.clear()
+    return pl.concat(parts).with_columns(p10=pl.col("p50"), p90=pl.col("p50"))
+
+
 def _months(orders: pl.DataFrame) -> pl.DataFrame:
     return dense_months(orders.select(
         pl.col("product_id").alias("unique_id"),
@@ -199,7 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     columns = ["model_id", "cadence", "level", "product_id", "customer_id", "origin_date", "target_start",
                "horizon", "p10", "p50", "p90"]
     if not args.skip_peers:
-        peers = pl.concat([peers.select(columns), simple_rules(orders, scored, h).select(columns)], how="vertical_relaxed")
+        peers = pl.concat([peers.select(columns), simple_rules(orders, scored, h).select(columns),
+                           member_points(dsop).select(columns)], how="vertical_relaxed")
     forecasts = pl.concat([dsop.select(columns), peers.select(columns)], how="vertical_relaxed").filter(
         pl.col("origin_date").is_in(scored) & (pl.col("horizon") <= h))
     history = orders.select(level=pl.lit(LEVEL_PRODUCT), product_id="product_id", customer_id=pl.lit("ALL"),

@@ -49,3 +49,18 @@ def test_the_simple_rules_repeat_last_month_and_the_month_a_year_before():
     assert out.select((pl.col("p10") == pl.col("p50")) & (pl.col("p90") == pl.col("p50"))).to_series().all()
     later = simple_rules(orders, [date(2024, 8, 1)], 1)  # August 2024 had no order: zero, not a gap
     assert later.filter(pl.col("model_id") == "naive")["p50"].to_list() == [0.0]
+
+
+def test_the_members_are_scored_as_points_from_the_medians_dsop_stores():
+    from dsop_jobs.tools.forecast_real import member_points
+
+    dsop = pl.DataFrame({"model_id": ["dsop"] * 2, "product_id": ["A", "B"], "horizon": [1, 1],
+                         "p10": [1.0, 1.0], "p50": [9.0, 9.0], "p90": [20.0, 20.0],
+                         "p50_lgbm": [3.0, 4.0], "p50_auto_ets": [6.0, None], "p50_auto_theta": [9.0, 5.0]})
+    out = member_points(dsop)
+    got = {(r["model_id"], r["product_id"]): (r["p10"], r["p50"], r["p90"]) for r in out.iter_rows(named=True)}
+    assert got == {("member_lgbm", "A"): (3.0, 3.0, 3.0), ("member_lgbm", "B"): (4.0, 4.0, 4.0),
+                   ("member_auto_ets", "A"): (6.0, 6.0, 6.0),
+                   ("member_auto_theta", "A"): (9.0, 9.0, 9.0), ("member_auto_theta", "B"): (5.0, 5.0, 5.0),
+                   ("member_average", "A"): (6.0, 6.0, 6.0)}  # B lacks AutoETS: no average
+    assert member_points(dsop.drop("p50_lgbm", "p50_auto_ets", "p50_auto_theta")).is_empty()
