@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import numpy as np
 import polars as pl
@@ -95,8 +95,12 @@ class Panel:
         return [np.flatnonzero(levels == lv) for lv in np.unique(levels)]
 
 
-def build_panel(history: pl.DataFrame, cadence: str) -> Panel:
-    """Dense matrix from the history frame; all-zero series are dropped, gaps after the start are 0."""
+def build_panel(history: pl.DataFrame, cadence: str, up_to: date | None = None) -> Panel:
+    """Dense matrix from the history frame; all-zero series are dropped, gaps after the start are 0.
+
+    ``up_to``: the day the history is complete to. The panel then runs through the last period complete
+    by that day, not only through the last period with demand: months or weeks without a single order
+    at the end of an export are zero demand, and origins may lie in them."""
     if "cadence" in history.columns:
         history = history.filter(pl.col("cadence") == cadence)
     check_grid(history, "period_start", cadence)
@@ -107,11 +111,20 @@ def build_panel(history: pl.DataFrame, cadence: str) -> Panel:
     keys = starts.sort(SERIES_KEYS).with_row_index("sid")
     frame = frame.join(keys, on=SERIES_KEYS).filter(pl.col("t") >= pl.col("start"))
     t0, t1 = int(frame["t"].min()), int(frame["t"].max())
+    if up_to is not None:
+        t1 = max(t1, _last_complete_period(up_to, cadence))
     y = np.full((keys.height, t1 - t0 + 1), np.nan)
     y[frame["sid"].to_numpy(), frame["t"].to_numpy() - t0] = frame["qty"].to_numpy()
     start = keys["start"].to_numpy() - t0
     y[(np.arange(y.shape[1]) >= start[:, None]) & np.isnan(y)] = 0.0
     return Panel(cadence, keys.select(SERIES_KEYS), y, start, t0)
+
+
+def _last_complete_period(up_to: date, cadence: str) -> int:
+    """``period_index_expr`` of the last period that ended by ``up_to``: the one before the period
+    holding the next day (whether or not that day starts it)."""
+    following = pl.DataFrame({"d": [up_to + timedelta(days=1)]})
+    return int(following.select(period_index_expr("d", cadence))["d"][0]) - 1
 
 
 def trailing_mean(y: np.ndarray, window: int) -> np.ndarray:
@@ -318,10 +331,12 @@ def run_baselines(
     cadence: str,
     models: Sequence[str] = BASELINE_MODELS,
     created_at: datetime | None = None,
+    up_to: date | None = None,
 ) -> pl.DataFrame:
-    """Forecast rows of every baseline for every series started by each origin, horizons 1..H."""
+    """Forecast rows of every baseline for every series started by each origin, horizons 1..H
+    (``up_to``: the day the history is complete to, see ``build_panel``)."""
     hs = horizon_list(horizons)
-    panel = build_panel(history, cadence)
+    panel = build_panel(history, cadence, up_to)
     cols = panel.columns(origins)
     scale = trailing_mean(panel.y, SEASON[cadence])
     groups = panel.level_rows()

@@ -87,12 +87,13 @@ def _baseline(cadence: str) -> dg.AssetsDefinition:
         origins = periods_in(start, end)
         orders = warehouse.query(
             "select order_date, customer_id, product_id, order_qty from daily_order where order_date < $end", {"end": end})
-        history = demand_history(orders, cadence, up_to=end - timedelta(days=1))
-        parts = [run_baselines(history, origins, horizons, cadence)]
+        up_to = end - timedelta(days=1)
+        history = demand_history(orders, cadence, up_to=up_to)
+        parts = [run_baselines(history, origins, horizons, cadence, up_to=up_to)]
         peers = peers_status()
         if peers == "included":
             product_history = history.filter(pl.col("level") == "product")
-            parts.append(run_peers(product_history, origins, horizons, cadence))
+            parts.append(run_peers(product_history, origins, horizons, cadence, up_to=up_to))
         elif peers not in _SAID:  # once per process, not once per cadence and run
             _SAID.add(peers)
             context.log.warning(f"statsforecast peers skipped: {peers}")

@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # lightgbm (~1 s with scipy) is imported where a model is tra
 # before the target period) and its ratio to the series' year mean carry seasonality of any calendar;
 # target_month / target_iso_week only fit a calendar-driven demo and are left out (they ranked 5th by
 # gain on real monthly series, where they hurt).
+EXTERNAL_PREFIX = "ext_"  # the feature store's external-indicator columns (features_external.py)
 HORIZON_FEATURES = ["horizon", "target_quarter_end", "seasonal_lag", "seasonal_ratio", "year_growth"]
 
 
@@ -214,6 +215,8 @@ def train(
         names = [c for c in feature_columns(features_history) if c != "origin_period"]
         extra = [*HORIZON_FEATURES, *relative_features(config)]
         names = [c for c in names if data[c].null_count() < data.height] + [c for c in extra if c in data.columns]
+        if not config.model_externals:
+            names = [c for c in names if not c.startswith(EXTERNAL_PREFIX)]
         model.features[level] = names
         model.training_rows[level] = data.height
         groups = [(0, data)] if not per_horizon else [(h, data.filter(pl.col("horizon") == h)) for h in config.horizons]

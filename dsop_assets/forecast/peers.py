@@ -138,10 +138,12 @@ def run_peers(
     models: Sequence[str] = PEER_MODELS,
     created_at: datetime | None = None,
     refit_every: int | None = None,
+    up_to: date | None = None,
 ) -> pl.DataFrame:
     """Peer forecast rows for product-level series; raises ImportError without statsforecast.
 
-    ``refit_every`` (default ETS_REFIT_EVERY[cadence]) = 1 re-selects AutoETS at every origin.
+    ``refit_every`` (default ETS_REFIT_EVERY[cadence]) = 1 re-selects AutoETS at every origin;
+    ``up_to``: the day the history is complete to (``baselines.build_panel``).
     """
     if not is_available():
         raise ImportError("statsforecast is not installed; check peers.is_available() first")
@@ -151,7 +153,7 @@ def run_peers(
     if not product.height:
         return pl.DataFrame(schema=FORECAST_SCHEMA)
     hs = horizon_list(horizons)
-    panel = build_panel(product, cadence)
+    panel = build_panel(product, cadence, up_to)
     cols = panel.columns(origins)
     frames = []
     for model in models:

@@ -65,6 +65,23 @@ def test_monthly_baselines_exact():
     assert rows_at(out, "naive")["target_start"].to_list() == [date(2023, 5, 1), date(2023, 7, 1), date(2024, 4, 1)]
 
 
+def test_origins_after_the_last_order_are_zero_demand_periods():
+    # Orders stop after month 10 while the export runs to the end of month 14: an origin in month 13 is
+    # a known period of zero demand (it used to fail: "every origin must lie within the history's periods").
+    months = [date(2022 + (m // 12), m % 12 + 1, 1) for m in range(10)]
+    history = pl.DataFrame({"level": "product", "product_id": "A", "customer_id": "ALL", "period_start": months,
+                            "qty": [float(m + 1) for m in range(10)]})
+    origin = date(2023, 1, 1)  # month index 12
+    with pytest.raises(ValueError, match="within the history"):
+        bl.run_baselines(history, [origin], [1], "monthly")
+    out = bl.run_baselines(history, [origin], [1, 2], "monthly", up_to=date(2023, 2, 28))
+    assert rows_at(out, "naive")["p50"].to_list() == [0.0, 0.0]  # month 12 had no order
+    assert rows_at(out, "moving_average")["p50"].to_list() == [(8 + 9 + 10) / 6] * 2  # months 7..12
+    # a day short of the month's end: February is not complete, so an origin there is refused
+    with pytest.raises(ValueError, match="within the history"):
+        bl.run_baselines(history, [date(2023, 2, 1)], [1], "monthly", up_to=date(2023, 2, 27))
+
+
 def test_croston_sba_hand_computed():
     # alpha = 0.5, so the SBA factor is 1 - 0.5/2 = 0.75. Start: size 4, interval 1 -> 3.
     # t=3: 3 periods since the last demand; size 4 + .5(6-4) = 5, interval 1 + .5(3-1) = 2 -> .75*5/2

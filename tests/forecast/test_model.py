@@ -152,3 +152,23 @@ def test_year_growth_compares_the_year_to_the_origin_with_the_year_before():
     assert out["year_growth"][0] == pytest.approx(math.log(21.0) - math.log(1 + 110.0 / 12))  # 11 months of 10
     assert out["year_growth"][1] == out["year_growth"][0]
     assert out["year_growth"][2] is None  # less than two years of history
+
+
+def test_external_columns_enter_the_model_only_where_configured(weekly):
+    # Monthly leaves them out (noise on real series, see monthly_config); weekly keeps them. The store
+    # keeps them either way: the market line reads its driver from there.
+    from dsop_assets.forecast.model import train
+
+    _, feats, targets, origin = weekly
+    externals = [c for c in feats.columns if c.startswith("ext_")]
+    assert externals
+    used = {flag: train(feats.filter(pl.col("origin_period") < origin), targets, origin,
+                        weekly_config(**{**_small(), "model_externals": flag})).features
+            for flag in (True, False)}
+    assert all(set(externals) & set(names) for names in used[True].values())
+    assert not any(set(externals) & set(names) for names in used[False].values())
+    assert monthly_config().model_externals is False and weekly_config().model_externals is True
+
+
+def _small() -> dict:
+    return dict(n_estimators=5, max_train_rows=2_000, horizons=(1, 2), min_data_in_leaf=20, stat_members=())
