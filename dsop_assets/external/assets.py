@@ -21,7 +21,7 @@ from dsop_resources.external.catalog import (
     catalog_frame,
     series_for,
 )
-from dsop_resources.external.http import redact
+from dsop_resources.external.http import SourceNotConfigured, redact
 from dsop_resources.warehouse import WAREHOUSE_POOL, Warehouse
 
 GROUP = "external"
@@ -105,6 +105,7 @@ def economic_indicator(
     existing = warehouse.read_table("economic_indicator")
     sources = {"fred": fred, "eia": eia, "ecos": ecos, "market": market_csv}
     merged, modes, failures, stale, since_used, changed, rejected = [], {}, {}, {}, {}, {}, []
+    not_configured: dict[str, str] = {}
     for provider, source in sources.items():
         mode = modes[provider] = source.mode()
         prior = existing.filter(pl.col("provider") == provider) if not existing.is_empty() else existing
@@ -115,6 +116,9 @@ def economic_indicator(
             rows, since_used[provider] = _refresh_provider(
                 source, provider, kept, config, today, now, rejected
             )
+        except SourceNotConfigured as error:
+            not_configured[provider] = _failure_message(error, source)
+            continue
         except Exception as error:  # noqa: BLE001 - one source must never block the others
             failures[provider] = _failure_message(error, source)
             stale[provider] = _stale_since(prior, "loaded_at")
@@ -129,18 +133,24 @@ def economic_indicator(
             f"economic_indicator: {len(rejected)} analyst CSV row(s) rejected, e.g. "
             + "; ".join(f"{r['file']} line {r['line']}: {r['reason']}" for r in rejected[:5])
         )
-    if len(failures) == len(sources) and existing.is_empty():
-        raise dg.Failure(
-            "economic_indicator: every source failed and nothing is stored yet: "
-            + "; ".join(f"{p}: {m}" for p, m in failures.items())
-        )
-    ok = [p for p in sources if p not in failures]
+    ok = [p for p in sources if p not in failures and p not in not_configured]
+    if not ok and existing.is_empty():
+        if failures:
+            raise dg.Failure(
+                "economic_indicator: every source failed or is not set up, and nothing is stored yet: "
+                + "; ".join(f"{p}: {m}" for p, m in {**failures, **not_configured}.items())
+            )
+        # Nothing set up at all: dsop runs on the ERP export alone (the indicators' feature columns stay
+        # empty, the market line does nothing), and says so; an empty table keeps analysts' SQL working.
+        context.log.warning(NOT_CONFIGURED_WARNING.format(table="economic_indicator"))
+        warehouse.write("economic_indicator", pl.DataFrame(schema=tf.INDICATOR_SCHEMA))
     if ok:
         warehouse.write("economic_indicator", pl.concat(merged), keys={"provider": ok})
     return dg.MaterializeResult(
         metadata={
             "sources": dg.MetadataValue.json(modes),
             "failed_sources": dg.MetadataValue.json(sorted(failures)),
+            "not_configured_sources": dg.MetadataValue.json(sorted(not_configured)),
             "errors": dg.MetadataValue.json(failures),
             "stale_since": dg.MetadataValue.json(stale),
             "fetched_since": dg.MetadataValue.json(since_used),
@@ -174,7 +184,8 @@ def exchange_rate(
         fetched = ecos.fetch_exchange_rates(list(FX_ITEMS), since)
     except Exception as error:  # noqa: BLE001
         return _keep_stale(
-            context, "exchange_rate", "ecos", _failure_message(error, ecos), existing, mode, "rate_date"
+            context, "exchange_rate", "ecos", error, _failure_message(error, ecos), existing, mode, "rate_date",
+            warehouse, tf.EXCHANGE_RATE_SCHEMA,
         )
     rows = tf.merge_exchange_rates(existing, fetched, since, today if mode == "api" else None)
     warehouse.write("exchange_rate", rows)
@@ -221,10 +232,13 @@ def trade_statistics(
             context,
             "trade_statistics",
             "customs",
+            error,
             _failure_message(error, customs),
             existing,
             mode,
             "known_at",
+            warehouse,
+            tf.TRADE_SCHEMA,
         )
     incoming = tf.date_by_lag(fetched, "period_month", pl.lit(TRADE_PUBLICATION_LAG_DAYS), "M", today)
     rows = tf.conform(
@@ -244,7 +258,24 @@ def trade_statistics(
     )
 
 
-def _keep_stale(context, table, provider, message, existing, mode, stale_column) -> dg.MaterializeResult:
+NOT_CONFIGURED_WARNING = (
+    "{table}: no source is set up (no API key, no file in the external folder); it stays empty and dsop runs "
+    "on the ERP export alone. Set the keys (docs/external_indicators.md) or put the files there to use it."
+)
+
+
+def _keep_stale(context, table, provider, error, message, existing, mode, stale_column, warehouse,
+                schema) -> dg.MaterializeResult:
+    if existing.is_empty() and isinstance(error, SourceNotConfigured):
+        context.log.warning(NOT_CONFIGURED_WARNING.format(table=table))
+        warehouse.write(table, pl.DataFrame(schema=schema))
+        return dg.MaterializeResult(metadata={
+            "sources": dg.MetadataValue.json({provider: "not configured"}),
+            "failed_sources": dg.MetadataValue.json([]),
+            "not_configured_sources": dg.MetadataValue.json([provider]),
+            "errors": dg.MetadataValue.json({provider: message}),
+            "dagster/row_count": 0,
+        })
     if existing.is_empty():
         raise dg.Failure(f"{table}: {provider} failed and nothing is stored yet: {message}")
     context.log.warning(f"{table}: {provider} failed, keeping the stored rows: {message}")

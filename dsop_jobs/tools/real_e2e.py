@@ -123,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train-months", help="LO:HI, cut each series' training part to LO..HI months")
     parser.add_argument("--peers-cache", help="parquet file to reuse/store the peers' forecasts")
     parser.add_argument("--score-only", action="store_true", help="score the warehouse an earlier run left")
+    parser.add_argument("--no-external", action="store_true", help="an export without external/ (no indicator files)")
     parser.add_argument("--compare", help="a `forecast_real --dsop-out` file of the same series: where they differ")
     args = parser.parse_args(argv)
     workdir = Path(args.workdir).resolve()
@@ -144,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     began = time.perf_counter()
     if not args.score_only:
         manifest = write_export(raw, workdir / "erp")
+        if args.no_external:
+            shutil.rmtree(workdir / "erp" / "external")
         run_pipeline(workdir, manifest, fr.LAST_TRAIN)
     seconds = time.perf_counter() - began
     dsop = served(workdir)

@@ -20,6 +20,7 @@ from dsop_resources.external.http import (
     MalformedResponseError,
     ResponseShapeError,
     RetriesExhaustedError,
+    SourceNotConfigured,
 )
 from dsop_resources.external.market_csv import AnalystCsvSource
 
@@ -58,6 +59,7 @@ __all__ = [
     "EiaSource",
     "ExternalSource",
     "ExternalSourceError",
+    "SourceNotConfigured",
     "FredSource",
     "HttpSource",
     "KEY_VARIABLES",

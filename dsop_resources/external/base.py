@@ -22,7 +22,7 @@ from dsop_resources.external.catalog import (
     TRADE_FETCH_SCHEMA,
     conform,
 )
-from dsop_resources.external.http import ExternalSourceError, RetryPolicy
+from dsop_resources.external.http import ExternalSourceError, RetryPolicy, SourceNotConfigured
 from dsop_resources.settings import external_csv_dir
 
 
@@ -78,7 +78,7 @@ class HttpSource(ExternalSource, ABC):
 
 def _read_csv(path: Path, schema: dict[str, pl.DataType]) -> pl.DataFrame:
     if not path.exists():
-        raise ExternalSourceError(
+        raise SourceNotConfigured(
             f"no API key is set and the synthetic file {path} does not exist; set the key or run the "
             "demo data generator"
         )

@@ -26,6 +26,10 @@ class ExternalSourceError(RuntimeError):
     """Any failure of an external source; the asset catches these per source."""
 
 
+class SourceNotConfigured(ExternalSourceError):
+    """Neither an API key nor the offline file: nothing is set up for this source (not a failure of it)."""
+
+
 class AuthenticationError(ExternalSourceError):
     """The API refused the key (HTTP 401/403 or the API's own error envelope)."""
 

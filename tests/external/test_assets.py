@@ -140,6 +140,28 @@ def test_without_keys_every_table_is_synthetic_and_says_so(fake_api, warehouse):
     assert set(warehouse.read_table("trade_statistics")["source"]) == {"synthetic"}
 
 
+def test_nothing_set_up_leaves_empty_tables_and_says_so(fake_api, warehouse, tmp_path):
+    # No key and no file in the external folder: an ERP-only deployment. The run succeeds with empty
+    # tables (the forecasts run on the ERP data alone) and a warning; a source that is set up and fails
+    # still fails the run (test_every_source_failing_with_nothing_stored_fails_the_run).
+    res = resources(fake_api, warehouse, tmp_path, key=None)
+    instance = dg.DagsterInstance.ephemeral()
+    result = run([economic_indicator, exchange_rate, trade_statistics], res, instance=instance)
+    assert fake_api.requests == []
+    for table in ("economic_indicator", "exchange_rate", "trade_statistics"):
+        assert warehouse.table_exists(table) and warehouse.read_table(table).height == 0
+        assert metadata(result, table)["dagster/row_count"] == 0
+    assert metadata(result, "economic_indicator")["not_configured_sources"] == ["ecos", "eia", "fred", "market"]
+    assert metadata(result, "exchange_rate")["not_configured_sources"] == ["ecos"]
+    said = warnings_logged(instance, result)
+    assert sum("no source is set up" in m for m in said) == 3
+    # Then the files arrive: the next run loads them.
+    for name in ("economic_indicator.csv", "exchange_rate.csv", "trade_statistics.csv"):
+        (tmp_path / name).write_text((FIXTURES / "synthetic" / name).read_text())
+    run([economic_indicator, exchange_rate, trade_statistics], res)
+    assert warehouse.read_table("economic_indicator").height == 7
+
+
 def test_fx_and_trade_from_apis_then_a_failure_keeps_stale_rows(fake_api, warehouse, tmp_path):
     serve_everything(fake_api)
     res = resources(fake_api, warehouse, tmp_path)
