@@ -63,6 +63,20 @@ def shorten(frame: pl.DataFrame, lo: int, hi: int) -> pl.DataFrame:
             .filter(pl.col("t") > pl.col("cut")).with_columns(pl.col("t") - pl.col("cut")).drop("cut"))
 
 
+def selected_series(path: str, series: int = 0, skip: int = 0, train_months: str | None = None) -> pl.DataFrame:
+    """The file's series after ``--skip`` K, the first ``--series`` N of them (0 = all), each cut to
+    ``--train-months`` LO:HI training months (``shorten``) when given."""
+    raw = pl.read_csv(path)
+    if series or skip:
+        keep = raw["series_id"].unique(maintain_order=True)[skip:]
+        keep = keep[:series] if series else keep
+        raw = raw.filter(pl.col("series_id").is_in(keep.implode()))
+    if train_months:
+        lo, hi = (int(x) for x in train_months.split(":"))
+        raw = shorten(raw, lo, hi)
+    return raw
+
+
 def _month(offset: int) -> date:
     m = LAST_TRAIN.year * 12 + LAST_TRAIN.month - 1 + offset
     return date(m // 12, m % 12 + 1, 1)
@@ -178,14 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip", type=int, default=0, help="leave out the first K series (before --series)")
     parser.add_argument("--train-months", help="LO:HI, cut each series' training part to LO..HI months")
     args = parser.parse_args(argv)
-    raw = pl.read_csv(args.path)
-    if args.series or args.skip:
-        keep = raw["series_id"].unique(maintain_order=True)[args.skip:]
-        keep = keep[: args.series] if args.series else keep
-        raw = raw.filter(pl.col("series_id").is_in(keep.implode()))
-    if args.train_months:
-        lo, hi = (int(x) for x in args.train_months.split(":"))
-        raw = shorten(raw, lo, hi)
+    raw = selected_series(args.path, args.series, args.skip, args.train_months)
     orders = orders_from_series(raw)
     test_months = int(raw.filter(pl.col("split") == "test").group_by("series_id").len()["len"].min())
     config = monthly_config(**({"stat_members": ()} if args.no_members else {}))

@@ -128,14 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     workdir = Path(args.workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    raw = pl.read_csv(args.path)
-    if args.series or args.skip:
-        keep = raw["series_id"].unique(maintain_order=True)[args.skip:]
-        keep = keep[: args.series] if args.series else keep
-        raw = raw.filter(pl.col("series_id").is_in(keep.implode()))
-    if args.train_months:
-        lo, hi = (int(x) for x in args.train_months.split(":"))
-        raw = fr.shorten(raw, lo, hi)
+    raw = fr.selected_series(args.path, args.series, args.skip, args.train_months)
     orders = fr.orders_from_series(raw)
     last_month = LAST_DAY.replace(day=1) - timedelta(days=1)
     test_months = int(raw.filter(pl.col("split") == "test").group_by("series_id").len()["len"].min())
