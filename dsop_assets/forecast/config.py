@@ -238,8 +238,9 @@ def monthly_config(**overrides) -> ForecastConfig:
         # No external columns in the model: joined to real series they are noise a tree still splits on.
         # M3 other (52 series) through the ERP path with the demo's synthetic indicators: SPL / MASE 0.3982 /
         # 1.1645 with them, 0.3686 / 1.0643 without (AutoETS 0.3751 / 1.1692). On the demo, whose orders
-        # they drive, they are worth ~2 % SPL at 3 months on two of three seeds. A check on held-out
-        # training origins did not tell the two cases apart (it kept them at 4 of 7 origins on M3 other),
+        # they drive, they are worth ~2 % SPL at 3 months on two of three seeds, and another history's
+        # indicators served as well: a common clock for the demo's shared cycle, not their content. A
+        # check on held-out training origins did not tell the cases apart (it kept them at 4 of 7 M3 origins),
         # nor did the market line's |t|. The indicators still act through the market line, which tests its
         # relation to these orders and its record on them before it moves anything. Weekly keeps them
         # (demo only: without them seed 23's 4-week bias went from -6.5 to -9.2 %; no real weekly check).
