@@ -178,6 +178,38 @@ def run_peers(orders: pl.DataFrame, origins: list[date], horizon: int) -> pl.Dat
     return pl.concat(parts)
 
 
+COLUMNS = ["model_id", "cadence", "level", "product_id", "customer_id", "origin_date", "target_start", "horizon",
+           "p10", "p50", "p90"]
+
+
+def cached_peers(orders: pl.DataFrame, scored: list[date], horizon: int, cache: str | None) -> pl.DataFrame:
+    """The peers' forecasts at ``scored``, read from ``cache`` when it exists, else run (and stored there)."""
+    if cache and Path(cache).exists():
+        return pl.read_parquet(cache)
+    peers = run_peers(orders, scored, horizon)
+    if cache:
+        peers.write_parquet(cache)
+    return peers
+
+
+def score_all(parts: list[pl.DataFrame], orders: pl.DataFrame, scored: list[date], horizon: int,
+              test_months: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Every model's rows at the scored origins through the last test month, scored with the project's
+    scorer (dense grid): per (model, horizon), and the mean over horizons per model."""
+    forecasts = pl.concat([p.select(COLUMNS) for p in parts], how="vertical_relaxed").with_columns(
+        customer_id=pl.lit("ALL")).filter(pl.col("origin_date").is_in(scored) & (pl.col("horizon") <= horizon))
+    history = orders.select(level=pl.lit(LEVEL_PRODUCT), product_id="product_id", customer_id=pl.lit("ALL"),
+                            period_start="order_date", qty="order_qty")
+    through = date.fromordinal(_month(test_months + 1).toordinal() - 1)  # the last test month's last day
+    scores = score_forecasts(forecasts, history, history, ["model_id", "horizon"], through=through)
+    table = scores.group_by("model_id").agg(
+        pl.col("spl_mean").mean().alias("mean_h1_6_spl"), pl.col("mase").mean().alias("mean_h1_6_mase"),
+        pl.col("smape").mean().alias("mean_h1_6_smape"), pl.col("bias").mean().alias("mean_bias"),
+        pl.col("coverage").mean().alias("coverage"), pl.col("below_p10").mean(), pl.col("above_p90").mean(),
+        pl.col("n").sum()).sort("mean_h1_6_spl")
+    return scores, table
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("path")
@@ -201,44 +233,18 @@ def main(argv: list[str] | None = None) -> int:
     dsop_origins = [_month(k) for k in range(-args.warmup, scored[-1].year * 12 + scored[-1].month
                                              - (LAST_TRAIN.year * 12 + LAST_TRAIN.month) + 1)]
     if args.peers_only:
-        if args.peers_cache is None or not Path(args.peers_cache).exists():
-            peers = run_peers(orders, scored, h)
-            if args.peers_cache:
-                peers.write_parquet(args.peers_cache)
+        cached_peers(orders, scored, h, args.peers_cache)
         return 0
     began = time.perf_counter()
     dsop = run_dsop(orders, dsop_origins, config)
     dsop_seconds = time.perf_counter() - began
     if args.dsop_out:
         dsop.write_parquet(args.dsop_out)
-    cache = Path(args.peers_cache) if args.peers_cache else None
     began = time.perf_counter()
-    if args.skip_peers:
-        peers = dsop.clear()
-    elif cache and cache.exists():
-        peers = pl.read_parquet(cache)
-    else:
-        peers = run_peers(orders, scored, h)
-        if cache:
-            peers.write_parquet(cache)
+    peers = dsop.clear() if args.skip_peers else cached_peers(orders, scored, h, args.peers_cache)
     peer_seconds = time.perf_counter() - began
-    columns = ["model_id", "cadence", "level", "product_id", "customer_id", "origin_date", "target_start",
-               "horizon", "p10", "p50", "p90"]
-    if not args.skip_peers:
-        peers = pl.concat([peers.select(columns), simple_rules(orders, scored, h).select(columns),
-                           member_points(dsop).select(columns)], how="vertical_relaxed")
-    forecasts = pl.concat([dsop.select(columns), peers.select(columns)], how="vertical_relaxed").filter(
-        pl.col("origin_date").is_in(scored) & (pl.col("horizon") <= h))
-    history = orders.select(level=pl.lit(LEVEL_PRODUCT), product_id="product_id", customer_id=pl.lit("ALL"),
-                            period_start="order_date", qty="order_qty")
-    through = _month(test_months + 1)  # the end of the last test month, as a day after it
-    through = date.fromordinal(through.toordinal() - 1)
-    scores = score_forecasts(forecasts, history, history, ["model_id", "horizon"], through=through)
-    table = scores.group_by("model_id").agg(
-        pl.col("spl_mean").mean().alias("mean_h1_6_spl"), pl.col("mase").mean().alias("mean_h1_6_mase"),
-        pl.col("smape").mean().alias("mean_h1_6_smape"), pl.col("bias").mean().alias("mean_bias"),
-        pl.col("coverage").mean().alias("coverage"), pl.col("below_p10").mean(), pl.col("above_p90").mean(),
-        pl.col("n").sum()).sort("mean_h1_6_spl")
+    others = [] if args.skip_peers else [peers, simple_rules(orders, scored, h), member_points(dsop)]
+    scores, table = score_all([dsop, *others], orders, scored, h, test_months)
     with pl.Config(tbl_rows=50, tbl_cols=20, float_precision=4, tbl_width_chars=200):
         print(f"{raw['series_id'].n_unique()} series, scored origins {[str(d) for d in scored]}, "
               f"dsop {dsop_seconds:.0f} s ({len(dsop_origins)} origins), peers {peer_seconds:.0f} s, "

@@ -143,31 +143,13 @@ def main(argv: list[str] | None = None) -> int:
         run_pipeline(workdir, manifest, fr.LAST_TRAIN)
     seconds = time.perf_counter() - began
     dsop = served(workdir)
-    cache = Path(args.peers_cache) if args.peers_cache else None
-    if cache and cache.exists():
-        peers = pl.read_parquet(cache)
-    else:
-        peers = fr.run_peers(orders, scored, h)
-        if cache:
-            peers.write_parquet(cache)
-    columns = ["model_id", "cadence", "level", "product_id", "customer_id", "origin_date", "target_start",
-               "horizon", "p10", "p50", "p90"]
-    parts = [dsop.select(columns), peers.select(columns), fr.simple_rules(orders, scored, h).select(columns),
-             fr.member_points(dsop).select(columns)]
+    peers = fr.cached_peers(orders, scored, h, args.peers_cache)
+    parts = [dsop, peers, fr.simple_rules(orders, scored, h), fr.member_points(dsop)]
     if args.compare:
         other = pl.read_parquet(args.compare).with_columns(model_id=pl.lit("dsop_direct"))
-        parts.append(other.select(columns))
+        parts.append(other)
         _differences(dsop, other, scored)
-    forecasts = pl.concat(parts, how="vertical_relaxed").with_columns(customer_id=pl.lit("ALL")).filter(
-        pl.col("origin_date").is_in(scored) & (pl.col("horizon") <= h))
-    history = orders.select(level=pl.lit("product"), product_id="product_id", customer_id=pl.lit("ALL"),
-                            period_start="order_date", qty="order_qty")
-    through = date.fromordinal(fr._month(test_months + 1).toordinal() - 1)
-    scores = fr.score_forecasts(forecasts, history, history, ["model_id", "horizon"], through=through)
-    table = scores.group_by("model_id").agg(
-        pl.col("spl_mean").mean().alias("mean_h1_6_spl"), pl.col("mase").mean().alias("mean_h1_6_mase"),
-        pl.col("bias").mean().alias("mean_bias"), pl.col("coverage").mean().alias("coverage"),
-        pl.col("below_p10").mean(), pl.col("above_p90").mean(), pl.col("n").sum()).sort("mean_h1_6_spl")
+    scores, table = fr.score_all(parts, orders, scored, h, test_months)
     with pl.Config(tbl_rows=50, tbl_cols=20, float_precision=4, tbl_width_chars=200):
         print(f"{raw['series_id'].n_unique()} series, scored origins {[str(d) for d in scored]}, export + Dagster runs "
               f"{seconds:.0f} s")
