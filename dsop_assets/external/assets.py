@@ -183,10 +183,8 @@ def exchange_rate(
     try:
         fetched = ecos.fetch_exchange_rates(list(FX_ITEMS), since)
     except Exception as error:  # noqa: BLE001
-        return _keep_stale(
-            context, "exchange_rate", "ecos", error, _failure_message(error, ecos), existing, mode, "rate_date",
-            warehouse, tf.EXCHANGE_RATE_SCHEMA,
-        )
+        return _keep_stale(context, "exchange_rate", ecos, "ecos", error, existing, "rate_date", warehouse,
+                           tf.EXCHANGE_RATE_SCHEMA)
     rows = tf.merge_exchange_rates(existing, fetched, since, today if mode == "api" else None)
     warehouse.write("exchange_rate", rows)
     return dg.MaterializeResult(
@@ -228,18 +226,8 @@ def trade_statistics(
     try:
         fetched = customs.fetch(list(HS_CODES), since)
     except Exception as error:  # noqa: BLE001
-        return _keep_stale(
-            context,
-            "trade_statistics",
-            "customs",
-            error,
-            _failure_message(error, customs),
-            existing,
-            mode,
-            "known_at",
-            warehouse,
-            tf.TRADE_SCHEMA,
-        )
+        return _keep_stale(context, "trade_statistics", customs, "customs", error, existing, "known_at", warehouse,
+                           tf.TRADE_SCHEMA)
     incoming = tf.date_by_lag(fetched, "period_month", pl.lit(TRADE_PUBLICATION_LAG_DAYS), "M", today)
     rows = tf.conform(
         tf.merge_vintages(kept, incoming, ["hs_code", "flow"], "period_month", "value_usd", today),
@@ -264,8 +252,11 @@ NOT_CONFIGURED_WARNING = (
 )
 
 
-def _keep_stale(context, table, provider, error, message, existing, mode, stale_column, warehouse,
+def _keep_stale(context, table, source, provider, error, existing, stale_column, warehouse,
                 schema) -> dg.MaterializeResult:
+    """After ``source`` raised ``error``: keep ``table``'s stored rows; with none, an empty table when
+    nothing is set up for it, else the run fails."""
+    message, mode = _failure_message(error, source), source.mode()
     if existing.is_empty() and isinstance(error, SourceNotConfigured):
         context.log.warning(NOT_CONFIGURED_WARNING.format(table=table))
         warehouse.write(table, pl.DataFrame(schema=schema))
