@@ -7,7 +7,16 @@ average of ETS, Theta and ARIMA beats each); the choice between sets is made per
 (long seasonal history vs short) and horizon, on the model's own past forecasts whose targets are
 known at the origin: every served row stores each member's P50 (``p50_<member>``), so the choice
 can be replayed from ``forecast_result``. With too little history (a first run) the default set is
-used: all three. The bands of the combination are calibrated afterwards (``calibration.py``).
+used: all three.
+
+The band's widths (P50 - P10 below, P90 - P50 above) can lean on one member's own interval
+(``ForecastConfig.band_member``, monthly AutoETS): half its widths, half the set's averaged widths,
+around the combined P50. AutoETS's interval comes from each series' own fitted error variance, so its
+width follows that series' volatility; LightGBM's quantiles are pooled over all series and AutoTheta's
+intervals were the widest misses of the three. Half and half, not ETS alone: on seven real monthly sets
+ETS's widths alone won on five and lost 1.5 % SPL on M3 finance; the blend won on six (docs/forecast.md).
+The bands of the combination are calibrated afterwards (``calibration.py``), per side, so the blend
+sets each series' relative width and the calibration the overall one.
 """
 
 from __future__ import annotations
@@ -103,7 +112,8 @@ def choose_member_sets(past: pl.DataFrame | None, targets: pl.DataFrame, as_of: 
 
 
 def combine(model_rows: pl.DataFrame, members: pl.DataFrame, choice: pl.DataFrame | None = None,
-            types: pl.DataFrame | None = None, weights: dict[str, dict[str, float]] | None = None) -> pl.DataFrame:
+            types: pl.DataFrame | None = None, weights: dict[str, dict[str, float]] | None = None,
+            band_member: str | None = None) -> pl.DataFrame:
     """``model_rows`` (keys, origin_period, horizon, p10, p50, p90: LightGBM) combined with ``members``
     (one row per member) by the chosen set per (series_type, horizon): each quantile the weighted mean
     of the set's members (``weights``: ``candidate_weights``; default the equal-weight sets), weights
@@ -112,7 +122,11 @@ def combine(model_rows: pl.DataFrame, members: pl.DataFrame, choice: pl.DataFram
 
     Member quantiles are clipped at zero first: demand is never negative, so neither is any of its
     quantiles, while AutoETS / AutoTheta's Gaussian intervals put the P10 of a small, noisy series
-    below zero - averaged in, that dragged the combined P10 to zero where LightGBM's was positive."""
+    below zero - averaged in, that dragged the combined P10 to zero where LightGBM's was positive.
+
+    With ``band_member``, rows that include statistical members get widths halfway between the set's
+    and that member's own (its unclipped interval: the width is a spread, not a quantile of demand),
+    the P10 clipped at zero; rows the member does not forecast keep the set's band."""
     keys = [*SERIES_KEYS, "origin_period", "horizon"]
     weights = weights or candidate_weights(MEMBERS)
     base = model_rows.with_columns(member=pl.lit("lgbm"))
@@ -138,6 +152,8 @@ def combine(model_rows: pl.DataFrame, members: pl.DataFrame, choice: pl.DataFram
     chosen = (stacked.join(out.select(*keys, "member_set"), on=keys).join(sets, on=["member_set", "member"])
               .group_by(keys).agg(*((pl.col(q) * pl.col("_w")).sum() / pl.col("_w").sum() for q in ("p10", "p50", "p90")),
                                   n_members=(pl.col("member") != "lgbm").sum().cast(pl.Int32)))
+    if band_member is not None:
+        chosen = _lean_band_on(chosen, members, band_member, keys, model_rows.schema)
     # A set whose statistical members are missing for a series (history too short) falls back to LightGBM.
     lgbm_only = base.select(*keys, "p10", "p50", "p90").join(chosen.select(keys), on=keys, how="anti").with_columns(
         n_members=pl.lit(0, pl.Int32))
@@ -145,3 +161,20 @@ def combine(model_rows: pl.DataFrame, members: pl.DataFrame, choice: pl.DataFram
     # n_members: how many statistical members the served numbers include (0 = LightGBM alone).
     return out.with_columns(member_set=pl.when(pl.col("n_members") > 0).then(pl.col("member_set"))
                             .otherwise(pl.lit("lgbm")))
+
+
+BAND_MEMBER_SHARE = 0.5
+
+
+def _lean_band_on(chosen: pl.DataFrame, members: pl.DataFrame, member: str, keys: list[str], schema) -> pl.DataFrame:
+    own = members.filter(pl.col("member") == member).select(
+        *keys, _own_low=pl.col("p50") - pl.col("p10"), _own_high=pl.col("p90") - pl.col("p50")).cast(
+        {"origin_period": schema["origin_period"], "horizon": schema["horizon"]})
+    share = BAND_MEMBER_SHARE
+    leans = pl.col("_own_low").is_not_null() & (pl.col("n_members") > 0)
+    low = share * pl.col("_own_low") + (1 - share) * (pl.col("p50") - pl.col("p10"))
+    high = share * pl.col("_own_high") + (1 - share) * (pl.col("p90") - pl.col("p50"))
+    return (chosen.join(own, on=keys, how="left")
+            .with_columns(p10=pl.when(leans).then((pl.col("p50") - low).clip(lower_bound=0.0)).otherwise(pl.col("p10")),
+                          p90=pl.when(leans).then(pl.col("p50") + high).otherwise(pl.col("p90")))
+            .drop("_own_low", "_own_high"))

@@ -147,7 +147,7 @@ def _with_members(model: TrainedModel, rows: pl.DataFrame, features: pl.DataFram
     as_of = pl.select(period_end(pl.lit(origin), config.cadence)).item()
     types = series_types(features, config)
     return combine(rows, extra, choose_member_sets(past, targets, as_of, types, config), types,
-                   candidate_weights(config.stat_members))
+                   candidate_weights(config.stat_members), band_member=config.band_member)
 
 
 def _inactive(origin_features: pl.DataFrame, targets: pl.DataFrame, origin: int, as_of, config: ForecastConfig,
