@@ -167,8 +167,8 @@ class ForecastConfig:
     # periods, so weekly ETS is non-seasonal). weekly_config / monthly_config turn both on.
     stat_members: tuple[str, ...] = ()
     member_season: bool = True
-    # The member whose own per-series interval sets half of the combined band's widths (``combine.py``);
-    # None: the set's averaged widths alone.
+    # The member whose own per-series interval sets half of the combined band's upper width
+    # (``combine.py``); None: the set's averaged widths alone.
     band_member: str | None = None
     # Members are re-selected and re-fitted this often (in periods) in a backfill; in between each
     # series' fitted model runs forward over the longer history.
@@ -232,7 +232,7 @@ def monthly_config(**overrides) -> ForecastConfig:
         calibration_warmup=6,
         bias_origins=3,
         stat_members=("auto_ets", "auto_theta"),
-        # Half of each band's widths from AutoETS's own interval of that series (``combine.py``).
+        # Half of each band's upper width from AutoETS's own interval of that series (``combine.py``).
         band_member="auto_ets",
         # Members re-selected every quarter, like the LightGBM refit and the peers, not once a year: in
         # the demo's upswing a year-old selection ran 31 % low at 6 months (the quarterly peer 21 %);

@@ -90,11 +90,11 @@ def test_member_quantiles_are_clipped_at_zero_before_averaging():
     assert out["p10"].to_list() == [2.0] and out["p50"].to_list() == [10.0] and out["p90"].to_list() == [21.0]
 
 
-def test_band_widths_lean_halfway_on_the_band_member():
-    """Series A: LightGBM 4 / 10 / 16 and AutoETS 2 / 10 / 14 average to 3 / 10 / 15 (widths 7 below,
-    5 above); ETS's own widths are 8 and 4, so the band is 10 - 7.5 = 2.5 to 10 + 4.5 = 14.5 around
-    the same P50. Series B has no ETS forecast (too short): it keeps LightGBM's band. Without
-    ``band_member`` the averaged band stands."""
+def test_upper_width_leans_halfway_on_the_band_member():
+    """Series A: LightGBM 4 / 10 / 16 and AutoETS 2 / 10 / 14 average to 3 / 10 / 15 (5 above the P50);
+    ETS's own upper width is 4, so the P90 is 10 + 4.5 = 14.5, and the P10 stays the average's 3.
+    Series B has no ETS forecast (too short): it keeps LightGBM's band. Without ``band_member`` the
+    averaged band stands."""
     keys = {"level": ["product"] * 2, "product_id": ["A", "B"], "customer_id": ["ALL"] * 2, "origin_period": [10] * 2,
             "horizon": [1] * 2}
     lgbm = pl.DataFrame({**keys, "p10": [4.0, 4.0], "p50": [10.0, 10.0], "p90": [16.0, 16.0]}).cast(
@@ -102,7 +102,7 @@ def test_band_widths_lean_halfway_on_the_band_member():
     ets = pl.DataFrame({"level": ["product"], "product_id": ["A"], "customer_id": ["ALL"], "origin_period": [10],
                         "horizon": [1], "member": ["auto_ets"], "p10": [2.0], "p50": [10.0], "p90": [14.0]})
     leaning = combine(lgbm, ets, band_member="auto_ets").sort("product_id")
-    assert leaning["p10"].to_list() == [2.5, 4.0] and leaning["p50"].to_list() == [10.0, 10.0]
+    assert leaning["p10"].to_list() == [3.0, 4.0] and leaning["p50"].to_list() == [10.0, 10.0]
     assert leaning["p90"].to_list() == [14.5, 16.0]
     plain = combine(lgbm, ets).sort("product_id")
     assert plain["p10"].to_list() == [3.0, 4.0] and plain["p90"].to_list() == [15.0, 16.0]
