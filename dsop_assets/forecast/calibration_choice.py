@@ -56,7 +56,7 @@ def choose_bias_factor(past: pl.DataFrame | None, targets: pl.DataFrame, as_of: 
     judged = judged.filter(pl.col("level") == LEVEL_PRODUCT)
     if judged.height < MIN_CHOICE_ROWS:
         return config, {}
-    judged = judged.join(_naive_scales(targets, as_of, config.cadence), on=["product_id", "origin_date"], how="left")
+    judged = judged.join(naive_scales_known_at(targets, as_of, config.cadence), on=["product_id", "origin_date"], how="left")
     candidates = {"factor": replace(config, bias_factor=True), "no_factor": replace(config, bias_factor=False)}
     memo = {} if memo is None else memo
     losses = {}
@@ -82,7 +82,7 @@ def choose_bias_factor(past: pl.DataFrame | None, targets: pl.DataFrame, as_of: 
     return candidates[best], losses
 
 
-def _naive_scales(targets: pl.DataFrame, as_of: date, cadence: str) -> pl.DataFrame:
+def naive_scales_known_at(targets: pl.DataFrame, as_of: date, cadence: str) -> pl.DataFrame:
     """product_id, origin_date -> _scale: the scorecard's own scale (``metrics.naive_scale``: each series'
     mean one-period change from its first order through that origin), so the replay's loss is the SPL the
     forecast is judged by. Known at each origin, so leak-free."""

@@ -27,6 +27,7 @@ from datetime import date
 
 import polars as pl
 
+from .calibration_choice import naive_scales_known_at
 from .config import LEVEL_PRODUCT, ForecastConfig
 from .features_calendar import period_end, period_index
 from .features_panel import SERIES_KEYS
@@ -55,6 +56,8 @@ MIN_CHOICE_ROWS = 100
 # Another set replaces the default only when its past error is clearly lower: on 120 tourism series the
 # three-member average beat every other set at every horizon (MASE 0.848 vs 0.912 for ETS + Theta),
 # so a small edge on a few past origins is noise, while a member that breaks down shows a large one.
+# Clearly lower by both measures (``choose_member_sets``): by WAPE alone a few large series had switched
+# M1's micro series to LightGBM alone at 5-6 months, where it was the weakest member (README).
 SWITCH_MARGIN = 0.85
 LONG, SHORT = "long", "short"
 # The band member's share of the upper width (``_lean_band_on``): on seven real monthly sets its width alone
@@ -72,9 +75,13 @@ def series_types(rows: pl.DataFrame, config: ForecastConfig) -> pl.DataFrame:
 def choose_member_sets(past: pl.DataFrame | None, targets: pl.DataFrame, as_of: date, types: pl.DataFrame,
                        config: ForecastConfig) -> pl.DataFrame:
     """Per (series_type, horizon): the candidate set with the lowest WAPE of its P50 over past product
-    rows whose target ended by ``as_of`` (the default unless another is clearly better); thin horizons
-    pool all horizons of the type. Only the configured members' P50s must be present (weekly has no
-    AutoETS: requiring every member's P50 had left the weekly choice always at the default)."""
+    rows whose target ended by ``as_of``; it replaces the default only when it is clearly better
+    (``SWITCH_MARGIN``) both by WAPE, the volume view planning reads, and by the P50 error scaled by each
+    series' naive one-period change known at that row's origin, the scorecard's per-series view. A
+    member that breaks down shows in both; a set ahead only on a few large series, by WAPE alone, does
+    not switch the many small ones. Thin horizons pool all horizons of the type. Only the configured
+    members' P50s must be present (weekly has no AutoETS: requiring every member's P50 had left the weekly
+    choice always at the default)."""
     grid = pl.DataFrame({"series_type": [LONG, SHORT]}).join(
         pl.DataFrame({"horizon": list(config.horizons)}, schema={"horizon": pl.Int64}), how="cross")
     candidates = candidate_weights(config.stat_members)
@@ -94,8 +101,13 @@ def choose_member_sets(past: pl.DataFrame | None, targets: pl.DataFrame, as_of: 
             .join(known, on=[*SERIES_KEYS, "target_start"], how="left")
             .with_columns(pl.col("actual_qty").fill_null(0.0))
             .join(types, on=SERIES_KEYS, how="inner"))
-    errors = {name: (pl.sum_horizontal([pl.col(f"p50_{m}") * w for m, w in weights.items()]) - pl.col("actual_qty")).abs().sum()
-              for name, weights in candidates.items()}
+    scales = naive_scales_known_at(targets, as_of, cadence)
+    rows = rows.join(scales, on=["product_id", "origin_date"], how="left")
+    abs_error = {name: (pl.sum_horizontal([pl.col(f"p50_{m}") * w for m, w in weights.items()]) - pl.col("actual_qty")).abs()
+                 for name, weights in candidates.items()}
+    errors = {name: e.sum() for name, e in abs_error.items()}
+    errors |= {f"{name}_scaled": (e / pl.col("_scale")).filter(pl.col("_scale").is_not_null()).sum()
+               for name, e in abs_error.items()}
     by_h = rows.group_by("series_type", "horizon").agg(n=pl.len(), volume=pl.col("actual_qty").sum(), **errors)
     by_type = rows.group_by("series_type").agg(n_type=pl.len(), volume_type=pl.col("actual_qty").sum(),
                                                **{f"{k}_type": v for k, v in errors.items()})
@@ -103,13 +115,13 @@ def choose_member_sets(past: pl.DataFrame | None, targets: pl.DataFrame, as_of: 
     out = []
     for r in table.iter_rows(named=True):
         if (r["n"] or 0) >= MIN_CHOICE_ROWS:
-            scores = {k: r[k] for k in candidates}
+            scores = {k: (r[k], r[f"{k}_scaled"]) for k in candidates}
         elif (r["n_type"] or 0) >= MIN_CHOICE_ROWS:
-            scores = {k: r[f"{k}_type"] for k in candidates}
+            scores = {k: (r[f"{k}_type"], r[f"{k}_scaled_type"]) for k in candidates}
         else:
             scores = None
-        best = min(scores, key=scores.get) if scores else DEFAULT_SET
-        if scores and scores[best] > SWITCH_MARGIN * scores[DEFAULT_SET]:
+        best = min(scores, key=lambda k: scores[k][0]) if scores else DEFAULT_SET
+        if scores and not all(scores[best][i] <= SWITCH_MARGIN * scores[DEFAULT_SET][i] for i in (0, 1)):
             best = DEFAULT_SET
         out.append((r["series_type"], r["horizon"], best))
     return pl.DataFrame(out, schema={"series_type": pl.String, "horizon": pl.Int64, "member_set": pl.String},

