@@ -255,3 +255,20 @@ def test_upper_side_is_calibrated_per_volume_tier():
                          "model_id": "lgbm_quantile", "p10": [900.0, 9.0], "p50": [1000.0, 10.0], "p90": [1100.0, 11.0]})
     out = calibrate(rows, band_scales(pl.concat(parts), ["product"], config), config.bias_top_share).sort("product_id")
     assert out["band_scale"].to_list() == pytest.approx([scales["band_scale"], scales["band_scale_small"]])
+
+
+def test_a_monthly_band_narrows_to_no_less_than_seven_tenths_of_its_raw_width():
+    """Past raw bands four times too wide (errors N(0, 25) inside +-100 widths) would calibrate to a quarter of
+    their width; the monthly scales stop at 0.7 (a 6-month scale comes from errors six months old, which a
+    turning market outdates), the weekly ones at 0.5."""
+    from dsop_assets.forecast.config import monthly_config
+
+    rng = np.random.default_rng(3)
+    scores = pl.DataFrame({"y": 1000.0 + rng.normal(0, 25, 600), "raw_p50": 1000.0, "raw_lower": 100.0,
+                           "raw_upper": 100.0, "top": True, "market": 1.0}).with_columns(
+        level=pl.lit("product"), horizon=pl.lit(1, pl.Int64), origin_date=pl.lit(date(2025, 1, 1)),
+        floor=pl.lit(False))
+    monthly = band_scales(scores, ["product"], monthly_config(horizons=(1,))).row(0, named=True)
+    weekly = band_scales(scores, ["product"], weekly_config(horizons=(1,))).row(0, named=True)
+    assert monthly["band_scale"] == monthly["band_scale_low"] == 0.7
+    assert weekly["band_scale"] == weekly["band_scale_low"] == 0.5
