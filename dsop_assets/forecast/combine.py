@@ -106,8 +106,8 @@ def choose_member_sets(past: pl.DataFrame | None, targets: pl.DataFrame, as_of: 
     abs_error = {name: (pl.sum_horizontal([pl.col(f"p50_{m}") * w for m, w in weights.items()]) - pl.col("actual_qty")).abs()
                  for name, weights in candidates.items()}
     errors = {name: e.sum() for name, e in abs_error.items()}
-    errors |= {f"{name}_scaled": (e / pl.col("_scale")).filter(pl.col("_scale").is_not_null()).sum()
-               for name, e in abs_error.items()}
+    # Rows without a scale yet (a series' first period) divide to null, which the sum skips for every set alike.
+    errors |= {f"{name}_scaled": (e / pl.col("_scale")).sum() for name, e in abs_error.items()}
     by_h = rows.group_by("series_type", "horizon").agg(n=pl.len(), volume=pl.col("actual_qty").sum(), **errors)
     by_type = rows.group_by("series_type").agg(n_type=pl.len(), volume_type=pl.col("actual_qty").sum(),
                                                **{f"{k}_type": v for k, v in errors.items()})
