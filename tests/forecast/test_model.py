@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 import polars as pl
 import pytest
@@ -118,9 +118,10 @@ def test_monthly_forecast_runs():
 
 def test_a_monthly_backfill_serves_each_origin_what_its_own_scheduled_run_would():
     # A scheduled monthly run trains at its origin; a backfill that reused an older model for the next
-    # origins had served them worse forecasts than the schedule would have (README, "refit").
+    # origins had served them worse forecasts than the schedule would have (README, "A backfill trains at
+    # every month").
     data = synthetic_erp(seed=5)
-    months = [__import__("datetime").date(y, k, 1) for y in (2023, 2024) for k in range(1, 13)][:20]
+    months = [date(y, k, 1) for y in (2023, 2024) for k in range(1, 13)][:20]
     feats = build_monthly_features(**data, months=months)
     last = int(feats["origin_period"].max())
     targets = build_targets(data["orders"], "monthly", feats["as_of"].max())
