@@ -19,7 +19,7 @@ then looked harmless on smooth series, whose month-to-month changes are a fracti
 level, and cost them most: on M3's 52 monthly "other" series (not looked at before) the factor served at
 one of three scored origins took dsop's MASE from 1.064 to 1.186, behind AutoETS (1.169). Judged by SPL,
 the choice leaves it out there. Demo seeds 7 and 41, tourism and M3's other categories: the same
-figures; seed 23 and tourism's 120 long series moved by noise, both ways (README, "Round of 2026-12-04,
+figures; seed 23 and tourism's 120 long series moved by noise, both ways (docs/history, "Round of 2026-12-04,
 night").
 Leak-free, and reproducible from ``forecast_result``: the raw forecasts are recovered from the stored
 scales as the calibration itself does; ``bias_scale`` shows the outcome (1, or the market factor alone,

@@ -16,7 +16,7 @@ volatility; LightGBM's quantiles are pooled over all series and AutoTheta's inte
 misses of the three. Half and half, not ETS alone: served alone, ETS's widths lost 1.5 % SPL on M3
 finance. The upper side only: below the P50 a Gaussian interval runs into demand's zero floor, and
 blended on both sides it put more of the demo's small series' P10s at zero (seed 7: 4.9 % of actuals
-below P10 at 6 months instead of 7.2 %) for no gain on the real sets beyond noise (README). The bands
+below P10 at 6 months instead of 7.2 %) for no gain on the real sets beyond noise (docs/history). The bands
 of the combination are calibrated afterwards (``calibration.py``), per side, so the blend sets each
 series' relative width and the calibration the overall one.
 """
@@ -57,7 +57,7 @@ MIN_CHOICE_ROWS = 100
 # three-member average beat every other set at every horizon (MASE 0.848 vs 0.912 for ETS + Theta),
 # so a small edge on a few past origins is noise, while a member that breaks down shows a large one.
 # Clearly lower by WAPE and no higher per series (``choose_member_sets``): by WAPE alone a few large series
-# had switched M1's micro series to LightGBM alone at 3-6 months, where it was the weakest member (README).
+# had switched M1's micro series to LightGBM alone at 3-6 months, where it was the weakest member (docs/history).
 SWITCH_MARGIN = 0.85
 LONG, SHORT = "long", "short"
 # The band member's share of the upper width (``_lean_band_on``): on seven real monthly sets its width alone

@@ -228,13 +228,13 @@ def monthly_config(**overrides) -> ForecastConfig:
         max_train_rows=20_000,
         # A backfill trains LightGBM at every origin, as each scheduled monthly run does (reuse was 3): a
         # backfill then serves what the schedule would have. Two months after a training origin its forecasts
-        # had run 1.7-2.8 % worse on real series (M3 other SPL 0.3685 vs 0.3583 at the training origin, README).
+        # had run 1.7-2.8 % worse on real series (M3 other SPL 0.3685 vs 0.3583 at the training origin, docs/history).
         reuse_periods=1,
         # The level moves: 6 recent origins, not 12 (demo above-P90 at 6 months 0.129 vs 0.160; tourism equal).
         calibration_origins=6,
         # A band narrows to no less than 0.7 of its raw width (not 0.5): the 6-month scale comes from errors six
         # months old, and on demo seed 41 it sat near 0.5 through a downturn, then the recovery overshot it
-        # (above P90 at 3 / 6 months 17.1 / 21.0 -> 15.0 / 17.7 %). Nine real sets equal or better (README).
+        # (above P90 at 3 / 6 months 17.1 / 21.0 -> 15.0 / 17.7 %). Nine real sets equal or better (docs/history).
         calibration_bounds=(0.7, 4.0),
         calibration_warmup=6,
         bias_origins=3,

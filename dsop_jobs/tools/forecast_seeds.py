@@ -9,7 +9,7 @@ moving average's, with every miss of issue #9's demo targets in bold.
 
 Why: each round of forecast work used to be judged on seed 7 alone, the history it was tuned on; a change
 that helps one market path (a steady upswing) can hurt another (a peak and a fall). Seeds 23 and 41 were the
-first histories held out (README, "Other demo histories").
+first histories held out (README, "Demo (seed scale, dense grid)").
 """
 
 from __future__ import annotations

@@ -118,7 +118,7 @@ def test_monthly_forecast_runs():
 
 def test_a_monthly_backfill_serves_each_origin_what_its_own_scheduled_run_would():
     # A scheduled monthly run trains at its origin; a backfill that reused an older model for the next
-    # origins had served them worse forecasts than the schedule would have (README, "A backfill trains at
+    # origins had served them worse forecasts than the schedule would have (docs/history, "A backfill trains at
     # every month").
     data = synthetic_erp(seed=5)
     months = [date(y, k, 1) for y in (2023, 2024) for k in range(1, 13)][:20]
