@@ -35,7 +35,9 @@ from .config import (
 )
 from .features_calendar import period_end, period_index, period_start
 from .features_external import external_features
-from .features_panel import SERIES_KEYS, canonical_sum, concentration, dense_panel, history_features, open_order_book
+from .features_panel import (
+    SERIES_KEYS, canonical_sum, concentration, dense_panel, history_features, open_order_book, order_marks_of,
+)
 
 KEY_COLUMNS = [*SERIES_KEYS, "origin_date", "as_of", "origin_period"]
 EOL_NOTICE_DAYS = 182
@@ -106,23 +108,41 @@ def feature_batches(
     order_rows = _orders(orders, cadence, cutoff)
     if order_rows.is_empty():
         return
-    shipments = _shipments(revenue, cadence, cutoff)
+    # The panel starts where the first origin's longest window or lag does (or at the first order):
+    # every feature reads at most that far back, so a one-week refresh builds a year of panel, not
+    # all history, and its rows are those of a full build bit for bit (``features_windows``). What
+    # older orders still tell (which series exist, when each first and last had demand, an open
+    # order due after the origin) comes from the order lines themselves, not from the panel.
+    first = max(order_rows["period"].min(), origin_periods[0] - history_periods(spec) + 1)
+    pairs = order_rows.select("product_id", "customer_id").unique()
+    marks = order_marks_of(order_rows, first)
+    shipments = _shipments(revenue, cadence, cutoff, since=first)
     # The raw rows are not read again: a caller that handed over its only references (the feature
     # store asset) gets their memory back before the batches are built.
     del orders, revenue
-    per_period = order_rows.group_by("product_id", "customer_id", "period").agg(
+    per_period = order_rows.filter(pl.col("period") >= first).group_by("product_id", "customer_id", "period").agg(
         canonical_sum(pl.col("qty")), canonical_sum(pl.col("qty") * pl.col("unit_price")).alias("amount")
     )
-    first = per_period["period"].min()
+    # Only orders due within the book's leads after some origin can count in it (whole groups of
+    # ``open_order_book`` are kept, so its sums are unchanged).
+    book_rows = order_rows.filter(
+        pl.col("delivery_period").is_between(origin_periods[0] + 1, last + max(spec.book_leads)))
+    del order_rows
     # External values depend on the as_of date alone: one row per origin, joined to every batch.
     as_of_dates = pl.select(period_end(pl.Series(origin_periods, dtype=pl.Int32), cadence)).to_series().to_list()
     ext = external_features(indicators, fx, as_of_dates, external_series, external_transforms, spec.forward_drivers)
-    for batch in product_batches(per_period, last - first + 1, panel_rows_per_batch):
+    for batch in product_batches(pairs, last - first + 1, panel_rows_per_batch):
         def mine(frame: pl.DataFrame) -> pl.DataFrame:
-            return frame.filter(pl.col("product_id").is_in(batch))
+            return frame.filter(pl.col("product_id").is_in(batch.implode()))
 
-        yield _product_rows(spec, mine(per_period), mine(shipments), mine(order_rows), first, last,
-                            origin_periods, products, customers, ext)
+        yield _product_rows(spec, mine(per_period), mine(shipments), mine(book_rows), mine(marks), mine(pairs), first,
+                            last, origin_periods, products, customers, ext)
+
+
+def history_periods(spec: FeatureSpec) -> int:
+    """Periods a feature row reads, its own included: the longest lag or window."""
+    return max(*spec.lags, *spec.mean_windows, *spec.std_windows, *spec.max_windows, *spec.intermittency_windows,
+               spec.short_window, spec.long_window)
 
 
 def _sorted_columnwise(parts: list[pl.DataFrame], by: list[str]) -> pl.DataFrame:
@@ -139,10 +159,11 @@ def _sorted_columnwise(parts: list[pl.DataFrame], by: list[str]) -> pl.DataFrame
     return pl.DataFrame(columns)
 
 
-def product_batches(per_period: pl.DataFrame, periods: int, max_rows: int) -> list[pl.Series]:
+def product_batches(pairs: pl.DataFrame, periods: int, max_rows: int) -> list[pl.Series]:
     """Product ids in sorted order, cut into batches whose dense panels hold about ``max_rows`` rows:
-    a batch starts where the rows before it reach the next multiple of ``max_rows``."""
-    series = per_period.group_by("product_id").agg(n=pl.col("customer_id").n_unique() + 1).sort("product_id")
+    a batch starts where the rows before it reach the next multiple of ``max_rows``. ``pairs`` holds
+    the (product, customer) pairs of the panel."""
+    series = pairs.group_by("product_id").agg(n=pl.col("customer_id").n_unique() + 1).sort("product_id")
     rows_before = (series["n"] * periods).cum_sum() - series["n"] * periods
     batch_of = rows_before // max(max_rows, 1)
     batches = series.with_columns(batch=batch_of).partition_by("batch", maintain_order=True)
@@ -154,6 +175,8 @@ def _product_rows(
     per_period: pl.DataFrame,
     shipments: pl.DataFrame,
     order_rows: pl.DataFrame,
+    marks: pl.DataFrame,
+    pairs: pl.DataFrame,
     first: int,
     last: int,
     origin_periods: list[int],
@@ -163,7 +186,7 @@ def _product_rows(
 ) -> pl.DataFrame:
     """The feature rows of one batch of whole products (every series of each, both levels)."""
     cadence = spec.cadence
-    panel = history_features(dense_panel(per_period, shipments, last, first), spec)
+    panel = history_features(dense_panel(per_period, shipments, last, first, pairs), spec, marks)
     rows = panel.filter(pl.col("period").is_in(origin_periods))
     del panel
     book = open_order_book(order_rows, spec, origin_periods)
@@ -234,7 +257,9 @@ def _orders(orders: pl.DataFrame, cadence: str, cutoff: date) -> pl.DataFrame:
     )
 
 
-def _shipments(revenue: pl.DataFrame | None, cadence: str, cutoff: date) -> pl.DataFrame:
+def _shipments(revenue: pl.DataFrame | None, cadence: str, cutoff: date, since: int | None = None) -> pl.DataFrame:
+    """Shipped quantity and amount per (product, customer, period) up to ``cutoff``, from period
+    ``since`` on (whole periods: each kept period's sums are the same either way)."""
     schema = {"product_id": pl.String, "customer_id": pl.String, "period": pl.Int32, "ship_qty": pl.Float64, "ship_amount": pl.Float64}
     if revenue is None or revenue.is_empty():
         return pl.DataFrame(schema=schema)
@@ -252,6 +277,7 @@ def _shipments(revenue: pl.DataFrame | None, cadence: str, cutoff: date) -> pl.D
             ship_amount=canonical_sum(pl.col("revenue_amount").cast(pl.Float64)),
         )
         .select(list(schema))
+        .filter(pl.lit(True) if since is None else pl.col("period") >= since)
         .collect()
     )
 

@@ -8,9 +8,11 @@ features cannot see the future by construction.
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
 from .config import ALL_CUSTOMERS, LEVEL_CUSTOMER_PRODUCT, LEVEL_PRODUCT, FeatureSpec
+from .features_windows import window_mean, window_std, window_sum
 
 SERIES_KEYS = ["level", "product_id", "customer_id"]
 
@@ -26,15 +28,22 @@ def canonical_sum(values: pl.Expr) -> pl.Expr:
     return values.sort().sum()
 
 
-def dense_panel(orders: pl.DataFrame, shipments: pl.DataFrame, last_period: int, first_period: int | None = None) -> pl.DataFrame:
+def dense_panel(
+    orders: pl.DataFrame, shipments: pl.DataFrame, last_period: int, first_period: int | None = None,
+    pairs: pl.DataFrame | None = None,
+) -> pl.DataFrame:
     """Both levels stacked; ``orders``/``shipments`` are per (product, customer, period) sums.
 
     The panel starts at ``first_period`` (default: the first period in ``orders``); a batch of
-    products passes the first period of all products so its rows match an unbatched build."""
+    products passes the first period of all products so its rows match an unbatched build. Its
+    series are ``pairs`` (product, customer) and their products (default: the pairs in ``orders``):
+    a panel cut to the last year keeps the series that ordered only before it."""
     first = orders["period"].min() if first_period is None else first_period
     periods = pl.DataFrame({"period": pl.int_range(first, last_period + 1, eager=True).cast(pl.Int32)})
-    values = orders.join(shipments, on=["product_id", "customer_id", "period"], how="full", coalesce=True)
-    pairs = orders.select("product_id", "customer_id").unique()
+    # Whole periods are dropped, so every remaining period's sums take the same values as before.
+    values = orders.join(shipments, on=["product_id", "customer_id", "period"], how="full", coalesce=True).filter(
+        pl.col("period") >= first)
+    pairs = orders.select("product_id", "customer_id").unique() if pairs is None else pairs
     levels = []
     for level, keys in ((LEVEL_CUSTOMER_PRODUCT, ["product_id", "customer_id"]), (LEVEL_PRODUCT, ["product_id"])):
         summed = values.group_by(*keys, "period").agg(canonical_sum(pl.col(c)) for c in ("qty", "amount", "ship_qty", "ship_amount"))
@@ -52,39 +61,58 @@ def dense_panel(orders: pl.DataFrame, shipments: pl.DataFrame, last_period: int,
     )
 
 
-def history_features(panel: pl.DataFrame, spec: FeatureSpec) -> pl.DataFrame:
-    """Lags, windows, intermittency, shipments and price; rows stay one per (series, period)."""
+def history_features(panel: pl.DataFrame, spec: FeatureSpec, order_marks: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Lags, windows, intermittency, shipments and price; rows stay one per (series, period).
+
+    ``panel`` is ``dense_panel``'s; ``order_marks`` (``order_marks``) carries each series' first
+    period with demand and its last before the panel starts, so the rows of a panel cut to the last
+    year equal those of one over all history (without it, the panel is taken to be all history).
+    """
+    periods = panel["period"].max() - panel["period"].min() + 1 if panel.height else 1
+    if panel.height % periods:
+        raise ValueError("history_features needs a dense panel: every series on every period")
     q = pl.col("qty")
     nz = (q > 0).cast(pl.Float64)
     s, y = spec.short_window, spec.long_window
-    exprs: list[pl.Expr] = [q.shift(k - 1).alias(f"lag_{k}") for k in spec.lags]
-    exprs += [q.rolling_mean(w, min_samples=1).alias(f"mean_{w}") for w in spec.mean_windows]
-    exprs += [q.rolling_std(w, min_samples=2).alias(f"std_{w}") for w in spec.std_windows]
-    exprs += [q.rolling_max(w, min_samples=1).alias(f"max_{w}") for w in spec.max_windows]
+    columns = {name: panel[name].to_numpy() for name in ("qty", "amount", "ship_qty")}
+    columns["qty2"] = columns["qty"] * columns["qty"]
+    columns["nz"] = (columns["qty"] > 0).astype(np.float64)
+
+    def window(kind: str, name: str, width: int, alias: str) -> pl.Series:
+        values = {"sum": window_sum, "mean": window_mean, "std": window_std}[kind](columns[name], periods, width)
+        return pl.Series(alias, values, nan_to_null=True)
+
+    windows = [window("mean", "qty", w, f"mean_{w}") for w in spec.mean_windows]
+    windows += [window("std", "qty", w, f"std_{w}") for w in spec.std_windows]
     for w in spec.intermittency_windows:
-        exprs += [
-            nz.rolling_mean(w, min_samples=1).alias(f"_nzshare_{w}"),
-            q.rolling_sum(w, min_samples=1).alias(f"_s1_{w}"),
-            (q * q).rolling_sum(w, min_samples=1).alias(f"_s2_{w}"),
-            nz.rolling_sum(w, min_samples=1).alias(f"_n_{w}"),
+        windows += [
+            window("mean", "nz", w, f"_nzshare_{w}"),
+            window("sum", "qty", w, f"_s1_{w}"),
+            window("sum", "qty2", w, f"_s2_{w}"),
+            window("sum", "nz", w, f"_n_{w}"),
         ]
-    exprs += [
-        nz.rolling_sum(y, min_samples=1).alias(f"nonzero_{y}"),
-        pl.col("ship_qty").alias("ship_lag_1"),
-        pl.col("ship_qty").rolling_mean(s, min_samples=1).alias(f"ship_mean_{s}"),
-        q.rolling_sum(s, min_samples=1).alias(f"_qs_{s}"),
-        q.rolling_sum(y, min_samples=1).alias(f"_qs_{y}"),
-        pl.col("ship_qty").rolling_sum(s, min_samples=1).alias("_ships"),
-        pl.col("amount").rolling_sum(s, min_samples=1).alias("_as"),
-        pl.col("amount").rolling_sum(y, min_samples=1).alias("_ay"),
-        # Periods since the first and the last order, from a running flag so no later row is read.
-        (q > 0).cast(pl.Int32).cum_max().alias("_started"),
-        pl.when(q > 0).then(pl.col("period")).forward_fill().alias("_last_order"),
+    windows += [
+        window("sum", "nz", y, f"nonzero_{y}"),
+        window("mean", "ship_qty", s, f"ship_mean_{s}"),
+        window("sum", "qty", s, f"_qs_{s}"),
+        window("sum", "qty", y, f"_qs_{y}"),
+        window("sum", "ship_qty", s, "_ships"),
+        window("sum", "amount", s, "_as"),
+        window("sum", "amount", y, "_ay"),
     ]
-    out = panel.with_columns(e.over("sid") for e in exprs)
+    del columns
+    # Shifts and maxima read the window's values as they are: the same bits wherever the panel starts.
+    exprs: list[pl.Expr] = [q.shift(k - 1).alias(f"lag_{k}") for k in spec.lags]
+    exprs += [q.rolling_max(w, min_samples=1).alias(f"max_{w}") for w in spec.max_windows]
+    exprs += [pl.when(q > 0).then(pl.col("period")).forward_fill().alias("_last_order")]
+    out = panel.with_columns(windows).with_columns(pl.col("ship_qty").alias("ship_lag_1"), *(e.over("sid") for e in exprs))
+    marks = order_marks if order_marks is not None else order_marks_of(panel, panel["period"].min())
+    out = out.join(marks, on=SERIES_KEYS, how="left", maintain_order="left")
     derived = [
-        pl.col("_started").cum_sum().over("sid").cast(pl.Float64).alias("periods_since_first"),
-        (pl.col("period") - pl.col("_last_order")).cast(pl.Float64).alias("periods_since_last"),
+        # Periods since the first order (the period itself counts) and since the last one.
+        pl.when(pl.col("period") >= pl.col("_first_order"))
+        .then(pl.col("period") - pl.col("_first_order") + 1).otherwise(0).cast(pl.Float64).alias("periods_since_first"),
+        (pl.col("period") - pl.coalesce("_last_order", "_last_order_before")).cast(pl.Float64).alias("periods_since_last"),
         _ratio(pl.col(f"_qs_{s}"), pl.col("_ships")).alias(f"book_to_bill_{s}"),
         _ratio(pl.col("_as"), pl.col(f"_qs_{s}")).alias(f"price_{s}"),
         (_ratio(pl.col("_as"), pl.col(f"_qs_{s}")) / _ratio(pl.col("_ay"), pl.col(f"_qs_{y}")) - 1).alias("price_change"),
@@ -100,6 +128,30 @@ def history_features(panel: pl.DataFrame, spec: FeatureSpec) -> pl.DataFrame:
     out = out.with_columns(derived)
     keep_internal = [f"_qs_{s}", f"_qs_{y}"]
     return out.drop(c for c in out.columns if c.startswith("_") and c not in keep_internal)
+
+
+def order_marks_of(rows: pl.DataFrame, panel_start: int) -> pl.DataFrame:
+    """Per series (both levels): ``_first_order``, the first period with demand, and
+    ``_last_order_before``, the last period with demand before ``panel_start`` (null if none).
+
+    ``rows`` carry product_id, customer_id, period and qty over all history up to the last origin:
+    order lines, or a dense panel. Quantities are never negative (the contract rejects them), so a
+    period has demand exactly when one of its lines has, and a product's when one of its customers' has.
+    """
+    demand = rows.filter(pl.col("qty") > 0)
+    if "level" in demand.columns:
+        demand = demand.filter(pl.col("level") == LEVEL_CUSTOMER_PRODUCT)
+    marks = []
+    for level, keys in ((LEVEL_CUSTOMER_PRODUCT, ["product_id", "customer_id"]), (LEVEL_PRODUCT, ["product_id"])):
+        frame = demand.group_by(keys).agg(
+            _first_order=pl.col("period").min(),
+            _last_order_before=pl.col("period").filter(pl.col("period") < panel_start).max(),
+        )
+        if level == LEVEL_PRODUCT:
+            frame = frame.with_columns(customer_id=pl.lit(ALL_CUSTOMERS))
+        marks.append(frame.with_columns(level=pl.lit(level)))
+    return pl.concat(marks, how="diagonal").select(
+        *SERIES_KEYS, pl.col("_first_order").cast(pl.Int32), pl.col("_last_order_before").cast(pl.Int32))
 
 
 def open_order_book(orders: pl.DataFrame, spec: FeatureSpec, origin_periods: list[int]) -> pl.DataFrame:

@@ -1,0 +1,72 @@
+"""Trailing-window statistics whose bits depend only on the window's own values.
+
+Polars' rolling sums, means and standard deviations slide a running float total along the series
+(add the value entering the window, subtract the one leaving it), so the same window read at the
+same period gave different last bits in a build over all history and in a build over the last year
+only. Here every window is added up afresh, oldest value first, and the deviations for the standard
+deviation are taken from that window's own mean: a period's features are the same bits wherever the
+panel starts, so a one-origin refresh builds exactly the rows a full backfill builds
+(tests/forecast/test_feature_windows.py).
+
+The panel is dense and sorted (every series has one row per period, series after series), so a
+column is a (series x period) matrix and a window is ``width`` shifted slices of it. Periods before
+the panel's first are absent, not zero: near the start a window holds fewer values (``min_samples``
+in Polars' terms), and its count says how many.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _grid(values: np.ndarray, periods: int) -> np.ndarray:
+    return np.ascontiguousarray(values, dtype=np.float64).reshape(-1, periods)
+
+
+def _shifted(grid: np.ndarray, width: int) -> tuple[np.ndarray, int]:
+    """The grid with ``width - 1`` zero periods in front: slice ``k`` of it, ``[:, k:k + periods]``,
+    holds each period's value ``width - 1 - k`` periods back."""
+    series, periods = grid.shape
+    padded = np.zeros((series, periods + width - 1))
+    padded[:, width - 1:] = grid
+    return padded, periods
+
+
+def window_counts(periods: int, width: int) -> np.ndarray:
+    """Values in each period's window (fewer than ``width`` near the panel's first period)."""
+    return np.minimum(np.arange(1, periods + 1), width).astype(np.float64)
+
+
+def window_sum(values: np.ndarray, periods: int, width: int) -> np.ndarray:
+    """Sum of each period's trailing ``width`` values, added oldest first, starting from +0.0 (so a
+    window of negative zeros sums to +0.0 wherever it starts). Flat, in the panel's row order."""
+    padded, periods = _shifted(_grid(values, periods), width)
+    total = np.zeros((padded.shape[0], periods))
+    for k in range(width):
+        total += padded[:, k:k + periods]
+    return total.ravel()
+
+
+def window_mean(values: np.ndarray, periods: int, width: int) -> np.ndarray:
+    grid_sum = window_sum(values, periods, width).reshape(-1, periods)
+    return (grid_sum / window_counts(periods, width)).ravel()
+
+
+def window_std(values: np.ndarray, periods: int, width: int) -> np.ndarray:
+    """Sample standard deviation (ddof 1) of each trailing window, NaN with fewer than two values.
+
+    Two passes over the window (its mean, then the squared deviations from it): no cancellation
+    between two large sums, and no dependence on where the panel starts."""
+    grid = _grid(values, periods)
+    counts = window_counts(periods, width)
+    mean = window_sum(values, periods, width).reshape(-1, periods) / counts
+    padded, periods = _shifted(grid, width)
+    squares = np.zeros_like(mean)
+    for k in range(width):
+        deviation = padded[:, k:k + periods] - mean
+        deviation[:, : max(0, width - 1 - k)] = 0.0  # the padding in front of the panel is no value
+        squares += deviation * deviation
+    with np.errstate(invalid="ignore", divide="ignore"):
+        std = np.sqrt(squares / (counts - 1))
+    std[:, counts < 2] = np.nan
+    return std.ravel()
