@@ -10,7 +10,7 @@ from pydantic import Field
 
 from dsop_resources.erp.contract import TableContract
 from dsop_resources.erp.mapping import load_mapping
-from dsop_resources.erp.reader import ParsedTable, parse_table
+from dsop_resources.erp.reader import ParsedTable, PartitionScope, parse_table
 
 
 class ErpExportFolder(dg.ConfigurableResource):
@@ -21,5 +21,8 @@ class ErpExportFolder(dg.ConfigurableResource):
         default=None, description="YAML extending the shipped English/Korean name mapping."
     )
 
-    def parse(self, table: TableContract, known: dict[str, pl.Series]) -> ParsedTable:
-        return parse_table(Path(self.erp_dir), table, load_mapping(self.column_mapping), known)
+    def parse(
+        self, table: TableContract, known: dict[str, pl.Series], scope: PartitionScope | None = None
+    ) -> ParsedTable:
+        """The table's exports, limited to ``scope``'s rows where that is exact (see ``parse_table``)."""
+        return parse_table(Path(self.erp_dir), table, load_mapping(self.column_mapping), known, scope)

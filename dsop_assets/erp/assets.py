@@ -20,7 +20,7 @@ from dsop_assets.erp.completeness import (
     scope_keys,
     split_out_of_range,
 )
-from dsop_resources.erp.reader import ErpContractError, ParsedTable
+from dsop_resources.erp.reader import ErpContractError, ParsedTable, PartitionScope
 from dsop_assets.partitions import PARTITIONS_BY_GRAIN, months_in, weeks_in, window_dates
 from dsop_assets.quality.freshness import MONTHLY_ERP, WEEKLY_ERP
 from dsop_resources import WAREHOUSE_POOL, Warehouse, Window, quote_identifier
@@ -64,27 +64,32 @@ def partition_keys_in(table: TableContract, start: date, end: date) -> list[str]
 def load_table(
     context: dg.AssetExecutionContext, table: TableContract, warehouse: Warehouse, erp: ErpExportFolder
 ) -> dg.MaterializeResult:
+    partitions_def = _partitions_def(table)
+    parse_scope = None
+    if partitions_def is not None:
+        all_keys = partitions_def.get_partition_keys()
+        start, end = window_dates(context)
+        # The reader may then type and check only the rows kept below (a one-week load of a
+        # years-long export); what it returns is filtered below all the same.
+        parse_scope = PartitionScope(tuple(partition_keys_in(table, start, end)), tuple(all_keys))
     try:
-        parsed = erp.parse(table, known_ids(warehouse, table))
+        parsed = erp.parse(table, known_ids(warehouse, table), parse_scope)
     except ErpContractError as error:
         if not table.optional_table:
             raise dg.Failure(description=str(error)) from None
         return _unreadable_optional(context, table, error)
     valid, rejected, records, superseded = parsed.valid, parsed.rejected, parsed.records, parsed.superseded
-    partitions_def = _partitions_def(table)
     if partitions_def is not None:
-        all_keys = partitions_def.get_partition_keys()
         valid, outside = split_out_of_range(valid, table, all_keys, all_keys[0], all_keys[-1])
         rejected = pl.concat([rejected.with_columns(partition_key=scope_keys(rejected, all_keys)), outside])
         records = records.with_columns(partition_key=scope_keys(records, all_keys))
         superseded = superseded.with_columns(partition_key=scope_keys(superseded, all_keys))
         _warn_out_of_range(context, table, outside, all_keys[0])
-        start, end = window_dates(context)
         column = table.partition_column
         valid = valid.filter((pl.col(column) >= start) & (pl.col(column) < end))
         # Undated and out-of-range rows belong to no partition; every run of the table re-reports
         # them (idempotently), so they are never lost whichever partitions run.
-        scope = [*partition_keys_in(table, start, end), UNDATED, OUT_OF_RANGE]
+        scope = [*parse_scope.keys, UNDATED, OUT_OF_RANGE]
         rejected, records, superseded = (f.filter(pl.col("partition_key").is_in(scope)) for f in (rejected, records, superseded))
         window = Window(column, start, end)
         warehouse.write(table.name, valid, window=window)

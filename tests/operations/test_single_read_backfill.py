@@ -14,9 +14,9 @@ WRITTEN: list[str] = []
 
 
 class CountingExportFolder(ErpExportFolder):
-    def parse(self, table, known):
+    def parse(self, table, known, scope=None):
         PARSED.append(table.name)
-        return super().parse(table, known)
+        return super().parse(table, known, scope)
 
 
 class CountingWarehouse(DuckDBWarehouse):
