@@ -120,9 +120,12 @@ def split_records(data: bytes) -> pl.DataFrame:
     offsets = np.concatenate(([0], ends)).astype(np.int64)
     lines = pl.from_arrow(pa.LargeStringArray.from_buffers(len(ends), pa.py_buffer(offsets), pa.py_buffer(data)))
     frame = pl.DataFrame({"text": lines}).with_row_index("line", offset=1).with_columns(pl.col("line").cast(pl.Int64))
+    # Without a quote anywhere (the usual export) every line is a record of its own.
+    quoted = data.find(b'"') >= 0
     quotes = pl.col("text").str.count_matches('"', literal=True)
-    frame = frame.with_columns(((quotes.cum_sum() - quotes) % 2 == 1).alias("_continues"))
-    unbalanced_at_end = bool(frame.height) and bool(
+    frame = frame.with_columns(((quotes.cum_sum() - quotes) % 2 == 1).alias("_continues") if quoted
+                               else pl.lit(False).alias("_continues"))
+    unbalanced_at_end = quoted and bool(frame.height) and bool(
         (frame["text"].str.count_matches('"', literal=True).sum() % 2) == 1
     )
     if frame["_continues"].any():
@@ -175,7 +178,7 @@ def read_export(path: Path, table: TableContract, mapping: dict) -> tuple[pl.Dat
     or cut-off line is caught instead of being silently padded or truncated by the CSV reader.
     """
     raw = path.read_bytes()
-    if not raw.strip():
+    if not raw or raw.isspace():  # (not ``strip()``: a copy of the whole file)
         raise ErpContractError(f"{path.name}: the file is empty ({len(raw)} bytes): no header line, no rows")
     encoding = decode(raw, path)[1]  # the decoded text itself is not kept: the lines are cut from bytes
     raw = _utf8(raw, encoding)
@@ -203,7 +206,7 @@ def read_export(path: Path, table: TableContract, mapping: dict) -> tuple[pl.Dat
     lines = body["text"]
     fields_read = lines.str.count_matches(",", literal=True) + 1
     malformed = pl.repeat(False, body.height, eager=True)
-    quoted = lines.str.contains('"', literal=True).arg_true()
+    quoted = lines.str.contains('"', literal=True).arg_true() if raw.find(b'"') >= 0 else pl.Series([], dtype=pl.UInt32)
     if quoted.len():
         subset = bare(lines.gather(quoted))
         fields_read = fields_read.scatter(quoted, subset.str.replace_all(_QUOTED, "").str.count_matches(",", literal=True) + 1)
