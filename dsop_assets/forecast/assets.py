@@ -13,7 +13,8 @@ import polars as pl
 
 from dsop_assets.forecast.config import MODEL_LGBM, MONTHLY_SPEC, WEEKLY_SPEC, monthly_config, weekly_config
 from dsop_assets.forecast.features import (
-    KEY_COLUMNS, build_monthly_features, build_targets, build_weekly_features, feature_batches, in_row_order,
+    KEY_COLUMNS, book_start, build_monthly_features, build_targets, build_weekly_features, feature_batches,
+    in_row_order, panel_start,
 )
 from dsop_assets.forecast.alerts import ALERT_COLUMNS, customer_alerts
 from dsop_assets.forecast.forecasting import forecast_many
@@ -67,12 +68,13 @@ def _feature_store(cadence: str) -> dg.AssetsDefinition:
     )
     def _features(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
         start, end = window_dates(context)
-        history = load_history(warehouse, until=end)
+        history = load_history(warehouse, until=end, since=panel_start(spec, start), due_from=book_start(spec, start))
         freshness = external_freshness(history["indicators"], end)
         # Batches go to the warehouse as they are built and the history is handed over whole (``pop``),
         # so neither the whole store nor the raw order lines stay in memory through the build.
         batches = feature_batches(spec, *(history.pop(k) for k in ("orders", "revenue", "products", "customers",
-                                                                     "indicators", "fx")), periods_in(start, end))
+                                                                     "indicators", "fx")), periods_in(start, end),
+                                  order_history=history.pop("order_history"))
         window = Window("origin_date", start, end)
         rows = warehouse.write_batches(name, batches, window)
         if freshness["stale_providers"]:

@@ -97,9 +97,14 @@ def feature_batches(
     external_series: dict[str, tuple[str, ...]] = EXTERNAL_SERIES,
     external_transforms: dict[str, tuple[str, ...]] = EXTERNAL_TRANSFORMS,
     panel_rows_per_batch: int = PANEL_ROWS_PER_BATCH,
+    order_history: pl.DataFrame | None = None,
 ) -> Iterator[pl.DataFrame]:
     """The store's rows one batch of whole products at a time, each batch unsorted; none without
-    orders. A consumer that writes each batch as it comes never holds the whole store in memory."""
+    orders. A consumer that writes each batch as it comes never holds the whole store in memory.
+
+    ``orders`` holds every order line, or, with ``order_history`` (``ORDER_HISTORY_SQL``: per pair,
+    its first order, first and last demand), only the lines from ``panel_start`` on and those due
+    after the first origin: the rows are the same either way (``panel_start``, ``book_start``)."""
     cadence = spec.cadence
     origin_periods = sorted({int(p) for p in pl.Series(origins, dtype=pl.Date).to_frame("d").select(period_index(pl.col("d"), cadence))["d"]})
     last = origin_periods[-1]
@@ -112,10 +117,12 @@ def feature_batches(
     # every feature reads at most that far back, so a one-week refresh builds a year of panel, not
     # all history, and its rows are those of a full build bit for bit (``features_windows``). What
     # older orders still tell (which series exist, when each first and last had demand, an open
-    # order due after the origin) comes from the order lines themselves, not from the panel.
-    first = max(order_rows["period"].min(), origin_periods[0] - history_periods(spec) + 1)
-    pairs = order_rows.select("product_id", "customer_id").unique()
-    marks = order_marks_of(order_rows, first)
+    # order due after the origin) comes from the order lines or their summary, not from the panel.
+    summary = order_rows if order_history is None else _history_rows(order_history, cadence)
+    first = max(summary["period"].min(), origin_periods[0] - history_periods(spec) + 1)
+    pairs = summary.select("product_id", "customer_id").unique()
+    marks = order_marks_of(summary, first)
+    del summary
     shipments = _shipments(revenue, cadence, cutoff, since=first)
     # The raw rows are not read again: a caller that handed over its only references (the feature
     # store asset) gets their memory back before the batches are built.
@@ -143,6 +150,45 @@ def history_periods(spec: FeatureSpec) -> int:
     """Periods a feature row reads, its own included: the longest lag or window."""
     return max(*spec.lags, *spec.mean_windows, *spec.std_windows, *spec.max_windows, *spec.intermittency_windows,
                spec.short_window, spec.long_window)
+
+
+def panel_start(spec: FeatureSpec, first_origin: date) -> date:
+    """First day of the first period a build from ``first_origin`` on reads order lines of."""
+    period = pl.select(period_index(pl.lit(first_origin), spec.cadence)).item() - history_periods(spec) + 1
+    return pl.select(period_start(pl.lit(period, pl.Int32), spec.cadence)).item()
+
+
+def book_start(spec: FeatureSpec, first_origin: date) -> date:
+    """First day an order line older than ``panel_start`` must be due on to count in some origin's book."""
+    period = pl.select(period_index(pl.lit(first_origin), spec.cadence)).item() + 1
+    return pl.select(period_start(pl.lit(period, pl.Int32), spec.cadence)).item()
+
+
+# Per (product, customer) over all order lines before $until: what the lines before $since still tell
+# the features (``feature_batches``' ``order_history``).
+ORDER_HISTORY_SQL = """
+select product_id, customer_id,
+       min(order_date) as first_order,
+       min(order_date) filter (where order_qty > 0) as first_demand,
+       max(order_date) filter (where order_qty > 0 and order_date < $since) as last_demand_before
+from daily_order
+where order_date < $until
+group by product_id, customer_id
+"""
+
+
+def _history_rows(history: pl.DataFrame, cadence: str) -> pl.DataFrame:
+    """The summary as the few order lines that decide what it tells: each pair's first order, with
+    demand (qty 1) or without (qty 0), and its last demand before the panel (qty 1), so
+    ``order_marks_of`` and the pairs read them as they read all the lines."""
+    history = history.select(pl.col("product_id").cast(pl.String), pl.col("customer_id").cast(pl.String),
+                             *(_as_date(c, history).alias(c) for c in ("first_order", "first_demand", "last_demand_before")))
+    lines = [history.select("product_id", "customer_id", day=pl.col("first_order"),
+                            qty=pl.when(pl.col("first_demand") == pl.col("first_order")).then(1.0).otherwise(0.0))]
+    for column in ("first_demand", "last_demand_before"):
+        lines.append(history.filter(pl.col(column).is_not_null()).select(
+            "product_id", "customer_id", day=pl.col(column), qty=pl.lit(1.0)))
+    return pl.concat(lines).with_columns(period=period_index(pl.col("day"), cadence)).drop("day")
 
 
 def _sorted_columnwise(parts: list[pl.DataFrame], by: list[str]) -> pl.DataFrame:

@@ -38,12 +38,32 @@ def window_counts(periods: int, width: int) -> np.ndarray:
 
 
 def window_sum(values: np.ndarray, periods: int, width: int) -> np.ndarray:
-    """Sum of each period's trailing ``width`` values, added oldest first, starting from +0.0 (so a
-    window of negative zeros sums to +0.0 wherever it starts). Flat, in the panel's row order."""
-    padded, periods = _shifted(_grid(values, periods), width)
-    total = np.zeros((padded.shape[0], periods))
-    for k in range(width):
-        total += padded[:, k:k + periods]
+    """Sum of each period's trailing ``width`` values. Flat, in the panel's row order.
+
+    Built from power-of-two blocks (a block of 2k periods is its older and its newer k-block added),
+    the window being its blocks added oldest first: about log2(width) additions per value instead of
+    ``width``, and still a fixed tree over the window's own values. The +0.0 start turns a negative
+    zero into +0.0, so a window of zeros is +0.0 wherever it starts."""
+    grid = _grid(values, periods) + 0.0
+    blocks = {1: grid}
+    size = 1
+    while size * 2 <= width:
+        block = blocks[size]
+        doubled = block.copy()
+        doubled[:, size:] += block[:, :-size] if size < periods else 0.0
+        size *= 2
+        blocks[size] = doubled
+    total, covered = None, 0
+    for size in sorted(blocks, reverse=True):
+        if covered + size > width:
+            continue
+        # The block ending ``width - covered - size`` periods back: the oldest part not yet covered.
+        lag = width - covered - size
+        part = np.zeros_like(grid)
+        if lag < periods:
+            part[:, lag:] = blocks[size][:, : periods - lag]
+        total = part if total is None else total + part
+        covered += size
     return total.ravel()
 
 

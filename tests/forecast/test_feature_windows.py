@@ -54,15 +54,17 @@ def test_a_window_of_zeros_after_demand_is_exactly_zero():
 
 
 def _fractional(data: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
-    """Fractional quantities and prices (drift-prone), and a pair whose only order was placed long
-    before the last origin's panel for delivery just after that origin (so it is in the book)."""
+    """Fractional quantities and prices (drift-prone), and a pair whose two orders were both placed
+    long before the last origin's panel, the first for delivery just after that origin (so it is in
+    the book), the second, its last demand, delivered long ago."""
     orders = data["orders"].with_columns(
         order_qty=pl.col("order_qty") * 0.37 + 0.013, unit_price=pl.col("unit_price") * 1.0071)
     extra = pl.DataFrame({
-        "order_id": ["OLD-1", "OLD-2"], "order_date": [START + timedelta(days=10), START + timedelta(days=12)],
-        "customer_id": ["C9", "C8"], "product_id": ["P1", "P2"], "order_qty": [5.5, 7.25], "unit_price": [99.9, 101.3],
-        "currency": ["KRW", "KRW"],
-        "requested_delivery_date": [START + timedelta(days=20), date(2024, 11, 10)],
+        "order_id": ["OLD-1", "OLD-2", "OLD-3"],
+        "order_date": [START + timedelta(days=10), START + timedelta(days=12), START + timedelta(days=100)],
+        "customer_id": ["C9", "C8", "C8"], "product_id": ["P1", "P2", "P2"], "order_qty": [5.5, 7.25, 3.0],
+        "unit_price": [99.9, 101.3, 101.3], "currency": ["KRW", "KRW", "KRW"],
+        "requested_delivery_date": [START + timedelta(days=20), date(2024, 11, 10), START + timedelta(days=110)],
     }).with_columns(pl.col("order_date", "requested_delivery_date").cast(orders.schema["order_date"]))
     return data | {"orders": pl.concat([orders, extra.select(orders.columns)])}
 
@@ -87,3 +89,29 @@ def test_one_origin_builds_the_rows_of_a_full_build(cadence):
     booked = last.filter(pl.col("customer_id") == "C8", pl.col("product_id") == "P2")
     assert booked.height == 1 and booked[f"book_{6 if cadence == 'monthly' else 8}"].item() == 7.25
     assert booked["periods_since_last"].item() > (52 if cadence == "weekly" else 12)
+
+
+@pytest.mark.parametrize("cadence", ["weekly", "monthly"])
+def test_a_build_from_the_last_year_of_lines_and_the_history_summary_is_the_full_build(cadence):
+    """The feature asset reads only recent order lines plus ``ORDER_HISTORY_SQL``'s summary."""
+    import duckdb
+
+    from dsop_assets.forecast.config import MONTHLY_SPEC, WEEKLY_SPEC
+    from dsop_assets.forecast.features import ORDER_HISTORY_SQL, book_start, feature_batches, panel_start
+
+    data = _fractional(synthetic_erp(seed=7, days=560))
+    spec = WEEKLY_SPEC if cadence == "weekly" else MONTHLY_SPEC
+    origin, until = (date(2024, 10, 28), date(2024, 11, 4)) if cadence == "weekly" else (date(2024, 6, 1), date(2024, 7, 1))
+    since, due_from = panel_start(spec, origin), book_start(spec, origin)
+    orders = data["orders"]
+    con = duckdb.connect()
+    con.register("daily_order", orders.to_arrow())
+    history = con.execute(ORDER_HISTORY_SQL, {"since": since, "until": until}).pl()
+    recent = orders.filter((pl.col("order_date") >= since) | (pl.col("requested_delivery_date") >= due_from))
+    revenue = data["revenue"].filter(pl.col("revenue_date") >= since)
+    assert recent.height < orders.height  # the summary stands for the older lines
+    rest = [data[k] for k in ("products", "customers", "indicators", "fx")]
+    whole = pl.concat(feature_batches(spec, orders, data["revenue"], *rest, [origin]))
+    trimmed = pl.concat(feature_batches(spec, recent, revenue, *rest, [origin], order_history=history))
+    order = ["level", "product_id", "customer_id"]
+    assert trimmed.sort(order).equals(whole.sort(order))
