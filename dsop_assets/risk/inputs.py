@@ -18,6 +18,7 @@ from datetime import date, timedelta
 
 import polars as pl
 
+from dsop_assets.ordered_sums import ordered_sum
 from dsop_assets.risk.config import RiskConfig
 from dsop_assets.risk.scoring import RISK_INPUT_COLUMNS
 
@@ -42,13 +43,13 @@ def imported_shares(links: pl.DataFrame, purchase_orders: pl.DataFrame, goods: p
         recent.with_columns(value.alias("krw"), (pl.col("currency") != HOME_CURRENCY).alias("foreign"))
         .filter(pl.col("krw").is_not_null())
         .group_by(pl.col("product_id").alias("material_id"))
-        .agg((pl.col("krw").filter(pl.col("foreign")).sum() / pl.col("krw").sum()).alias("foreign_share"),
-             (pl.col("krw").sum() / pl.col("order_qty").sum()).alias("krw_per_unit"))
+        .agg((ordered_sum(pl.col("krw").filter(pl.col("foreign"))) / ordered_sum(pl.col("krw"))).alias("foreign_share"),
+             (ordered_sum(pl.col("krw")) / ordered_sum(pl.col("order_qty"))).alias("krw_per_unit"))
     )
     foreign_cost = (
         links.join(per_material, on="material_id", how="inner")
         .group_by("product_id")
-        .agg((pl.col("qty_per_unit") * pl.col("krw_per_unit") * pl.col("foreign_share")).sum().alias("foreign_krw"))
+        .agg(ordered_sum(pl.col("qty_per_unit") * pl.col("krw_per_unit") * pl.col("foreign_share")).alias("foreign_krw"))
     )
     unit_cost = goods.select("product_id", krw_value(pl.col("unit_cost"), rates).alias("cost_krw"))
     return unit_cost.join(foreign_cost, on="product_id", how="left").select(
@@ -87,17 +88,19 @@ def assemble_risk_inputs(
         pl.col("p50").mean().alias("demand_p50_weekly"), pl.col("p90").mean().alias("demand_p90_weekly"),
         swanson.mean().alias("demand_mean_weekly"))
     days = (pl.col("requested_delivery_date") - pl.lit(day)).dt.total_days().cast(pl.Float64)
+    # Value-ordered sums: fractional quantities summed in thread order differed in the last bit between
+    # two demo runs of the same data (top_customer_share, on a busy machine).
     book = orders_open.group_by("product_id").agg(
-        pl.col("open_qty").sum().alias("open_order_qty"),
+        ordered_sum(pl.col("open_qty")).alias("open_order_qty"),
         days.min().alias("days_to_delivery_min"),
-        ((days * pl.col("open_qty")).sum() / pl.col("open_qty").sum()).alias("days_to_delivery_weighted"),
+        (ordered_sum(days * pl.col("open_qty")) / ordered_sum(pl.col("open_qty"))).alias("days_to_delivery_weighted"),
     )
     lead = links.join(material_lead, on="material_id", how="inner").group_by("product_id").agg(
         pl.col("p90_days").max().alias("material_lead_p90_days"))
-    customers = recent_orders.group_by("product_id", "customer_id").agg(pl.col("order_qty").sum())
+    customers = recent_orders.group_by("product_id", "customer_id").agg(ordered_sum(pl.col("order_qty")))
+    total = ordered_sum(pl.col("order_qty"))
     concentration = customers.group_by("product_id").agg(
-        pl.when(pl.col("order_qty").sum() > 0).then(pl.col("order_qty").max() / pl.col("order_qty").sum())
-        .alias("top_customer_share"))
+        pl.when(total > 0).then(pl.col("order_qty").max() / total).alias("top_customer_share"))
     frame = goods.select("product_id", "unit_price", "unit_cost")
     for part in (on_hand, demand, book, lead, concentration, shares):
         frame = frame.join(part, on="product_id", how="left")
