@@ -10,7 +10,8 @@ from pydantic import Field
 
 from dsop_resources.erp.contract import TableContract
 from dsop_resources.erp.mapping import load_mapping
-from dsop_resources.erp.reader import ParsedTable, PartitionScope, parse_table
+from dsop_resources.erp.reader import ParsedTable, parse_table
+from dsop_resources.erp.scope import PartitionScope
 
 
 class ErpExportFolder(dg.ConfigurableResource):

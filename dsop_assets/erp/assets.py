@@ -20,7 +20,8 @@ from dsop_assets.erp.completeness import (
     scope_keys,
     split_out_of_range,
 )
-from dsop_resources.erp.reader import ErpContractError, ParsedTable, PartitionScope
+from dsop_resources.erp.reader import ErpContractError, ParsedTable
+from dsop_resources.erp.scope import PartitionScope
 from dsop_assets.partitions import PARTITIONS_BY_GRAIN, months_in, weeks_in, window_dates
 from dsop_assets.quality.freshness import MONTHLY_ERP, WEEKLY_ERP
 from dsop_resources import WAREHOUSE_POOL, Warehouse, Window, quote_identifier

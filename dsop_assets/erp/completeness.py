@@ -10,7 +10,7 @@ from __future__ import annotations
 import polars as pl
 
 from dsop_resources.erp.contract import TableContract
-from dsop_resources.erp.reader import UNDATED
+from dsop_resources.erp.scope import UNDATED
 
 ROWS_ACCOUNTED_CHECK = "rows_accounted_for"
 OUT_OF_RANGE = "out_of_range"

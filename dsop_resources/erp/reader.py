@@ -16,6 +16,7 @@ import polars as pl
 
 from dsop_resources.erp.contract import TableContract
 from dsop_resources.erp.mapping import _norm, find_files, header_lookup
+from dsop_resources.erp.scope import UNDATED, PartitionScope, repeated_key_lines
 
 REJECTED_SCHEMA = {
     "source_table": pl.Utf8,
@@ -27,25 +28,10 @@ REJECTED_SCHEMA = {
 }
 RECORD_SCHEMA = {"source_file": pl.Utf8, "source_line": pl.Int64, "partition_key": pl.Utf8}
 _POLARS_TYPES = {"str": pl.Utf8, "date": pl.Date, "float": pl.Float64, "int": pl.Int64}
-UNDATED = "undated"  # the partition key of a row without a readable date
 
 
 class ErpContractError(ValueError):
     """An export that cannot be read at all (missing file or required header columns)."""
-
-
-@dataclass(frozen=True)
-class PartitionScope:
-    """The rows a partitioned load keeps: those of its window's partitions (``keys``), the undated
-    ones and those in no partition of the table's grain (``all_keys``): every run re-reports the
-    last two, so they are never lost whichever partitions run."""
-
-    keys: tuple[str, ...]
-    all_keys: tuple[str, ...]
-
-    def holds(self, partition_key: pl.Expr) -> pl.Expr:
-        """Whether a row with this ``partition_key_expr`` is in scope (UNDATED is no partition's key)."""
-        return partition_key.is_in(list(self.keys)) | ~partition_key.is_in(list(self.all_keys))
 
 
 @dataclass
@@ -389,30 +375,6 @@ def check_references(frame: pl.DataFrame, table: TableContract, known: dict[str,
     if not checks:
         return frame
     return frame.with_columns(_add_reasons(checks))
-
-
-def repeated_key_lines(frame: pl.DataFrame, key: tuple[str, ...]) -> pl.Series:
-    """Per row, the line its key first appeared on in its file when the row repeats it (null
-    otherwise). A row with another error still counts as a first occurrence; a blank key part
-    repeats nothing.
-
-    Only rows whose (key, file) 64-bit hash repeats are grouped exactly: sorting the hashes finds
-    those ~4x faster than ``is_duplicated`` on 2 M rows, and a row that merely shares a hash is
-    first in its own exact group, so stays null.
-    """
-    group = [*key, "source_file"]
-    hashes = frame.select(pl.struct(group).hash()).to_series()
-    ordered = hashes.sort()
-    repeated = ordered.filter(ordered == ordered.shift(1))
-    complete = frame.select(pl.all_horizontal([pl.col(k).is_not_null() for k in key])).to_series()
-    candidates = (hashes.is_in(repeated.implode()) & complete).arg_true()
-    first = pl.Series("first_line", [], pl.Int64).extend_constant(None, frame.height)
-    if candidates.len():
-        first_line = pl.col("source_line").min().over(group)
-        lines = frame.select(*group, "source_line")[candidates].select(
-            pl.when(pl.col("source_line") != first_line).then(first_line)).to_series()
-        first = first.scatter(candidates, lines)
-    return first
 
 
 def check_duplicates(frame: pl.DataFrame, table: TableContract, first_lines: pl.Series | None = None) -> pl.DataFrame:

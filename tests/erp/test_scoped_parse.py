@@ -25,7 +25,8 @@ from dsop_assets.erp.completeness import ROWS_ACCOUNTED_CHECK
 from dsop_resources import DuckDBWarehouse
 from dsop_resources.erp.contract import CONTRACTS
 from dsop_resources.erp.mapping import load_mapping
-from dsop_resources.erp.reader import PartitionScope, parse_table, partition_key_expr, repeated_key_lines
+from dsop_resources.erp.reader import parse_table, partition_key_expr
+from dsop_resources.erp.scope import PartitionScope, repeated_key_lines
 from dsop_resources.erp_files import ErpExportFolder
 from tests.erp.bad_input_corpus import write_corpus
 from tests.erp.small_export import write_small_export
