@@ -12,7 +12,7 @@ import numpy as np
 import polars as pl
 
 from .config import ALL_CUSTOMERS, LEVEL_CUSTOMER_PRODUCT, LEVEL_PRODUCT, FeatureSpec
-from .features_windows import window_mean, window_std, window_sum
+from .features_windows import window_counts, window_std, window_sum
 
 SERIES_KEYS = ["level", "product_id", "customer_id"]
 
@@ -64,7 +64,7 @@ def dense_panel(
 def history_features(panel: pl.DataFrame, spec: FeatureSpec, order_marks: pl.DataFrame | None = None) -> pl.DataFrame:
     """Lags, windows, intermittency, shipments and price; rows stay one per (series, period).
 
-    ``panel`` is ``dense_panel``'s; ``order_marks`` (``order_marks``) carries each series' first
+    ``panel`` is ``dense_panel``'s; ``order_marks`` (``order_marks_of``) carries each series' first
     period with demand and its last before the panel starts, so the rows of a panel cut to the last
     year equal those of one over all history (without it, the panel is taken to be all history).
     """
@@ -78,9 +78,22 @@ def history_features(panel: pl.DataFrame, spec: FeatureSpec, order_marks: pl.Dat
     columns["qty2"] = columns["qty"] * columns["qty"]
     columns["nz"] = (columns["qty"] > 0).astype(np.float64)
 
+    # Several features share a window (the year's quantity sum, the 13-period mean): each is computed once.
+    computed: dict[tuple[str, str, int], np.ndarray] = {}
+
+    def values_of(kind: str, name: str, width: int) -> np.ndarray:
+        if (kind, name, width) not in computed:
+            if kind == "sum":
+                result = window_sum(columns[name], periods, width)
+            elif kind == "mean":
+                result = (values_of("sum", name, width).reshape(-1, periods) / window_counts(periods, width)).ravel()
+            else:
+                result = window_std(columns[name], periods, width, mean=values_of("mean", name, width))
+            computed[kind, name, width] = result
+        return computed[kind, name, width]
+
     def window(kind: str, name: str, width: int, alias: str) -> pl.Series:
-        values = {"sum": window_sum, "mean": window_mean, "std": window_std}[kind](columns[name], periods, width)
-        return pl.Series(alias, values, nan_to_null=True)
+        return pl.Series(alias, values_of(kind, name, width), nan_to_null=True)
 
     windows = [window("mean", "qty", w, f"mean_{w}") for w in spec.mean_windows]
     windows += [window("std", "qty", w, f"std_{w}") for w in spec.std_windows]
@@ -100,7 +113,7 @@ def history_features(panel: pl.DataFrame, spec: FeatureSpec, order_marks: pl.Dat
         window("sum", "amount", s, "_as"),
         window("sum", "amount", y, "_ay"),
     ]
-    del columns
+    del columns, computed
     # Shifts and maxima read the window's values as they are: the same bits wherever the panel starts.
     exprs: list[pl.Expr] = [q.shift(k - 1).alias(f"lag_{k}") for k in spec.lags]
     exprs += [q.rolling_max(w, min_samples=1).alias(f"max_{w}") for w in spec.max_windows]

@@ -3,8 +3,8 @@
 Polars' rolling sums, means and standard deviations slide a running float total along the series
 (add the value entering the window, subtract the one leaving it), so the same window read at the
 same period gave different last bits in a build over all history and in a build over the last year
-only. Here every window is added up afresh, oldest value first, and the deviations for the standard
-deviation are taken from that window's own mean: a period's features are the same bits wherever the
+only. Here every window is added up afresh from its own values (a fixed tree of power-of-two blocks),
+and the deviations for the standard deviation are taken from that window's own mean: a period's features are the same bits wherever the
 panel starts, so a one-origin refresh builds exactly the rows a full backfill builds
 (tests/forecast/test_feature_windows.py).
 
@@ -72,14 +72,15 @@ def window_mean(values: np.ndarray, periods: int, width: int) -> np.ndarray:
     return (grid_sum / window_counts(periods, width)).ravel()
 
 
-def window_std(values: np.ndarray, periods: int, width: int) -> np.ndarray:
+def window_std(values: np.ndarray, periods: int, width: int, mean: np.ndarray | None = None) -> np.ndarray:
     """Sample standard deviation (ddof 1) of each trailing window, NaN with fewer than two values.
 
     Two passes over the window (its mean, then the squared deviations from it): no cancellation
-    between two large sums, and no dependence on where the panel starts."""
+    between two large sums, and no dependence on where the panel starts. ``mean``: ``window_mean``'s
+    result for the same values and width, when the caller has it already."""
     grid = _grid(values, periods)
     counts = window_counts(periods, width)
-    mean = window_sum(values, periods, width).reshape(-1, periods) / counts
+    mean = (window_mean(values, periods, width) if mean is None else mean).reshape(-1, periods)
     padded, periods = _shifted(grid, width)
     squares = np.zeros_like(mean)
     for k in range(width):
