@@ -5,7 +5,9 @@ ROOT/S --stages generate,raw_load,aggregates,forecasts,evaluation`` for each see
 ``forecast_accuracy`` yet (``--score-only`` reads existing workdirs only), then prints one Markdown row per
 seed, cadence and headline horizon from ``forecast_accuracy`` (product level, all groups, dense grid): dsop's
 SPL over the best statsforecast peer (``accuracy.PEERS``), P50 bias, P10-P90 coverage with each side, and WAPE against the
-moving average's, with every miss of issue #9's demo targets in bold.
+moving average's, with every miss of issue #9's demo targets in bold; beside them the same coverage and bias of
+the generator's own distribution (the ``oracle`` rows), which shows where a target asks for more than the truth
+gives (an atom of zero demand under the true P10, a true median below the volume).
 
 Why: each round of forecast work used to be judged on seed 7 alone, the history it was tuned on; a change
 that helps one market path (a steady upswing) can hurt another (a peak and a fall). Seeds 23 and 41 were the
@@ -59,16 +61,28 @@ def rows(seed: int, table: pl.DataFrame) -> list[str]:
                 _bold(f"{cov:.3f} ({below * 100:.1f} / {above * 100:.1f} %)",
                       COVERAGE_RANGE[0] <= cov <= COVERAGE_RANGE[1] and sides_ok),
                 _bold(f"{wape:.3f} vs {ma:.3f}", wape <= ma),
+                _oracle(at),
             ]) + " |")
     return out
+
+
+def _oracle(at: pl.DataFrame) -> str:
+    """The generator's own distribution on the same grid (context, never bold): what a forecaster that knew
+    the demand law would score against the same coverage and bias targets."""
+    oracle = at.filter(pl.col("model_id") == "oracle")
+    if oracle.is_empty():
+        return "-"
+    o = oracle.row(0, named=True)
+    return f"{o['coverage']:.3f} ({o['below_p10'] * 100:.1f} / {o['above_p90'] * 100:.1f} %), {o['bias'] * 100:+.1f} %"
 
 
 def _bold(text: str, met: bool) -> str:
     return text if met else f"**{text}**"
 
 
-HEADER = ("| seed | cadence | h | SPL ÷ best peer | P50 bias | coverage (below / above) | WAPE vs moving average |\n"
-          "|---|---|---:|---:|---:|---|---|")
+HEADER = ("| seed | cadence | h | SPL ÷ best peer | P50 bias | coverage (below / above) | WAPE vs moving average "
+          "| the generator's own distribution: coverage (below / above), P50 bias |\n"
+          "|---|---|---:|---:|---:|---|---|---|")
 
 
 def main(argv: list[str] | None = None) -> int:
