@@ -161,3 +161,45 @@ def test_a_passing_suite_is_validated_once_pass_fail_only_and_a_failing_one_repo
     assert [(f["rule"], f["unexpected_count"], f["examples"]) for f in outcome.failures] == [
         ("order_qty in [0, 1000000000.0]", 2, ["-1.0", "-1.0"])]
     assert outcome.unexpected_days["order_qty in [0, 1000000000.0]"] == [date(2025, 1, 6), date(2025, 1, 12)]
+
+
+def _unscreened(frame: pl.DataFrame, rules: list[Rule], window=None, partition_column=None):
+    # validate() without the key-code screen: GX on the table's own values.
+    from dsop_assets.quality.expectations import _to_pandas, _validate_pandas
+
+    applicable = [r for r in rules if all(c in frame.columns for c in r.columns)]
+    return _validate_pandas(_to_pandas(frame), applicable, window, partition_column)
+
+
+KEYED = [Rule("unique", ("order_id",)), Rule("unique", ("customer_id", "product_id")),
+         Rule("not_null", ("customer_id",)), Rule("in_set", ("currency",), values=("KRW", "USD"))]
+BASE = GOOD_ORDERS.with_columns(pl.Series("product_id", ["P", "Q"]))
+SCREEN_CASES = {
+    "all pass": BASE,
+    "a repeated id": BASE.with_columns(pl.lit("A").alias("order_id")),
+    "two null ids": BASE.with_columns(pl.lit(None, pl.Utf8).alias("order_id")),  # GX's map rules skip nulls
+    "one null id": BASE.with_columns(pl.Series("order_id", ["A", None])),
+    "a repeated pair": BASE.with_columns(pl.Series("product_id", ["P", "P"])),
+    "a null customer": BASE.with_columns(pl.Series("customer_id", ["C", None])),
+    "a null customer and a repeated id": BASE.with_columns(pl.Series("customer_id", ["C", None]), pl.lit("A").alias("order_id")),
+    "a currency outside the set": BASE.with_columns(pl.Series("currency", ["KRW", "EUR"])),
+}
+
+
+@pytest.mark.parametrize("name", list(SCREEN_CASES))
+def test_the_key_code_screen_decides_and_reports_as_gx_on_the_strings(name):
+    frame = SCREEN_CASES[name]
+    screened, plain = validate(frame, KEYED), _unscreened(frame, KEYED)
+    assert (screened.passed, screened.failures, screened.evaluated) == (plain.passed, plain.failures, plain.evaluated)
+
+
+def test_the_screen_codes_only_strings_that_uniqueness_and_not_null_alone_read():
+    from dsop_assets.quality.expectations import keys_as_codes
+
+    coded = keys_as_codes(GOOD_ORDERS, KEYED)
+    # order_id, customer_id and product_id become codes; currency (an in-set rule reads it) keeps its strings.
+    assert coded.schema["order_id"] == coded.schema["customer_id"] == coded.schema["product_id"] == pl.Int64
+    assert coded["currency"].to_list() == ["KRW", "KRW"]
+    assert keys_as_codes(GOOD_ORDERS, [Rule("in_set", ("currency",), values=("KRW",))]) is None
+    repeated = BASE.with_columns(pl.lit("A").alias("order_id"))
+    assert validate(repeated, KEYED).failures == [{"rule": "order_id unique", "unexpected_count": 2, "examples": ["A", "A"]}]
