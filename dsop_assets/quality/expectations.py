@@ -102,7 +102,7 @@ def keys_as_codes(frame: pl.DataFrame, applicable: list[Rule]) -> pl.DataFrame |
         for column in rule.columns:
             readers.setdefault(column, set()).add(rule.kind)
     coded = [c for c, kinds in readers.items()
-             if kinds <= {"unique", "not_null"} and "unique" in kinds and frame.schema[c] == pl.String]
+             if kinds <= {"unique", "not_null"} and "unique" in kinds and frame.schema.get(c) == pl.String]
     if not coded:
         return None
     return frame.with_columns(pl.col(c).rank("dense").cast(pl.Int64) for c in coded)

@@ -172,8 +172,9 @@ def _unscreened(frame: pl.DataFrame, rules: list[Rule], window=None, partition_c
 
 
 KEYED = [Rule("unique", ("order_id",)), Rule("unique", ("customer_id", "product_id")),
-         Rule("not_null", ("customer_id",)), Rule("in_set", ("currency",), values=("KRW", "USD"))]
-BASE = GOOD_ORDERS.with_columns(pl.Series("product_id", ["P", "Q"]))
+         Rule("not_null", ("customer_id",)), Rule("in_set", ("currency",), values=("KRW", "USD")),
+         Rule("not_null", ("warehouse_id",))]
+BASE = GOOD_ORDERS.with_columns(pl.Series("product_id", ["P", "Q"]), pl.Series("warehouse_id", ["W", "W"]))
 SCREEN_CASES = {
     "all pass": BASE,
     "a repeated id": BASE.with_columns(pl.lit("A").alias("order_id")),
@@ -183,6 +184,7 @@ SCREEN_CASES = {
     "a null customer": BASE.with_columns(pl.Series("customer_id", ["C", None])),
     "a null customer and a repeated id": BASE.with_columns(pl.Series("customer_id", ["C", None]), pl.lit("A").alias("order_id")),
     "a currency outside the set": BASE.with_columns(pl.Series("currency", ["KRW", "EUR"])),
+    "a null warehouse": BASE.with_columns(pl.Series("warehouse_id", [None, "W"])),
 }
 
 
@@ -196,10 +198,13 @@ def test_the_key_code_screen_decides_and_reports_as_gx_on_the_strings(name):
 def test_the_screen_codes_only_strings_that_uniqueness_and_not_null_alone_read():
     from dsop_assets.quality.expectations import keys_as_codes
 
-    coded = keys_as_codes(GOOD_ORDERS, KEYED)
-    # order_id, customer_id and product_id become codes; currency (an in-set rule reads it) keeps its strings.
+    coded = keys_as_codes(BASE, KEYED)
+    # order_id, customer_id and product_id become ranks; currency (an in-set rule reads it) and warehouse_id (no
+    # uniqueness rule: coding it saved nothing) keep their strings.
     assert coded.schema["order_id"] == coded.schema["customer_id"] == coded.schema["product_id"] == pl.Int64
-    assert coded["currency"].to_list() == ["KRW", "KRW"]
+    assert coded["order_id"].to_list() == [1, 2]
+    assert keys_as_codes(SCREEN_CASES["one null id"], KEYED)["order_id"].to_list() == [1, None]
+    assert coded["currency"].to_list() == ["KRW", "KRW"] and coded["warehouse_id"].to_list() == ["W", "W"]
     assert keys_as_codes(GOOD_ORDERS, [Rule("in_set", ("currency",), values=("KRW",))]) is None
     repeated = BASE.with_columns(pl.lit("A").alias("order_id"))
     assert validate(repeated, KEYED).failures == [{"rule": "order_id unique", "unexpected_count": 2, "examples": ["A", "A"]}]
