@@ -98,6 +98,12 @@ def test_no_pandas_copy_of_a_validated_frame_stays_alive():
     assert validate(frame, [r for r in RULES["daily_order"] if r.kind != "unique"], WINDOW).passed
     gc.collect()
     assert not [o for o in gc.get_objects() if isinstance(o, pd.DataFrame) and len(o) == frame.height]
+    # The same through the key screen (a string key under a uniqueness rule), passing and failing.
+    keyed = pl.concat([GOOD_ORDERS] * 51).with_columns(pl.format("O{}", pl.int_range(pl.len())).alias("order_id"))
+    assert validate(keyed, RULES["daily_order"], WINDOW).passed
+    assert not validate(keyed.with_columns(pl.lit("A").alias("order_id")), RULES["daily_order"], WINDOW).passed
+    gc.collect()
+    assert not [o for o in gc.get_objects() if isinstance(o, pd.DataFrame) and len(o) == keyed.height]
 
 
 def test_null_strings_and_keys_are_reported_from_arrow_backed_columns():
@@ -106,6 +112,8 @@ def test_null_strings_and_keys_are_reported_from_arrow_backed_columns():
     failed = {f["rule"]: f["unexpected_count"] for f in outcome.failures}
     assert failed == {"customer_id not null": 1, "order_id unique": 2}
     assert outcome.unexpected_days["customer_id not null"] == [date(2025, 1, 6)]
+    # The key screen failed, so the days come from the table's own rows: order A twice, both on the 6th.
+    assert outcome.unexpected_days["order_id unique"] == [date(2025, 1, 6), date(2025, 1, 6)]
 
 
 def test_gx_loads_without_the_modules_it_never_runs_and_they_still_load_on_use():
